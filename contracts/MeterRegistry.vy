@@ -1,0 +1,631 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy off
+"""
+@title Meter registry: signed smart-meter readings in, WATT and certifiable generation out
+@custom:contract-name MeterRegistry
+@license GNU Affero General Public License v3.0 only
+@notice Members' meters sign EIP-712 `Reading`s of their four cumulative
+        registers; anyone may relay them in batches. The first accepted
+        reading of a meter is its baseline; each later one credits deltas:
+        export mints WATT (up to the battery's free capacity, the rest is
+        `GridExport`), import burns WATT (what it cannot cover is
+        `GridImport`), renewable generation becomes certifiable.
+        A bad reading never reverts a batch: it is skipped with
+        `ReadingRejected(meter, timestamp, reason)` and changes nothing else.
+        Non-standard functions: `register_meter`, `set_meter_active`,
+        `rotate_meter_key`, `submit_readings`, `take_certifiable`
+        (certificate contract only), `set_certificate`, `set_max_clock_skew`,
+        `pause`, `unpause`, views `meters`, `last_reading`, `certifiable`,
+        `reading_digest`.
+@custom:security Registers are stored as 48-bit Wh counters (2.8e14 Wh,
+        281 TWh): a reading whose register does not fit is rejected as
+        implausible (reason 7). Certifiable periods are half-open
+        (period_start, period_end]: consecutive issuances may touch at an
+        end point but never overlap.
+"""
+
+from .interfaces import IWattLedger
+
+# @dev Operator role: registration, parameters, pause.
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# @dev EIP-712 domain {name: "gridmint", version: "1"} and EIP-5267.
+from snekmate.utils import eip712_domain_separator
+
+initializes: eip712_domain_separator
+
+# @dev Stops new readings during an incident; views keep working.
+from snekmate.utils import pausable
+
+initializes: pausable
+
+exports: (
+    ownable.owner,
+    ownable.transfer_ownership,
+    eip712_domain_separator.eip712Domain,
+    pausable.paused,
+)
+
+
+struct Reading:
+    meter: address
+    timestamp: uint64
+    generatedWh: uint256
+    consumedWh: uint256
+    exportedWh: uint256
+    importedWh: uint256
+
+
+struct MeterInfo:
+    owner: address
+    method: uint8
+    active: bool
+    rated_power_w: uint256
+    name: String[64]
+
+
+struct LastReading:
+    timestamp: uint64
+    has_baseline: bool
+    generated_wh: uint256
+    consumed_wh: uint256
+    exported_wh: uint256
+    imported_wh: uint256
+
+
+# ---------------------------------------------------------------- CONSTANTS
+
+_READING_TYPEHASH: constant(bytes32) = keccak256(
+    "Reading(address meter,uint64 timestamp,uint256 generatedWh,uint256 consumedWh,uint256 exportedWh,uint256 importedWh)"
+)
+# @dev secp256k1n / 2: signatures with a larger `s` are malleable copies.
+_MAX_S: constant(uint256) = 57896044618658097711785492504343953926418782139537452191302581570759080747168
+
+MAX_BATCH: constant(uint256) = 64
+METHOD_NONE: constant(uint8) = 0
+METHOD_MAX: constant(uint8) = 5
+MAX_RATED_POWER_W: constant(uint256) = 2**64 - 1
+
+# Rejection reasons (DESIGN.md).
+REJECT_UNKNOWN_METER: constant(uint8) = 1
+REJECT_INACTIVE_METER: constant(uint8) = 2
+REJECT_BAD_SIGNATURE: constant(uint8) = 3
+REJECT_STALE: constant(uint8) = 4
+REJECT_FUTURE: constant(uint8) = 5
+REJECT_COUNTER_DOWN: constant(uint8) = 6
+REJECT_IMPLAUSIBLE: constant(uint8) = 7
+
+# Packed meter info word: owner | method << 160 | active << 168 | rated_power_w << 176
+_SHIFT_METHOD: constant(uint256) = 160
+_SHIFT_ACTIVE: constant(uint256) = 168
+_SHIFT_POWER: constant(uint256) = 176
+
+# Packed last-reading word:
+# timestamp (56 bits) | has_baseline << 56 | gen << 64 | cons << 112 | exp << 160 | imp << 208
+_MASK48: constant(uint256) = 2**48 - 1
+_MASK56: constant(uint256) = 2**56 - 1
+_MASK64: constant(uint256) = 2**64 - 1
+_BASELINE_BIT: constant(uint256) = 2**56
+_SHIFT_GEN: constant(uint256) = 64
+_SHIFT_CONS: constant(uint256) = 112
+_SHIFT_EXP: constant(uint256) = 160
+_SHIFT_IMP: constant(uint256) = 208
+
+# Packed certifiable word: wh (128 bits) | period_start << 128 | period_end << 192
+_MASK128: constant(uint256) = 2**128 - 1
+
+# ---------------------------------------------------------------- IMMUTABLES
+
+# @dev The WATT token the registry mints to and burns from.
+WATT: public(immutable(IWattLedger))
+
+# ---------------------------------------------------------------- STORAGE
+
+# @dev Seconds a reading may lie ahead of block time (clock drift of meters).
+max_clock_skew: public(uint64)
+
+# @dev The EnvironmentalCertificate contract, the only taker of certifiable Wh.
+certificate: public(address)
+
+# @dev Meter address => packed (owner, method, active, rated power).
+_info: HashMap[address, uint256]
+
+# @dev Meter address => generator name recorded on its certificates.
+_name: HashMap[address, String[64]]
+
+# @dev Meter address => packed last accepted reading (timestamp, baseline flag, 4 counters).
+_last: HashMap[address, uint256]
+
+# @dev Meter address => packed certifiable generation (Wh, period start, period end).
+_certifiable: HashMap[address, uint256]
+
+# @dev Addresses a meter record was rotated away from; never registrable again,
+# so their old signed readings can never be credited a second time.
+retired: public(HashMap[address, bool])
+
+# ---------------------------------------------------------------- EVENTS
+
+event MeterRegistered:
+    meter: indexed(address)
+    owner: indexed(address)
+    method: uint8
+    rated_power_w: uint256
+    name: String[64]
+
+
+event MeterActiveChanged:
+    meter: indexed(address)
+    active: bool
+
+
+event MeterKeyRotated:
+    old_meter: indexed(address)
+    new_meter: indexed(address)
+
+
+event ReadingAccepted:
+    meter: indexed(address)
+    owner: indexed(address)
+    timestamp: uint64
+    generated_wh: uint256
+    consumed_wh: uint256
+    exported_wh: uint256
+    imported_wh: uint256
+
+
+event ReadingRejected:
+    meter: indexed(address)
+    timestamp: uint64
+    reason: uint8
+
+
+event GridExport:
+    owner: indexed(address)
+    wh: uint256
+
+
+event GridImport:
+    owner: indexed(address)
+    wh: uint256
+
+
+event CertifiableTaken:
+    meter: indexed(address)
+    wh: uint256
+    period_start: uint64
+    period_end: uint64
+
+
+event UpdateMaxClockSkew:
+    max_clock_skew: uint64
+
+
+event UpdateCertificate:
+    certificate: indexed(address)
+
+
+@deploy
+def __init__(watt_: IWattLedger, max_clock_skew_: uint64):
+    """
+    @dev The deployer becomes the operator.
+    @param watt_ The 20-byte WATT token address.
+    @param max_clock_skew_ The 8-byte allowed clock skew in seconds.
+    """
+    ownable.__init__()
+    eip712_domain_separator.__init__("gridmint", "1")
+    pausable.__init__()
+    WATT = watt_
+    self.max_clock_skew = max_clock_skew_
+    log UpdateMaxClockSkew(max_clock_skew=max_clock_skew_)
+
+
+# ================================================================ OPERATOR
+
+
+@external
+def register_meter(meter: address, owner: address, method: uint8, rated_power_w: uint256, name: String[64]):
+    """
+    @notice Registers a meter (operator only). It starts active.
+    @param meter The 20-byte meter address (its key's identity).
+    @param owner The 20-byte member credited for the meter's flows.
+    @param method The 1-byte generation method: 0 none, 1 solar, 2 wind,
+           3 hydro, 4 geothermal, 5 biomass.
+    @param rated_power_w The 32-byte largest power in W the site can move
+           through any register (max of generator and grid connection).
+    @param name The up-to-64-character generator name for certificates.
+    """
+    ownable._check_owner()
+    assert meter != empty(address), "registry: zero meter"
+    assert owner != empty(address), "registry: zero owner"
+    assert self._info[meter] == 0, "registry: meter already registered"
+    assert not self.retired[meter], "registry: meter key retired"
+    assert method <= METHOD_MAX, "registry: unknown method"
+    assert rated_power_w != 0, "registry: zero rated power"
+    assert rated_power_w <= MAX_RATED_POWER_W, "registry: rated power too large"
+    self._info[meter] = self._pack_info(owner, method, True, rated_power_w)
+    self._name[meter] = name
+    log MeterRegistered(meter=meter, owner=owner, method=method, rated_power_w=rated_power_w, name=name)
+
+
+@external
+def set_meter_active(meter: address, active: bool):
+    """
+    @notice Activates or deactivates a meter (operator only). Readings of
+            an inactive meter are rejected with reason 2.
+    @param meter The 20-byte meter address.
+    @param active The new state.
+    """
+    ownable._check_owner()
+    info: uint256 = self._info[meter]
+    assert info != 0, "registry: unknown meter"
+    owner: address = self._info_owner(info)
+    method: uint8 = self._info_method(info)
+    power: uint256 = self._info_power(info)
+    self._info[meter] = self._pack_info(owner, method, active, power)
+    log MeterActiveChanged(meter=meter, active=active)
+
+
+@external
+def rotate_meter_key(old: address, new: address):
+    """
+    @notice Moves a meter record to a new key when its hardware is
+            replaced (operator only). Owner, method, rating, name,
+            certifiable generation and the last accepted timestamp move
+            with it; the new hardware's first reading is a new baseline
+            (a new meter's registers restart). The old key is retired.
+    @param old The 20-byte current meter address.
+    @param new The 20-byte new meter address.
+    """
+    ownable._check_owner()
+    info: uint256 = self._info[old]
+    assert info != 0, "registry: unknown meter"
+    assert new != empty(address), "registry: zero meter"
+    assert self._info[new] == 0, "registry: meter already registered"
+    assert not self.retired[new], "registry: meter key retired"
+    self._info[new] = info
+    self._name[new] = self._name[old]
+    # keep only the timestamp: readings before it stay stale for the new key
+    self._last[new] = self._last[old] & _MASK56
+    self._certifiable[new] = self._certifiable[old]
+    self._info[old] = 0
+    self._name[old] = empty(String[64])
+    self._last[old] = 0
+    self._certifiable[old] = 0
+    self.retired[old] = True
+    log MeterKeyRotated(old_meter=old, new_meter=new)
+
+
+@external
+def set_max_clock_skew(max_clock_skew_: uint64):
+    """
+    @notice Sets how far (seconds) a reading may lie ahead of block time.
+    @param max_clock_skew_ The 8-byte skew in seconds.
+    """
+    ownable._check_owner()
+    self.max_clock_skew = max_clock_skew_
+    log UpdateMaxClockSkew(max_clock_skew=max_clock_skew_)
+
+
+@external
+def set_certificate(certificate_: address):
+    """
+    @notice Wires the certificate contract, the only taker of certifiable
+            generation. Callable once, so generation cannot be handed to
+            two issuers.
+    @param certificate_ The 20-byte EnvironmentalCertificate address.
+    """
+    ownable._check_owner()
+    assert self.certificate == empty(address), "registry: certificate already set"
+    assert certificate_ != empty(address), "registry: zero certificate"
+    self.certificate = certificate_
+    log UpdateCertificate(certificate=certificate_)
+
+
+@external
+def pause():
+    """
+    @notice Stops `submit_readings` (operator only).
+    """
+    ownable._check_owner()
+    pausable._pause()
+
+
+@external
+def unpause():
+    """
+    @notice Resumes `submit_readings` (operator only).
+    """
+    ownable._check_owner()
+    pausable._unpause()
+
+
+# ================================================================ READINGS
+
+
+@external
+def submit_readings(readings: DynArray[Reading, MAX_BATCH], signatures: DynArray[Bytes[65], MAX_BATCH]) -> uint256:
+    """
+    @notice Relays signed readings; anyone may call. Each reading is
+            accepted or skipped on its own with `ReadingRejected`.
+    @param readings Up to 64 readings.
+    @param signatures One 65-byte (r, s, v) signature per reading, by the meter key.
+    @return uint256 The number of readings accepted.
+    """
+    pausable._require_not_paused()
+    assert len(readings) == len(signatures), "registry: length mismatch"
+    accepted: uint256 = 0
+    for i: uint256 in range(MAX_BATCH):
+        if i >= len(readings):
+            break
+        reason: uint8 = self._apply_reading(readings[i], signatures[i])
+        if reason == 0:
+            accepted += 1
+        else:
+            log ReadingRejected(meter=readings[i].meter, timestamp=readings[i].timestamp, reason=reason)
+    return accepted
+
+
+@external
+def take_certifiable(meter: address) -> (uint256, uint64, uint64):
+    """
+    @notice Hands all certifiable generation of `meter` to the certificate
+            contract and resets it, so the same Wh can never be issued twice.
+    @param meter The 20-byte meter address.
+    @return wh The 32-byte Wh taken, period_start, period_end The 8-byte
+            bounds (seconds) of the half-open period (start, end] it covers.
+    """
+    assert msg.sender == self.certificate, "registry: caller is not the certificate"
+    word: uint256 = self._certifiable[meter]
+    wh: uint256 = word & _MASK128
+    start: uint64 = convert((word >> 128) & _MASK64, uint64)
+    end: uint64 = convert(word >> 192, uint64)
+    if wh != 0:
+        self._certifiable[meter] = 0
+        log CertifiableTaken(meter=meter, wh=wh, period_start=start, period_end=end)
+    return wh, start, end
+
+
+# ================================================================ VIEWS
+
+
+@external
+@view
+def meters(meter: address) -> MeterInfo:
+    """
+    @notice The meter's record (owner zero when unknown).
+    @param meter The 20-byte meter address.
+    @return MeterInfo Owner, method, active flag, rated power (W), name.
+    """
+    info: uint256 = self._info[meter]
+    return MeterInfo(
+        owner=self._info_owner(info),
+        method=self._info_method(info),
+        active=self._info_active(info),
+        rated_power_w=self._info_power(info),
+        name=self._name[meter],
+    )
+
+
+@external
+@view
+def last_reading(meter: address) -> LastReading:
+    """
+    @notice The last accepted reading of `meter` (its registers in Wh).
+    @param meter The 20-byte meter address.
+    @return LastReading Timestamp (0 if none), whether a baseline exists, counters.
+    """
+    word: uint256 = self._last[meter]
+    return LastReading(
+        timestamp=convert(word & _MASK56, uint64),
+        has_baseline=(word & _BASELINE_BIT) != 0,
+        generated_wh=(word >> _SHIFT_GEN) & _MASK48,
+        consumed_wh=(word >> _SHIFT_CONS) & _MASK48,
+        exported_wh=(word >> _SHIFT_EXP) & _MASK48,
+        imported_wh=word >> _SHIFT_IMP,
+    )
+
+
+@external
+@view
+def certifiable(meter: address) -> (uint256, uint64, uint64):
+    """
+    @notice Generation of `meter` credited but not yet certified.
+    @param meter The 20-byte meter address.
+    @return wh The 32-byte Wh, period_start, period_end (seconds) of the
+            half-open period (start, end] it covers.
+    """
+    word: uint256 = self._certifiable[meter]
+    return word & _MASK128, convert((word >> 128) & _MASK64, uint64), convert(word >> 192, uint64)
+
+
+@external
+@view
+def reading_digest(reading: Reading) -> bytes32:
+    """
+    @notice The EIP-712 digest a meter signs for `reading`, so clients can
+            check their encoding against the chain's.
+    @param reading The reading.
+    @return bytes32 The 32-byte typed-data digest.
+    """
+    return self._digest(reading)
+
+
+# ================================================================ INTERNAL
+
+
+@internal
+def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
+    """
+    @dev Checks one reading and, if it passes every check, applies it.
+         Returns 0 when accepted or the rejection reason; a rejected
+         reading writes nothing.
+    """
+    info: uint256 = self._info[r.meter]
+    if info == 0:
+        return REJECT_UNKNOWN_METER
+    if not self._info_active(info):
+        return REJECT_INACTIVE_METER
+    if not self._valid_signature(self._digest(r), signature, r.meter):
+        return REJECT_BAD_SIGNATURE
+    last: uint256 = self._last[r.meter]
+    last_ts: uint256 = last & _MASK56
+    ts: uint256 = convert(r.timestamp, uint256)
+    if ts <= last_ts:
+        return REJECT_STALE
+    # the 56-bit bound keeps the packed word intact whatever the skew setting
+    if ts > block.timestamp + convert(self.max_clock_skew, uint256) or ts > _MASK56:
+        return REJECT_FUTURE
+    if r.generatedWh > _MASK48 or r.consumedWh > _MASK48 or r.exportedWh > _MASK48 or r.importedWh > _MASK48:
+        return REJECT_IMPLAUSIBLE
+
+    new_last: uint256 = (
+        ts
+        | _BASELINE_BIT
+        | (r.generatedWh << _SHIFT_GEN)
+        | (r.consumedWh << _SHIFT_CONS)
+        | (r.exportedWh << _SHIFT_EXP)
+        | (r.importedWh << _SHIFT_IMP)
+    )
+    owner: address = self._info_owner(info)
+
+    if last & _BASELINE_BIT == 0:
+        # baseline: nothing credited
+        self._last[r.meter] = new_last
+        log ReadingAccepted(
+            meter=r.meter,
+            owner=owner,
+            timestamp=r.timestamp,
+            generated_wh=0,
+            consumed_wh=0,
+            exported_wh=0,
+            imported_wh=0,
+        )
+        return 0
+
+    prev_gen: uint256 = (last >> _SHIFT_GEN) & _MASK48
+    prev_cons: uint256 = (last >> _SHIFT_CONS) & _MASK48
+    prev_exp: uint256 = (last >> _SHIFT_EXP) & _MASK48
+    prev_imp: uint256 = last >> _SHIFT_IMP
+    if r.generatedWh < prev_gen or r.consumedWh < prev_cons or r.exportedWh < prev_exp or r.importedWh < prev_imp:
+        return REJECT_COUNTER_DOWN
+    # the counters are not below their previous values (checked above)
+    d_gen: uint256 = unsafe_sub(r.generatedWh, prev_gen)
+    d_cons: uint256 = unsafe_sub(r.consumedWh, prev_cons)
+    d_exp: uint256 = unsafe_sub(r.exportedWh, prev_exp)
+    d_imp: uint256 = unsafe_sub(r.importedWh, prev_imp)
+
+    # most Wh any register can move in the interval: rated_power_w * dt / 3600,
+    # compared as delta * 3600 > power * dt to avoid rounding. All factors are
+    # below 2**64, so neither product can overflow.
+    dt: uint256 = unsafe_sub(ts, last_ts)
+    budget: uint256 = unsafe_mul(self._info_power(info), dt)
+    if (
+        unsafe_mul(d_gen, 3600) > budget
+        or unsafe_mul(d_cons, 3600) > budget
+        or unsafe_mul(d_exp, 3600) > budget
+        or unsafe_mul(d_imp, 3600) > budget
+    ):
+        return REJECT_IMPLAUSIBLE
+
+    # ---- effects
+    self._last[r.meter] = new_last
+    if d_gen != 0 and self._info_method(info) != METHOD_NONE:
+        self._add_certifiable(r.meter, d_gen, last_ts, ts)
+    log ReadingAccepted(
+        meter=r.meter,
+        owner=owner,
+        timestamp=r.timestamp,
+        generated_wh=d_gen,
+        consumed_wh=d_cons,
+        exported_wh=d_exp,
+        imported_wh=d_imp,
+    )
+
+    # ---- interaction (WATT is our own token; it only mints/burns)
+    if d_exp != 0 or d_imp != 0:
+        minted: uint256 = 0
+        burned: uint256 = 0
+        minted, burned = extcall WATT.credit_flows(owner, d_exp, d_imp)
+        if minted < d_exp:
+            log GridExport(owner=owner, wh=unsafe_sub(d_exp, minted))
+        if burned < d_imp:
+            log GridImport(owner=owner, wh=unsafe_sub(d_imp, burned))
+    return 0
+
+
+@internal
+def _add_certifiable(meter: address, wh: uint256, interval_start: uint256, interval_end: uint256):
+    word: uint256 = self._certifiable[meter]
+    acc: uint256 = word & _MASK128
+    start: uint256 = (word >> 128) & _MASK64
+    if acc == 0:
+        start = interval_start
+    # acc < 2**128 and wh < 2**48: no overflow of the 128-bit field in practice;
+    # checked arithmetic still guards the sum.
+    acc += wh
+    assert acc <= _MASK128, "registry: certifiable overflow"
+    self._certifiable[meter] = acc | (start << 128) | (interval_end << 192)
+
+
+@internal
+@view
+def _digest(r: Reading) -> bytes32:
+    struct_hash: bytes32 = keccak256(
+        abi_encode(_READING_TYPEHASH, r.meter, r.timestamp, r.generatedWh, r.consumedWh, r.exportedWh, r.importedWh)
+    )
+    return eip712_domain_separator._hash_typed_data_v4(struct_hash)
+
+
+@internal
+@pure
+def _valid_signature(digest: bytes32, signature: Bytes[65], signer: address) -> bool:
+    """
+    @dev Non-reverting signature check (snekmate's ecdsa reverts on a
+         malleable `s`, which would let one bad reading sink a batch).
+         Accepts only 65-byte (r, s, v) signatures with v in {27, 28} and
+         low s (EIP-2).
+    """
+    if len(signature) != 65:
+        return False
+    r: uint256 = convert(slice(signature, 0, 32), uint256)
+    s: uint256 = convert(slice(signature, 32, 32), uint256)
+    v: uint256 = convert(slice(signature, 64, 1), uint256)
+    if s > _MAX_S or (v != 27 and v != 28):
+        return False
+    recovered: address = ecrecover(digest, v, r, s)
+    return recovered != empty(address) and recovered == signer
+
+
+@internal
+@pure
+def _pack_info(owner: address, method: uint8, active: bool, power: uint256) -> uint256:
+    word: uint256 = convert(owner, uint256) | (convert(method, uint256) << _SHIFT_METHOD) | (power << _SHIFT_POWER)
+    if active:
+        word |= 1 << _SHIFT_ACTIVE
+    return word
+
+
+@internal
+@pure
+def _info_owner(info: uint256) -> address:
+    return convert(convert(info & (2**160 - 1), uint160), address)
+
+
+@internal
+@pure
+def _info_method(info: uint256) -> uint8:
+    return convert((info >> _SHIFT_METHOD) & 255, uint8)
+
+
+@internal
+@pure
+def _info_active(info: uint256) -> bool:
+    return (info >> _SHIFT_ACTIVE) & 1 == 1
+
+
+@internal
+@pure
+def _info_power(info: uint256) -> uint256:
+    return info >> _SHIFT_POWER

@@ -1,0 +1,113 @@
+"""One place builds the whole system for every in-process (titanoboa) test.
+
+Each test runs inside `boa.env.anchor()`, so the session-wide deploy is
+reused and every test starts from the same state.
+"""
+
+from __future__ import annotations
+
+import os
+
+import boa
+import pytest
+from hypothesis import HealthCheck, settings
+
+from oracle.system import SystemParams, boa_deployer, deploy_system
+from tests.utils.meters import TestMeter, domain_of, meter_signer, signed
+
+# Stateful machines: `ci` is bounded for the 20-minute budget, `soak` goes long.
+settings.register_profile(
+    "ci", max_examples=60, stateful_step_count=50, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile(
+    "dev", max_examples=20, stateful_step_count=30, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile(
+    "soak", max_examples=2_000, stateful_step_count=100, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+SOLAR, WIND, NONE = 1, 2, 0
+TEST_PARAMS = SystemParams(capacity_wh=50_000, max_clock_skew_s=300)
+
+
+@pytest.fixture(scope="session")
+def operator():
+    return boa.env.generate_address("operator")
+
+
+@pytest.fixture(scope="session")
+def meter_owner():
+    return boa.env.generate_address("meter_owner")
+
+
+@pytest.fixture(scope="session")
+def other_owner():
+    return boa.env.generate_address("other_owner")
+
+
+@pytest.fixture(scope="session")
+def stranger():
+    return boa.env.generate_address("stranger")
+
+
+@pytest.fixture(scope="session")
+def system(operator):
+    return deploy_system(boa_deployer(operator), operator, TEST_PARAMS)
+
+
+@pytest.fixture(autouse=True)
+def _isolate():
+    with boa.env.anchor():
+        yield
+
+
+@pytest.fixture
+def registry(system):
+    return system.registry
+
+
+@pytest.fixture
+def watt(system):
+    return system.watt
+
+
+@pytest.fixture
+def domain(registry):
+    return domain_of(registry)
+
+
+@pytest.fixture
+def now():
+    return lambda: boa.env.evm.patch.timestamp
+
+
+@pytest.fixture
+def register(registry, operator):
+    """Factory: registers a fresh test meter and returns it."""
+
+    def _register(label, owner, method=SOLAR, rated_power_w=10_000, name=None):
+        m = TestMeter(meter_signer(label), owner, method, rated_power_w, name or f"{label} generator")
+        registry.register_meter(m.address, owner, method, rated_power_w, m.name, sender=operator)
+        return m
+
+    return _register
+
+
+@pytest.fixture
+def submit(registry, domain, stranger):
+    """Factory: signs readings with their meters' keys and relays them as `stranger`.
+
+    Returns (accepted count, decoded logs)."""
+
+    def _submit(meter_readings, sender=None):
+        signers = {m.address: m.signer for m, _ in meter_readings}
+        args, sigs = signed([r for _, r in meter_readings], signers, domain)
+        accepted = registry.submit_readings(args, sigs, sender=sender or stranger)
+        return accepted, registry.get_logs()
+
+    return _submit
+
+
+def events(logs, name):
+    return [e for e in logs if type(e).__name__ == name]
