@@ -24,7 +24,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# `npm ci` rejects this lock (npm leaves the other platforms' optional anvil
+	# binaries out of it); the exact pin + lock integrity keep `install` reproducible
+	npm install --no-audit --no-fund --loglevel=error
 	anvil --version >/dev/null
 	touch $@
 

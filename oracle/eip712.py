@@ -146,3 +146,12 @@ def malleate(sig: bytes) -> bytes:
     Used by tests to show the chain rejects malleated copies (EIP-2)."""
     r, s, v = split_signature(sig)
     return r.to_bytes(32, "big") + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
+
+
+def domain_from_contract(registry) -> Domain:
+    """Reads the registry's domain through EIP-5267 `eip712Domain()` (boa, ape or web3 contract objects),
+    so a client never guesses chain id or address. Refuses a domain that is not gridmint's."""
+    fields, name, version, chain_id, contract, _salt, _extensions = registry.eip712Domain()
+    if name != DOMAIN_NAME or version != DOMAIN_VERSION:
+        raise ValueError(f"unexpected EIP-712 domain {name!r} v{version!r}")
+    return Domain(chain_id=int(chain_id), verifying_contract=to_checksum_address(str(contract)), name=name, version=version)

@@ -6,13 +6,10 @@ from dataclasses import dataclass
 
 from eth_hash.auto import keccak
 
-from oracle.eip712 import Domain, MeterSigner, Reading
+from oracle.eip712 import Domain, MeterSigner, Reading, domain_from_contract
 
 
-def domain_of(registry) -> Domain:
-    """Reads the domain from the contract (EIP-5267), as the daemon does."""
-    _fields, name, version, chain_id, contract, _salt, _ext = registry.eip712Domain()
-    return Domain(chain_id=chain_id, verifying_contract=str(contract), name=name, version=version)
+domain_of = domain_from_contract  # the daemon's own reader of the chain's domain
 
 
 def meter_signer(label: str) -> MeterSigner:

@@ -1,0 +1,98 @@
+"""`make gas`: gas used by the named operations, measured on Anvil, written to gas-report.json.
+
+Each figure is the whole transaction's `gas_used` from its receipt (per-reading
+figures divide the batch transaction by its size). Run with
+`ape run gas --network ethereum:local:foundry`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ape import accounts, chain
+from eth_hash.auto import keccak
+
+from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+from oracle.system import SystemParams, ape_deployer, deploy_system
+
+REPORT = Path(__file__).resolve().parent.parent / "gas-report.json"
+SOLAR = 1
+
+
+def _meter(i: int) -> MeterSigner:
+    return MeterSigner(keccak(f"gas-meter-{i}".encode()))
+
+
+def _owner(i: int) -> str:
+    return "0x" + keccak(f"gas-owner-{i}".encode())[-20:].hex()
+
+
+def _submit(registry, domain, readings, signers, sender):
+    sep = domain.separator
+    sigs = [signers[r.meter].sign(r, domain, sep) for r in readings]
+    return registry.submit_readings([r.as_call_arg() for r in readings], sigs, sender=sender)
+
+
+def measure_registry(system, operator, relayer, report):
+    registry = system.registry
+    domain = domain_from_contract(registry)
+    meters = [_meter(i) for i in range(65)]
+    signers = {m.address: m for m in meters}
+    owners = [_owner(i) for i in range(64)]
+    for m, owner in zip(meters, owners):
+        registry.register_meter(m.address, owner, SOLAR, 20_000, "PV site", sender=operator)
+    lone = meters[64]
+    registry.register_meter(lone.address, owners[0], SOLAR, 20_000, "PV site", sender=operator)
+
+    t = chain.pending_timestamp
+    tx = _submit(registry, domain, [Reading(lone.address, t, 50_000, 20_000, 10_000, 5_000)], signers, relayer)
+    report["registry.first_reading"] = tx.gas_used
+
+    # steady state: every meter has a baseline and every owner already holds WATT
+    counters = {m.address: [100_000, 40_000, 30_000, 10_000] for m in meters[:64]}
+    for step in range(3):
+        t += 900
+        chain.pending_timestamp = t
+        readings = []
+        for m in meters[:64]:
+            c = counters[m.address]
+            if step:
+                c[0] += 2_000  # generated
+                c[1] += 600  # consumed
+                c[2] += 1_200 + step  # exported -> WATT minted
+            readings.append(Reading(m.address, t, *c))
+        tx = _submit(registry, domain, readings, signers, relayer)
+    assert len(tx.decode_logs(registry.ReadingAccepted)) == 64, "all 64 readings must be accepted"
+    report["registry.batch64.per_reading"] = tx.gas_used // 64
+
+
+def measure_watt(system, operator, relayer, report):
+    registry, watt = system.registry, system.watt
+    domain = domain_from_contract(registry)
+    sender, receiver = accounts.test_accounts[3], accounts.test_accounts[4]
+    meters = [_meter(1000), _meter(1001)]
+    signers = {m.address: m for m in meters}
+    for m, owner in zip(meters, (sender, receiver)):
+        registry.register_meter(m.address, owner, SOLAR, 20_000, "PV site", sender=operator)
+    t = chain.pending_timestamp
+    _submit(registry, domain, [Reading(m.address, t, 0, 0, 0, 0) for m in meters], signers, relayer)
+    chain.pending_timestamp = t + 900
+    _submit(registry, domain, [Reading(m.address, t + 900, 0, 0, 1_000, 0) for m in meters], signers, relayer)
+    assert watt.balanceOf(sender) == watt.balanceOf(receiver) == 1_000
+    tx = watt.transfer(receiver, 250, sender=sender)
+    report["watt.transfer"] = tx.gas_used
+
+
+def main():
+    operator, relayer = accounts.test_accounts[0], accounts.test_accounts[1]
+    system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
+    report: dict[str, int] = {}
+    measure_registry(system, operator, relayer, report)
+    measure_watt(system, operator, relayer, report)
+    previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    previous.update(report)
+    REPORT.write_text(json.dumps(dict(sorted(previous.items())), indent=2) + "\n")
+    for name, gas in sorted(report.items()):
+        print(f"{name:40s} {gas:>10,}")
+    print(f"written to {REPORT}")
