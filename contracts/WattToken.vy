@@ -1,49 +1,70 @@
 # pragma version ~=0.4.3
 # pragma nonreentrancy off
 """
-@title WATT: energy stored in the community's shared battery
+@title WATT: energy stored in the community's shared battery, with storage rent
 @custom:contract-name WattToken
 @license GNU Affero General Public License v3.0 only
-@notice ERC-20 + EIP-2612 (snekmate), 1 WATT = 1 kWh, `decimals = 3`
-        so one base unit is exactly 1 Wh and meter deltas map to
-        balances with no rounding.
+@notice ERC-20 + EIP-2612, 1 WATT = 1 kWh, `decimals = 3`: one base unit is
+        exactly 1 Wh. Holding WATT costs storage rent in TSL.
         Non-standard functions:
-        - `credit_flows`: the MeterRegistry (and only it) mints exported
-          Wh up to the battery's free capacity and burns imported Wh from
-          the owner's balance, returning what it could cover.
-        - `set_registry`: operator, once; wires the only minter.
-        - `set_capacity_wh`: operator; the battery's size in Wh, never
-          below the current supply.
-        - `free_capacity_wh`: capacity minus supply.
-@custom:security Invariant: `totalSupply <= capacity_wh` after every call.
-        No one, the operator included, can mint to or burn from an
-        account except through metered readings.
+        - `credit_flows` (MeterRegistry only): mints exported Wh up to the
+          battery's free capacity, burns imported Wh from the free balance.
+        - rent: `deposit_rent`, `withdraw_rent`, `release_unpaid`,
+          `claim_rent_revenue`; views `rent_due`, `rent_deposit`,
+          `rent_accrued`, `storage_paid_until`, `arrears_of`, `stored_of`,
+          `rent_index`.
+        - exchange escrow (registered exchange only): `escrow`,
+          `release_escrow`, `deliver_escrow`; view `escrowed_of`.
+        - operator: `set_registry`, `set_exchange` (once each),
+          `set_capacity_wh`, `set_rent_rate`, `set_rent_grace_period`,
+          `set_release_price`, `set_treasury`.
+@custom:security Rent. Every account's stored energy (free balance + WATT
+        escrowed in its sell orders) accrues rent continuously at
+        `rent_rate` TSL base units per kWh per day. A global index
+        I(t) = integral of rent_rate dt grows with time; an account is
+        charged lazily when touched:
+            charge = ceil(stored_wh * (I(now) - I(last touch)) / 86_400_000)
+        (86_400_000 = 1,000 Wh per kWh x 86,400 s per day). Rounding is up,
+        to the next TSL base unit (1e-18 TSL), at each charge: rent is never
+        under-charged, splitting a balance over several accounts can only
+        round up more, and touching more or less often moves the total by at
+        most 1e-18 TSL per touch. A rate change first closes the index at
+        the old rate, so rent already accrued never changes.
+        Arrears: what a deposit cannot pay is recorded as arrears; an
+        account in arrears cannot transfer WATT or escrow it for sale, but
+        can receive, deposit TSL, and its imports still burn. After
+        `rent_grace_period` anyone may `release_unpaid` it.
+        Bounds: balances < 2**56 Wh (`capacity_wh` is capped there), deposits
+        < 2**96 TSL base units, `rent_rate` < 2**64; index snapshots are kept
+        mod 2**96, which is exact while an account is touched at least once
+        per 2**96 / rent_rate seconds (>= 139 years at the largest rate).
+        Ledger. Balances live in one packed word per account with the
+        account's rent state (one storage slot per touch); snekmate's ERC-20
+        module supplies allowances, `permit`, nonces and the EIP-712 domain.
 """
 
 from ethereum.ercs import IERC20
+
+implements: IERC20
 
 from .interfaces import IWattLedger
 
 implements: IWattLedger
 
-# @dev Operator role (owner) for the registry wiring and capacity.
+# @dev Operator role for wiring and rent parameters.
 from snekmate.auth import ownable
 
 initializes: ownable
 
-# @dev Audited ERC-20 + EIP-2612 + EIP-5267; minting/burning goes only
-# through this contract's own `credit_flows`.
+# @dev Allowances, EIP-2612 `permit`, nonces, metadata and EIP-5267 from the
+# audited module; its own balance ledger is not used (see @custom:security).
 from snekmate.tokens import erc20
 
 initializes: erc20[ownable := ownable]
 
 exports: (
-    erc20.transfer,
-    erc20.transferFrom,
     erc20.approve,
-    erc20.balanceOf,
     erc20.allowance,
-    erc20.totalSupply,
     erc20.name,
     erc20.symbol,
     erc20.decimals,
@@ -55,32 +76,409 @@ exports: (
     erc20.transfer_ownership,
 )
 
+# ---------------------------------------------------------------- CONSTANTS
+
+# Wh per kWh x seconds per day: rent_rate is per kWh per day
+RENT_DENOMINATOR: constant(uint256) = 86_400_000
+MAX_BALANCE_WH: constant(uint256) = 2**56 - 1
+MAX_DEPOSIT: constant(uint256) = 2**96 - 1
+MAX_RENT_RATE: constant(uint256) = 2**64 - 1
+
+_MASK56: constant(uint256) = 2**56 - 1
+_MASK64: constant(uint256) = 2**64 - 1
+_MASK96: constant(uint256) = 2**96 - 1
+_MASK128: constant(uint256) = 2**128 - 1
+# account word: balance (56) | arrears flag (bit 56) | escrow flag (bit 57) | deposit << 64 (96) | index snapshot << 160 (96)
+_FLAG_ARREARS: constant(uint256) = 2**56
+_FLAG_ESCROW: constant(uint256) = 2**57
+_SHIFT_DEPOSIT: constant(uint256) = 64
+_SHIFT_SNAPSHOT: constant(uint256) = 160
+# side word: escrowed (64) | arrears << 64 (128) | arrears_since << 192 (64)
+
+# ---------------------------------------------------------------- IMMUTABLES
+
+# @dev The TSL token rent is paid in.
+TSL: public(immutable(IERC20))
+
+# ---------------------------------------------------------------- STORAGE
 
 # @dev The battery's usable size in Wh; bounds totalSupply.
 capacity_wh: public(uint256)
 
-# @dev The MeterRegistry, the only address that may call `credit_flows`.
+# @dev Free balances + escrow of all accounts, in Wh.
+totalSupply: public(uint256)
+
+# @dev The MeterRegistry: the only address that may call `credit_flows`.
 registry: public(address)
+
+# @dev The EnergyExchange: the only address that may move escrow.
+exchange: public(address)
+
+# @dev Where claimed rent revenue goes.
+treasury: public(address)
+
+# @dev Rent collected from deposits and not yet claimed, in TSL base units.
+rent_revenue: public(uint256)
+
+# @dev Seconds an account may stay in arrears before `release_unpaid`.
+rent_grace_period: public(uint256)
+
+# @dev TSL base units per kWh credited against arrears when storage is released.
+release_price: public(uint256)
+
+# @dev Rent clock: rate (64) | updated_at << 64 (64) | index << 128 (128).
+_clock: uint256
+
+# @dev Account => packed (balance, flags, deposit, index snapshot).
+_acct: HashMap[address, uint256]
+
+# @dev Account => packed (escrowed, arrears, arrears_since); only read when a flag says so.
+_side: HashMap[address, uint256]
+
+# ---------------------------------------------------------------- EVENTS
+
+
+struct Account:
+    balance: uint256
+    deposit: uint256
+    snapshot: uint256
+    escrowed: uint256
+    arrears: uint256
+    arrears_since: uint256
+    had_side: bool
+
+
+event RentCharged:
+    account: indexed(address)
+    paid: uint256
+    unpaid: uint256
+
+
+event RentDeposited:
+    account: indexed(address)
+    amount: uint256
+    arrears_paid: uint256
+
+
+event RentWithdrawn:
+    account: indexed(address)
+    amount: uint256
+
+
+event StorageReleased:
+    account: indexed(address)
+    wh: uint256
+    tsl: uint256
+
+
+event RentRevenueClaimed:
+    treasury: indexed(address)
+    amount: uint256
+
+
+event Escrowed:
+    account: indexed(address)
+    wh: uint256
+
+
+event EscrowReleased:
+    account: indexed(address)
+    wh: uint256
+
+
+event EscrowDelivered:
+    seller: indexed(address)
+    buyer: indexed(address)
+    wh: uint256
 
 
 event UpdateRegistry:
     registry: indexed(address)
 
 
+event UpdateExchange:
+    exchange: indexed(address)
+
+
+event UpdateTreasury:
+    treasury: indexed(address)
+
+
 event UpdateCapacity:
     capacity_wh: uint256
 
 
+event UpdateRentRate:
+    rent_rate: uint256
+
+
+event UpdateRentGracePeriod:
+    rent_grace_period: uint256
+
+
+event UpdateReleasePrice:
+    release_price: uint256
+
+
 @deploy
-def __init__(capacity_wh_: uint256):
+def __init__(
+    capacity_wh_: uint256, tsl_: IERC20, rent_rate_: uint256, rent_grace_period_: uint256, release_price_: uint256
+):
     """
-    @dev The deployer becomes the operator.
+    @dev The deployer becomes the operator and the treasury.
     @param capacity_wh_ The 32-byte battery capacity in Wh.
+    @param tsl_ The 20-byte TSL token.
+    @param rent_rate_ The 32-byte rent in TSL base units per kWh per day.
+    @param rent_grace_period_ The 32-byte grace in seconds before release.
+    @param release_price_ The 32-byte TSL base units per kWh credited on release.
     """
     ownable.__init__()
     erc20.__init__("Watt-hour storage", "WATT", 3, "gridmint WATT", "1")
+    assert capacity_wh_ <= MAX_BALANCE_WH, "watt: capacity too large"
+    assert rent_rate_ <= MAX_RENT_RATE, "watt: rent rate too large"
+    assert release_price_ != 0, "watt: zero release price"
+    TSL = tsl_
     self.capacity_wh = capacity_wh_
+    self._clock = rent_rate_ | (block.timestamp << 64)
+    self.rent_grace_period = rent_grace_period_
+    self.release_price = release_price_
+    self.treasury = msg.sender
     log UpdateCapacity(capacity_wh=capacity_wh_)
+    log UpdateRentRate(rent_rate=rent_rate_)
+    log UpdateRentGracePeriod(rent_grace_period=rent_grace_period_)
+    log UpdateReleasePrice(release_price=release_price_)
+    log UpdateTreasury(treasury=msg.sender)
+
+
+# ================================================================ ERC-20
+
+
+@external
+@view
+def balanceOf(account: address) -> uint256:
+    """
+    @notice Free WATT of `account` in Wh (escrow excluded, see `escrowed_of`).
+    @param account The 20-byte account.
+    @return uint256 The 32-byte balance in Wh.
+    """
+    return self._acct[account] & _MASK56
+
+
+@external
+def transfer(to: address, amount: uint256) -> bool:
+    """
+    @notice Moves `amount` Wh to `to`, settling both sides' rent first.
+            Reverts while the sender is in arrears.
+    @param to The 20-byte receiver.
+    @param amount The 32-byte amount in Wh.
+    @return bool Always true.
+    """
+    self._transfer(msg.sender, to, amount)
+    return True
+
+
+@external
+def transferFrom(owner: address, to: address, amount: uint256) -> bool:
+    """
+    @notice Moves `amount` Wh from `owner` to `to` using the caller's allowance.
+    @param owner The 20-byte owner.
+    @param to The 20-byte receiver.
+    @param amount The 32-byte amount in Wh.
+    @return bool Always true.
+    """
+    erc20._spend_allowance(owner, msg.sender, amount)
+    self._transfer(owner, to, amount)
+    return True
+
+
+# ================================================================ REGISTRY
+
+
+@external
+def credit_flows(owner: address, export_wh: uint256, import_wh: uint256) -> (uint256, uint256):
+    """
+    @notice Applies one accepted reading's battery flows to `owner` after
+            settling its rent: first mints the exported Wh up to the free
+            capacity, then burns imported Wh from the free balance (also in
+            arrears). The registry reports what is not covered.
+    @param owner The 20-byte meter owner.
+    @param export_wh The 32-byte exported delta in Wh.
+    @param import_wh The 32-byte imported delta in Wh.
+    @return minted The 32-byte Wh minted, burned The 32-byte Wh burned.
+    """
+    assert msg.sender == self.registry, "watt: caller is not the registry"
+    acct: Account = self._settled(owner)
+    supply: uint256 = self.totalSupply
+    # capacity_wh >= totalSupply after every call: no underflow
+    minted: uint256 = min(export_wh, unsafe_sub(self.capacity_wh, supply))
+    # balance <= supply <= capacity < 2**56
+    acct.balance = unsafe_add(acct.balance, minted)
+    burned: uint256 = min(import_wh, acct.balance)
+    acct.balance = unsafe_sub(acct.balance, burned)
+    self.totalSupply = unsafe_sub(unsafe_add(supply, minted), burned)
+    self._save(owner, acct)
+    if minted != 0:
+        log IERC20.Transfer(sender=empty(address), receiver=owner, value=minted)
+    if burned != 0:
+        log IERC20.Transfer(sender=owner, receiver=empty(address), value=burned)
+    return minted, burned
+
+
+# ================================================================ RENT
+
+
+@external
+def deposit_rent(amount: uint256):
+    """
+    @notice Deposits `amount` TSL (approve first) for the caller's storage
+            rent. Arrears are paid first; the rest is kept as deposit.
+    @param amount The 32-byte TSL amount in base units.
+    """
+    assert amount != 0, "watt: zero amount"
+    acct: Account = self._settled(msg.sender)
+    arrears_paid: uint256 = min(amount, acct.arrears)
+    acct.arrears = unsafe_sub(acct.arrears, arrears_paid)
+    if acct.arrears == 0:
+        acct.arrears_since = 0
+    acct.deposit += unsafe_sub(amount, arrears_paid)
+    assert acct.deposit <= MAX_DEPOSIT, "watt: deposit too large"
+    self.rent_revenue += arrears_paid
+    self._save(msg.sender, acct)
+    log RentDeposited(account=msg.sender, amount=amount, arrears_paid=arrears_paid)
+    assert extcall TSL.transferFrom(msg.sender, self, amount, default_return_value=True), "watt: tsl transfer failed"
+
+
+@external
+def withdraw_rent(amount: uint256):
+    """
+    @notice Withdraws unspent TSL from the caller's deposit (rent accrued so
+            far is charged first).
+    @param amount The 32-byte TSL amount in base units.
+    """
+    acct: Account = self._settled(msg.sender)
+    assert amount <= acct.deposit, "watt: amount exceeds unspent deposit"
+    acct.deposit = unsafe_sub(acct.deposit, amount)
+    self._save(msg.sender, acct)
+    log RentWithdrawn(account=msg.sender, amount=amount)
+    assert extcall TSL.transfer(msg.sender, amount, default_return_value=True), "watt: tsl transfer failed"
+
+
+@external
+def release_unpaid(account: address) -> uint256:
+    """
+    @notice Anyone may call once `account` has been in arrears longer than
+            `rent_grace_period`: burns just enough of its free WATT to settle
+            the arrears at `release_price` (rounded up to whole Wh; the
+            overshoot, below one Wh's price, is forgiven), or all of it if
+            that is not enough.
+    @param account The 20-byte account in arrears.
+    @return uint256 The 32-byte Wh released (burned).
+    """
+    acct: Account = self._settled(account)
+    assert acct.arrears != 0, "watt: no arrears"
+    assert block.timestamp >= acct.arrears_since + self.rent_grace_period, "watt: grace period not over"
+    price: uint256 = self.release_price
+    needed_wh: uint256 = (acct.arrears * 1000 + price - 1) // price
+    wh: uint256 = min(needed_wh, acct.balance)
+    assert wh != 0, "watt: nothing to release"
+    settled: uint256 = min(acct.arrears, wh * price // 1000)
+    if wh == needed_wh:
+        settled = acct.arrears
+    acct.balance = unsafe_sub(acct.balance, wh)
+    acct.arrears = unsafe_sub(acct.arrears, settled)
+    if acct.arrears == 0:
+        acct.arrears_since = 0
+    self.totalSupply -= wh
+    self._save(account, acct)
+    log IERC20.Transfer(sender=account, receiver=empty(address), value=wh)
+    log StorageReleased(account=account, wh=wh, tsl=settled)
+    return wh
+
+
+@external
+def claim_rent_revenue() -> uint256:
+    """
+    @notice Sends all collected rent to the treasury (operator only).
+    @return uint256 The 32-byte TSL amount claimed.
+    """
+    ownable._check_owner()
+    amount: uint256 = self.rent_revenue
+    self.rent_revenue = 0
+    log RentRevenueClaimed(treasury=self.treasury, amount=amount)
+    assert extcall TSL.transfer(self.treasury, amount, default_return_value=True), "watt: tsl transfer failed"
+    return amount
+
+
+@external
+def settle_rent(account: address):
+    """
+    @notice Charges `account`'s accrued rent now (anyone; changes nothing but
+            the timing of a charge that would happen at its next touch).
+    @param account The 20-byte account.
+    """
+    self._save(account, self._settled(account))
+
+
+# ================================================================ EXCHANGE ESCROW
+
+
+@external
+def escrow(account: address, wh: uint256):
+    """
+    @notice Moves `wh` of `account`'s free WATT into escrow for a sell order
+            (exchange only). Escrow stays the account's and keeps paying rent.
+    @param account The 20-byte seller.
+    @param wh The 32-byte amount in Wh.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    acct: Account = self._settled(account)
+    assert acct.arrears == 0, "watt: account in arrears"
+    assert acct.balance >= wh, "watt: escrow exceeds balance"
+    acct.balance = unsafe_sub(acct.balance, wh)
+    acct.escrowed += wh
+    self._save(account, acct)
+    log Escrowed(account=account, wh=wh)
+
+
+@external
+def release_escrow(account: address, wh: uint256):
+    """
+    @notice Returns `wh` of `account`'s escrow to its free balance (exchange only).
+    @param account The 20-byte seller.
+    @param wh The 32-byte amount in Wh.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    acct: Account = self._settled(account)
+    assert acct.escrowed >= wh, "watt: release exceeds escrow"
+    acct.escrowed = unsafe_sub(acct.escrowed, wh)
+    acct.balance = unsafe_add(acct.balance, wh)
+    self._save(account, acct)
+    log EscrowReleased(account=account, wh=wh)
+
+
+@external
+def deliver_escrow(seller: address, buyer: address, wh: uint256):
+    """
+    @notice Delivers `wh` from `seller`'s escrow to `buyer`'s free balance
+            (exchange only, on a trade).
+    @param seller The 20-byte seller.
+    @param buyer The 20-byte buyer.
+    @param wh The 32-byte amount in Wh.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    assert buyer != empty(address), "watt: transfer to the zero address"
+    s: Account = self._settled(seller)
+    assert s.escrowed >= wh, "watt: delivery exceeds escrow"
+    s.escrowed = unsafe_sub(s.escrowed, wh)
+    self._save(seller, s)
+    b: Account = self._settled(buyer)
+    b.balance = unsafe_add(b.balance, wh)
+    self._save(buyer, b)
+    log EscrowDelivered(seller=seller, buyer=buyer, wh=wh)
+    log IERC20.Transfer(sender=seller, receiver=buyer, value=wh)
+
+
+# ================================================================ OPERATOR
 
 
 @external
@@ -97,16 +495,80 @@ def set_registry(registry_: address):
 
 
 @external
+def set_exchange(exchange_: address):
+    """
+    @notice Wires the EnergyExchange, the only mover of escrow. Callable once.
+    @param exchange_ The 20-byte EnergyExchange address.
+    """
+    ownable._check_owner()
+    assert self.exchange == empty(address), "watt: exchange already set"
+    assert exchange_ != empty(address), "watt: zero exchange"
+    self.exchange = exchange_
+    log UpdateExchange(exchange=exchange_)
+
+
+@external
+def set_treasury(treasury_: address):
+    """
+    @notice Sets where rent revenue is claimed to (operator only).
+    @param treasury_ The 20-byte treasury address.
+    """
+    ownable._check_owner()
+    assert treasury_ != empty(address), "watt: zero treasury"
+    self.treasury = treasury_
+    log UpdateTreasury(treasury=treasury_)
+
+
+@external
 def set_capacity_wh(capacity_wh_: uint256):
     """
-    @notice Resizes the battery (operator only). It can never shrink
-            below the energy already stored.
+    @notice Resizes the battery (operator only); never below the energy stored.
     @param capacity_wh_ The 32-byte new capacity in Wh.
     """
     ownable._check_owner()
-    assert capacity_wh_ >= erc20.totalSupply, "watt: capacity below supply"
+    assert capacity_wh_ >= self.totalSupply, "watt: capacity below supply"
+    assert capacity_wh_ <= MAX_BALANCE_WH, "watt: capacity too large"
     self.capacity_wh = capacity_wh_
     log UpdateCapacity(capacity_wh=capacity_wh_)
+
+
+@external
+def set_rent_rate(rent_rate_: uint256):
+    """
+    @notice Sets the rent rate from now on (operator only). Rent accrued
+            before this call stays at the old rate.
+    @param rent_rate_ The 32-byte rate in TSL base units per kWh per day.
+    """
+    ownable._check_owner()
+    assert rent_rate_ <= MAX_RENT_RATE, "watt: rent rate too large"
+    self._clock = rent_rate_ | (block.timestamp << 64) | (self._index_now() << 128)
+    log UpdateRentRate(rent_rate=rent_rate_)
+
+
+@external
+def set_rent_grace_period(rent_grace_period_: uint256):
+    """
+    @notice Sets the grace period before storage in arrears may be released.
+    @param rent_grace_period_ The 32-byte period in seconds.
+    """
+    ownable._check_owner()
+    self.rent_grace_period = rent_grace_period_
+    log UpdateRentGracePeriod(rent_grace_period=rent_grace_period_)
+
+
+@external
+def set_release_price(release_price_: uint256):
+    """
+    @notice Sets the TSL per kWh credited against arrears on release.
+    @param release_price_ The 32-byte price in TSL base units per kWh.
+    """
+    ownable._check_owner()
+    assert release_price_ != 0, "watt: zero release price"
+    self.release_price = release_price_
+    log UpdateReleasePrice(release_price=release_price_)
+
+
+# ================================================================ VIEWS
 
 
 @external
@@ -116,35 +578,231 @@ def free_capacity_wh() -> uint256:
     @notice Wh the battery can still take.
     @return uint256 The 32-byte free capacity in Wh.
     """
-    return self._free_capacity_wh()
+    return unsafe_sub(self.capacity_wh, self.totalSupply)
 
 
 @external
-def credit_flows(owner: address, export_wh: uint256, import_wh: uint256) -> (uint256, uint256):
+@view
+def rent_rate() -> uint256:
     """
-    @notice Applies one accepted reading's battery flows to `owner`:
-            first mints the exported Wh up to the free capacity, then
-            burns the imported Wh from `owner`'s balance as far as it
-            goes. What is not covered is the registry's to report as
-            `GridExport` / `GridImport`.
-    @param owner The 20-byte meter owner.
-    @param export_wh The 32-byte exported delta in Wh.
-    @param import_wh The 32-byte imported delta in Wh.
-    @return minted The 32-byte Wh minted, burned The 32-byte Wh burned.
+    @notice The rent in force, in TSL base units per kWh per day.
+    @return uint256 The 32-byte rate.
     """
-    assert msg.sender == self.registry, "watt: caller is not the registry"
-    minted: uint256 = min(export_wh, self._free_capacity_wh())
-    if minted != 0:
-        erc20._mint(owner, minted)
-    burned: uint256 = min(import_wh, erc20.balanceOf[owner])
-    if burned != 0:
-        erc20._burn(owner, burned)
-    return minted, burned
+    return self._clock & _MASK64
+
+
+@external
+@view
+def rent_index() -> uint256:
+    """
+    @notice The rent index now: the integral of rent_rate over time
+            (TSL base units per kWh per day x seconds), mod 2**128.
+    @return uint256 The 32-byte index.
+    """
+    return self._index_now()
+
+
+@external
+@view
+def escrowed_of(account: address) -> uint256:
+    """
+    @notice WATT of `account` held in escrow for its open sell orders.
+    @param account The 20-byte account.
+    @return uint256 The 32-byte escrow in Wh.
+    """
+    return self._load(account).escrowed
+
+
+@external
+@view
+def stored_of(account: address) -> uint256:
+    """
+    @notice Energy `account` keeps in the battery (free + escrowed), the rent base.
+    @param account The 20-byte account.
+    @return uint256 The 32-byte energy in Wh.
+    """
+    acct: Account = self._load(account)
+    return acct.balance + acct.escrowed
+
+
+@external
+@view
+def rent_accrued(account: address) -> uint256:
+    """
+    @notice Rent accrued since `account` was last charged (not yet charged).
+    @param account The 20-byte account.
+    @return uint256 The 32-byte TSL amount in base units.
+    """
+    acct: Account = self._load(account)
+    return self._charge(acct, self._index_now())
+
+
+@external
+@view
+def rent_deposit(account: address) -> uint256:
+    """
+    @notice Unspent TSL deposit of `account` as if charged now.
+    @param account The 20-byte account.
+    @return uint256 The 32-byte TSL amount in base units.
+    """
+    acct: Account = self._load(account)
+    owed: uint256 = self._charge(acct, self._index_now())
+    return acct.deposit - min(owed, acct.deposit)
+
+
+@external
+@view
+def rent_due(account: address) -> uint256:
+    """
+    @notice Rent `account` owes now that its deposit does not cover
+            (recorded arrears plus any uncovered accrual).
+    @param account The 20-byte account.
+    @return uint256 The 32-byte TSL amount in base units.
+    """
+    acct: Account = self._load(account)
+    owed: uint256 = self._charge(acct, self._index_now())
+    return acct.arrears + owed - min(owed, acct.deposit)
+
+
+@external
+@view
+def arrears_of(account: address) -> (uint256, uint256):
+    """
+    @notice Recorded arrears of `account` and when they began.
+    @param account The 20-byte account.
+    @return arrears The 32-byte TSL base units, since The 32-byte timestamp (0 if none).
+    """
+    acct: Account = self._load(account)
+    return acct.arrears, acct.arrears_since
+
+
+@external
+@view
+def storage_paid_until(account: address) -> uint256:
+    """
+    @notice Until when `account`'s deposit pays for what it stores, at the
+            current rate: max uint256 when it stores nothing or rent is
+            zero; a time in the past when it is in arrears.
+    @param account The 20-byte account.
+    @return uint256 The 32-byte timestamp.
+    """
+    acct: Account = self._load(account)
+    stored: uint256 = acct.balance + acct.escrowed
+    rate: uint256 = self._clock & _MASK64
+    if stored == 0 or rate == 0:
+        return max_value(uint256)
+    if acct.arrears != 0:
+        return acct.arrears_since
+    owed: uint256 = self._charge(acct, self._index_now())
+    # stored * rate TSL base units per RENT_DENOMINATOR seconds
+    burn_rate: uint256 = stored * rate
+    if owed > acct.deposit:
+        # ran dry since the last touch: when it did
+        return block.timestamp - min(block.timestamp, (owed - acct.deposit) * RENT_DENOMINATOR // burn_rate)
+    return block.timestamp + (acct.deposit - owed) * RENT_DENOMINATOR // burn_rate
+
+
+# ================================================================ INTERNAL
+
+
+@internal
+def _transfer(owner: address, to: address, amount: uint256):
+    assert to != empty(address), "watt: transfer to the zero address"
+    src: Account = self._settled(owner)
+    assert src.arrears == 0, "watt: account in arrears"
+    assert src.balance >= amount, "watt: transfer amount exceeds balance"
+    src.balance = unsafe_sub(src.balance, amount)
+    if owner == to:
+        src.balance = unsafe_add(src.balance, amount)
+        self._save(owner, src)
+    else:
+        self._save(owner, src)
+        dst: Account = self._settled(to)
+        # dst.balance + amount <= totalSupply < 2**56
+        dst.balance = unsafe_add(dst.balance, amount)
+        self._save(to, dst)
+    log IERC20.Transfer(sender=owner, receiver=to, value=amount)
 
 
 @internal
 @view
-def _free_capacity_wh() -> uint256:
-    # capacity_wh >= totalSupply holds after every call (set_capacity_wh
-    # checks it and minting is capped by this value), so no underflow.
-    return unsafe_sub(self.capacity_wh, erc20.totalSupply)
+def _index_now() -> uint256:
+    clock: uint256 = self._clock
+    rate: uint256 = clock & _MASK64
+    updated_at: uint256 = (clock >> 64) & _MASK64
+    # rate < 2**64 and elapsed < 2**64: the product fits; the index is kept mod 2**128
+    return (unsafe_add(clock >> 128, unsafe_mul(rate, unsafe_sub(block.timestamp, updated_at)))) & _MASK128
+
+
+@internal
+@view
+def _charge(acct: Account, index_now: uint256) -> uint256:
+    """
+    @dev Rent owed since the account's snapshot, rounded up to the next base unit.
+    """
+    stored: uint256 = acct.balance + acct.escrowed
+    if stored == 0:
+        return 0
+    # snapshots are kept mod 2**96: the wrapped difference is exact (see @custom:security)
+    delta: uint256 = unsafe_sub(index_now, acct.snapshot) & _MASK96
+    # stored < 2**57 and delta < 2**96: no overflow
+    return unsafe_div(unsafe_add(unsafe_mul(stored, delta), RENT_DENOMINATOR - 1), RENT_DENOMINATOR)
+
+
+@internal
+def _settled(account: address) -> Account:
+    """
+    @dev Loads `account` and charges its accrued rent: from the deposit as
+         far as it goes, the rest as arrears. Returns the updated (unsaved) account.
+    """
+    acct: Account = self._load(account)
+    index_now: uint256 = self._index_now()
+    owed: uint256 = self._charge(acct, index_now)
+    acct.snapshot = index_now & _MASK96
+    if owed != 0:
+        paid: uint256 = min(owed, acct.deposit)
+        unpaid: uint256 = unsafe_sub(owed, paid)
+        acct.deposit = unsafe_sub(acct.deposit, paid)
+        self.rent_revenue += paid
+        if unpaid != 0:
+            if acct.arrears == 0:
+                acct.arrears_since = block.timestamp
+            acct.arrears += unpaid
+        log RentCharged(account=account, paid=paid, unpaid=unpaid)
+    return acct
+
+
+@internal
+@view
+def _load(account: address) -> Account:
+    word: uint256 = self._acct[account]
+    acct: Account = Account(
+        balance=word & _MASK56,
+        deposit=(word >> _SHIFT_DEPOSIT) & _MASK96,
+        snapshot=word >> _SHIFT_SNAPSHOT,
+        escrowed=0,
+        arrears=0,
+        arrears_since=0,
+        had_side=(word & (_FLAG_ARREARS | _FLAG_ESCROW)) != 0,
+    )
+    if acct.had_side:
+        side: uint256 = self._side[account]
+        acct.escrowed = side & _MASK64
+        acct.arrears = (side >> 64) & _MASK128
+        acct.arrears_since = side >> 192
+    return acct
+
+
+@internal
+def _save(account: address, acct: Account):
+    flags: uint256 = 0
+    if acct.arrears != 0:
+        flags |= _FLAG_ARREARS
+    if acct.escrowed != 0:
+        flags |= _FLAG_ESCROW
+    assert acct.arrears <= _MASK128, "watt: arrears overflow"
+    self._acct[account] = (
+        acct.balance | flags | (acct.deposit << _SHIFT_DEPOSIT) | (acct.snapshot << _SHIFT_SNAPSHOT)
+    )
+    if flags != 0 or acct.had_side:
+        self._side[account] = acct.escrowed | (acct.arrears << 64) | (acct.arrears_since << 192)

@@ -50,7 +50,7 @@ def read(path: Path) -> Deployment:
 def from_ape_system(system, network: str, chain_id: int) -> Deployment:
     """Builds the record from ape contract instances (ABIs straight from the compiled artefacts)."""
     contracts = {}
-    for name, contract in {"WattToken": system.watt, "MeterRegistry": system.registry}.items():
+    for name, contract in system.contracts().items():
         contracts[name] = {
             "address": str(contract.address),
             "abi": [item.model_dump(mode="json", by_alias=True) for item in contract.contract_type.abi],

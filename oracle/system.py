@@ -23,6 +23,13 @@ class SystemParams:
     capacity_wh: int = 1_000_000
     # how far a reading's timestamp may lie ahead of block time (meter clock drift)
     max_clock_skew_s: int = 300
+    # storage rent, TSL base units (1e-18 TSL) per kWh per day: the member app in the
+    # sources kept 2018.23 kWh for 88 days with 617.9 TSL -> 0.003479 TSL/kWh/day
+    rent_rate: int = 3_479_000_000_000_000
+    # how long an account may stay in arrears before its storage can be released
+    rent_grace_period_s: int = 7 * 86_400
+    # TSL base units per kWh credited against arrears when storage is released
+    release_price: int = 50_000_000_000_000_000
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -32,12 +39,16 @@ class SystemParams:
 class System:
     """Handles to the deployed contracts (boa or ape contract objects)."""
 
+    tsl: Any
     watt: Any
     registry: Any
     params: SystemParams = field(default_factory=SystemParams)
 
     def addresses(self) -> dict[str, str]:
-        return {"WattToken": str(self.watt.address), "MeterRegistry": str(self.registry.address)}
+        return {name: str(contract.address) for name, contract in self.contracts().items()}
+
+    def contracts(self) -> dict[str, Any]:
+        return {"StorageRentToken": self.tsl, "WattToken": self.watt, "MeterRegistry": self.registry}
 
 
 Deployer = Callable[..., Any]
@@ -46,12 +57,20 @@ Deployer = Callable[..., Any]
 def deploy_system(deploy: Deployer, operator: Any, params: SystemParams = SystemParams()) -> System:
     """Deploys every contract from `operator` and wires them together.
 
-    Order matters: the registry needs WATT's address, and WATT then names
-    the registry as its only minter (a one-time call)."""
-    watt = deploy("WattToken", params.capacity_wh)
+    Order matters: WATT needs TSL's address, the registry needs WATT's, and
+    WATT then names the registry as its only minter (a one-time call)."""
+    tsl = deploy("StorageRentToken")
+    watt = deploy(
+        "WattToken",
+        params.capacity_wh,
+        tsl.address,
+        params.rent_rate,
+        params.rent_grace_period_s,
+        params.release_price,
+    )
     registry = deploy("MeterRegistry", watt.address, params.max_clock_skew_s)
     watt.set_registry(registry.address, sender=operator)
-    return System(watt=watt, registry=registry, params=params)
+    return System(tsl=tsl, watt=watt, registry=registry, params=params)
 
 
 def boa_deployer(operator: str) -> Deployer:

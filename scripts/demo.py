@@ -16,6 +16,12 @@ from oracle.community import COMMUNITY, SLOT_S
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 from oracle.system import SystemParams, ape_deployer, deploy_system
 
+def _days_left(paid_until: int, now: int) -> str:
+    if paid_until == 2**256 - 1:
+        return "nothing stored"
+    return f"{max(paid_until - now, 0) / 86_400:.1f}"
+
+
 @click.command(cls=ConnectedProviderCommand)
 def cli():
     console = Console(width=140)
@@ -30,6 +36,13 @@ def cli():
     for member, meter, owner in zip(COMMUNITY, meters, owners):
         registry.register_meter(meter.address, owner, member.method, member.rated_power_w, member.name, sender=operator)
     console.print(f"registered {len(COMMUNITY)} meters")
+    # every member buys 40 TSL of storage rent from the operator and deposits it
+    tsl = system.tsl
+    for owner in owners:
+        tsl.mint(owner, 40 * 10**18, sender=operator)
+        tsl.approve(watt.address, 40 * 10**18, sender=owner)
+        watt.deposit_rent(40 * 10**18, sender=owner)
+    console.print(f"members deposited 40 TSL each for storage rent ({watt.rent_rate() / 1e18:.6f} TSL per kWh per day)")
 
     registers = [[0, 0, 0, 0] for _ in COMMUNITY]
     t = chain.pending_timestamp
@@ -49,8 +62,13 @@ def cli():
     console.print(f"relayed {accepted} signed readings in {len(COMMUNITY[0].slots) + 1} batches")
 
     table = Table(title="Community after 10:00–14:00")
-    for col in ("member", "kind", "generated kWh", "exported kWh", "imported kWh", "WATT (kWh stored)", "certifiable kWh"):
-        table.add_column(col, justify="right" if "kWh" in col else "left")
+    columns = (
+        "member", "kind", "generated kWh", "exported kWh", "imported kWh",
+        "WATT (kWh stored)", "TSL deposit", "storage days left", "certifiable kWh",
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("member", "kind") else "right")
+    now = chain.blocks.head.timestamp
     for member, meter, owner, regs in zip(COMMUNITY, meters, owners, registers):
         table.add_row(
             member.name,
@@ -59,6 +77,8 @@ def cli():
             f"{regs[2] / 1000:.2f}",
             f"{regs[3] / 1000:.2f}",
             f"{watt.balanceOf(owner) / 1000:.3f}",
+            f"{watt.rent_deposit(owner) / 1e18:.4f}",
+            _days_left(watt.storage_paid_until(owner), now),
             f"{registry.certifiable(meter.address)[0] / 1000:.2f}",
         )
     console.print(table)

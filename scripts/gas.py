@@ -24,8 +24,10 @@ def _meter(i: int) -> MeterSigner:
     return MeterSigner(keccak(f"gas-meter-{i}".encode()))
 
 
-def _owner(i: int) -> str:
-    return "0x" + keccak(f"gas-owner-{i}".encode())[-20:].hex()
+def _fund_rent(system, operator, member, amount=10**21):
+    system.tsl.mint(member, amount, sender=operator)
+    system.tsl.approve(system.watt.address, amount, sender=member)
+    return system.watt.deposit_rent(amount, sender=member)
 
 
 def _submit(registry, domain, readings, signers, sender):
@@ -39,7 +41,11 @@ def measure_registry(system, operator, relayer, report):
     domain = domain_from_contract(registry)
     meters = [_meter(i) for i in range(65)]
     signers = {m.address: m for m in meters}
-    owners = [_owner(i) for i in range(64)]
+    # members who pay their storage rent from a TSL deposit, as real members do
+    owners = [accounts.test_accounts.generate_test_account() for _ in range(64)]
+    for owner in owners:
+        operator.transfer(owner, 10**18)
+        _fund_rent(system, operator, owner)
     for m, owner in zip(meters, owners):
         registry.register_meter(m.address, owner, SOLAR, 20_000, "PV site", sender=operator)
     lone = meters[64]
@@ -64,6 +70,7 @@ def measure_registry(system, operator, relayer, report):
             readings.append(Reading(m.address, t, *c))
         tx = _submit(registry, domain, readings, signers, relayer)
     assert len(tx.decode_logs(registry.ReadingAccepted)) == 64, "all 64 readings must be accepted"
+    assert len(tx.decode_logs(system.watt.RentCharged)) == 64, "every owner's rent is settled"
     report["registry.batch64.per_reading"] = tx.gas_used // 64
 
 
@@ -71,6 +78,8 @@ def measure_watt(system, operator, relayer, report):
     registry, watt = system.registry, system.watt
     domain = domain_from_contract(registry)
     sender, receiver = accounts.test_accounts[3], accounts.test_accounts[4]
+    _fund_rent(system, operator, receiver)
+    report["watt.deposit_rent"] = _fund_rent(system, operator, sender).gas_used
     meters = [_meter(1000), _meter(1001)]
     signers = {m.address: m for m in meters}
     for m, owner in zip(meters, (sender, receiver)):
@@ -80,7 +89,9 @@ def measure_watt(system, operator, relayer, report):
     chain.pending_timestamp = t + 900
     _submit(registry, domain, [Reading(m.address, t + 900, 0, 0, 1_000, 0) for m in meters], signers, relayer)
     assert watt.balanceOf(sender) == watt.balanceOf(receiver) == 1_000
+    chain.pending_timestamp += 3_600  # an hour of rent to settle on both sides
     tx = watt.transfer(receiver, 250, sender=sender)
+    assert len(tx.decode_logs(watt.RentCharged)) == 2
     report["watt.transfer"] = tx.gas_used
 
 

@@ -111,3 +111,39 @@ def submit(registry, domain, stranger):
 
 def events(logs, name):
     return [e for e in logs if type(e).__name__ == name]
+
+
+@pytest.fixture
+def give_watt(registry, watt, operator, submit, now):
+    """Factory: credits `wh` WATT to `owner` through the only real path, a meter export."""
+    counter = {"n": 0}
+
+    def _give(owner, wh):
+        counter["n"] += 1
+        m = TestMeter(meter_signer(f"feeder-{counter['n']}-{owner}"), owner, SOLAR, 10**15, "feeder")
+        registry.register_meter(m.address, owner, SOLAR, 10**15, "feeder", sender=operator)
+        submit([(m, m.reading(now()))])
+        boa.env.time_travel(seconds=1)
+        before = watt.balanceOf(owner)
+        accepted, _ = submit([(m, m.reading(now(), exp=wh))])
+        assert accepted == 1 and watt.balanceOf(owner) == before + wh, "battery too small for the fixture"
+        return m
+
+    return _give
+
+
+@pytest.fixture
+def tsl(system):
+    return system.tsl
+
+
+@pytest.fixture
+def fund_rent(tsl, watt, operator):
+    """Factory: mints `amount` TSL to `account` and deposits it for rent."""
+
+    def _fund(account, amount):
+        tsl.mint(account, amount, sender=operator)
+        tsl.approve(watt.address, amount, sender=account)
+        watt.deposit_rent(amount, sender=account)
+
+    return _fund

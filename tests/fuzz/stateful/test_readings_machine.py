@@ -29,7 +29,8 @@ _DEPLOY = boa_deployer(OPERATOR)  # compiles once per process
 
 def _system():
     # boa's pytest plugin rolls every example back, so each example deploys afresh
-    system = deploy_system(_DEPLOY, OPERATOR, SystemParams(CAPACITY_WH, SKEW))
+    # rent is off here (its own machine covers it): this one isolates readings and supply
+    system = deploy_system(_DEPLOY, OPERATOR, SystemParams(CAPACITY_WH, SKEW, rent_rate=0))
     for label, owner, method, power in METERS:
         system.registry.register_meter(meter_signer(label).address, OWNERS[owner], method, power, label, sender=OPERATOR)
     return system

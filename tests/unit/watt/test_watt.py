@@ -52,9 +52,9 @@ def test_set_capacity__never_below_supply(watt, operator, stranger, funded):
 def test_transfer__moves_wh(watt, funded, other_owner):
     watt.transfer(other_owner, 2_500, sender=funded)
     assert (watt.balanceOf(funded), watt.balanceOf(other_owner)) == (7_500, 2_500)
-    with boa.reverts("erc20: transfer amount exceeds balance"):
+    with boa.reverts("watt: transfer amount exceeds balance"):
         watt.transfer(other_owner, 7_501, sender=funded)
-    with boa.reverts("erc20: transfer to the zero address"):
+    with boa.reverts("watt: transfer to the zero address"):
         watt.transfer(ZERO, 1, sender=funded)
 
 
