@@ -15,8 +15,8 @@
         Non-standard functions: `register_meter`, `set_meter_active`,
         `rotate_meter_key`, `submit_readings`, `take_certifiable`
         (certificate contract only), `set_certificate`, `set_max_clock_skew`,
-        `pause`, `unpause`, views `meters`, `last_reading`, `certifiable`,
-        `reading_digest`.
+        `pause`, `unpause`, views `meters`, `meter_name`, `last_reading`,
+        `certifiable`, `reading_digest`.
 @custom:security Registers are stored as 48-bit Wh counters (2.8e14 Wh,
         281 TWh): a reading whose register does not fit is rejected as
         implausible (reason 7). Certifiable periods are half-open
@@ -290,7 +290,7 @@ def rotate_meter_key(old: address, new: address):
     self._last[new] = self._last[old] & _MASK56
     self._certifiable[new] = self._certifiable[old]
     self._info[old] = 0
-    self._name[old] = empty(String[64])
+    # the name stays on the retired key: certificates issued under it still show it
     self._last[old] = 0
     self._certifiable[old] = 0
     self.retired[old] = True
@@ -368,15 +368,18 @@ def submit_readings(readings: DynArray[Reading, MAX_BATCH], signatures: DynArray
 
 
 @external
-def take_certifiable(meter: address) -> (uint256, uint64, uint64):
+def take_certifiable(meter: address) -> (uint256, uint64, uint64, address, uint8):
     """
     @notice Hands all certifiable generation of `meter` to the certificate
             contract and resets it, so the same Wh can never be issued twice.
     @param meter The 20-byte meter address.
     @return wh The 32-byte Wh taken, period_start, period_end The 8-byte
-            bounds (seconds) of the half-open period (start, end] it covers.
+            bounds (seconds) of the half-open period (start, end] it covers,
+            owner The 20-byte meter owner (zero if unknown), method The
+            1-byte generation method.
     """
     assert msg.sender == self.certificate, "registry: caller is not the certificate"
+    info: uint256 = self._info[meter]
     word: uint256 = self._certifiable[meter]
     wh: uint256 = word & _MASK128
     start: uint64 = convert((word >> 128) & _MASK64, uint64)
@@ -384,7 +387,7 @@ def take_certifiable(meter: address) -> (uint256, uint64, uint64):
     if wh != 0:
         self._certifiable[meter] = 0
         log CertifiableTaken(meter=meter, wh=wh, period_start=start, period_end=end)
-    return wh, start, end
+    return wh, start, end, self._info_owner(info), self._info_method(info)
 
 
 # ================================================================ VIEWS
@@ -406,6 +409,18 @@ def meters(meter: address) -> MeterInfo:
         rated_power_w=self._info_power(info),
         name=self._name[meter],
     )
+
+
+@external
+@view
+def meter_name(meter: address) -> String[64]:
+    """
+    @notice The generator name of `meter`, also after its key was retired
+            (names never change, so certificates can refer to them).
+    @param meter The 20-byte meter address.
+    @return String The up-to-64-character name.
+    """
+    return self._name[meter]
 
 
 @external

@@ -30,6 +30,10 @@ class SystemParams:
     rent_grace_period_s: int = 7 * 86_400
     # TSL base units per kWh credited against arrears when storage is released
     release_price: int = 50_000_000_000_000_000
+    # how long after its period a certificate can be claimed (Guarantees of Origin: 12 months)
+    claim_window_s: int = 365 * 86_400
+    # ERC-1155 metadata URI template; `{id}` is the id as 64 hex digits (files from scripts/certificates.py)
+    certificate_base_uri: str = "ipfs://gridmint-certificates/{id}.json"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -42,13 +46,19 @@ class System:
     tsl: Any
     watt: Any
     registry: Any
+    certificate: Any
     params: SystemParams = field(default_factory=SystemParams)
 
     def addresses(self) -> dict[str, str]:
         return {name: str(contract.address) for name, contract in self.contracts().items()}
 
     def contracts(self) -> dict[str, Any]:
-        return {"StorageRentToken": self.tsl, "WattToken": self.watt, "MeterRegistry": self.registry}
+        return {
+            "StorageRentToken": self.tsl,
+            "WattToken": self.watt,
+            "MeterRegistry": self.registry,
+            "EnvironmentalCertificate": self.certificate,
+        }
 
 
 Deployer = Callable[..., Any]
@@ -58,7 +68,9 @@ def deploy_system(deploy: Deployer, operator: Any, params: SystemParams = System
     """Deploys every contract from `operator` and wires them together.
 
     Order matters: WATT needs TSL's address, the registry needs WATT's, and
-    WATT then names the registry as its only minter (a one-time call)."""
+    WATT then names the registry as its only minter; the certificate contract
+    needs the registry's, which then names it as the only taker of
+    certifiable generation (one-time calls both)."""
     tsl = deploy("StorageRentToken")
     watt = deploy(
         "WattToken",
@@ -70,7 +82,11 @@ def deploy_system(deploy: Deployer, operator: Any, params: SystemParams = System
     )
     registry = deploy("MeterRegistry", watt.address, params.max_clock_skew_s)
     watt.set_registry(registry.address, sender=operator)
-    return System(tsl=tsl, watt=watt, registry=registry, params=params)
+    certificate = deploy(
+        "EnvironmentalCertificate", registry.address, params.claim_window_s, params.certificate_base_uri
+    )
+    registry.set_certificate(certificate.address, sender=operator)
+    return System(tsl=tsl, watt=watt, registry=registry, certificate=certificate, params=params)
 
 
 def boa_deployer(operator: str) -> Deployer:

@@ -95,12 +95,33 @@ def measure_watt(system, operator, relayer, report):
     report["watt.transfer"] = tx.gas_used
 
 
+def measure_certificate(system, operator, relayer, report):
+    registry, cert = system.registry, system.certificate
+    domain = domain_from_contract(registry)
+    owner, buyer = accounts.test_accounts[5], accounts.test_accounts[6]
+    meter = _meter(2000)
+    signers = {meter.address: meter}
+    registry.register_meter(meter.address, owner, SOLAR, 20_000, "School roof PV", sender=operator)
+    t = chain.pending_timestamp
+    _submit(registry, domain, [Reading(meter.address, t, 0, 0, 0, 0)], signers, relayer)
+    chain.pending_timestamp = t + 1_800
+    _submit(registry, domain, [Reading(meter.address, t + 1_800, 9_000, 0, 0, 0)], signers, relayer)
+    tx = cert.issue(meter.address, sender=owner)
+    report["certificate.issue"] = tx.gas_used
+    id = tx.return_value if tx.return_value else cert.next_id() - 1
+    tx = cert.safeTransferFrom(owner, buyer, id, 4_000, b"", sender=owner)
+    report["certificate.transfer"] = tx.gas_used
+    tx = cert.claim(id, 1_000, buyer, "2026 consumption, Hofmann Tools", sender=buyer)
+    report["certificate.claim"] = tx.gas_used
+
+
 def main():
     operator, relayer = accounts.test_accounts[0], accounts.test_accounts[1]
     system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
     report: dict[str, int] = {}
     measure_registry(system, operator, relayer, report)
     measure_watt(system, operator, relayer, report)
+    measure_certificate(system, operator, relayer, report)
     previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     previous.update(report)
     REPORT.write_text(json.dumps(dict(sorted(previous.items())), indent=2) + "\n")

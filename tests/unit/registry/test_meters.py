@@ -138,25 +138,15 @@ def test_set_max_clock_skew__operator_only_and_emits(registry, operator, strange
         registry.set_max_clock_skew(1, sender=stranger)
 
 
-def test_set_certificate__once_and_only_taker(registry, operator, stranger, register, submit, now, meter_owner):
-    with boa.reverts("registry: caller is not the certificate"):
-        registry.take_certifiable(meter_signer("x").address, sender=stranger)
-    with boa.reverts("registry: zero certificate"):
-        registry.set_certificate(ZERO, sender=operator)
+def test_set_certificate__wired_once_and_only_taker(registry, system, operator, stranger):
+    assert str(registry.certificate()) == str(system.certificate.address)
+    with boa.reverts("registry: certificate already set"):
+        registry.set_certificate(stranger, sender=operator)
     with boa.reverts("ownable: caller is not the owner"):
         registry.set_certificate(stranger, sender=stranger)
-    registry.set_certificate(stranger, sender=operator)
-    with boa.reverts("registry: certificate already set"):
-        registry.set_certificate(operator, sender=operator)
-
-    pv = register("pv", meter_owner)
-    t0 = now()
-    submit([(pv, pv.reading(t0))])
-    boa.env.time_travel(seconds=900)
-    submit([(pv, pv.reading(now(), gen=900))])
-    assert registry.take_certifiable(pv.address, sender=stranger) == (900, t0, now())
-    assert registry.certifiable(pv.address) == (0, 0, 0)
-    assert registry.take_certifiable(pv.address, sender=stranger)[0] == 0  # nothing twice
+    for who in (stranger, operator):
+        with boa.reverts("registry: caller is not the certificate"):
+            registry.take_certifiable(meter_signer("x").address, sender=who)
 
 
 def test_eip712_domain__is_gridmint_v1(registry):
