@@ -14,6 +14,7 @@ from rich.table import Table
 
 from oracle.community import COMMUNITY, SLOT_S
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+from oracle.metadata import certificate_metadata
 from oracle.system import SystemParams, ape_deployer, deploy_system
 
 def _days_left(paid_until: int, now: int) -> str:
@@ -85,3 +86,28 @@ def cli():
     console.print(
         f"battery: {watt.totalSupply() / 1000:.3f} of {watt.capacity_wh() / 1000:.0f} kWh stored"
     )
+
+    # end of the day: generators certify their renewable generation, the company buys and claims some
+    cert = system.certificate
+    issued = []
+    for member, meter, owner in zip(COMMUNITY, meters, owners):
+        if member.method and registry.certifiable(meter.address)[0]:
+            tx = cert.issue(meter.address, sender=owner)
+            issued.append(tx.decode_logs(cert.CertificateIssued)[0].id)
+    company = owners[[m.kind for m in COMMUNITY].index("company")]
+    plant = owners[[m.kind for m in COMMUNITY].index("small PV plant")]
+    plant_id = issued[-1]
+    cert.safeTransferFrom(plant, company, plant_id, 150_000, b"", sender=plant)
+    cert.claim(plant_id, 120_000, company, "Hofmann Tools GmbH, 10:00-14:00 consumption", sender=company)
+    ctable = Table(title="Environmental-value certificates")
+    for col in ("id", "generator", "period (UTC)", "kWh issued", "kWh claimed", "company holds kWh"):
+        ctable.add_column(col, justify="left" if col in ("generator", "period (UTC)") else "right")
+    for id in issued:
+        c = cert.certificate(id)
+        meta = certificate_metadata(id, c, chain.blocks.head.timestamp)["properties"]
+        ctable.add_row(
+            str(id), c.generator_name, f"{meta['period_start'][:16]} → {meta['period_end'][11:16]}",
+            f"{c.amount_wh / 1000:.3f}", f"{c.claimed_wh / 1000:.3f}", f"{cert.balanceOf(company, id) / 1000:.3f}",
+        )
+    console.print(ctable)
+    console.print(f"the company claimed 120.000 kWh of certificate #{plant_id} as zero-carbon consumption")
