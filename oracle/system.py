@@ -32,6 +32,16 @@ class SystemParams:
     release_price: int = 50_000_000_000_000_000
     # how long after its period a certificate can be claimed (Guarantees of Origin: 12 months)
     claim_window_s: int = 365 * 86_400
+    # exchange, prices in quote base units per kWh (the local mock stablecoin has 6 decimals:
+    # 100_000 = 0.10 EUR/kWh). Feed-in tariff <= price <= retail price, on a 0.0001 EUR tick.
+    quote_token: str | None = None  # None: deploy the mock stablecoin (local chains only)
+    tick: int = 100
+    floor_price: int = 80_000
+    ceiling_price: int = 350_000
+    min_order_wh: int = 100
+    max_fills: int = 16
+    maker_fee_bps: int = 10
+    taker_fee_bps: int = 20
     # ERC-1155 metadata URI template; `{id}` is the id as 64 hex digits (files from scripts/certificates.py)
     certificate_base_uri: str = "ipfs://gridmint-certificates/{id}.json"
 
@@ -47,6 +57,8 @@ class System:
     watt: Any
     registry: Any
     certificate: Any
+    quote: Any
+    exchange: Any
     params: SystemParams = field(default_factory=SystemParams)
 
     def addresses(self) -> dict[str, str]:
@@ -58,19 +70,27 @@ class System:
             "WattToken": self.watt,
             "MeterRegistry": self.registry,
             "EnvironmentalCertificate": self.certificate,
+            "QuoteToken": self.quote,
+            "EnergyExchange": self.exchange,
         }
 
 
 Deployer = Callable[..., Any]
 
 
-def deploy_system(deploy: Deployer, operator: Any, params: SystemParams = SystemParams()) -> System:
+def deploy_system(
+    deploy: Deployer, operator: Any, params: SystemParams = SystemParams(), at: Callable[..., Any] | None = None
+) -> System:
     """Deploys every contract from `operator` and wires them together.
 
     Order matters: WATT needs TSL's address, the registry needs WATT's, and
     WATT then names the registry as its only minter; the certificate contract
     needs the registry's, which then names it as the only taker of
-    certifiable generation (one-time calls both)."""
+    certifiable generation; the exchange needs WATT and the quote token, and
+    WATT names it as the only mover of escrow (one-time calls all).
+    `at(name, address)` attaches an existing quote token on live networks."""
+    if params.quote_token is not None and at is None:
+        raise ValueError("an existing quote token needs an `at` attacher")
     tsl = deploy("StorageRentToken")
     watt = deploy(
         "WattToken",
@@ -86,7 +106,23 @@ def deploy_system(deploy: Deployer, operator: Any, params: SystemParams = System
         "EnvironmentalCertificate", registry.address, params.claim_window_s, params.certificate_base_uri
     )
     registry.set_certificate(certificate.address, sender=operator)
-    return System(tsl=tsl, watt=watt, registry=registry, certificate=certificate, params=params)
+    quote = deploy("MockStablecoin") if params.quote_token is None else at("MockStablecoin", params.quote_token)
+    exchange = deploy(
+        "EnergyExchange",
+        watt.address,
+        quote.address,
+        params.tick,
+        params.floor_price,
+        params.ceiling_price,
+        params.min_order_wh,
+        params.max_fills,
+        params.maker_fee_bps,
+        params.taker_fee_bps,
+    )
+    watt.set_exchange(exchange.address, sender=operator)
+    return System(
+        tsl=tsl, watt=watt, registry=registry, certificate=certificate, quote=quote, exchange=exchange, params=params
+    )
 
 
 def boa_deployer(operator: str) -> Deployer:

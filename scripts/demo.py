@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from oracle.community import COMMUNITY, SLOT_S
+
+COMMUNITY_KINDS = [m.kind for m in COMMUNITY]
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 from oracle.metadata import certificate_metadata
 from oracle.system import SystemParams, ape_deployer, deploy_system
@@ -87,6 +89,41 @@ def cli():
         f"battery: {watt.totalSupply() / 1000:.3f} of {watt.capacity_wh() / 1000:.0f} kWh stored"
     )
 
+    # trading: members with stored energy offer half of it below the utility's retail price;
+    # the company and the flat without PV bid above the feed-in tariff
+    ex, quote = system.exchange, system.quote
+    floor, ceiling = ex.floor_price(), ex.ceiling_price()
+    tick = ex.TICK()
+    for i, (member, owner) in enumerate(zip(COMMUNITY, owners)):
+        stored = watt.balanceOf(owner)
+        if stored >= 2 * ex.min_order_wh():
+            price = (floor + (ceiling - floor) * (55 + 5 * i) // 100) // tick * tick
+            ex.place_order(False, price, stored // 2, 0, 0, sender=owner)
+    buyers = [(owners[k], kwh) for k, kwh in ((COMMUNITY_KINDS.index("company"), 120), (COMMUNITY_KINDS.index("home without PV"), 8))]
+    trades = []
+    for owner, kwh in buyers:
+        quote.mint(owner, 100 * 10**6, sender=operator)  # 100 mock EUR (local chain only)
+        quote.approve(ex.address, 2**256 - 1, sender=owner)
+        bid = (floor + (ceiling - floor) * 85 // 100) // tick * tick
+        tx = ex.place_order(True, bid, kwh * 1000, 0, 0, sender=owner)
+        trades += tx.decode_logs(ex.Trade)
+    names = {str(o): m.name for m, o in zip(COMMUNITY, owners)}
+    ttable = Table(title="Trades (price in EUR per kWh)")
+    for col in ("seller", "buyer", "kWh", "price", "EUR"):
+        ttable.add_column(col, justify="left" if col in ("seller", "buyer") else "right")
+    for t in trades:
+        ttable.add_row(names[str(t.maker)], names[str(t.taker)], f"{t.amount_wh / 1000:.3f}", f"{t.price / 1e6:.4f}", f"{t.quote_amount / 1e6:.4f}")
+    console.print(ttable)
+    traded_wh = sum(t.amount_wh for t in trades)
+    if traded_wh:
+        avg = sum(t.quote_amount for t in trades) / traded_wh * 1000 / 1e6
+        console.print(
+            f"traded {traded_wh / 1000:.3f} kWh at {avg:.4f} EUR/kWh on average "
+            f"(utility retail {ceiling / 1e6:.4f}, feed-in {floor / 1e6:.4f})"
+        )
+    book = [(f"{l.price / 1e6:.4f}", f"{l.amount_wh / 1000:.3f}") for l in ex.depth(False, 5)]
+    console.print(f"asks left on the book (EUR/kWh, kWh): {book}")
+
     # end of the day: generators certify their renewable generation, the company buys and claims some
     cert = system.certificate
     issued = []
@@ -97,7 +134,7 @@ def cli():
     company = owners[[m.kind for m in COMMUNITY].index("company")]
     plant = owners[[m.kind for m in COMMUNITY].index("small PV plant")]
     plant_id = issued[-1]
-    cert.safeTransferFrom(plant, company, plant_id, 150_000, b"", sender=plant)
+    cert.safeTransferFrom(plant, company, plant_id, 150_000, b"", sender=plant)  # sold with the energy, off book
     cert.claim(plant_id, 120_000, company, "Hofmann Tools GmbH, 10:00-14:00 consumption", sender=company)
     ctable = Table(title="Environmental-value certificates")
     for col in ("id", "generator", "period (UTC)", "kWh issued", "kWh claimed", "company holds kWh"):

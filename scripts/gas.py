@@ -115,6 +115,78 @@ def measure_certificate(system, operator, relayer, report):
     report["certificate.claim"] = tx.gas_used
 
 
+def _member_with_watt(system, operator, relayer, wh, label):
+    """A generated account holding `wh` WATT (via a meter export), a rent deposit, gas money and quote."""
+    registry = system.registry
+    domain = domain_from_contract(registry)
+    member = accounts.test_accounts.generate_test_account()
+    operator.transfer(member, 10**19)
+    _fund_rent(system, operator, member)
+    system.quote.mint(member, 10**15, sender=operator)
+    system.quote.approve(system.exchange.address, 2**256 - 1, sender=member)
+    if wh:
+        meter = _meter(hash(label) % 10**9 + 5000)
+        registry.register_meter(meter.address, member, SOLAR, 10**12, "m", sender=operator)
+        t = chain.pending_timestamp
+        _submit(registry, domain, [Reading(meter.address, t, 0, 0, 0, 0)], {meter.address: meter}, relayer)
+        chain.pending_timestamp = t + 60
+        _submit(registry, domain, [Reading(meter.address, t + 60, 0, 0, wh, 0)], {meter.address: meter}, relayer)
+    return member
+
+
+def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
+    """Named exchange operations; with `resting` orders already on the book for the `.deep` figures."""
+    ex = system.exchange
+    sellers = [_member_with_watt(system, operator, relayer, 50_000, f"seller{suffix}{i}") for i in range(11)]
+    buyer = _member_with_watt(system, operator, relayer, 1_000, f"buyer{suffix}")
+    # steady state: every seller has traded before (holds proceeds), other levels are active
+    for s in sellers:
+        ex.place_order(False, 200_000, 100, 0, 0, sender=s)
+    ex.place_order(True, 200_000, 100 * len(sellers), 0, 0, sender=buyer)
+    ex.place_order(True, 100_000, 100, 0, 0, sender=buyer)
+    ex.place_order(True, 195_000, 100, 0, 0, sender=buyer)  # bids trade around 0.19-0.20 EUR/kWh
+    ex.place_order(False, 300_000, 100, 0, 0, sender=sellers[0])
+    # the flood: `resting` orders at many prices away from the measured ones
+    for i in range(resting):
+        if i % 2:
+            ex.place_order(False, 250_000 + (i % 500) * 100, 100, 0, 0, sender=sellers[i % 11])
+        else:
+            ex.place_order(True, 90_000 + (i % 100) * 100, 100, 0, 0, sender=buyer)
+    # a bid resting at a new price level in a band (256 ticks = 0.0256 EUR/kWh) where others rest
+    tx = ex.place_order(True, 199_000, 1_000, 0, 0, sender=buyer)
+    report[f"exchange.place_resting{suffix}"] = tx.gas_used
+    # worst case: the first level in an empty 256-tick band also writes a fresh bitmap word
+    tx = ex.place_order(True, 150_000, 1_000, 0, 0, sender=buyer)
+    report[f"exchange.place_resting.new_leaf{suffix}"] = tx.gas_used
+    if suffix:
+        return
+    ex.place_order(False, 210_000, 1_000, 0, 0, sender=sellers[1])
+    tx = ex.place_order(True, 210_000, 1_000, 0, 0, sender=buyer)  # fully fills one resting ask
+    assert len(tx.decode_logs(ex.Trade)) == 1
+    report["exchange.take_one"] = tx.gas_used
+    for s in sellers[1:]:
+        ex.place_order(False, 220_000, 500, 0, 0, sender=s)
+    tx = ex.place_order(True, 220_000, 5_000, 0, 0, sender=buyer)  # fills ten resting asks
+    assert len(tx.decode_logs(ex.Trade)) == 10
+    report["exchange.take_ten.per_fill"] = tx.gas_used // 10
+    oid = ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer).return_value or ex.next_order_id() - 1
+    tx = ex.cancel_order(oid, sender=buyer)
+    report["exchange.cancel"] = tx.gas_used
+
+
+def measure_exchange_deep(system, operator, relayer, report):
+    ex = system.exchange
+    measure_exchange(system, operator, relayer, report, ".deep", resting=1_000)
+    seller = _member_with_watt(system, operator, relayer, 10_000, "deep-seller")
+    buyer = _member_with_watt(system, operator, relayer, 1_000, "deep-buyer")
+    ex.place_order(False, 210_000, 100, 0, 0, sender=seller)  # both have traded before
+    ex.place_order(True, 210_000, 100, 0, 0, sender=buyer)
+    ex.place_order(False, 211_000, 1_000, 0, 0, sender=seller)
+    tx = ex.place_order(True, 211_000, 1_000, 0, 0, sender=buyer)
+    assert len(tx.decode_logs(ex.Trade)) == 1
+    report["exchange.take_one.deep"] = tx.gas_used
+
+
 def main():
     operator, relayer = accounts.test_accounts[0], accounts.test_accounts[1]
     system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
@@ -122,6 +194,9 @@ def main():
     measure_registry(system, operator, relayer, report)
     measure_watt(system, operator, relayer, report)
     measure_certificate(system, operator, relayer, report)
+    measure_exchange(system, operator, relayer, report)
+    deep = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
+    measure_exchange_deep(deep, operator, relayer, report)
     previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     previous.update(report)
     REPORT.write_text(json.dumps(dict(sorted(previous.items())), indent=2) + "\n")

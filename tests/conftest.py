@@ -147,3 +147,30 @@ def fund_rent(tsl, watt, operator):
         watt.deposit_rent(amount, sender=account)
 
     return _fund
+
+
+@pytest.fixture
+def exchange(system):
+    return system.exchange
+
+
+@pytest.fixture
+def quote(system):
+    return system.quote
+
+
+@pytest.fixture
+def trader(system, operator, give_watt, fund_rent):
+    """Factory: a funded member: `wh` WATT (with a rent deposit) and `cash` quote approved to the exchange."""
+
+    def _trader(label, wh=0, cash=0):
+        who = boa.env.generate_address(label)
+        if wh:
+            give_watt(who, wh)
+        fund_rent(who, 10**21)
+        if cash:
+            system.quote.mint(who, cash, sender=operator)
+        system.quote.approve(system.exchange.address, 2**256 - 1, sender=who)
+        return who
+
+    return _trader

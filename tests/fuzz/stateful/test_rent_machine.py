@@ -18,7 +18,6 @@ from oracle.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.meters import domain_of, meter_signer
 
 OPERATOR = boa.env.generate_address("rent-operator")
-EXCHANGE = boa.env.generate_address("rent-exchange")  # stands in for the exchange
 MEMBERS = [boa.env.generate_address(f"rent-member-{i}") for i in range(3)]
 DENOM = 86_400_000
 CAPACITY = 200_000
@@ -47,7 +46,7 @@ class RentMachine(RuleBasedStateMachine):
             _DEPLOY, OPERATOR, SystemParams(CAPACITY, 300, rent_rate=3_479_000_000_000_000, rent_grace_period_s=GRACE)
         )
         self.watt, self.tsl, self.reg = self.sys.watt, self.sys.tsl, self.sys.registry
-        self.watt.set_exchange(EXCHANGE, sender=OPERATOR)
+        self.exchange = str(self.sys.exchange.address)  # impersonated to drive the escrow seam
         self.domain = domain_of(self.reg)
         self.meters = {}
         self.regs = {}
@@ -259,11 +258,11 @@ class RentMachine(RuleBasedStateMachine):
         self._advance_exact()
         if self._in_arrears_if_touched(member):
             with boa.reverts("watt: account in arrears"):
-                self.watt.escrow(member, 0, sender=EXCHANGE)
+                self.watt.escrow(member, 0, sender=self.exchange)
             return
         a = self._settle(member)
         wh = int(a.bal * frac)
-        self.watt.escrow(member, wh, sender=EXCHANGE)
+        self.watt.escrow(member, wh, sender=self.exchange)
         a.bal -= wh
         a.esc += wh
 
@@ -275,11 +274,11 @@ class RentMachine(RuleBasedStateMachine):
         wh = data.draw(st.integers(1, self.accts[seller].esc))
         s = self._settle(seller)
         if deliver:
-            self.watt.deliver_escrow(seller, buyer, wh, sender=EXCHANGE)
+            self.watt.deliver_escrow(seller, buyer, wh, sender=self.exchange)
             s.esc -= wh
             self._settle(buyer).bal += wh
         else:
-            self.watt.release_escrow(seller, wh, sender=EXCHANGE)
+            self.watt.release_escrow(seller, wh, sender=self.exchange)
             s.esc -= wh
             s.bal += wh
 
