@@ -31,6 +31,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 test: setup
+	$(BIN)/ruff check oracle tests scripts --select F,E9
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/python -m pytest
 

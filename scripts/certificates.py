@@ -45,6 +45,17 @@ def _check_usable(c, id):
         raise click.ClickException(f"certificate #{id} expired")
 
 
+def _holder_of(cert, account_spec, id, wh):
+    """The sending account, if it holds at least `wh` Wh of `id`; a clear error otherwise."""
+    c = _get(cert, id)
+    _check_usable(c, id)
+    sender = resolve_account(account_spec)
+    held = cert.balanceOf(sender.address, id)
+    if wh > held:
+        raise click.ClickException(f"you hold {held} Wh of certificate #{id}, not {wh}")
+    return sender
+
+
 @click.group()
 def cli():
     """Issue, move, claim and inspect certificates."""
@@ -110,12 +121,7 @@ def issue(network, meter, account_spec):
 @account_option
 def transfer(network, id, to, wh, account_spec):
     cert = _cert(network)
-    c = _get(cert, id)
-    _check_usable(c, id)
-    sender = resolve_account(account_spec)
-    held = cert.balanceOf(sender.address, id)
-    if wh > held:
-        raise click.ClickException(f"you hold {held} Wh of certificate #{id}, not {wh}")
+    sender = _holder_of(cert, account_spec, id, wh)
     cert.safeTransferFrom(sender.address, to, id, wh, b"", sender=sender)
     console.print(f"moved {wh} Wh of #{id} to {to}")
 
@@ -130,12 +136,7 @@ def claim(network, id, wh, beneficiary, purpose, account_spec):
     if len(purpose) > 128:
         raise click.BadParameter("purpose is limited to 128 characters")
     cert = _cert(network)
-    c = _get(cert, id)
-    _check_usable(c, id)
-    sender = resolve_account(account_spec)
-    held = cert.balanceOf(sender.address, id)
-    if wh > held:
-        raise click.ClickException(f"you hold {held} Wh of certificate #{id}, not {wh}")
+    sender = _holder_of(cert, account_spec, id, wh)
     cert.claim(id, wh, beneficiary, purpose, sender=sender)
     console.print(f"claimed {wh} Wh of #{id} for {beneficiary}: {purpose}")
 

@@ -8,10 +8,11 @@ or expired ids never move or get claimed."""
 import boa
 from hypothesis import event
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading
 from oracle.system import SystemParams, boa_deployer, deploy_system
+from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
 
 OPERATOR = boa.env.generate_address("cert-operator")
@@ -19,17 +20,12 @@ HOLDERS = [boa.env.generate_address(f"cert-holder-{i}") for i in range(3)]
 BENEFICIARIES = [boa.env.generate_address(f"cert-beneficiary-{i}") for i in range(2)]
 # label, owner (a holder), method, rated power W
 METERS = [("pv", 0, 1, 10_000), ("wind", 1, 2, 50_000), ("home", 2, 0, 5_000)]
-_T0 = 1_790_000_000
 _DEPLOY = boa_deployer(OPERATOR)
 
 
-class CertificateMachine(RuleBasedStateMachine):
+class CertificateMachine(AnchoredMachine):
     def __init__(self):
         super().__init__()
-        self._anchor = boa.env.anchor()
-        self._anchor.__enter__()
-        self._saved_time = boa.env.evm.patch.timestamp
-        boa.env.evm.patch.timestamp = _T0
         self.sys = deploy_system(_DEPLOY, OPERATOR, SystemParams(10**9, 300, rent_rate=0, claim_window_s=30 * 86_400))
         self.reg, self.cert = self.sys.registry, self.sys.certificate
         self.domain = domain_of(self.reg)
@@ -45,14 +41,6 @@ class CertificateMachine(RuleBasedStateMachine):
         self.ids = {}  # id -> meter address
         self.claimed = {}  # (beneficiary, id) -> Wh
         self.revoked = set()
-
-    def teardown(self):
-        self._anchor.__exit__(None, None, None)
-        boa.env.evm.patch.timestamp = self._saved_time
-
-    @property
-    def now(self):
-        return boa.env.evm.patch.timestamp
 
     def _submit(self, m):
         r = Reading(m["signer"].address, self.now, m["gen"], 0, 0, 0)

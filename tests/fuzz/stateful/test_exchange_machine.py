@@ -9,11 +9,13 @@ band."""
 import boa
 from hypothesis import event
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading
 from oracle.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.book import Book
+from tests.utils.machine import T0 as _T0
+from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
 
 OPERATOR = boa.env.generate_address("ex-operator")
@@ -22,7 +24,6 @@ PARAMS = SystemParams(capacity_wh=10**9, rent_rate=0, tick=100, floor_price=80_0
                       min_order_wh=10, max_fills=4, maker_fee_bps=10, taker_fee_bps=20)
 WATT_EACH = 200_000
 CASH_EACH = 10**11
-_T0 = 1_790_000_000
 _DEPLOY = boa_deployer(OPERATOR)
 # prices on a narrow band so orders cross often; a few off-band and off-tick ones
 PRICES = st.sampled_from([i * 100 for i in range(800, 815)] * 8 + [79_900, 100_100, 85_050])
@@ -30,13 +31,9 @@ AMOUNTS = st.sampled_from([1, 9] + [10, 57, 100, 333, 1_000, 2_500, 4_999] * 4)
 FLAGS = st.sampled_from([0] * 12 + [1, 1, 2, 2, 3])
 
 
-class ExchangeMachine(RuleBasedStateMachine):
+class ExchangeMachine(AnchoredMachine):
     def __init__(self):
         super().__init__()
-        self._anchor = boa.env.anchor()
-        self._anchor.__enter__()
-        self._saved_time = boa.env.evm.patch.timestamp
-        boa.env.evm.patch.timestamp = _T0
         self.sys = deploy_system(_DEPLOY, OPERATOR, PARAMS)
         self.ex, self.watt, self.quote, reg = self.sys.exchange, self.sys.watt, self.sys.quote, self.sys.registry
         domain = domain_of(reg)
@@ -53,14 +50,6 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.wallet = {t: CASH_EACH for t in TRADERS}
         self.free = {t: WATT_EACH for t in TRADERS}
         self.treasury_got = 0
-
-    def teardown(self):
-        self._anchor.__exit__(None, None, None)
-        boa.env.evm.patch.timestamp = self._saved_time
-
-    @property
-    def now(self):
-        return boa.env.evm.patch.timestamp
 
     @rule(
         trader=st.sampled_from(TRADERS),

@@ -10,10 +10,11 @@ the invariants compare the whole observable state after every step."""
 import boa
 from hypothesis import event
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading, malleate
 from oracle.system import SystemParams, boa_deployer, deploy_system
+from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import TestMeter, domain_of, meter_signer
 from tests.utils.model import MeterModel, RegistryModel
 
@@ -23,7 +24,6 @@ OWNERS = [boa.env.generate_address(f"machine-owner-{i}") for i in range(3)]
 METERS = [("pv-a", 0, 1, 5_000), ("pv-b", 0, 1, 12_000), ("wind", 1, 2, 30_000), ("home", 2, 0, 4_000)]
 CAPACITY_WH = 20_000  # small, so the cap and GridExport are hit often
 SKEW = 300
-_T0 = 1_790_000_000  # every example starts at the same chain time
 _DEPLOY = boa_deployer(OPERATOR)  # compiles once per process
 
 
@@ -41,14 +41,9 @@ KINDS = st.sampled_from(
 )
 
 
-class ReadingsMachine(RuleBasedStateMachine):
+class ReadingsMachine(AnchoredMachine):
     def __init__(self):
         super().__init__()
-        self._anchor = boa.env.anchor()
-        self._anchor.__enter__()
-        # boa's anchor restores state, not the clock: pin it so examples replay exactly
-        self._saved_time = boa.env.evm.patch.timestamp
-        boa.env.evm.patch.timestamp = _T0
         self.sys = _system()
         self.domain = domain_of(self.sys.registry)
         self.sep = self.domain.separator
@@ -61,14 +56,6 @@ class ReadingsMachine(RuleBasedStateMachine):
         self.sent: list[tuple[Reading, bytes]] = []  # every signed reading, for replays
         self.ghost = meter_signer("ghost-meter")
         self.highest_seen: dict[str, tuple] = {}
-
-    def teardown(self):
-        self._anchor.__exit__(None, None, None)
-        boa.env.evm.patch.timestamp = self._saved_time
-
-    @property
-    def now(self):
-        return boa.env.evm.patch.timestamp
 
     # ------------------------------------------------------------ generators
 

@@ -11,10 +11,11 @@ from fractions import Fraction
 import boa
 from hypothesis import event
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading
 from oracle.system import SystemParams, boa_deployer, deploy_system
+from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
 
 OPERATOR = boa.env.generate_address("rent-operator")
@@ -22,7 +23,6 @@ MEMBERS = [boa.env.generate_address(f"rent-member-{i}") for i in range(3)]
 DENOM = 86_400_000
 CAPACITY = 200_000
 GRACE = 3 * 86_400
-_T0 = 1_790_000_000
 _DEPLOY = boa_deployer(OPERATOR)
 
 
@@ -35,13 +35,9 @@ class Acct:
         self.bal = self.esc = self.dep = self.snap = self.arrears = self.since = 0
 
 
-class RentMachine(RuleBasedStateMachine):
+class RentMachine(AnchoredMachine):
     def __init__(self):
         super().__init__()
-        self._anchor = boa.env.anchor()
-        self._anchor.__enter__()
-        self._saved_time = boa.env.evm.patch.timestamp
-        boa.env.evm.patch.timestamp = _T0
         self.sys = deploy_system(
             _DEPLOY, OPERATOR, SystemParams(CAPACITY, 300, rent_rate=3_479_000_000_000_000, rent_grace_period_s=GRACE)
         )
@@ -72,14 +68,6 @@ class RentMachine(RuleBasedStateMachine):
         self.exact_t = self.now
         for m in MEMBERS[:2]:  # two members start with a deposit, one without
             self.deposit(m, 10**18)
-
-    def teardown(self):
-        self._anchor.__exit__(None, None, None)
-        boa.env.evm.patch.timestamp = self._saved_time
-
-    @property
-    def now(self):
-        return boa.env.evm.patch.timestamp
 
     # ---------------------------------------------------------------- mirror
 

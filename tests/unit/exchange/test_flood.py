@@ -1,6 +1,5 @@
 """Flood: with 1,000 orders resting at many prices, placing and taking cost what they cost on a thin book."""
 
-import boa
 
 
 def _gas(contract):
