@@ -604,8 +604,8 @@ def _valid_signature(digest: bytes32, signature: Bytes[65], signer: address) -> 
     """
     if len(signature) != 65:
         return False
-    r: uint256 = convert(slice(signature, 0, 32), uint256)
-    s: uint256 = convert(slice(signature, 32, 32), uint256)
+    r: uint256 = extract32(signature, 0, output_type=uint256)
+    s: uint256 = extract32(signature, 32, output_type=uint256)
     v: uint256 = convert(slice(signature, 64, 1), uint256)
     if s > _MAX_S or (v != 27 and v != 28):
         return False
