@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
 
-.PHONY: setup test test-fast demo gas clean
+.PHONY: setup test test-fast demo gas bench-oracle clean mosquitto
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -20,6 +20,8 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==24.3.1"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
+	# declares numpy>=2 (eth-ape needs <2) but runs on 1.26: see pyproject.toml
+	$(BIN)/python -m pip install --quiet --no-deps "demandlib==0.2.2"
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
@@ -30,7 +32,14 @@ node_modules/.installed: package.json package-lock.json
 	anvil --version >/dev/null
 	touch $@
 
-test: setup
+# the oracle's MQTT tests use Debian's broker (started by the tests on 127.0.0.1 only)
+mosquitto:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get install -y -qq mosquitto >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq mosquitto; }; }
+
+test: setup mosquitto
 	$(BIN)/ruff check oracle tests scripts --select F,E9
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/python -m pytest
@@ -45,6 +54,10 @@ demo: setup
 gas: setup
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/ape run gas --network ethereum:local:foundry
+
+bench-oracle: setup
+	$(BIN)/ape compile >/dev/null
+	$(BIN)/python -m scripts.bench_oracle
 
 clean:
 	rm -rf .build .ape/.cache out

@@ -34,10 +34,13 @@ def new_key(directory: Path, password: str, *, kdf: str = "scrypt") -> str:
     return address
 
 
-def import_key(directory: Path, private_key: bytes, password: str, *, kdf: str = "scrypt") -> str:
-    """Stores an existing key (e.g. provisioned in a meter's secure element) encrypted."""
+def import_key(
+    directory: Path, private_key: bytes, password: str, *, kdf: str = "scrypt", iterations: int | None = None
+) -> str:
+    """Stores an existing key (e.g. provisioned in a meter's secure element) encrypted.
+    `iterations` lowers the KDF cost: for throwaway test keys only."""
     directory.mkdir(parents=True, exist_ok=True)
-    keystore = Account.encrypt(private_key, password, kdf=kdf)
+    keystore = Account.encrypt(private_key, password, kdf=kdf, iterations=iterations)
     address = to_checksum_address("0x" + keystore["address"])
     path = directory / f"{address}.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

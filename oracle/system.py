@@ -148,3 +148,68 @@ def ape_deployer(operator: Any) -> Deployer:
         return getattr(project, name).deploy(*args, sender=operator)
 
     return deploy
+
+
+class Web3Contract:
+    """A web3.py contract with the call shape `deploy_system` uses: `c.fn(*args)` reads,
+    `c.fn(*args, sender=account)` signs with a local account, sends and waits for the receipt."""
+
+    def __init__(self, w3, address: str, abi: list):
+        self.w3 = w3
+        self.address = address
+        self.abi = abi
+        self.contract = w3.eth.contract(address=address, abi=abi)
+
+    def __getattr__(self, name: str):
+        function = getattr(self.contract.functions, name)
+
+        def invoke(*args: Any, sender: Any = None) -> Any:
+            call = function(*args)
+            if sender is None:
+                return call.call()
+            return _transact(self.w3, sender, call.build_transaction(_tx_base(self.w3, sender)))
+
+        return invoke
+
+
+def _tx_base(w3, sender) -> dict:
+    return {"from": sender.address, "nonce": w3.eth.get_transaction_count(sender.address, "pending"), "chainId": w3.eth.chain_id}
+
+
+def _transact(w3, sender, tx: dict):
+    signed = sender.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+    if receipt["status"] != 1:
+        raise RuntimeError(f"transaction reverted: {receipt['transactionHash'].hex()}")
+    return receipt
+
+
+def compiled_artifacts(build_manifest: Path | None = None) -> dict[str, dict]:
+    """ABI and deployment bytecode per contract from ape's build manifest (`ape compile`)."""
+    import json
+
+    path = build_manifest or CONTRACTS_DIR.parent / ".build" / "__local__.json"
+    types = json.loads(path.read_text())["contractTypes"]
+    return {name: {"abi": t["abi"], "bytecode": t["deploymentBytecode"]["bytecode"]} for name, t in types.items()}
+
+
+def web3_deployer(w3, operator) -> Deployer:
+    """A deployer through plain web3.py with a local account (no ape): used by the oracle's tests
+    against a standalone Anvil and by tools that should not need ape."""
+    artifacts = compiled_artifacts()
+
+    def deploy(name: str, *args: Any) -> Web3Contract:
+        art = artifacts[name]
+        factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        receipt = _transact(w3, operator, factory.constructor(*args).build_transaction(_tx_base(w3, operator)))
+        return Web3Contract(w3, receipt["contractAddress"], art["abi"])
+
+    return deploy
+
+
+def web3_deployment_record(system: System, network: str, chain_id: int):
+    """The deployments/<network>.json record of a web3-deployed system."""
+    from .deployments import Deployment
+
+    contracts = {name: {"address": c.address, "abi": c.abi} for name, c in system.contracts().items()}
+    return Deployment(network, chain_id, contracts, system.params.as_dict())

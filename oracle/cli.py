@@ -1,0 +1,256 @@
+"""`gridmint-oracle`: run the meter oracle, inspect it, manage its keys, backfill files.
+
+    gridmint-oracle run --config oracle.toml
+    gridmint-oracle status --config oracle.toml [--json]
+    gridmint-oracle keys new --dir keys [--count 3]
+    gridmint-oracle keys list --dir keys
+    gridmint-oracle backfill readings.csv --config oracle.toml
+
+Keystore passwords come from GRIDMINT_KEY_PASSWORD / GRIDMINT_PAYER_PASSWORD
+(or a hidden prompt for `keys new`); keys are never printed or logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import config as config_mod
+from .outbox import Outbox
+
+_STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STD_ATTRS:
+                doc[key] = value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("web3", "urllib3", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _config(path: str | None) -> config_mod.Config:
+    try:
+        return config_mod.load(path)
+    except config_mod.ConfigError as exc:
+        _fail(str(exc))
+
+
+def _connect(cfg: config_mod.Config, need_payer: bool = True):
+    """Chain, domain check, keys: everything `run` and `backfill` need before touching data."""
+    from . import deployments, keys
+    from .chain import ChainError, Registry, connect
+    from eth_account import Account
+
+    if not cfg.deployment.exists():
+        _fail(f"no deployment file at {cfg.deployment} (run `ape run deploy` first)")
+    deployment = deployments.read(cfg.deployment)
+    w3 = connect(cfg.rpc_url)
+    try:
+        w3.eth.chain_id
+    except Exception as exc:
+        _fail(f"cannot reach {cfg.rpc_url}: {exc.__class__.__name__}")
+    registry = Registry.from_deployment(w3, deployment)
+    try:
+        domain = registry.check_domain(cfg.chain_id if cfg.chain_id is not None else deployment.chain_id)
+    except ChainError as exc:
+        _fail(f"startup check failed: {exc}")
+    try:
+        password = cfg.key_password()
+        signers = {m.address: keys.load_signer(cfg.keystore_dir, m.address, password) for m in cfg.meters}
+        payer = None
+        if need_payer:
+            if cfg.payer is None:
+                _fail("oracle.payer (the account that pays gas) is not configured")
+            payer_signer_path = cfg.keystore_dir / f"{cfg.payer}.json"
+            try:
+                keystore = json.loads(payer_signer_path.read_text())
+            except OSError:
+                _fail(f"no keystore for the payer {cfg.payer} in {cfg.keystore_dir}")
+            try:
+                payer = Account.from_key(Account.decrypt(keystore, cfg.payer_password()))
+            except ValueError:
+                _fail("wrong password for the payer keystore")
+    except (keys.KeystoreError, config_mod.ConfigError) as exc:
+        _fail(str(exc))
+    return registry, domain, signers, payer
+
+
+@click.group()
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def main(log_level: str) -> None:
+    """gridmint meter oracle: signs smart-meter readings (EIP-712) and submits them on chain."""
+    setup_logging(log_level)
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True)
+def run(config_path: str) -> None:
+    """Collects, signs, stores and submits readings until SIGTERM, then drains and exits."""
+    import signal
+    import threading
+
+    # a SIGTERM during startup still means "stop cleanly": remember it from the first moment
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from .daemon import Daemon
+    from .metrics import Metrics
+
+    cfg = _config(config_path)
+    if not cfg.meters:
+        _fail("no [[meters]] configured")
+    registry, domain, signers, payer = _connect(cfg)
+    outbox = Outbox(cfg.database)
+    metrics = Metrics()
+    if cfg.metrics_port:
+        metrics.serve(cfg.metrics_port, cfg.metrics_addr)
+    daemon = Daemon(cfg, outbox, registry, domain, signers, payer, metrics, stop_event=stop)
+    sys.exit(daemon.run())
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(config_path: str, as_json: bool) -> None:
+    """Backlog, last accepted reading per meter and rejects by reason, from the outbox."""
+    cfg = _config(config_path)
+    if not cfg.database.exists():
+        _fail(f"no outbox at {cfg.database} (the daemon has not run yet)")
+    outbox = Outbox(cfg.database)
+    counts = outbox.counts()
+    doc = {
+        "readings": counts,
+        "backlog": counts["signed"] + counts["submitted"],
+        "last_accepted": outbox.last_accepted(),
+        "rejects": outbox.rejects_by_reason(),
+        "last_batch_gas": outbox.last_batch_gas(),
+    }
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"backlog {doc['backlog']}  " + "  ".join(f"{k} {v}" for k, v in counts.items()))
+    table = Table("meter", "last accepted (UTC)")
+    for meter, ts in sorted(doc["last_accepted"].items()):
+        table.add_row(meter, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)))
+    console.print(table)
+    if doc["rejects"]:
+        console.print("rejects: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["rejects"].items())))
+
+
+@main.group()
+def keys() -> None:
+    """Encrypted meter keystores (Web3 Secret Storage)."""
+
+
+def _password(confirm: bool) -> str:
+    import os
+
+    value = os.environ.get("GRIDMINT_KEY_PASSWORD")
+    if value:
+        return value
+    return click.prompt("keystore password", hide_input=True, confirmation_prompt=confirm)
+
+
+@keys.command("new")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default="keys", show_default=True)
+@click.option("--count", type=click.IntRange(1, 1000), default=1, show_default=True)
+def keys_new(directory: str, count: int) -> None:
+    """Creates COUNT fresh meter keys; prints their addresses only."""
+    from .keys import new_key
+
+    password = _password(confirm=True)
+    if len(password) < 8:
+        _fail("use a password of at least 8 characters")
+    for _ in range(count):
+        click.echo(new_key(Path(directory), password))
+
+
+@keys.command("list")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default="keys", show_default=True)
+def keys_list(directory: str) -> None:
+    """Addresses of the keystores in DIR (nothing is decrypted)."""
+    from .keys import list_keys
+
+    found = list_keys(Path(directory))
+    if not found:
+        _fail(f"no keystores in {directory}")
+    for address in found:
+        click.echo(address)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--no-submit", is_flag=True, help="only sign and store; the running daemon submits")
+@click.option("--timeout", type=float, default=600.0, show_default=True, help="seconds to wait for the chain")
+def backfill(file: str, config_path: str, no_submit: bool, timeout: float) -> None:
+    """Signs and stores a CSV / JSON-lines file of readings, then submits them (idempotent)."""
+    from .chain import Submitter
+    from .daemon import Ingestor, read_replay, replay
+
+    cfg = _config(config_path)
+    registry, domain, signers, payer = _connect(cfg, need_payer=not no_submit)
+    outbox = Outbox(cfg.database)
+    ingestor = Ingestor(outbox, domain, signers)
+    total = sum(1 for _ in read_replay(Path(file)))
+    with click.progressbar(length=total, label="signing", file=sys.stderr) as bar:
+        stats = replay(Path(file), ingestor, bar.update)
+    click.echo(f"stored {stats['stored']}, refused {stats['refused']}")
+    if no_submit:
+        return
+    submitter = Submitter(outbox, registry, payer, batch_size=cfg.batch_size, max_in_flight=cfg.max_in_flight)
+    start_backlog = outbox.counts()["signed"]
+    with click.progressbar(length=start_backlog, label="submitting", file=sys.stderr) as bar:
+        deadline = time.time() + timeout
+        done = 0
+        while time.time() < deadline:
+            submitter.pump()
+            counts = outbox.counts()
+            settled = start_backlog - counts["signed"] - counts["submitted"]
+            bar.update(max(settled - done, 0))
+            done = max(done, settled)
+            if counts["signed"] == 0 and counts["submitted"] == 0:
+                break
+            time.sleep(0.05)
+    counts = outbox.counts()
+    click.echo(f"accepted {counts['accepted']}, rejected {counts['rejected']}, backlog {counts['signed'] + counts['submitted']}")
+    if counts["signed"] or counts["submitted"]:
+        _fail("the chain did not settle every reading before the timeout")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""The durable outbox: every signed reading lives here until the chain settles it.
+
+SQLite in WAL mode with `synchronous=FULL`: `add()` returns only after the
+row is on disk, so a source may acknowledge its input (an MQTT PUBACK, a
+replay file offset) only after `add()` returned, and a kill -9 at any point
+loses nothing.
+
+A row's life:
+
+    signed ──send──▶ submitted(tx) ──receipt──▶ accepted | rejected(reason)
+       ▲                  │
+       └──── tx lost / reverted / chain restarted (requeue) ◀┘
+
+(meter, timestamp) is the key: the chain accepts at most one reading per
+meter and timestamp (later ones are "stale"), so the key is also what makes
+resubmission after a crash idempotent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .eip712 import Reading
+
+SIGNED = "signed"
+SUBMITTED = "submitted"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+STATES = (SIGNED, SUBMITTED, ACCEPTED, REJECTED)
+
+# ReadingRejected reasons, as MeterRegistry.vy numbers them
+REASONS = {
+    1: "unknown_meter",
+    2: "inactive_meter",
+    3: "bad_signature",
+    4: "stale",
+    5: "future",
+    6: "counter_down",
+    7: "implausible",
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    meter       TEXT    NOT NULL,
+    ts          INTEGER NOT NULL,
+    gen         TEXT    NOT NULL,
+    cons        TEXT    NOT NULL,
+    exp         TEXT    NOT NULL,
+    imp         TEXT    NOT NULL,
+    signature   BLOB    NOT NULL,
+    source      TEXT    NOT NULL,
+    state       TEXT    NOT NULL DEFAULT 'signed',
+    tx_hash     TEXT,
+    reason      INTEGER,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    not_before  REAL    NOT NULL DEFAULT 0,
+    created_at  REAL    NOT NULL,
+    settled_at  REAL,
+    UNIQUE (meter, ts)
+);
+CREATE INDEX IF NOT EXISTS readings_state ON readings (state, id);
+CREATE INDEX IF NOT EXISTS readings_tx ON readings (tx_hash);
+CREATE TABLE IF NOT EXISTS batches (
+    tx_hash     TEXT PRIMARY KEY,
+    nonce       INTEGER NOT NULL,
+    size        INTEGER NOT NULL,
+    sent_at     REAL    NOT NULL,
+    gas_used    INTEGER,
+    status      INTEGER
+);
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    reading: Reading
+    signature: bytes
+    state: str
+    tx_hash: str | None
+    reason: int | None
+    attempts: int
+
+
+class Conflict(Exception):
+    """A different sample already sits in the outbox under the same (meter, timestamp)."""
+
+
+class Outbox:
+    """Thread-safe: one connection per thread, writes serialized by SQLite's lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self._local = threading.local()
+        with self._conn() as conn:
+            conn.executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------ intake
+
+    def last_sample(self, meter: str) -> Reading | None:
+        """The meter's newest sample in the outbox (any state): the base for the falling-counter check."""
+        row = self._conn().execute(
+            "SELECT meter, ts, gen, cons, exp, imp FROM readings WHERE meter = ? ORDER BY ts DESC LIMIT 1",
+            (meter,),
+        ).fetchone()
+        return None if row is None else _reading(row)
+
+    def has(self, reading: Reading) -> bool:
+        """True if exactly this sample is stored."""
+        row = self._conn().execute(
+            "SELECT meter, ts, gen, cons, exp, imp FROM readings WHERE meter = ? AND ts = ?",
+            (reading.meter, reading.timestamp),
+        ).fetchone()
+        return row is not None and _reading(row) == reading
+
+    def add(self, reading: Reading, signature: bytes, source: str) -> bool:
+        """Stores a signed reading durably. True if new, False if this exact sample was already stored
+        (a redelivered MQTT message, a replayed file). Raises `Conflict` for a different sample
+        under the same key."""
+        conn = self._conn()
+        try:
+            conn.execute(
+                "INSERT INTO readings (meter, ts, gen, cons, exp, imp, signature, source, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reading.meter,
+                    reading.timestamp,
+                    str(reading.generated_wh),
+                    str(reading.consumed_wh),
+                    str(reading.exported_wh),
+                    str(reading.imported_wh),
+                    signature,
+                    source,
+                    time.time(),
+                ),
+            )
+            return True
+        except sqlite3.IntegrityError:
+            existing = conn.execute(
+                "SELECT meter, ts, gen, cons, exp, imp FROM readings WHERE meter = ? AND ts = ?",
+                (reading.meter, reading.timestamp),
+            ).fetchone()
+            if existing is not None and _reading(existing) == reading:
+                return False
+            raise Conflict(f"{reading.meter} already has a different sample at {reading.timestamp}") from None
+
+    # --------------------------------------------------------------- submitter
+
+    def next_batch(self, limit: int, now: float | None = None) -> list[Row]:
+        """Oldest signed readings that are due, in insertion order (per meter ascending in time)."""
+        now = time.time() if now is None else now
+        rows = self._conn().execute(
+            "SELECT id, meter, ts, gen, cons, exp, imp, signature, state, tx_hash, reason, attempts"
+            " FROM readings WHERE state = 'signed' AND not_before <= ? ORDER BY id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def mark_submitted(self, ids: list[int], tx_hash: str, nonce: int) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT OR REPLACE INTO batches (tx_hash, nonce, size, sent_at) VALUES (?, ?, ?, ?)",
+                (tx_hash, nonce, len(ids), time.time()),
+            )
+            conn.executemany(
+                "UPDATE readings SET state = 'submitted', tx_hash = ?, attempts = attempts + 1 WHERE id = ?",
+                [(tx_hash, i) for i in ids],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def in_flight(self) -> list[tuple[str, int, float]]:
+        """(tx_hash, nonce, sent_at) of batches that still have submitted readings, by nonce."""
+        return self._conn().execute(
+            "SELECT b.tx_hash, b.nonce, b.sent_at FROM batches b WHERE EXISTS"
+            " (SELECT 1 FROM readings r WHERE r.tx_hash = b.tx_hash AND r.state = 'submitted')"
+            " ORDER BY b.nonce"
+        ).fetchall()
+
+    def rows_of_tx(self, tx_hash: str) -> list[Row]:
+        rows = self._conn().execute(
+            "SELECT id, meter, ts, gen, cons, exp, imp, signature, state, tx_hash, reason, attempts"
+            " FROM readings WHERE tx_hash = ? AND state = 'submitted' ORDER BY id",
+            (tx_hash,),
+        ).fetchall()
+        return [_row(r) for r in rows]
+
+    def settle(
+        self,
+        tx_hash: str,
+        outcomes: dict[tuple[str, int], int | None],
+        gas_used: int | None,
+        status: int | None,
+    ) -> None:
+        """Applies a mined batch: `outcomes[(meter, ts)]` is None for accepted, else the reject reason."""
+        conn = self._conn()
+        now = time.time()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for (meter, ts), reason in outcomes.items():
+                conn.execute(
+                    "UPDATE readings SET state = ?, reason = ?, settled_at = ? WHERE meter = ? AND ts = ?"
+                    " AND state = 'submitted'",
+                    (ACCEPTED if reason is None else REJECTED, reason, now, meter, ts),
+                )
+            conn.execute("UPDATE batches SET gas_used = ?, status = ? WHERE tx_hash = ?", (gas_used, status, tx_hash))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def requeue_tx(self, tx_hash: str, delay_s: float = 0.0) -> int:
+        """Puts a lost or reverted batch's readings back to `signed` (retried after `delay_s`)."""
+        cur = self._conn().execute(
+            "UPDATE readings SET state = 'signed', tx_hash = NULL, not_before = ? WHERE tx_hash = ?"
+            " AND state = 'submitted'",
+            (time.time() + delay_s, tx_hash),
+        )
+        return cur.rowcount
+
+    # ------------------------------------------------------------------ status
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for state, n in self._conn().execute("SELECT state, COUNT(*) FROM readings GROUP BY state"):
+            out[state] = n
+        return out
+
+    def rejects_by_reason(self) -> dict[str, int]:
+        return {
+            REASONS.get(reason, str(reason)): n
+            for reason, n in self._conn().execute(
+                "SELECT reason, COUNT(*) FROM readings WHERE state = 'rejected' GROUP BY reason"
+            )
+        }
+
+    def last_accepted(self) -> dict[str, int]:
+        return dict(
+            self._conn().execute("SELECT meter, MAX(ts) FROM readings WHERE state = 'accepted' GROUP BY meter")
+        )
+
+    def accepted(self) -> list[Reading]:
+        rows = self._conn().execute(
+            "SELECT meter, ts, gen, cons, exp, imp FROM readings WHERE state = 'accepted' ORDER BY id"
+        ).fetchall()
+        return [_reading(r) for r in rows]
+
+    def last_batch_gas(self) -> int | None:
+        row = self._conn().execute(
+            "SELECT gas_used FROM batches WHERE gas_used IS NOT NULL ORDER BY nonce DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else row[0]
+
+
+def _reading(row) -> Reading:
+    meter, ts, gen, cons, exp, imp = row
+    return Reading(meter, int(ts), int(gen), int(cons), int(exp), int(imp))
+
+
+def _row(r) -> Row:
+    return Row(
+        id=r[0],
+        reading=_reading(r[1:7]),
+        signature=bytes(r[7]),
+        state=r[8],
+        tx_hash=r[9],
+        reason=r[10],
+        attempts=r[11],
+    )

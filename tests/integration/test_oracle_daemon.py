@@ -1,0 +1,216 @@
+"""The daemon as operators run it: a subprocess against a standalone Anvil and a real mosquitto.
+
+- MQTT: Tasmota SML and Shelly Pro 3EM payloads published to the broker end as WATT on chain;
+  malformed ones are counted on the metrics endpoint and never signed; SIGTERM drains and exits 0.
+- Faults: kill -9 at random moments (ORACLE_KILL_ROUNDS, 20 in CI) and a stop/start of Anvil
+  mid-run; afterwards every reading the daemon stored is accepted on chain exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from web3 import Web3
+
+from oracle.outbox import Outbox
+from tests.utils import oracle_env
+from tests.utils.anvil import Anvil, free_port
+from tests.utils.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.integration
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _accepted_events(env) -> list[tuple[str, int]]:
+    registry = env.system.registry.contract
+    logs = registry.events.ReadingAccepted().get_logs(from_block=0)
+    return [(Web3.to_checksum_address(e["args"]["meter"]), int(e["args"]["timestamp"])) for e in logs]
+
+
+def _metric(port: int, name: str, labels: str = "") -> float:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    key = f"{name}{{{labels}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith(key + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def _metrics_up(port: int) -> bool:
+    try:
+        _metric(port, "gridmint_oracle_backlog")
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def chain(tmp_path):
+    anvil = Anvil(state=tmp_path / "anvil-state.json").start()
+    yield anvil
+    anvil.stop()
+
+
+def test_mqtt_readings_end_as_watt(tmp_path, chain):
+    import paho.mqtt.client as mqtt
+
+    broker = Mosquitto(tmp_path).start()
+    daemon = None
+    try:
+        env = oracle_env.build(tmp_path, chain, 2)
+        sml, shelly = env.meters
+        metrics_port = free_port()
+        env.write_config(
+            f"""
+[[meters]]
+address = "{sml.address}"
+source = "mqtt"
+  [[meters.inputs]]
+  topic = "tele/sml-reader/SENSOR"
+  format = "tasmota"
+  registers = {{ imported_wh = "SML.Total_in", exported_wh = "SML.Total_out" }}
+  [[meters.inputs]]
+  topic = "tele/pv-plug/SENSOR"
+  format = "tasmota"
+  registers = {{ generated_wh = "ENERGY.Total" }}
+
+[[meters]]
+address = "{shelly.address}"
+source = "mqtt"
+  [[meters.inputs]]
+  topic = "shellypro3em-home/events/rpc"
+  format = "shelly"
+""",
+            extra=f"metrics_port = {metrics_port}\n[mqtt]\nhost = \"127.0.0.1\"\nport = {broker.port}\nclient_id = \"oracle-test\"",
+        )
+        daemon = env.popen("run", "--config", "oracle.toml", stderr=subprocess.PIPE, text=True)
+        _wait(lambda: _metrics_up(metrics_port), 30, "metrics endpoint")
+
+        pub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="meters")
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+
+        def send(topic, doc):
+            payload = doc if isinstance(doc, (bytes, str)) else json.dumps(doc)
+            pub.publish(topic, payload, qos=1).wait_for_publish(5)
+
+        # the SML reader (kWh, Tasmota script names) and the PV plug's ENERGY.Total
+        send("tele/pv-plug/SENSOR", {"Time": "2026-11-23T10:00:00", "ENERGY": {"Total": 1.000, "Power": 900}})
+        send("tele/sml-reader/SENSOR", {"Time": "2026-11-23T10:00:00", "SML": {"Total_in": 10.250, "Total_out": 5.5}})
+        # Shelly Pro 3EM NotifyStatus, Wh
+        send(
+            "shellypro3em-home/events/rpc",
+            {"src": "shellypro3em-home", "method": "NotifyStatus",
+             "params": {"ts": time.time(), "emdata:0": {"id": 0, "total_act": 2000.4, "total_act_ret": 100.9}}},
+        )
+        # malformed input: bad JSON, a falling counter, an unknown device -> counted, never signed
+        send("tele/pv-plug/SENSOR", b"{not json")
+        send("tele/unknown/SENSOR", {"ENERGY": {"Total": 1}})
+        _wait(lambda: len(_accepted_events(env)) == 3, 30, "three baselines")
+        time.sleep(1.1)  # the next samples get a later second
+        send("tele/sml-reader/SENSOR", {"SML": {"Total_in": 10.300, "Total_out": 6.75}})
+        send("shellypro3em-home/events/rpc",
+             {"method": "NotifyStatus", "params": {"ts": time.time(), "emdata:0": {"total_act": 2001, "total_act_ret": 350.2}}})
+        send("tele/sml-reader/SENSOR", {"SML": {"Total_in": 10.400, "Total_out": 6.0}})  # falls: refused
+
+        # SML meter: +1,250 Wh exported, +50 imported; Shelly: +250 exported (100 -> 350), +1 imported
+        watt = env.system.watt
+        sml_owner, shelly_owner = env.owners
+        assert sml_owner.address != shelly_owner.address
+        _wait(lambda: watt.balanceOf(sml_owner.address) == 1_200, 30, "SML WATT")
+        _wait(lambda: watt.balanceOf(shelly_owner.address) == 249, 30, "Shelly WATT")
+        assert _metric(metrics_port, "gridmint_oracle_malformed_total", 'kind="bad_json",source="mqtt"') == 1
+        assert _metric(metrics_port, "gridmint_oracle_malformed_total", 'kind="unknown_device",source="mqtt"') == 1
+        assert _metric(metrics_port, "gridmint_oracle_malformed_total", 'kind="counter_down",source="mqtt"') == 1
+        assert _metric(metrics_port, "gridmint_oracle_accepted_total") == 5
+        pub.loop_stop()
+
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+        logs = [json.loads(line) for line in daemon.stderr.read().splitlines() if line.startswith("{")]
+        assert any(entry["msg"] == "stopped" and entry["drained"] for entry in logs)
+        assert not any("PRIVATE" in line.upper() or "0x" + "ac0974" in line for line in map(json.dumps, logs))
+        status = env.cli("status", "--config", "oracle.toml", "--json")
+        assert status.returncode == 0, status.stderr
+        doc = json.loads(status.stdout)
+        assert doc["readings"]["accepted"] == 5 and doc["backlog"] == 0
+    finally:
+        if daemon is not None and daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        broker.stop()
+
+
+def test_kill_9_and_chain_restart_lose_nothing_and_credit_nothing_twice(tmp_path, chain):
+    rounds = int(os.environ.get("ORACLE_KILL_ROUNDS", "20"))
+    rng = random.Random(int(os.environ.get("ORACLE_KILL_SEED", "2026")))
+    env = oracle_env.build(tmp_path, chain, 8)
+    env.write_config(
+        "\n".join(
+            f'[[meters]]\naddress = "{m.address}"\nsource = "simulator"\npv_kwp = {4 + i}\n'
+            f'annual_kwh = {3000 + 500 * i}\nprofile = "H25"\n'
+            for i, m in enumerate(env.meters)
+        ),
+        extra="batch_size = 5\nmax_in_flight = 3\n[simulator]\ninterval_s = 1.0",
+    )
+    restart_at = rounds // 2
+
+    def stored_rows() -> int:
+        if not env.db.exists():
+            return 0
+        outbox = Outbox(env.db)
+        try:
+            return sum(outbox.counts().values())
+        finally:
+            outbox.close()
+
+    for round_ in range(rounds):
+        before = stored_rows()
+        daemon = env.popen("run", "--config", "oracle.toml", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # kill once the daemon is producing: at a random moment of its signing / sending / settling
+        try:
+            _wait(lambda: stored_rows() > before, 60, f"round {round_} to produce readings")
+        except AssertionError:
+            daemon.kill()
+            raise AssertionError(daemon.stderr.read().decode()[-3000:]) from None
+        time.sleep(rng.uniform(0.0, 2.0))
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait()
+        if round_ == restart_at:
+            chain.stop()  # chain outage: pending transactions and the daemon's view are gone
+            chain.start()
+    # a last clean run drains everything that was stored
+    daemon = env.popen("run", "--config", "oracle.toml", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2.0)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=60) == 0
+
+    outbox = Outbox(env.db)
+    counts = outbox.counts()
+    stored = {(r.meter, r.timestamp) for r in outbox.accepted()}
+    on_chain = _accepted_events(env)
+    assert counts["signed"] == counts["submitted"] == counts["rejected"] == 0, counts
+    assert counts["accepted"] >= rounds * 8, "too few readings to mean anything"
+    # exactly once: no duplicate on chain, and the chain's set is the outbox's set
+    assert len(on_chain) == len(set(on_chain))
+    assert set(on_chain) == stored
+    # and the chain's counters are the outbox's newest samples
+    for meter in env.meters:
+        newest = outbox.last_sample(meter.address)
+        assert tuple(env.system.registry.last_reading(meter.address))[:1] == (newest.timestamp,)
