@@ -1,40 +1,54 @@
-"""The demo community: members of the kinds the sources name, with their meters' ratings."""
+"""The demo community: ~20 members of the kinds the sources name, as simulated sites.
+
+PV sizes and yearly consumption are typical German values; load profiles are
+BDEW's H25 (households) and G25 (commerce: the school and the company).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .sources.simulator import SiteSpec
+
 SLOT_S = 1_800  # 30-minute slots, as smart meters report
 
 
-@dataclass
+@dataclass(frozen=True)
 class Member:
     name: str
     kind: str
     method: int  # 0 none, 1 solar
-    rated_power_w: int
-    # Wh per 30-minute slot for each of 8 slots 10:00–14:00 on a clear day:
-    # (generated, consumed, exported, imported). A fixed sample until the
-    # oracle's real-profile simulator (pvlib + BDEW) drives the demo.
-    slots: list[tuple[int, int, int, int]]
+    site: SiteSpec
+    grid_connection_w: int  # the site's grid connection rating
+
+    @property
+    def rated_power_w(self) -> int:
+        return self.site.rated_power_w(self.grid_connection_w)
 
 
-def _pv_home(peak_wh, load_wh, battery=False):
-    shape = [0.62, 0.78, 0.9, 0.97, 1.0, 0.97, 0.9, 0.78]
-    rows = []
-    for s in shape:
-        gen = int(peak_wh * s)
-        cons = load_wh
-        surplus = gen - cons
-        rows.append((gen, cons, max(surplus, 0), max(-surplus, 0) if not battery else 0))
-    return rows
+def _home(name, kind, pv=0.0, kwh=3_500, battery=0.0):
+    return Member(name, kind, 1 if pv else 0, SiteSpec(pv_kwp=pv, annual_kwh=kwh, profile="H25", battery_kwh=battery), 30_000)
 
 
 COMMUNITY = [
-    Member("Berger household", "PV + battery home", 1, 8_000, _pv_home(2_300, 450, battery=True)),
-    Member("Okafor household", "PV-only home", 1, 7_000, _pv_home(1_900, 600)),
-    Member("Lindqvist flat", "home without PV", 0, 6_000, [(0, 350, 0, 350)] * 8),
-    Member("Riverside school", "school", 1, 40_000, _pv_home(13_000, 9_000)),
-    Member("Hofmann Tools GmbH", "company", 1, 80_000, _pv_home(25_000, 30_000)),
-    Member("Meadow PV plant", "small PV plant", 1, 150_000, _pv_home(60_000, 200)),
+    _home("Berger household", "PV + battery home", 9.8, 4_800, 10),
+    _home("Nowak household", "PV + battery home", 7.5, 3_900, 7.5),
+    _home("Yilmaz household", "PV + battery home", 11.0, 5_600, 12),
+    _home("Schulte household", "PV + battery home", 6.2, 3_200, 5),
+    _home("Okafor household", "PV-only home", 8.1, 4_200),
+    _home("Fischer household", "PV-only home", 5.4, 2_900),
+    _home("Dimitriou household", "PV-only home", 9.9, 5_100),
+    _home("Wagner household", "PV-only home", 4.2, 2_300),
+    _home("Kowalski household", "PV-only home", 6.6, 3_600),
+    _home("Lindqvist flat", "home without PV", 0, 2_100),
+    _home("Meyer flat", "home without PV", 0, 1_800),
+    _home("Rossi household", "home without PV", 0, 3_700),
+    _home("Becker household", "home without PV", 0, 4_400),
+    _home("Hoang flat", "home without PV", 0, 1_500),
+    _home("Klein household", "home without PV", 0, 3_100),
+    _home("Ahmed household", "home without PV", 0, 2_700),
+    Member("Riverside school", "school", 1, SiteSpec(pv_kwp=60, annual_kwh=95_000, profile="G25"), 100_000),
+    Member("Hofmann Tools GmbH", "company", 1, SiteSpec(pv_kwp=30, annual_kwh=260_000, profile="G25"), 250_000),
+    Member("Meadow PV plant", "small PV plant", 1, SiteSpec(pv_kwp=250, annual_kwh=0, profile="G25"), 250_000),
+    Member("St. Anna care home", "company", 0, SiteSpec(pv_kwp=0, annual_kwh=120_000, profile="G25"), 150_000),
 ]

@@ -1,150 +1,311 @@
-"""`make demo`: a small community on a local Anvil — deploy, register meters, relay signed readings, print balances.
+"""`make demo`: one simulated day of a ~20-member community on a local Anvil.
 
-    ape run demo --network ethereum:local:foundry
+    ape run demo --network ethereum:local:foundry [--members 20] [--slots 48] [--start-hour 0] [--out out]
+
+Deploys everything, registers the members' meters, and runs the day in
+30-minute slots with chain time following the simulated clock: the oracle's
+simulator (DWD test reference year through pvlib, BDEW H25/G25 load) produces
+each meter's registers, the oracle pipeline (meter-key signatures, durable
+outbox, batching submitter) puts them on chain, members sell stored WATT below
+the utility price and buy what they would otherwise import, generators issue
+certificates at the end of the day and the company claims some. Ends with a
+summary table and a PNG chart.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 import click
 from ape import accounts, chain
 from ape.cli import ConnectedProviderCommand
+from eth_account import Account
 from eth_hash.auto import keccak
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
+from web3 import HTTPProvider, Web3
 
+from oracle.chain import Registry, Submitter
 from oracle.community import COMMUNITY, SLOT_S
-
-COMMUNITY_KINDS = [m.kind for m in COMMUNITY]
-from oracle.eip712 import MeterSigner, Reading, domain_from_contract
-from oracle.metadata import certificate_metadata
+from oracle.daemon import Ingestor
+from oracle.eip712 import MeterSigner
+from oracle.outbox import Outbox
+from oracle.sources.parsers import REGISTERS
+from oracle.sources.simulator import Simulator
 from oracle.system import SystemParams, ape_deployer, deploy_system
 
-def _days_left(paid_until: int, now: int) -> str:
-    if paid_until == 2**256 - 1:
-        return "nothing stored"
-    return f"{max(paid_until - now, 0) / 86_400:.1f}"
+BERLIN = ZoneInfo("Europe/Berlin")
+RENT_TSL = 40 * 10**18
+QUOTE_EUR = 200 * 10**6
+
+
+def next_june_day(after_ts: int) -> datetime:
+    """Midnight (Berlin) of the next 15 June after `after_ts`: a long summer day, chain time only moves forward."""
+    now = datetime.fromtimestamp(after_ts, BERLIN)
+    year = now.year if now < datetime(now.year, 6, 14, tzinfo=BERLIN) else now.year + 1
+    return datetime(year, 6, 15, tzinfo=BERLIN)
+
+
+def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Path = Path("out"),
+            console: Console | None = None) -> dict:
+    """Runs the day; returns the summary (numbers read back from the chain and the outbox)."""
+    console = console or Console(width=150)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    operator, payer = accounts.test_accounts[0], accounts.test_accounts[1]
+    owners = [accounts.test_accounts[2 + i] for i in range(len(members))]
+    gas: dict[str, list[int]] = {}
+
+    def spend(kind: str, receipt) -> None:
+        gas.setdefault(kind, []).append(int(receipt.gas_used))
+
+    system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=5_000_000))
+    registry, watt, ex, quote, cert, tsl = (
+        system.registry, system.watt, system.exchange, system.quote, system.certificate, system.tsl,
+    )
+    floor, ceiling, tick = ex.floor_price(), ex.ceiling_price(), ex.TICK()
+    console.print(f"deployed on chain {chain.chain_id}: registry {registry.address}, WATT {watt.address}, exchange {ex.address}")
+
+    meters = [MeterSigner(keccak(f"demo-meter:{m.name}".encode())) for m in members]
+    for member, meter, owner in zip(members, meters, owners):
+        spend("registry.register_meter", registry.register_meter(
+            meter.address, owner, member.method, member.rated_power_w, member.name, sender=operator))
+        tsl.mint(owner, RENT_TSL, sender=operator)
+        tsl.approve(watt.address, RENT_TSL, sender=owner)
+        spend("watt.deposit_rent", watt.deposit_rent(RENT_TSL, sender=owner))
+        quote.mint(owner, QUOTE_EUR, sender=operator)  # mock EUR: local chains only
+        quote.approve(ex.address, 2**256 - 1, sender=owner)
+    console.print(f"registered {len(members)} meters; each member deposited 40 TSL of storage rent and holds 200 mock EUR")
+
+    # chain time follows the simulated clock
+    day = next_june_day(chain.blocks.head.timestamp) + timedelta(hours=start_hour)
+    t0 = int(day.timestamp())
+    # the oracle pipeline, in process, against the same node
+    w3 = Web3(HTTPProvider(chain.provider.uri, request_kwargs={"timeout": 30}))
+    abi = [item.model_dump(mode="json", by_alias=True) for item in registry.contract_type.abi]
+    oracle_registry = Registry(w3, w3.eth.contract(address=registry.address, abi=abi))
+    w3.provider.make_request("evm_setNextBlockTimestamp", [t0])
+    w3.provider.make_request("evm_mine", [])
+    domain = oracle_registry.check_domain(chain.chain_id)
+    db = out_dir / "demo-oracle.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    outbox = Outbox(db)
+    ingestor = Ingestor(outbox, domain, {m.address: m for m in meters})
+    submitter = Submitter(outbox, oracle_registry, Account.from_key(payer.private_key))
+    sim = Simulator({m.address: mem.site for m, mem in zip(meters, members)}, day)
+
+    def relay(ts: int, counters: dict) -> None:
+        for meter, regs in counters.items():
+            ingestor.ingest(meter, dict(zip(REGISTERS, regs)), "simulator", ts)
+        if not submitter.drain(120):
+            raise RuntimeError("the oracle could not settle the slot's readings")
+
+    relay(t0, sim.counters())  # baselines
+    prev = sim.counters()
+    open_asks: dict[int, int] = {}  # member index -> resting ask id
+    series = []
+    trades = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("simulating the day", total=slots)
+        for k in range(1, slots + 1):
+            ts = t0 + k * SLOT_S
+            w3.provider.make_request("evm_setNextBlockTimestamp", [ts])
+            counters = sim.advance(datetime.fromtimestamp(ts, BERLIN))
+            relay(ts, counters)
+            slot_trades = []
+            for i, (member, meter, owner) in enumerate(zip(members, meters, owners)):
+                flows = [a - b for a, b in zip(counters[meter.address], prev[meter.address])]
+                # sellers: offer half of what they store, below the utility's price, one ask at a time
+                if i in open_asks and not ex.order(open_asks[i]).open:
+                    del open_asks[i]
+                stored = watt.balanceOf(owner)
+                if i not in open_asks and stored >= 2_000 and watt.arrears_of(owner)[0] == 0:
+                    price = (floor + (ceiling - floor) * (40 + 4 * (i % 5)) // 100) // tick * tick
+                    tx = ex.place_order(False, price, stored // 2, 0, 0, sender=owner)
+                    spend("exchange.place_order", tx)
+                    slot_trades += tx.decode_logs(ex.Trade)
+                    placed = tx.decode_logs(ex.OrderPlaced)
+                    if placed and ex.order(placed[0].order_id).open:
+                        open_asks[i] = placed[0].order_id
+                # buyers: what they imported last slot, bid above the feed-in price (IOC)
+                need = flows[3]
+                if need >= 500 and ex.best_ask()[1] > 0:
+                    bid = (floor + (ceiling - floor) * 70 // 100) // tick * tick
+                    tx = ex.place_order(True, bid, need // 100 * 100, 0, 1, sender=owner)
+                    spend("exchange.place_order", tx)
+                    slot_trades += tx.decode_logs(ex.Trade)
+            trades += slot_trades
+            gen = sum(counters[m.address][0] - prev[m.address][0] for m in meters)
+            load = sum(counters[m.address][1] - prev[m.address][1] for m in meters)
+            traded = sum(t.amount_wh for t in slot_trades)
+            value = sum(t.quote_amount for t in slot_trades)
+            series.append((ts, gen, load, traded, value / traded * 1000 if traded else None, watt.totalSupply()))
+            prev = counters
+            progress.advance(task)
+
+    for i, order_id in list(open_asks.items()):
+        if ex.order(order_id).open:
+            spend("exchange.cancel_order", ex.cancel_order(order_id, sender=owners[i]))
+
+    # end of the day: generators certify their renewable generation; the company buys and claims some
+    issued = []
+    for member, meter, owner in zip(members, meters, owners):
+        if member.method and registry.certifiable(meter.address)[0]:
+            tx = cert.issue(meter.address, sender=owner)
+            spend("certificate.issue", tx)
+            issued.append(tx.decode_logs(cert.CertificateIssued)[0].id)
+    kinds = [m.kind for m in members]
+    claimed_wh = 0
+    if issued and "company" in kinds:
+        company = owners[kinds.index("company")]
+        largest = max(issued, key=lambda i: cert.certificate(i).amount_wh)
+        holder = cert.certificate(largest).generator
+        amount = cert.certificate(largest).amount_wh // 2
+        if holder != company:
+            spend("certificate.transfer", cert.safeTransferFrom(holder, company, largest, amount, b"", sender=holder))
+        claimed_wh = amount // 2
+        spend("certificate.claim", cert.claim(largest, claimed_wh, company, "own consumption, 15 June", sender=company))
+
+    for kind, used in _registry_batch_gas(outbox).items():
+        gas[kind] = used
+    summary = _summary(members, meters, owners, registry, watt, cert, issued, trades, w3, floor, ceiling, gas)
+    summary["chart"] = str(_chart(series, floor, ceiling, out_dir / "demo-day.png", day))
+    _print(console, members, meters, owners, registry, watt, summary)
+    return summary
+
+
+def _registry_batch_gas(outbox: Outbox) -> dict[str, list[int]]:
+    rows = outbox._conn().execute("SELECT gas_used, size FROM batches WHERE gas_used IS NOT NULL").fetchall()
+    return {"registry.submit_readings (per reading)": [g // s for g, s in rows]}
+
+
+def _logs_sum(w3, registry, event: str, field: str = "wh") -> int:
+    abi_event = getattr(registry.contract.events, event)()
+    return sum(int(e["args"][field]) for e in abi_event.get_logs(from_block=0))
+
+
+def _summary(members, meters, owners, registry, watt, cert, issued, trades, w3, floor, ceiling, gas) -> dict:
+    web3_registry = w3.eth.contract(
+        address=registry.address,
+        abi=[item.model_dump(mode="json", by_alias=True) for item in registry.contract_type.abi],
+    )
+    accepted = web3_registry.events.ReadingAccepted().get_logs(from_block=0)
+    totals = {r: sum(int(e["args"][r]) for e in accepted) for r in REGISTERS}
+    grid_import = sum(int(e["args"]["wh"]) for e in web3_registry.events.GridImport().get_logs(from_block=0))
+    grid_export = sum(int(e["args"]["wh"]) for e in web3_registry.events.GridExport().get_logs(from_block=0))
+    traded = sum(t.amount_wh for t in trades)
+    value = sum(t.quote_amount for t in trades)
+    return {
+        "readings_accepted": len(accepted),
+        "generated_kwh": totals["generated_wh"] / 1000,
+        "consumed_kwh": totals["consumed_wh"] / 1000,
+        "exported_kwh": totals["exported_wh"] / 1000,
+        "imported_kwh": totals["imported_wh"] / 1000,
+        "grid_import_kwh": grid_import / 1000,
+        "grid_export_kwh": grid_export / 1000,
+        "stored_kwh": watt.totalSupply() / 1000,
+        "traded_kwh": traded / 1000,
+        "trades": len(trades),
+        "avg_price_eur_kwh": (value / traded * 1000 / 1e6) if traded else None,
+        "utility_price_eur_kwh": ceiling / 1e6,
+        "feed_in_price_eur_kwh": floor / 1e6,
+        "self_sufficiency": 1 - grid_import / totals["consumed_wh"] if totals["consumed_wh"] else None,
+        "certificates_issued": len(issued),
+        "certificates_issued_kwh": sum(cert.certificate(i).amount_wh for i in issued) / 1000,
+        "certificates_claimed_kwh": sum(cert.certificate(i).claimed_wh for i in issued) / 1000,
+        "gas": {k: {"count": len(v), "avg": sum(v) // len(v)} for k, v in sorted(gas.items()) if v},
+    }
+
+
+def _chart(series, floor, ceiling, path: Path, day: datetime) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    start = int(day.timestamp()) - day.hour * 3600
+    hours = [(ts - SLOT_S / 2 - start) / 3600 for ts, *_ in series]  # slot end -> the slot's middle
+    gen = [g / 1000 * 2 for _, g, *_ in series]  # kWh per 30 min -> average kW
+    load = [c / 1000 * 2 for _, _, c, *_ in series]
+    traded = [t / 1000 for *_, t, _p, _s in series]
+    prices = [p / 1e6 if p is not None else None for *_, p, _s in series]
+    stored = [s / 1000 for *_, s in series]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    top.fill_between(hours, gen, step="mid", alpha=0.4, color="#f2a900", label="generation (kW)")
+    top.plot(hours, load, drawstyle="steps-mid", color="#333", label="load (kW)")
+    top.set_ylabel("community kW")
+    twin = top.twinx()
+    twin.plot(hours, stored, color="#2a7ab0", linestyle="--", label="stored in the battery (WATT, kWh)")
+    twin.set_ylabel("WATT stored (kWh)")
+    top.legend(loc="upper left")
+    twin.legend(loc="upper right")
+    top.set_title(f"gridmint community day, {day:%d %B %Y} (simulated: DWD TRY Essen + BDEW H25/G25)")
+    bottom.bar(hours, traded, width=0.45, color="#4caf50", label="traded (kWh)")
+    bottom.set_ylabel("kWh traded per slot")
+    ptwin = bottom.twinx()
+    ptwin.plot([h for h, p in zip(hours, prices) if p is not None], [p for p in prices if p is not None],
+               "o", color="#c62828", label="average trade price")
+    ptwin.axhline(ceiling / 1e6, color="#c62828", linestyle=":", label="utility retail price")
+    ptwin.axhline(floor / 1e6, color="#777", linestyle=":", label="feed-in tariff")
+    ptwin.set_ylabel("EUR per kWh")
+    ptwin.set_ylim(0, ceiling / 1e6 * 1.15)
+    ptwin.legend(loc="upper right")
+    bottom.legend(loc="upper left")
+    bottom.set_xlabel("hour of the day (Europe/Berlin)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _print(console, members, meters, owners, registry, watt, s) -> None:
+    table = Table(title="Members at the end of the day")
+    for col in ("member", "kind", "WATT kWh", "TSL deposit", "storage days left"):
+        table.add_column(col, justify="left" if col in ("member", "kind") else "right")
+    now = chain.blocks.head.timestamp
+    for member, owner in zip(members, owners):
+        until = watt.storage_paid_until(owner)
+        days = "nothing stored" if until == 2**256 - 1 else f"{max(until - now, 0) / 86_400:.1f}"
+        table.add_row(member.name, member.kind, f"{watt.balanceOf(owner) / 1000:.3f}",
+                      f"{watt.rent_deposit(owner) / 1e18:.4f}", days)
+    console.print(table)
+    summary = Table(title="The day in numbers")
+    summary.add_column("")
+    summary.add_column("value", justify="right")
+    avg = f"{s['avg_price_eur_kwh']:.4f}" if s["avg_price_eur_kwh"] is not None else "no trades"
+    rows = [
+        ("readings accepted on chain", f"{s['readings_accepted']}"),
+        ("energy generated", f"{s['generated_kwh']:.1f} kWh"),
+        ("energy consumed", f"{s['consumed_kwh']:.1f} kWh"),
+        ("exported into the battery / imported from it", f"{s['exported_kwh']:.1f} / {s['imported_kwh']:.1f} kWh"),
+        ("from the utility (GridImport)", f"{s['grid_import_kwh']:.1f} kWh"),
+        ("stored at the end (WATT supply)", f"{s['stored_kwh']:.1f} kWh"),
+        ("traded between members", f"{s['traded_kwh']:.1f} kWh in {s['trades']} trades"),
+        ("average trade price", f"{avg} (EUR/kWh; utility {s['utility_price_eur_kwh']:.4f}, "
+                                f"feed-in {s['feed_in_price_eur_kwh']:.4f})"),
+        ("community self-sufficiency", f"{s['self_sufficiency']:.1%}" if s["self_sufficiency"] is not None else "-"),
+        ("certificates issued", f"{s['certificates_issued']} for {s['certificates_issued_kwh']:.1f} kWh"),
+        ("certificates claimed", f"{s['certificates_claimed_kwh']:.1f} kWh"),
+    ]
+    for row in rows:
+        summary.add_row(*row)
+    console.print(summary)
+    gtable = Table(title="Gas per operation (average)")
+    for col in ("operation", "count", "gas"):
+        gtable.add_column(col, justify="left" if col == "operation" else "right")
+    for kind, g in s["gas"].items():
+        gtable.add_row(kind, str(g["count"]), f"{g['avg']:,}")
+    console.print(gtable)
+    console.print(f"chart written to {s['chart']}")
 
 
 @click.command(cls=ConnectedProviderCommand)
-def cli():
-    console = Console(width=140)
-    operator, relayer = accounts.test_accounts[0], accounts.test_accounts[1]
-    system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=500_000))
-    registry, watt = system.registry, system.watt
-    domain = domain_from_contract(registry)
-    console.print(f"deployed WATT {watt.address} and MeterRegistry {registry.address} on chain {chain.chain_id}")
-
-    owners = [accounts.test_accounts[2 + i] for i in range(len(COMMUNITY))]
-    meters = [MeterSigner(keccak(f"demo-meter:{m.name}".encode())) for m in COMMUNITY]
-    for member, meter, owner in zip(COMMUNITY, meters, owners):
-        registry.register_meter(meter.address, owner, member.method, member.rated_power_w, member.name, sender=operator)
-    console.print(f"registered {len(COMMUNITY)} meters")
-    # every member buys 40 TSL of storage rent from the operator and deposits it
-    tsl = system.tsl
-    for owner in owners:
-        tsl.mint(owner, 40 * 10**18, sender=operator)
-        tsl.approve(watt.address, 40 * 10**18, sender=owner)
-        watt.deposit_rent(40 * 10**18, sender=owner)
-    console.print(f"members deposited 40 TSL each for storage rent ({watt.rent_rate() / 1e18:.6f} TSL per kWh per day)")
-
-    registers = [[0, 0, 0, 0] for _ in COMMUNITY]
-    t = chain.pending_timestamp
-    accepted = 0
-    for slot in range(len(COMMUNITY[0].slots) + 1):  # slot 0 is every meter's baseline
-        readings = []
-        for i, (member, meter) in enumerate(zip(COMMUNITY, meters)):
-            if slot:
-                registers[i] = [a + b for a, b in zip(registers[i], member.slots[slot - 1])]
-            readings.append(Reading(meter.address, t, *registers[i]))
-        sep = domain.separator
-        sigs = [meters[i].sign(r, domain, sep) for i, r in enumerate(readings)]
-        tx = registry.submit_readings([r.as_call_arg() for r in readings], sigs, sender=relayer)
-        accepted += len(tx.decode_logs(registry.ReadingAccepted))
-        t += SLOT_S
-        chain.pending_timestamp = t
-    console.print(f"relayed {accepted} signed readings in {len(COMMUNITY[0].slots) + 1} batches")
-
-    table = Table(title="Community after 10:00–14:00")
-    columns = (
-        "member", "kind", "generated kWh", "exported kWh", "imported kWh",
-        "WATT (kWh stored)", "TSL deposit", "storage days left", "certifiable kWh",
-    )
-    for col in columns:
-        table.add_column(col, justify="left" if col in ("member", "kind") else "right")
-    now = chain.blocks.head.timestamp
-    for member, meter, owner, regs in zip(COMMUNITY, meters, owners, registers):
-        table.add_row(
-            member.name,
-            member.kind,
-            f"{regs[0] / 1000:.2f}",
-            f"{regs[2] / 1000:.2f}",
-            f"{regs[3] / 1000:.2f}",
-            f"{watt.balanceOf(owner) / 1000:.3f}",
-            f"{watt.rent_deposit(owner) / 1e18:.4f}",
-            _days_left(watt.storage_paid_until(owner), now),
-            f"{registry.certifiable(meter.address)[0] / 1000:.2f}",
-        )
-    console.print(table)
-    console.print(
-        f"battery: {watt.totalSupply() / 1000:.3f} of {watt.capacity_wh() / 1000:.0f} kWh stored"
-    )
-
-    # trading: members with stored energy offer half of it below the utility's retail price;
-    # the company and the flat without PV bid above the feed-in tariff
-    ex, quote = system.exchange, system.quote
-    floor, ceiling = ex.floor_price(), ex.ceiling_price()
-    tick = ex.TICK()
-    for i, (member, owner) in enumerate(zip(COMMUNITY, owners)):
-        stored = watt.balanceOf(owner)
-        if stored >= 2 * ex.min_order_wh():
-            price = (floor + (ceiling - floor) * (55 + 5 * i) // 100) // tick * tick
-            ex.place_order(False, price, stored // 2, 0, 0, sender=owner)
-    buyers = [(owners[k], kwh) for k, kwh in ((COMMUNITY_KINDS.index("company"), 120), (COMMUNITY_KINDS.index("home without PV"), 8))]
-    trades = []
-    for owner, kwh in buyers:
-        quote.mint(owner, 100 * 10**6, sender=operator)  # 100 mock EUR (local chain only)
-        quote.approve(ex.address, 2**256 - 1, sender=owner)
-        bid = (floor + (ceiling - floor) * 85 // 100) // tick * tick
-        tx = ex.place_order(True, bid, kwh * 1000, 0, 0, sender=owner)
-        trades += tx.decode_logs(ex.Trade)
-    names = {str(o): m.name for m, o in zip(COMMUNITY, owners)}
-    ttable = Table(title="Trades (price in EUR per kWh)")
-    for col in ("seller", "buyer", "kWh", "price", "EUR"):
-        ttable.add_column(col, justify="left" if col in ("seller", "buyer") else "right")
-    for t in trades:
-        ttable.add_row(names[str(t.maker)], names[str(t.taker)], f"{t.amount_wh / 1000:.3f}", f"{t.price / 1e6:.4f}", f"{t.quote_amount / 1e6:.4f}")
-    console.print(ttable)
-    traded_wh = sum(t.amount_wh for t in trades)
-    if traded_wh:
-        avg = sum(t.quote_amount for t in trades) / traded_wh * 1000 / 1e6
-        console.print(
-            f"traded {traded_wh / 1000:.3f} kWh at {avg:.4f} EUR/kWh on average "
-            f"(utility retail {ceiling / 1e6:.4f}, feed-in {floor / 1e6:.4f})"
-        )
-    book = [(f"{l.price / 1e6:.4f}", f"{l.amount_wh / 1000:.3f}") for l in ex.depth(False, 5)]
-    console.print(f"asks left on the book (EUR/kWh, kWh): {book}")
-
-    # end of the day: generators certify their renewable generation, the company buys and claims some
-    cert = system.certificate
-    issued = []
-    for member, meter, owner in zip(COMMUNITY, meters, owners):
-        if member.method and registry.certifiable(meter.address)[0]:
-            tx = cert.issue(meter.address, sender=owner)
-            issued.append(tx.decode_logs(cert.CertificateIssued)[0].id)
-    company = owners[[m.kind for m in COMMUNITY].index("company")]
-    plant = owners[[m.kind for m in COMMUNITY].index("small PV plant")]
-    plant_id = issued[-1]
-    cert.safeTransferFrom(plant, company, plant_id, 150_000, b"", sender=plant)  # sold with the energy, off book
-    cert.claim(plant_id, 120_000, company, "Hofmann Tools GmbH, 10:00-14:00 consumption", sender=company)
-    ctable = Table(title="Environmental-value certificates")
-    for col in ("id", "generator", "period (UTC)", "kWh issued", "kWh claimed", "company holds kWh"):
-        ctable.add_column(col, justify="left" if col in ("generator", "period (UTC)") else "right")
-    for id in issued:
-        c = cert.certificate(id)
-        meta = certificate_metadata(id, c, chain.blocks.head.timestamp)["properties"]
-        ctable.add_row(
-            str(id), c.generator_name, f"{meta['period_start'][:16]} → {meta['period_end'][11:16]}",
-            f"{c.amount_wh / 1000:.3f}", f"{c.claimed_wh / 1000:.3f}", f"{cert.balanceOf(company, id) / 1000:.3f}",
-        )
-    console.print(ctable)
-    console.print(f"the company claimed 120.000 kWh of certificate #{plant_id} as zero-carbon consumption")
+@click.option("--members", type=click.IntRange(1, len(COMMUNITY)), default=len(COMMUNITY), show_default=True)
+@click.option("--slots", type=click.IntRange(1, 48), default=48, show_default=True, help="30-minute slots")
+@click.option("--start-hour", type=click.IntRange(0, 23), default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True)
+def cli(members, slots, start_hour, out_dir):
+    run_day(COMMUNITY[:members], slots, start_hour, Path(out_dir))
