@@ -19,7 +19,9 @@ def load_contracts(network, names):
     if not path.exists():
         raise click.ClickException(f"no deployment for {network_key(network)}: run `ape run deploy --network ...` first")
     record = deployments.read(path)
-    return [getattr(project, name).at(record.address(name)) for name in names]
+    # the quote token is any ERC-20; the mock's ABI is a superset of ERC-20's
+    artefact = {"QuoteToken": "MockStablecoin"}
+    return [getattr(project, artefact.get(name, name)).at(record.address(name)) for name in names]
 
 
 def resolve_account(spec: str | None):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEPLOYMENTS_DIR = ROOT / "deployments"
+# GRIDMINT_DEPLOYMENTS_DIR moves the records (tests keep theirs out of the work tree)
+DEPLOYMENTS_DIR = Path(os.environ.get("GRIDMINT_DEPLOYMENTS_DIR", ROOT / "deployments"))
 
 
 @dataclass
