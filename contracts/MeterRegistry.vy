@@ -21,7 +21,10 @@
         281 TWh): a reading whose register does not fit is rejected as
         implausible (reason 7). Certifiable periods are half-open
         (period_start, period_end]: consecutive issuances may touch at an
-        end point but never overlap.
+        end point but never overlap. A period runs from the meter's baseline
+        or last issuance to its last accepted reading (night intervals with
+        no generation included); certifiable Wh are derived from the
+        generated register, so relaying a reading stores nothing for them.
 """
 
 from .interfaces import IWattLedger
@@ -115,6 +118,9 @@ _SHIFT_IMP: constant(uint256) = 208
 
 # Packed certifiable word: wh (128 bits) | period_start << 128 | period_end << 192
 _MASK128: constant(uint256) = 2**128 - 1
+_SHIFT_BASE_TS: constant(uint256) = 48
+_SHIFT_CARRY: constant(uint256) = 104
+_BASE_SET: constant(uint256) = 2**255
 
 # ---------------------------------------------------------------- IMMUTABLES
 
@@ -138,8 +144,14 @@ _name: HashMap[address, String[64]]
 # @dev Meter address => packed last accepted reading (timestamp, baseline flag, 4 counters).
 _last: HashMap[address, uint256]
 
-# @dev Meter address => packed certifiable generation (Wh, period start, period end).
-_certifiable: HashMap[address, uint256]
+# @dev Meter address => packed certification boundary of a renewable meter:
+#      bits 0..47 the generated register at the boundary (its baseline or its last
+#      issuance), bits 48..103 the boundary's timestamp (the next period's start),
+#      bits 104..167 Wh carried over a key rotation (new hardware restarts its
+#      counters), bit 255 set once a boundary exists. Certifiable generation is
+#      derived from it and `_last` (generated now - at the boundary + carry), so a
+#      reading writes nothing here: only baselines, issuances and rotations do.
+_cert_base: HashMap[address, uint256]
 
 # @dev Addresses a meter record was rotated away from; never registrable again,
 # so their old signed readings can never be credited a second time.
@@ -288,11 +300,18 @@ def rotate_meter_key(old: address, new: address):
     self._name[new] = self._name[old]
     # keep only the timestamp: readings before it stay stale for the new key
     self._last[new] = self._last[old] & _MASK56
-    self._certifiable[new] = self._certifiable[old]
+    if self._cert_base[old] != 0:
+        wh: uint256 = 0
+        start: uint256 = 0
+        end: uint256 = 0
+        wh, start, end = self._pending(old)
+        assert wh <= _MASK64, "registry: certifiable overflow"
+        # the pending Wh ride along; the period still starts at the old boundary
+        self._cert_base[new] = _BASE_SET | (wh << _SHIFT_CARRY) | (((self._cert_base[old] >> _SHIFT_BASE_TS) & _MASK56) << _SHIFT_BASE_TS)
     self._info[old] = 0
     # the name stays on the retired key: certificates issued under it still show it
     self._last[old] = 0
-    self._certifiable[old] = 0
+    self._cert_base[old] = 0
     self.retired[old] = True
     log MeterKeyRotated(old_meter=old, new_meter=new)
 
@@ -380,14 +399,19 @@ def take_certifiable(meter: address) -> (uint256, uint64, uint64, address, uint8
     """
     assert msg.sender == self.certificate, "registry: caller is not the certificate"
     info: uint256 = self._info[meter]
-    word: uint256 = self._certifiable[meter]
-    wh: uint256 = word & _MASK128
-    start: uint64 = convert((word >> 128) & _MASK64, uint64)
-    end: uint64 = convert(word >> 192, uint64)
+    wh: uint256 = 0
+    start: uint256 = 0
+    end: uint256 = 0
+    wh, start, end = self._pending(meter)
     if wh != 0:
-        self._certifiable[meter] = 0
-        log CertifiableTaken(meter=meter, wh=wh, period_start=start, period_end=end)
-    return wh, start, end, self._info_owner(info), self._info_method(info)
+        # the new boundary: everything generated up to `end` is taken
+        last: uint256 = self._last[meter]
+        gen: uint256 = 0
+        if last & _BASELINE_BIT != 0:
+            gen = (last >> _SHIFT_GEN) & _MASK48
+        self._cert_base[meter] = _BASE_SET | gen | (end << _SHIFT_BASE_TS)
+        log CertifiableTaken(meter=meter, wh=wh, period_start=convert(start, uint64), period_end=convert(end, uint64))
+    return wh, convert(start, uint64), convert(end, uint64), self._info_owner(info), self._info_method(info)
 
 
 # ================================================================ VIEWS
@@ -451,8 +475,11 @@ def certifiable(meter: address) -> (uint256, uint64, uint64):
     @return wh The 32-byte Wh, period_start, period_end (seconds) of the
             half-open period (start, end] it covers.
     """
-    word: uint256 = self._certifiable[meter]
-    return word & _MASK128, convert((word >> 128) & _MASK64, uint64), convert(word >> 192, uint64)
+    wh: uint256 = 0
+    start: uint256 = 0
+    end: uint256 = 0
+    wh, start, end = self._pending(meter)
+    return wh, convert(start, uint64), convert(end, uint64)
 
 
 @external
@@ -506,8 +533,15 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
     owner: address = self._info_owner(info)
 
     if last & _BASELINE_BIT == 0:
-        # baseline: nothing credited
+        # baseline: nothing credited; a renewable meter's certification starts here
         self._last[r.meter] = new_last
+        if self._info_method(info) != METHOD_NONE:
+            base: uint256 = self._cert_base[r.meter]
+            if base == 0:
+                self._cert_base[r.meter] = _BASE_SET | r.generatedWh | (ts << _SHIFT_BASE_TS)
+            else:
+                # a rotated meter: keep the carried Wh and the period start, count from this baseline
+                self._cert_base[r.meter] = (base & ~_MASK48) | r.generatedWh
         log ReadingAccepted(
             meter=r.meter,
             owner=owner,
@@ -545,9 +579,8 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
         return REJECT_IMPLAUSIBLE
 
     # ---- effects
+    # certifiable generation follows from `_last` (see `_cert_base`): nothing else to store
     self._last[r.meter] = new_last
-    if d_gen != 0 and self._info_method(info) != METHOD_NONE:
-        self._add_certifiable(r.meter, d_gen, last_ts, ts)
     log ReadingAccepted(
         meter=r.meter,
         owner=owner,
@@ -571,17 +604,24 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
 
 
 @internal
-def _add_certifiable(meter: address, wh: uint256, interval_start: uint256, interval_end: uint256):
-    word: uint256 = self._certifiable[meter]
-    acc: uint256 = word & _MASK128
-    start: uint256 = (word >> 128) & _MASK64
-    if acc == 0:
-        start = interval_start
-    # acc < 2**128 and wh < 2**48: no overflow of the 128-bit field in practice;
-    # checked arithmetic still guards the sum.
-    acc += wh
-    assert acc <= _MASK128, "registry: certifiable overflow"
-    self._certifiable[meter] = acc | (start << 128) | (interval_end << 192)
+@view
+def _pending(meter: address) -> (uint256, uint256, uint256):
+    """
+    @dev Certifiable generation of `meter`: (Wh, period start, period end), zeros
+         if none. Generated since the boundary plus any carry; the period is
+         (boundary, last accepted reading].
+    """
+    base: uint256 = self._cert_base[meter]
+    if base == 0:
+        return 0, 0, 0
+    last: uint256 = self._last[meter]
+    wh: uint256 = (base >> _SHIFT_CARRY) & _MASK64
+    if last & _BASELINE_BIT != 0:
+        # the generated register never falls and the boundary was read from it: no underflow
+        wh += unsafe_sub((last >> _SHIFT_GEN) & _MASK48, base & _MASK48)
+    if wh == 0:
+        return 0, 0, 0
+    return wh, (base >> _SHIFT_BASE_TS) & _MASK56, last & _MASK56
 
 
 @internal

@@ -114,6 +114,8 @@ class MqttSource:
         )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = self._on_disconnect
         self.host, self.port = host, port
 
     def start(self) -> None:
@@ -130,6 +132,19 @@ class MqttSource:
             return
         client.subscribe([(topic, 1) for topic in self.subscriptions()])
         log.info("mqtt connected", extra={"topics": len(self.routes)})
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        if all(not code.is_failure for code in reason_codes):
+            log.info("mqtt subscribed", extra={"topics": len(reason_codes)})
+            if self.metrics:
+                self.metrics.mqtt_subscribed.set(1)
+        else:
+            log.error("mqtt subscription refused", extra={"codes": str(reason_codes)})
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self.metrics:
+            self.metrics.mqtt_subscribed.set(0)
+        log.warning("mqtt disconnected", extra={"reason": str(reason_code)})
 
     def subscriptions(self) -> list[str]:
         """The configured topics, plus their device-wildcard forms (`tele/+/SENSOR`, `+/events/rpc`)

@@ -17,6 +17,9 @@ class Metrics:
         self.malformed = Counter(
             "gridmint_oracle_malformed_total", "Inputs refused before signing", ["source", "kind"], registry=r
         )
+        self.mqtt_subscribed = Gauge(
+            "gridmint_oracle_mqtt_subscribed", "1 once the broker confirmed the subscriptions", registry=r
+        )
         self.batches = Counter("gridmint_oracle_batches_total", "submit_readings transactions sent", registry=r)
         self.send_errors = Counter("gridmint_oracle_send_errors_total", "Failed sends (retried)", registry=r)
         self.batch_gas = Histogram(

@@ -100,7 +100,9 @@ source = "mqtt"
             extra=f"metrics_port = {metrics_port}\n[mqtt]\nhost = \"127.0.0.1\"\nport = {broker.port}\nclient_id = \"oracle-test\"",
         )
         daemon = env.popen("run", "--config", "oracle.toml", stderr=subprocess.PIPE, text=True)
-        _wait(lambda: _metrics_up(metrics_port), 30, "metrics endpoint")
+        _wait(lambda: _metrics_up(metrics_port), 60, "metrics endpoint")
+        # publish only once the broker holds the daemon's subscriptions (a first session has no queue yet)
+        _wait(lambda: _metric(metrics_port, "gridmint_oracle_mqtt_subscribed") == 1, 30, "mqtt subscription")
 
         pub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="meters")
         pub.connect("127.0.0.1", broker.port)

@@ -72,6 +72,8 @@ class RegistryModel:
             return Outcome(IMPLAUSIBLE)
         if m.baseline is None:
             m.baseline, m.last_ts = regs, r.timestamp
+            # certification of a renewable meter counts from its baseline
+            m.period_start = r.timestamp
             return Outcome(0)
         if any(v < p for v, p in zip(regs, m.baseline)):
             return Outcome(COUNTER_DOWN)
@@ -81,11 +83,10 @@ class RegistryModel:
             return Outcome(IMPLAUSIBLE)
         d_gen, _d_cons, d_exp, d_imp = deltas
         if d_gen and m.method != 0:
-            if m.certifiable_wh == 0:
-                m.period_start = m.last_ts
             m.certifiable_wh += d_gen
-            m.period_end = r.timestamp
             m.generated_credited_wh += d_gen
+        # the certifiable period is (last boundary, last accepted reading]
+        m.period_end = r.timestamp
         m.baseline, m.last_ts = regs, r.timestamp
         minted = min(d_exp, self.capacity_wh - self.supply)
         self.balances[m.owner] = self.balances.get(m.owner, 0) + minted

@@ -96,8 +96,11 @@ def test_rotate__moves_record_new_baseline_old_key_retired(registry, watt, regis
     assert submit([(new, new.reading(now(), gen=10, exp=10))])[0] == 1
     assert watt.balanceOf(meter_owner) == 1_000
     boa.env.time_travel(seconds=900)
-    assert submit([(new, new.reading(now(), gen=500, exp=400))])[0] == 1
+    t_new = now()
+    assert submit([(new, new.reading(t_new, gen=500, exp=400))])[0] == 1
     assert watt.balanceOf(meter_owner) == 1_400
+    # certifiable generation carries over the rotation and keeps its period start
+    assert registry.certifiable(new.address) == (before_cert[0] + 500, before_cert[1], t_new)
 
     # the old key's signed readings are dead, and the old key can never come back
     assert submit([(old, old.reading(now(), exp=1))])[1][0].reason == 1

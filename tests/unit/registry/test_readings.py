@@ -289,3 +289,15 @@ def test_reject__does_not_sink_the_batch(registry, watt, with_baseline, register
     sigs[0] = malleate(sigs[0])
     assert registry.submit_readings(args, sigs) == 1
     assert watt.balanceOf(meter_owner) == 100
+
+
+def test_certifiable__derived_from_the_register__period_runs_to_the_last_reading(registry, with_baseline, submit, now):
+    pv = with_baseline
+    t0 = registry.last_reading(pv.address).timestamp
+    t1 = now()
+    submit([(pv, pv.reading(t1, gen=1_000))])
+    assert registry.certifiable(pv.address) == (1_000, t0, t1)
+    boa.env.time_travel(seconds=900)
+    t2 = now()
+    submit([(pv, pv.reading(t2, gen=0, cons=50))])  # a night interval: no Wh, the period reaches t2
+    assert registry.certifiable(pv.address) == (1_000, t0, t2)
