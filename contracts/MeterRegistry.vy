@@ -116,8 +116,7 @@ _SHIFT_CONS: constant(uint256) = 112
 _SHIFT_EXP: constant(uint256) = 160
 _SHIFT_IMP: constant(uint256) = 208
 
-# Packed certifiable word: wh (128 bits) | period_start << 128 | period_end << 192
-_MASK128: constant(uint256) = 2**128 - 1
+# Packed certification boundary (see `_cert_base`)
 _SHIFT_BASE_TS: constant(uint256) = 48
 _SHIFT_CARRY: constant(uint256) = 104
 _BASE_SET: constant(uint256) = 2**255
@@ -300,14 +299,15 @@ def rotate_meter_key(old: address, new: address):
     self._name[new] = self._name[old]
     # keep only the timestamp: readings before it stay stale for the new key
     self._last[new] = self._last[old] & _MASK56
-    if self._cert_base[old] != 0:
+    base: uint256 = self._cert_base[old]
+    if base != 0:
         wh: uint256 = 0
         start: uint256 = 0
         end: uint256 = 0
         wh, start, end = self._pending(old)
         assert wh <= _MASK64, "registry: certifiable overflow"
         # the pending Wh ride along; the period still starts at the old boundary
-        self._cert_base[new] = _BASE_SET | (wh << _SHIFT_CARRY) | (((self._cert_base[old] >> _SHIFT_BASE_TS) & _MASK56) << _SHIFT_BASE_TS)
+        self._cert_base[new] = _BASE_SET | (wh << _SHIFT_CARRY) | (base & (_MASK56 << _SHIFT_BASE_TS))
     self._info[old] = 0
     # the name stays on the retired key: certificates issued under it still show it
     self._last[old] = 0

@@ -307,9 +307,6 @@ def credit_flows(owner: address, export_wh: uint256, import_wh: uint256) -> (uin
     @return minted The 32-byte Wh minted, burned The 32-byte Wh burned.
     """
     assert msg.sender == self.registry, "watt: caller is not the registry"
-    word: uint256 = self._acct[owner]
-    if word & (_FLAG_ARREARS | _FLAG_ESCROW) == 0:
-        return self._credit_plain(owner, word, export_wh, import_wh)
     acct: Account = self._settled(owner)
     supply: uint256 = self.totalSupply
     # capacity_wh >= totalSupply after every call: no underflow
@@ -320,47 +317,6 @@ def credit_flows(owner: address, export_wh: uint256, import_wh: uint256) -> (uin
     acct.balance = unsafe_sub(acct.balance, burned)
     self.totalSupply = unsafe_sub(unsafe_add(supply, minted), burned)
     self._save(owner, acct)
-    if minted != 0:
-        log IERC20.Transfer(sender=empty(address), receiver=owner, value=minted)
-    if burned != 0:
-        log IERC20.Transfer(sender=owner, receiver=empty(address), value=burned)
-    return minted, burned
-
-
-@internal
-def _credit_plain(owner: address, word: uint256, export_wh: uint256, import_wh: uint256) -> (uint256, uint256):
-    """
-    @dev `credit_flows` for the common account with no escrow and no arrears,
-         on the packed word directly (same rules as `_settled` + `_save`).
-    """
-    balance: uint256 = word & _MASK56
-    deposit: uint256 = (word >> _SHIFT_DEPOSIT) & _MASK96
-    index_now: uint256 = self._index_now()
-    owed: uint256 = 0
-    if balance != 0:
-        delta: uint256 = unsafe_sub(index_now, word >> _SHIFT_SNAPSHOT) & _MASK96
-        # balance < 2**56 and delta < 2**96: no overflow
-        owed = unsafe_div(unsafe_add(unsafe_mul(balance, delta), RENT_DENOMINATOR - 1), RENT_DENOMINATOR)
-    flags: uint256 = 0
-    side: uint256 = 0
-    if owed != 0:
-        paid: uint256 = min(owed, deposit)
-        unpaid: uint256 = unsafe_sub(owed, paid)
-        deposit = unsafe_sub(deposit, paid)
-        self.rent_revenue += paid
-        if unpaid != 0:
-            flags = _FLAG_ARREARS
-            side = (unpaid << 64) | (block.timestamp << 192)
-        log RentCharged(account=owner, paid=paid, unpaid=unpaid)
-    supply: uint256 = self.totalSupply
-    minted: uint256 = min(export_wh, unsafe_sub(self.capacity_wh, supply))
-    balance = unsafe_add(balance, minted)
-    burned: uint256 = min(import_wh, balance)
-    balance = unsafe_sub(balance, burned)
-    self.totalSupply = unsafe_sub(unsafe_add(supply, minted), burned)
-    self._acct[owner] = balance | flags | (deposit << _SHIFT_DEPOSIT) | ((index_now & _MASK96) << _SHIFT_SNAPSHOT)
-    if flags != 0:
-        self._side[owner] = side
     if minted != 0:
         log IERC20.Transfer(sender=empty(address), receiver=owner, value=minted)
     if burned != 0:
