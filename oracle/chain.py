@@ -35,8 +35,8 @@ SUBMIT_SELECTOR = keccak(
 TOPIC_ACCEPTED = keccak(b"ReadingAccepted(address,address,uint64,uint256,uint256,uint256,uint256)")
 TOPIC_REJECTED = keccak(b"ReadingRejected(address,uint64,uint8)")
 # gas limit per batch: 25k base + 75k per reading covers the worst path measured by `make gas`
-# (a first reading with a cold owner: ~44k of execution + calldata) with a wide margin; only gas
-# used is paid. A batch that still runs out is retried with the node's estimate.
+# (`registry.first_reading`: ~66k beyond the 21k transaction base) with a margin; only gas used
+# is paid. A batch that still runs out is retried with the node's estimate.
 GAS_BASE, GAS_PER_READING = 25_000, 75_000
 
 
@@ -118,9 +118,6 @@ class Registry:
             if int(entry["args"]["timestamp"]) == timestamp:
                 return entry["transactionHash"].to_0x_hex()
         return None
-
-    def last_timestamp(self, meter: str) -> int:
-        return int(self.contract.functions.last_reading(to_checksum_address(meter)).call()[0])
 
 
 class _Caller:

@@ -69,7 +69,6 @@ def _connect(cfg: config_mod.Config, need_payer: bool = True):
     """Chain, domain check, keys: everything `run` and `backfill` need before touching data."""
     from . import deployments, keys
     from .chain import ChainError, Registry, connect
-    from eth_account import Account
 
     if not cfg.deployment.exists():
         _fail(f"no deployment file at {cfg.deployment} (run `ape run deploy` first)")
@@ -91,15 +90,7 @@ def _connect(cfg: config_mod.Config, need_payer: bool = True):
         if need_payer:
             if cfg.payer is None:
                 _fail("oracle.payer (the account that pays gas) is not configured")
-            payer_signer_path = cfg.keystore_dir / f"{cfg.payer}.json"
-            try:
-                keystore = json.loads(payer_signer_path.read_text())
-            except OSError:
-                _fail(f"no keystore for the payer {cfg.payer} in {cfg.keystore_dir}")
-            try:
-                payer = Account.from_key(Account.decrypt(keystore, cfg.payer_password()))
-            except ValueError:
-                _fail("wrong password for the payer keystore")
+            payer = keys.load_account(cfg.keystore_dir, cfg.payer, cfg.payer_password())
     except (keys.KeystoreError, config_mod.ConfigError) as exc:
         _fail(str(exc))
     return registry, domain, signers, payer

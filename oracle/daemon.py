@@ -14,18 +14,19 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import signal
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from eth_utils import is_address, to_checksum_address
+
 from .chain import Registry, Submitter
 from .eip712 import Domain, MeterSigner, Reading
 from .metrics import Metrics
 from .outbox import Outbox
-from .sources.parsers import REGISTERS, MalformedInput, parse_p1, parse_shelly, parse_tasmota
+from .sources.parsers import REGISTERS, MalformedInput, parse_p1, parse_shelly, parse_tasmota, to_wh
 
 log = logging.getLogger("gridmint.oracle")
 
@@ -42,7 +43,7 @@ class Ingestor:
         self._locks = {meter: threading.Lock() for meter in signers}
         self._last: dict[str, Reading | None] = {}
 
-    def _refuse(self, source: str, kind: str, detail: str, meter: str | None = None) -> None:
+    def refuse(self, source: str, kind: str, detail: str, meter: str | None = None) -> None:
         log.warning("input refused", extra={"source": source, "kind": kind, "detail": detail, "meter": meter})
         if self.metrics:
             self.metrics.malformed.labels(source, kind).inc()
@@ -60,31 +61,30 @@ class Ingestor:
         others keep their last value. Without a device `timestamp` the sample is stamped with
         the wall clock, at least one second after the meter's previous one."""
         if meter not in self.signers:
-            self._refuse(source, "unknown_meter", f"no key for {meter}")
+            self.refuse(source, "unknown_meter", f"no key for {meter}")
             return False
         with self._locks[meter]:
-            if timestamp is not None and len(values) == len(REGISTERS):
-                sample = Reading(meter, int(timestamp), *(values.get(r, -1) for r in REGISTERS))
-                if self.outbox.has(sample):
-                    return True  # a redelivered or replayed sample: already durable
             prev = self.last(meter)
             current = dict(zip(REGISTERS, prev[2:] if prev else (0, 0, 0, 0)))
+            unknown = set(values) - set(REGISTERS)
+            if unknown:
+                self.refuse(source, "bad_value", f"unknown register {sorted(unknown)[0]}", meter)
+                return False
+            if timestamp is not None and prev is not None and timestamp <= prev.timestamp:
+                # at or before the newest stored sample: a redelivered or replayed copy of a stored
+                # sample is already durable; anything else is stale
+                if self.outbox.has(Reading(meter, int(timestamp), *(values.get(r, current[r]) for r in REGISTERS))):
+                    return True
+                self.refuse(source, "stale_sample", f"timestamp {timestamp} <= {prev.timestamp}", meter)
+                return False
             for register, value in values.items():
-                if register not in current:
-                    self._refuse(source, "bad_value", f"unknown register {register}", meter)
-                    return False
                 if value < current[register]:
-                    self._refuse(source, "counter_down", f"{register} {current[register]} -> {value}", meter)
+                    self.refuse(source, "counter_down", f"{register} {current[register]} -> {value}", meter)
                     return False
                 current[register] = value
             if timestamp is None:
                 timestamp = max(int(time.time()), (prev.timestamp + 1) if prev else 0)
             reading = Reading(meter, int(timestamp), *(current[r] for r in REGISTERS))
-            if prev is not None and reading.timestamp <= prev.timestamp:
-                if self.outbox.has(reading):
-                    return True  # a redelivered or replayed sample: already durable
-                self._refuse(source, "stale_sample", f"timestamp {reading.timestamp} <= {prev.timestamp}", meter)
-                return False
             signature = self.signers[meter].sign(reading, self.domain, self.separator)
             self.outbox.add(reading, signature, source)
             self._last[meter] = reading
@@ -170,20 +170,19 @@ class MqttSource:
     def handle(self, topic: str, payload: bytes) -> None:
         routes = self.routes.get(topic)
         if not routes:
-            self.ingestor._refuse("mqtt", "unknown_device", topic)
+            self.ingestor.refuse("mqtt", "unknown_device", topic)
             return
         for meter, spec in routes:
-            try:
-                if spec.format == "tasmota":
-                    ts, values = None, parse_tasmota(payload, spec.registers, spec.unit)
-                else:
-                    ts, values = parse_shelly(topic, payload, spec.registers)
-            except MalformedInput as exc:
-                self.ingestor._refuse("mqtt", exc.kind, exc.detail, meter)
-                continue
             # device clocks (Tasmota's local "Time") are not trusted: the receive time stamps
             # the sample, kept strictly increasing per meter by the ingestor
-            del ts
+            try:
+                if spec.format == "tasmota":
+                    values = parse_tasmota(payload, spec.registers, spec.unit)
+                else:
+                    _device_ts, values = parse_shelly(topic, payload, spec.registers)
+            except MalformedInput as exc:
+                self.ingestor.refuse("mqtt", exc.kind, exc.detail, meter)
+                continue
             self.ingestor.ingest(meter, values, "mqtt")
 
 
@@ -218,7 +217,7 @@ class P1Source:
         try:
             stamp, values = parse_p1(telegram)
         except MalformedInput as exc:
-            self.ingestor._refuse("p1", exc.kind, exc.detail, self.meter)
+            self.ingestor.refuse("p1", exc.kind, exc.detail, self.meter)
             return False
         ts = int(stamp.timestamp()) if stamp is not None else None
         return self.ingestor.ingest(self.meter, values, "p1", ts)
@@ -281,36 +280,34 @@ def read_replay(path: Path) -> Iterator[tuple[int, dict]]:
                 yield n, row
 
 
+def _replay_row(n: int, row: dict) -> tuple[str, int, dict[str, int]]:
+    """(meter, timestamp, registers) of one replay row, or MalformedInput with its kind."""
+    if "error" in row:
+        raise MalformedInput(row["error"], f"line {n}")
+    try:
+        meter, ts = row["meter"], int(row["timestamp"])
+        values = {r: to_wh(row[r], "Wh") for r in REGISTERS}
+    except MalformedInput as exc:
+        raise MalformedInput(exc.kind, f"line {n}") from None
+    except (KeyError, ValueError, TypeError):
+        raise MalformedInput("missing_field", f"line {n}") from None
+    if not isinstance(meter, str) or not is_address(meter):
+        raise MalformedInput("bad_value", f"line {n}: meter")
+    return to_checksum_address(meter), ts, values
+
+
 def replay(path: Path, ingestor: Ingestor, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Signs and stores every row of a replay file (idempotent: rows already stored are skipped)."""
-    from .sources.parsers import to_wh
-
     stats = {"stored": 0, "refused": 0}
     for n, row in read_replay(Path(path)):
-        if "error" in row:
-            ingestor._refuse("replay", row["error"], f"line {n}")
-            stats["refused"] += 1
+        try:
+            meter, ts, values = _replay_row(n, row)
+        except MalformedInput as exc:
+            ingestor.refuse("replay", exc.kind, exc.detail)
+            stored = False
         else:
-            try:
-                meter = row["meter"]
-                ts = int(row["timestamp"])
-                values = {r: to_wh(row[r], "Wh") for r in REGISTERS}
-            except MalformedInput as exc:
-                ingestor._refuse("replay", exc.kind, f"line {n}")
-                stats["refused"] += 1
-            except (KeyError, ValueError, TypeError):
-                ingestor._refuse("replay", "missing_field", f"line {n}")
-                stats["refused"] += 1
-            else:
-                from eth_utils import is_address, to_checksum_address
-
-                if not isinstance(meter, str) or not is_address(meter):
-                    ingestor._refuse("replay", "bad_value", f"line {n}: meter")
-                    stats["refused"] += 1
-                elif ingestor.ingest(to_checksum_address(meter), values, "replay", ts):
-                    stats["stored"] += 1
-                else:
-                    stats["refused"] += 1
+            stored = ingestor.ingest(meter, values, "replay", ts)
+        stats["stored" if stored else "refused"] += 1
         if progress:
             progress(1)
     return stats
@@ -356,13 +353,8 @@ class Daemon:
             sources.append(SimulatorSource(simulated, self.ingestor, cfg.simulator_interval_s, self.stop_event))
         return sources
 
-    def request_stop(self, *_args) -> None:
-        self.stop_event.set()
-
     def run(self) -> int:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self.request_stop)
-            signal.signal(signal.SIGINT, self.request_stop)
+        """Runs until `stop_event` is set (the CLI sets it on SIGTERM / SIGINT), then drains."""
         self.submitter.confirm()  # settle what was in flight before a restart
         for source in self.sources:
             source.start()

@@ -62,8 +62,7 @@ def list_keys(directory: Path) -> list[str]:
     return out
 
 
-def load_signer(directory: Path, address: str, password: str) -> MeterSigner:
-    """Decrypts the keystore of `address` into a signer."""
+def _decrypt(directory: Path, address: str, password: str) -> bytes:
     path = Path(directory) / f"{to_checksum_address(address)}.json"
     try:
         keystore = json.loads(path.read_text())
@@ -73,4 +72,14 @@ def load_signer(directory: Path, address: str, password: str) -> MeterSigner:
         private_key = Account.decrypt(keystore, password)
     except ValueError:
         raise KeystoreError(f"wrong password for keystore {address}") from None
-    return MeterSigner(bytes(private_key))
+    return bytes(private_key)
+
+
+def load_signer(directory: Path, address: str, password: str) -> MeterSigner:
+    """Decrypts the keystore of `address` into a meter signer."""
+    return MeterSigner(_decrypt(directory, address, password))
+
+
+def load_account(directory: Path, address: str, password: str):
+    """Decrypts the keystore of `address` into an eth-account account (the gas payer)."""
+    return Account.from_key(_decrypt(directory, address, password))

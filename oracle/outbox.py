@@ -157,11 +157,7 @@ class Outbox:
             )
             return True
         except sqlite3.IntegrityError:
-            existing = conn.execute(
-                "SELECT meter, ts, gen, cons, exp, imp FROM readings WHERE meter = ? AND ts = ?",
-                (reading.meter, reading.timestamp),
-            ).fetchone()
-            if existing is not None and _reading(existing) == reading:
+            if self.has(reading):
                 return False
             raise Conflict(f"{reading.meter} already has a different sample at {reading.timestamp}") from None
 
@@ -269,6 +265,13 @@ class Outbox:
             "SELECT meter, ts, gen, cons, exp, imp FROM readings WHERE state = 'accepted' ORDER BY id"
         ).fetchall()
         return [_reading(r) for r in rows]
+
+    def batch_gas_per_reading(self) -> list[int]:
+        """Gas per reading of every settled batch."""
+        return [
+            gas // size
+            for gas, size in self._conn().execute("SELECT gas_used, size FROM batches WHERE gas_used IS NOT NULL")
+        ]
 
     def last_batch_gas(self) -> int | None:
         row = self._conn().execute(

@@ -28,6 +28,7 @@ from rich.progress import Progress
 from rich.table import Table
 from web3 import HTTPProvider, Web3
 
+from oracle.ape_support import storage_days_left
 from oracle.chain import Registry, Submitter
 from oracle.community import COMMUNITY, SLOT_S
 from oracle.daemon import Ingestor
@@ -169,29 +170,14 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
         claimed_wh = amount // 2
         spend("certificate.claim", cert.claim(largest, claimed_wh, company, "own consumption, 15 June", sender=company))
 
-    for kind, used in _registry_batch_gas(outbox).items():
-        gas[kind] = used
-    summary = _summary(members, meters, owners, registry, watt, cert, issued, trades, w3, floor, ceiling, gas)
+    gas["registry.submit_readings (per reading)"] = outbox.batch_gas_per_reading()
+    summary = _summary(oracle_registry.contract, watt, cert, issued, trades, floor, ceiling, gas)
     summary["chart"] = str(_chart(series, floor, ceiling, out_dir / "demo-day.png", day))
-    _print(console, members, meters, owners, registry, watt, summary)
+    _print(console, members, owners, watt, summary)
     return summary
 
 
-def _registry_batch_gas(outbox: Outbox) -> dict[str, list[int]]:
-    rows = outbox._conn().execute("SELECT gas_used, size FROM batches WHERE gas_used IS NOT NULL").fetchall()
-    return {"registry.submit_readings (per reading)": [g // s for g, s in rows]}
-
-
-def _logs_sum(w3, registry, event: str, field: str = "wh") -> int:
-    abi_event = getattr(registry.contract.events, event)()
-    return sum(int(e["args"][field]) for e in abi_event.get_logs(from_block=0))
-
-
-def _summary(members, meters, owners, registry, watt, cert, issued, trades, w3, floor, ceiling, gas) -> dict:
-    web3_registry = w3.eth.contract(
-        address=registry.address,
-        abi=[item.model_dump(mode="json", by_alias=True) for item in registry.contract_type.abi],
-    )
+def _summary(web3_registry, watt, cert, issued, trades, floor, ceiling, gas) -> dict:
     accepted = web3_registry.events.ReadingAccepted().get_logs(from_block=0)
     totals = {r: sum(int(e["args"][r]) for e in accepted) for r in REGISTERS}
     grid_import = sum(int(e["args"]["wh"]) for e in web3_registry.events.GridImport().get_logs(from_block=0))
@@ -261,16 +247,14 @@ def _chart(series, floor, ceiling, path: Path, day: datetime) -> Path:
     return path
 
 
-def _print(console, members, meters, owners, registry, watt, s) -> None:
+def _print(console, members, owners, watt, s) -> None:
     table = Table(title="Members at the end of the day")
     for col in ("member", "kind", "WATT kWh", "TSL deposit", "storage days left"):
         table.add_column(col, justify="left" if col in ("member", "kind") else "right")
     now = chain.blocks.head.timestamp
     for member, owner in zip(members, owners):
-        until = watt.storage_paid_until(owner)
-        days = "nothing stored" if until == 2**256 - 1 else f"{max(until - now, 0) / 86_400:.1f}"
         table.add_row(member.name, member.kind, f"{watt.balanceOf(owner) / 1000:.3f}",
-                      f"{watt.rent_deposit(owner) / 1e18:.4f}", days)
+                      f"{watt.rent_deposit(owner) / 1e18:.4f}", storage_days_left(watt.storage_paid_until(owner), now))
     console.print(table)
     summary = Table(title="The day in numbers")
     summary.add_column("")

@@ -24,10 +24,9 @@ from ape.cli import ConnectedProviderCommand
 from rich.console import Console
 from rich.table import Table
 
-from oracle.ape_support import account_option, load_contracts, resolve_account
+from oracle.ape_support import account_option, load_contracts, resolve_account, storage_days_left
 
 console = Console(width=150)
-MAX_UINT = 2**256 - 1
 CLOSE_REASONS = {1: "filled", 2: "cancelled", 3: "expired", 4: "ioc remainder", 5: "self-trade", 6: "uncrossable"}
 
 
@@ -219,8 +218,7 @@ def balances(network, owner, account_spec):
     who = _who(account_spec, owner)
     watt = c.watt
     now = chain.blocks.head.timestamp
-    until = watt.storage_paid_until(who)
-    days = "nothing stored" if until == MAX_UINT else f"{max(until - now, 0) / 86_400:.1f}"
+    days = storage_days_left(watt.storage_paid_until(who), now)
     arrears = watt.arrears_of(who)[0]
     table = Table(title=f"balances of {who}")
     table.add_column("")

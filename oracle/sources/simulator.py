@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -209,7 +209,3 @@ class Simulator:
 
     def counters(self) -> dict[str, tuple[int, int, int, int]]:
         return {meter: site.counters() for meter, site in self.sites.items()}
-
-
-def utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=timezone.utc)

@@ -137,9 +137,13 @@ source = "mqtt"
         assert sml_owner.address != shelly_owner.address
         _wait(lambda: watt.balanceOf(sml_owner.address) == 1_200, 30, "SML WATT")
         _wait(lambda: watt.balanceOf(shelly_owner.address) == 249, 30, "Shelly WATT")
-        assert _metric(metrics_port, "gridmint_oracle_malformed_total", 'kind="bad_json",source="mqtt"') == 1
-        assert _metric(metrics_port, "gridmint_oracle_malformed_total", 'kind="unknown_device",source="mqtt"') == 1
-        assert _metric(metrics_port, "gridmint_oracle_malformed_total", 'kind="counter_down",source="mqtt"') == 1
+        # the daemon counts a batch once it read the receipt, just after the chain state changed
+        malformed = "gridmint_oracle_malformed_total"
+        _wait(lambda: _metric(metrics_port, malformed, 'kind="counter_down",source="mqtt"') == 1, 30, "counter_down")
+        _wait(lambda: _metric(metrics_port, "gridmint_oracle_accepted_total") == 5, 30, "5 accepted")
+        assert _metric(metrics_port, malformed, 'kind="bad_json",source="mqtt"') == 1
+        assert _metric(metrics_port, malformed, 'kind="unknown_device",source="mqtt"') == 1
+        assert _metric(metrics_port, malformed, 'kind="counter_down",source="mqtt"') == 1
         assert _metric(metrics_port, "gridmint_oracle_accepted_total") == 5
         pub.loop_stop()
 
