@@ -40,7 +40,7 @@ mosquitto:
 	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq mosquitto; }; }
 
 test: setup mosquitto
-	$(BIN)/ruff check oracle tests scripts --select F,E9
+	$(BIN)/ruff check oracle gridmint tests scripts --select F,E9
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/python -m pytest
 

@@ -21,7 +21,7 @@ from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
 
-from .deployments import Deployment
+from gridmint.deployments import Deployment
 from .eip712 import Domain, domain_from_contract
 from .outbox import REASONS, Outbox, Row
 

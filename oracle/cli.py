@@ -67,7 +67,9 @@ def _config(path: str | None) -> config_mod.Config:
 
 def _connect(cfg: config_mod.Config, need_payer: bool = True):
     """Chain, domain check, keys: everything `run` and `backfill` need before touching data."""
-    from . import deployments, keys
+    from gridmint import deployments
+
+    from . import keys
     from .chain import ChainError, Registry, connect
 
     if not cfg.deployment.exists():

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from oracle.chain import Registry, Submitter  # noqa: E402
 from oracle.daemon import Ingestor, replay  # noqa: E402
-from oracle.deployments import read as read_deployment  # noqa: E402
+from gridmint.deployments import read as read_deployment  # noqa: E402
 from oracle.eip712 import Domain, MeterSigner, Reading  # noqa: E402
 from oracle.outbox import Outbox  # noqa: E402
 

@@ -20,8 +20,8 @@ from ape.cli import ConnectedProviderCommand
 from rich.console import Console
 from rich.table import Table
 
-from oracle.ape_support import account_option, load_contracts, resolve_account
-from oracle.metadata import certificate_metadata, id_hex, status
+from gridmint.ape_support import account_option, load_contracts, resolve_account
+from gridmint.metadata import certificate_metadata, id_hex, status
 
 console = Console(width=150)
 

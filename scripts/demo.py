@@ -28,15 +28,15 @@ from rich.progress import Progress
 from rich.table import Table
 from web3 import HTTPProvider, Web3
 
-from oracle.ape_support import storage_days_left
+from gridmint.units import storage_days_left
 from oracle.chain import Registry, Submitter
-from oracle.community import COMMUNITY, SLOT_S
+from gridmint.community import COMMUNITY, SLOT_S
 from oracle.daemon import Ingestor
 from oracle.eip712 import MeterSigner
 from oracle.outbox import Outbox
 from oracle.sources.parsers import REGISTERS
 from oracle.sources.simulator import Simulator
-from oracle.system import SystemParams, ape_deployer, deploy_system
+from gridmint.system import SystemParams, ape_deployer, deploy_system
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RENT_TSL = 40 * 10**18
@@ -249,7 +249,7 @@ def _chart(series, floor, ceiling, path: Path, day: datetime) -> Path:
 
 def _print(console, members, owners, watt, s) -> None:
     table = Table(title="Members at the end of the day")
-    for col in ("member", "kind", "WATT kWh", "TSL deposit", "storage days left"):
+    for col in ("member", "kind", "WATT kWh", "TSL deposit", "storage left"):
         table.add_column(col, justify="left" if col in ("member", "kind") else "right")
     now = chain.blocks.head.timestamp
     for member, owner in zip(members, owners):

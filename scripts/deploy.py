@@ -11,8 +11,8 @@ import click
 from ape import accounts, chain
 from ape.cli import ConnectedProviderCommand
 
-from oracle import deployments
-from oracle.system import SystemParams, ape_deployer, deploy_system
+from gridmint import deployments
+from gridmint.system import SystemParams, ape_deployer, deploy_system
 
 
 def resolve_account(alias: str | None, network_name: str):

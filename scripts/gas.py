@@ -14,7 +14,7 @@ from ape import accounts, chain
 from eth_hash.auto import keccak
 
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
-from oracle.system import SystemParams, ape_deployer, deploy_system
+from gridmint.system import SystemParams, ape_deployer, deploy_system
 
 REPORT = Path(__file__).resolve().parent.parent / "gas-report.json"
 SOLAR = 1

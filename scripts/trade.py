@@ -24,7 +24,8 @@ from ape.cli import ConnectedProviderCommand
 from rich.console import Console
 from rich.table import Table
 
-from oracle.ape_support import account_option, load_contracts, resolve_account, storage_days_left
+from gridmint.ape_support import account_option, load_contracts, resolve_account
+from gridmint.units import storage_days_left
 
 console = Console(width=150)
 CLOSE_REASONS = {1: "filled", 2: "cancelled", 3: "expired", 4: "ioc remainder", 5: "self-trade", 6: "uncrossable"}

@@ -12,7 +12,7 @@ import boa
 import pytest
 from hypothesis import HealthCheck, settings
 
-from oracle.system import SystemParams, boa_deployer, deploy_system
+from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.meters import TestMeter, domain_of, meter_signer, signed
 
 # Stateful machines: `ci` is bounded for the 20-minute budget, `soak` goes long.

@@ -3,7 +3,7 @@
 import pytest
 
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
-from oracle.system import SystemParams, ape_deployer, deploy_system
+from gridmint.system import SystemParams, ape_deployer, deploy_system
 
 pytestmark = pytest.mark.integration
 

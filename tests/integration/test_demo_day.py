@@ -3,7 +3,7 @@
 import pytest
 from rich.console import Console
 
-from oracle.community import COMMUNITY
+from gridmint.community import COMMUNITY
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oracle import deployments
+from gridmint import deployments
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
 pytestmark = pytest.mark.integration

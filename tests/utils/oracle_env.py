@@ -12,10 +12,10 @@ from pathlib import Path
 
 from eth_hash.auto import keccak
 
-from oracle import deployments
+from gridmint import deployments
 from oracle.eip712 import MeterSigner
 from oracle.keys import import_key
-from oracle.system import SystemParams, deploy_system, web3_deployer, web3_deployment_record
+from gridmint.system import SystemParams, deploy_system, web3_deployer, web3_deployment_record
 from tests.utils.anvil import Anvil, dev_account
 
 PASSWORD = "test-only-password"  # throwaway keystores of a test chain

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading
-from oracle.system import SystemParams, boa_deployer, deploy_system
+from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.book import Book
 from tests.utils.machine import T0 as _T0
 from tests.utils.machine import AnchoredMachine

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading
-from oracle.system import SystemParams, boa_deployer, deploy_system
+from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
 

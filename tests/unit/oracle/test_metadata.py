@@ -4,7 +4,7 @@ import json
 
 import boa
 
-from oracle.metadata import certificate_metadata, id_hex
+from gridmint.metadata import certificate_metadata, id_hex
 from tests.conftest import SOLAR
 
 

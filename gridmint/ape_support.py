@@ -43,9 +43,3 @@ def resolve_account(spec: str | None):
 
 account_option = click.option("--account", "account_spec", default=None, help="ape account alias, or test:N locally")
 
-
-def storage_days_left(paid_until: int, now: int) -> str:
-    """WATT's `storage_paid_until` as the member app shows it: days of storage left."""
-    if paid_until == 2**256 - 1:
-        return "nothing stored"
-    return f"{max(paid_until - now, 0) / 86_400:.1f}"

@@ -1,0 +1,150 @@
+"""The one place that knows the contracts' units and how people type and read them.
+
+On chain:
+- energy (WATT, certificate units, register values) is in Wh: WATT has 3 decimals, 1 WATT = 1 kWh;
+- prices are quote-token base units per kWh (the local mock stablecoin has 6 decimals);
+- storage rent is TSL base units (1e-18 TSL) per kWh per day;
+- timestamps are seconds since the epoch (UTC), durations in seconds.
+
+People type energy in kWh ("5", "0.25", "5 kWh") or Wh with a suffix ("250 Wh"), prices per kWh
+in the quote token ("0.21"), and read every number with its unit. Parsers raise `UnitError`, a
+`ValueError` whose message is one line fit for a user.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+WH_PER_KWH = 1_000
+SECONDS_PER_DAY = 86_400
+TSL_DECIMALS = 18
+MAX_UINT256 = 2**256 - 1
+# `expires_at` of an order that never expires, and `storage_paid_until` of an account storing nothing
+NO_EXPIRY = 2**64 - 1
+
+METHODS = {"none": 0, "solar": 1, "wind": 2, "hydro": 3, "geothermal": 4, "biomass": 5}
+METHOD_NAMES = {code: name for name, code in METHODS.items()}
+
+REJECT_REASONS = {
+    1: "unknown meter",
+    2: "inactive or not accepted by its owner",
+    3: "bad signature",
+    4: "stale (not after the last accepted reading)",
+    5: "from the future (beyond the allowed clock skew)",
+    6: "a counter went down",
+    7: "implausible (more energy than the meter's rated power allows)",
+}
+
+
+class UnitError(ValueError):
+    """A value a person typed that does not fit its unit; the message is one line."""
+
+
+def _decimal(text: str, what: str) -> Decimal:
+    try:
+        value = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise UnitError(f"not {what}: {text!r}") from None
+    if not value.is_finite():
+        raise UnitError(f"not {what}: {text!r}")
+    return value
+
+
+_ENERGY = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(kwh|wh|mwh)?\s*$", re.IGNORECASE)
+
+
+def parse_energy_wh(text: str, *, allow_zero: bool = False) -> int:
+    """kWh as typed ("5", "0.25", "5kWh"), or Wh / MWh with a suffix ("250 Wh", "1.2 MWh") -> Wh."""
+    m = _ENERGY.match(str(text))
+    if not m:
+        raise UnitError(f"not an amount of energy: {text!r} (kWh, or a number with a Wh or MWh suffix)")
+    value = Decimal(m.group(1))
+    unit = (m.group(2) or "kwh").lower()
+    wh = value * {"wh": 1, "kwh": WH_PER_KWH, "mwh": WH_PER_KWH**2}[unit]
+    if wh != wh.to_integral_value():
+        raise UnitError(f"{text} is not a whole number of Wh (1 Wh = 0.001 kWh is the smallest unit)")
+    if wh < 0 or (wh == 0 and not allow_zero):
+        raise UnitError(f"{text} is not a positive amount of energy")
+    return int(wh)
+
+
+def parse_kw_to_w(text: str) -> int:
+    """Rated power typed in kW ("10", "2.5") -> W."""
+    value = _decimal(text, "a power in kW") * 1_000
+    if value != value.to_integral_value() or value <= 0:
+        raise UnitError(f"{text} kW is not a positive whole number of W")
+    return int(value)
+
+
+def parse_token(text: str, decimals: int, symbol: str) -> int:
+    """An amount of a token typed in whole tokens ("12.5") -> base units."""
+    value = _decimal(text, f"an amount of {symbol}") * Decimal(10**decimals)
+    if value != value.to_integral_value() or value <= 0:
+        raise UnitError(f"{text} {symbol} is not a positive multiple of 1e-{decimals} {symbol}")
+    return int(value)
+
+
+def parse_price(text: str, decimals: int, symbol: str) -> int:
+    """A price typed per kWh in the quote token ("0.21") -> quote base units per kWh."""
+    return parse_token(text, decimals, f"{symbol}/kWh")
+
+
+def kwh(wh: int, digits: int = 3) -> str:
+    """Wh -> "1,234.567 kWh"."""
+    return f"{Decimal(wh) / WH_PER_KWH:,.{digits}f} kWh"
+
+
+def token(units: int, decimals: int, symbol: str, digits: int | None = None) -> str:
+    """Base units -> "12.3456 EURC" (at most 4 decimals unless `digits` says otherwise)."""
+    d = min(decimals, 4) if digits is None else digits
+    return f"{Decimal(units) / Decimal(10**decimals):,.{d}f} {symbol}"
+
+
+def price(units_per_kwh: int, decimals: int, symbol: str) -> str:
+    """Quote base units per kWh -> "0.2100 EURC/kWh"."""
+    return token(units_per_kwh, decimals, f"{symbol}/kWh")
+
+
+def quote_for(wh: int, price_per_kwh: int) -> int:
+    """Quote base units a fill of `wh` at `price_per_kwh` moves (rounded down, as the exchange does)."""
+    return wh * price_per_kwh // WH_PER_KWH
+
+
+def bps(amount: int, fee_bps: int) -> int:
+    """A fee of `fee_bps` basis points on `amount` (rounded down)."""
+    return amount * fee_bps // 10_000
+
+
+def rent_per_day(stored_wh: int, rent_rate: int) -> int:
+    """TSL base units a day to keep `stored_wh`: rent_rate is TSL base units per kWh per day."""
+    return -(-stored_wh * rent_rate // WH_PER_KWH)
+
+
+def storage_days_left(paid_until: int, now: int) -> str:
+    """WATT's `storage_paid_until` as the member app shows it: "12.5 days", or "nothing stored"."""
+    if paid_until >= MAX_UINT256:
+        return "nothing stored"
+    return f"{max(paid_until - now, 0) / SECONDS_PER_DAY:.1f} days"
+
+
+def when(ts: int) -> str:
+    """A chain timestamp (s) as a UTC date and time; "no expiry" for the open-ended markers."""
+    if ts == 0 or ts >= NO_EXPIRY:
+        return "no expiry"
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def parse_timestamp(text: str) -> int:
+    """A timestamp typed as epoch seconds or ISO 8601 ("2026-06-15T06:00:00Z"; no zone means UTC)."""
+    s = str(text).strip()
+    if s.isdigit():
+        return int(s)
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        raise UnitError(f"not a timestamp: {text!r} (epoch seconds or ISO 8601, e.g. 2026-06-15T06:00:00Z)") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp())
