@@ -23,6 +23,9 @@ class SystemParams:
     capacity_wh: int = 1_000_000
     # how far a reading's timestamp may lie ahead of block time (meter clock drift)
     max_clock_skew_s: int = 300
+    # seconds between the announcement of a parameter change that can cost members value and the
+    # earliest time it may apply (each contract's NOTICE_S immutable; DESIGN.md "Operator bounds")
+    notice_s: int = 7 * 86_400
     # storage rent, TSL base units (1e-18 TSL) per kWh per day: the member app in the
     # sources kept 2018.23 kWh for 88 days with 617.9 TSL -> 0.003479 TSL/kWh/day
     rent_rate: int = 3_479_000_000_000_000
