@@ -12,9 +12,19 @@
         Proceeds and refunds go to an internal balance (`proceeds_of`,
         `withdraw_proceeds`): matching never pushes a token to a maker.
         Non-standard functions: `place_order`, `cancel_order`,
-        `cancel_expired`, `withdraw_proceeds`, `claim_fees`, operator setters,
-        `pause`, `unpause`; views `order`, `best_bid`, `best_ask`, `depth`,
-        `open_orders`.
+        `cancel_expired`, `withdraw_proceeds`, `claim_fees`, `close_asks_of`
+        (WATT only); operator: `announce_price_band`/`apply_price_band`,
+        `announce_fees`/`apply_fees`, `announce_min_order_wh`/
+        `apply_min_order_wh` (each applies `NOTICE_S` seconds after its
+        announcement, within limits fixed at deploy: `MIN_FLOOR_PRICE`,
+        `MAX_CEILING_PRICE`, `MAX_FEE_BPS`, `MAX_MIN_ORDER_WH`),
+        `set_max_fills`, `set_treasury`, `pause`, `unpause`; views `order`,
+        `best_bid`, `best_ask`, `depth`, `open_orders`, `pending_change`.
+        `OrderClosed` reasons: 1 filled, 2 cancelled, 3 expired, 4 IOC
+        remainder, 5 self-trade, 6 uncrossable remainder, 7 seller in rent
+        arrears (met, or closed by WATT's `release_unpaid`), 8 below the
+        minimum (a remainder, or a resting order left below a raised
+        minimum), 9 outside the price band in force.
 @custom:security Rounding: a fill of w Wh at price p costs floor(w * p / 1000)
         quote base units (in the buyer's favour by < 1 unit); a bid escrows
         ceil(amount * p / 1000) plus 1%, which always covers its fills and
@@ -31,11 +41,25 @@
         Never crossed: a taker meeting its own resting order cancels that
         order; a remainder that still crosses after `max_fills` is dropped
         (refunded), never rested.
+        The book keeps its rules after every call: a resting order met by a
+        taker is closed and refunded, not filled, when its price is outside
+        the band in force (after an applied band change), when it has less
+        than `min_order_wh` left, or when it is an ask of an account in
+        storage-rent arrears (WATT's `in_arrears`); each uses one unit of
+        `max_fills`. A fill that leaves a maker, or a taker's remainder,
+        below `min_order_wh` closes and refunds the rest.
+        Asks per account: at most 64 open at once (each account's asks are
+        linked, so WATT's `release_unpaid` can close them all in one
+        bounded call).
 """
 
 from ethereum.ercs import IERC20
 
 from .interfaces import IWattEscrow
+
+from .interfaces import IAskBook
+
+implements: IAskBook
 
 # @dev Operator role: bounds, fees, pause.
 from snekmate.auth import ownable
@@ -47,10 +71,17 @@ from snekmate.utils import pausable
 
 initializes: pausable
 
+# @dev Announce-then-apply after NOTICE_S for the band, fees and minimum.
+from .modules import notice
+
+initializes: notice
+
 exports: (
     ownable.owner,
     ownable.transfer_ownership,
     pausable.paused,
+    notice.pending_change,
+    notice.NOTICE_S,
 )
 
 
@@ -73,8 +104,11 @@ struct OrderView:
 
 FLAG_IOC: constant(uint256) = 1
 FLAG_POST_ONLY: constant(uint256) = 2
-MAX_FEE_BPS: constant(uint256) = 100
+# the fee cap of DESIGN.md; bids escrow for it, MAX_FEE_BPS (deploy-time) is <= it
+FEE_BPS_CAP: constant(uint256) = 100
 MAX_FILLS_CAP: constant(uint256) = 64
+# open asks per account: bounds WATT's `release_unpaid` -> `close_asks_of`
+MAX_ASKS_PER_OWNER: public(constant(uint256)) = 64
 MAX_DEPTH: constant(uint256) = 32
 MAX_OPEN_SCAN: constant(uint256) = 4_096
 MAX_INDEX: constant(uint256) = 65_535
@@ -85,6 +119,14 @@ CLOSE_EXPIRED: constant(uint8) = 3
 CLOSE_IOC: constant(uint8) = 4
 CLOSE_SELF_TRADE: constant(uint8) = 5
 CLOSE_UNCROSSABLE: constant(uint8) = 6
+CLOSE_ARREARS: constant(uint8) = 7
+CLOSE_BELOW_MINIMUM: constant(uint8) = 8
+CLOSE_OUT_OF_BAND: constant(uint8) = 9
+
+# parameter ids of announced changes (see `pending_change`)
+PARAM_PRICE_BAND: public(constant(uint256)) = 1
+PARAM_MIN_ORDER: public(constant(uint256)) = 2
+PARAM_FEES: public(constant(uint256)) = 3
 
 BID: constant(uint256) = 0
 ASK: constant(uint256) = 1
@@ -108,6 +150,18 @@ QUOTE: public(immutable(IERC20))
 # @dev Price granularity in quote base units per kWh; prices are multiples of it.
 TICK: public(immutable(uint256))
 
+# @dev Highest maker or taker fee an announcement may set, bps (<= 100).
+MAX_FEE_BPS: public(immutable(uint256))
+
+# @dev Lowest floor price an announcement may set, quote base units per kWh.
+MIN_FLOOR_PRICE: public(immutable(uint256))
+
+# @dev Highest ceiling price an announcement may set, quote base units per kWh.
+MAX_CEILING_PRICE: public(immutable(uint256))
+
+# @dev Largest `min_order_wh` an announcement may set, Wh.
+MAX_MIN_ORDER_WH: public(immutable(uint256))
+
 # ---------------------------------------------------------------- STORAGE
 
 # @dev Trading parameters in one word, read once per call: floor price (64) |
@@ -130,8 +184,12 @@ _counters: uint256
 # @dev Order id => owner (160) | is_buy << 160 | price index << 168 (16) | expires_at << 184 (40).
 _order_a: HashMap[uint256, uint256]
 
-# @dev Order id => remaining Wh (56) | prev << 56 (40) | next << 96 (40) | quote escrow << 136 (120).
+# @dev Order id => remaining Wh (56) | prev << 56 (40) | next << 96 (40) | then for a bid:
+#      quote escrow << 136 (120); for an ask: the owner's previous ask << 136 (40) | next ask << 176 (40).
 _order_b: HashMap[uint256, uint256]
+
+# @dev Owner => newest open ask (40) | number of open asks << 40: the head of the owner's ask list.
+_asks_of: HashMap[address, uint256]
 
 # @dev (side << 16 | price index) => head (64) | tail << 64 (64) | total Wh << 128 (128).
 _level: HashMap[uint256, uint256]
@@ -203,6 +261,23 @@ event UpdateTreasury:
     treasury: indexed(address)
 
 
+event UpdatePriceBandAnnounced:
+    floor_price: uint256
+    ceiling_price: uint256
+    effective_at: uint256
+
+
+event UpdateMinOrderAnnounced:
+    min_order_wh: uint256
+    effective_at: uint256
+
+
+event UpdateFeesAnnounced:
+    maker_fee_bps: uint256
+    taker_fee_bps: uint256
+    effective_at: uint256
+
+
 @deploy
 def __init__(
     watt_: IWattEscrow,
@@ -214,27 +289,52 @@ def __init__(
     max_fills_: uint256,
     maker_fee_bps_: uint256,
     taker_fee_bps_: uint256,
+    max_fee_bps_: uint256,
+    min_floor_price_: uint256,
+    max_ceiling_price_: uint256,
+    max_min_order_wh_: uint256,
+    notice_s_: uint256,
 ):
     """
-    @dev The deployer becomes the operator and the treasury.
+    @dev The deployer becomes the operator and the treasury. The limits
+         are immutable: no later call can widen them.
     @param watt_ The 20-byte WATT token.
     @param quote_ The 20-byte quote token.
     @param tick_ The 32-byte price granularity, quote base units per kWh.
-    @param floor_price_ The 32-byte lowest price (feed-in tariff).
-    @param ceiling_price_ The 32-byte highest price (retail price).
-    @param min_order_wh_ The 32-byte smallest order in Wh.
-    @param max_fills_ The 32-byte most maker orders one call visits (<= 64).
-    @param maker_fee_bps_ The 32-byte maker fee in bps (<= 100).
-    @param taker_fee_bps_ The 32-byte taker fee in bps (<= 100).
+    @param floor_price_ The 32-byte lowest price (feed-in tariff), >= `min_floor_price_`.
+    @param ceiling_price_ The 32-byte highest price (retail price), <= `max_ceiling_price_`.
+    @param min_order_wh_ The 32-byte smallest order in Wh, 1..`max_min_order_wh_`.
+    @param max_fills_ The 32-byte most maker orders one call visits (1..64).
+    @param maker_fee_bps_ The 32-byte maker fee in bps (<= `max_fee_bps_`).
+    @param taker_fee_bps_ The 32-byte taker fee in bps (<= `max_fee_bps_`).
+    @param max_fee_bps_ The 32-byte highest fee ever allowed, bps (<= 100).
+    @param min_floor_price_ The 32-byte lowest floor ever allowed, quote base units per kWh (>= 1).
+    @param max_ceiling_price_ The 32-byte highest ceiling ever allowed, quote base units per kWh
+           (< 2**64 and at most 65,535 ticks).
+    @param max_min_order_wh_ The 32-byte largest minimum order ever allowed, Wh (< 2**56).
+    @param notice_s_ The 32-byte seconds between announcing a change and applying it.
     """
     ownable.__init__()
     pausable.__init__()
+    notice.__init__(notice_s_)
     assert tick_ != 0, "exchange: zero tick"
+    assert max_fee_bps_ <= FEE_BPS_CAP, "exchange: max fee above 100 bps"
+    assert min_floor_price_ != 0 and min_floor_price_ <= max_ceiling_price_, "exchange: bad band limits"
+    assert max_ceiling_price_ // tick_ <= MAX_INDEX, "exchange: ceiling beyond tick range"
+    assert max_ceiling_price_ <= _M64, "exchange: ceiling too large"
+    assert max_min_order_wh_ <= _M56, "exchange: max minimum too large"
     WATT = watt_
     QUOTE = quote_
     TICK = tick_
+    MAX_FEE_BPS = max_fee_bps_
+    MIN_FLOOR_PRICE = min_floor_price_
+    MAX_CEILING_PRICE = max_ceiling_price_
+    MAX_MIN_ORDER_WH = max_min_order_wh_
     self.treasury = msg.sender
     self._counters = 1
+    self._check_band(floor_price_, ceiling_price_)
+    self._check_min_order(min_order_wh_)
+    self._check_fees(maker_fee_bps_, taker_fee_bps_)
     self._set_band(floor_price_, ceiling_price_)
     self._set_min_order(min_order_wh_)
     self._set_max_fills(max_fills_)
@@ -251,8 +351,12 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
     """
     @notice Places a limit order: it first takes from the other side at the
             resting orders' prices (best first, oldest first), then rests the
-            remainder unless immediate-or-cancel. Approve the quote token
-            (bids) or hold free WATT outside arrears (asks) first.
+            remainder unless immediate-or-cancel, still crossing or below
+            `min_order_wh` (then it is refunded). Approve the quote token
+            (bids) or hold free WATT outside arrears (asks) first; an account
+            has at most 64 open asks. Resting orders met outside the band in
+            force, below the minimum or (asks) of an account in rent arrears
+            are closed and refunded instead of filled.
     @param is_buy True for a bid (buy WATT), false for an ask.
     @param price The 32-byte limit price, quote base units per kWh (a multiple of TICK).
     @param amount_wh The 32-byte amount in Wh.
@@ -288,7 +392,7 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
     delivered: DynArray[uint256, MAX_FILLS_CAP] = []
     remaining, spent, deliveries, delivered = self._match(order_id, is_buy, idx, remaining, params)
 
-    # the remainder rests, unless IOC or it still crosses (max_fills reached)
+    # the remainder rests, unless IOC, it still crosses (max_fills reached) or it is below the minimum
     rests: bool = False
     reason: uint8 = CLOSE_FILLED
     if remaining != 0:
@@ -296,6 +400,8 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
             reason = CLOSE_IOC
         elif self._crosses(is_buy, idx):
             reason = CLOSE_UNCROSSABLE
+        elif remaining < (params >> 128) & _M56:
+            reason = CLOSE_BELOW_MINIMUM
         else:
             rests = True
     rest_escrow: uint256 = 0
@@ -356,6 +462,38 @@ def cancel_expired(order_id: uint256):
 
 @external
 @nonreentrant
+def close_asks_of(account: address) -> uint256:
+    """
+    @notice Closes every open ask of `account` (WATT only, from
+            `release_unpaid` of an account in rent arrears), logging
+            `OrderClosed(order_id, 7, remaining_wh)` for each. Moves no token
+            and does not call WATT back: WATT takes the escrow out itself.
+            Bounded: an account has at most 64 open asks.
+    @param account The 20-byte account.
+    @return uint256 The 32-byte Wh the closed asks had left.
+    """
+    assert msg.sender == WATT.address, "exchange: caller is not watt"
+    order_id: uint256 = self._asks_of[account] & _M40
+    total: uint256 = 0
+    for _: uint256 in range(MAX_ASKS_PER_OWNER):
+        if order_id == 0:
+            break
+        a: uint256 = self._order_a[order_id]
+        b: uint256 = self._order_b[order_id]
+        left: uint256 = b & _M56
+        self._unlink(ASK, (a >> 168) & 65535, order_id, b, left)
+        self._order_a[order_id] = 0
+        self._order_b[order_id] = 0
+        log OrderClosed(order_id=order_id, reason=CLOSE_ARREARS, refunded=left)
+        # each ask < 2**56 Wh, at most 64 of them
+        total = unsafe_add(total, left)
+        order_id = (b >> 176) & _M40
+    self._asks_of[account] = 0
+    return total
+
+
+@external
+@nonreentrant
 def withdraw_proceeds(amount: uint256):
     """
     @notice Withdraws quote from the caller's internal balance.
@@ -387,30 +525,61 @@ def claim_fees() -> uint256:
 
 
 @external
-def set_price_band(floor_price_: uint256, ceiling_price_: uint256):
+def announce_price_band(floor_price_: uint256, ceiling_price_: uint256):
     """
-    @notice Sets the accepted price band (operator only); resting orders stay.
-    @param floor_price_ The 32-byte lowest price (feed-in tariff).
-    @param ceiling_price_ The 32-byte highest price (retail price).
+    @notice Announces a new price band (operator only); it may apply
+            `NOTICE_S` seconds from now. Bounds: `MIN_FLOOR_PRICE` <= floor
+            <= ceiling <= `MAX_CEILING_PRICE`. Once applied, resting orders
+            outside it never fill: a taker that meets one closes and refunds
+            it (reason 9).
+    @param floor_price_ The 32-byte lowest price (feed-in tariff), quote base units per kWh.
+    @param ceiling_price_ The 32-byte highest price (retail price), quote base units per kWh.
     """
     ownable._check_owner()
-    self._set_band(floor_price_, ceiling_price_)
+    self._check_band(floor_price_, ceiling_price_)
+    effective_at: uint256 = notice._announce(PARAM_PRICE_BAND, floor_price_ | (ceiling_price_ << 128))
+    log UpdatePriceBandAnnounced(floor_price=floor_price_, ceiling_price=ceiling_price_, effective_at=effective_at)
 
 
 @external
-def set_min_order_wh(min_order_wh_: uint256):
+def apply_price_band():
     """
-    @notice Sets the smallest order in Wh (operator only).
+    @notice Applies the announced price band once its notice is over (operator only).
+    """
+    ownable._check_owner()
+    band: uint256 = notice._take(PARAM_PRICE_BAND)
+    self._set_band(band & _M128, band >> 128)
+
+
+@external
+def announce_min_order_wh(min_order_wh_: uint256):
+    """
+    @notice Announces a new smallest order (operator only); it may apply
+            `NOTICE_S` seconds from now. Bounds: 1 <= minimum <=
+            `MAX_MIN_ORDER_WH`. Once applied, a resting order with less left
+            never fills: a taker that meets one closes and refunds it (reason 8).
     @param min_order_wh_ The 32-byte minimum in Wh.
     """
     ownable._check_owner()
-    self._set_min_order(min_order_wh_)
+    self._check_min_order(min_order_wh_)
+    log UpdateMinOrderAnnounced(min_order_wh=min_order_wh_, effective_at=notice._announce(PARAM_MIN_ORDER, min_order_wh_))
+
+
+@external
+def apply_min_order_wh():
+    """
+    @notice Applies the announced minimum once its notice is over (operator only).
+    """
+    ownable._check_owner()
+    self._set_min_order(notice._take(PARAM_MIN_ORDER))
 
 
 @external
 def set_max_fills(max_fills_: uint256):
     """
     @notice Sets the most maker orders one call visits (operator only, 1..64).
+            Takes effect at once: it bounds gas, and a remainder it leaves
+            is refunded, never lost.
     @param max_fills_ The 32-byte bound.
     """
     ownable._check_owner()
@@ -418,14 +587,27 @@ def set_max_fills(max_fills_: uint256):
 
 
 @external
-def set_fees(maker_fee_bps_: uint256, taker_fee_bps_: uint256):
+def announce_fees(maker_fee_bps_: uint256, taker_fee_bps_: uint256):
     """
-    @notice Sets maker and taker fees (operator only, each <= 100 bps).
+    @notice Announces new maker and taker fees (operator only); they may
+            apply `NOTICE_S` seconds from now. Bound: each <= `MAX_FEE_BPS`.
     @param maker_fee_bps_ The 32-byte maker fee in bps.
     @param taker_fee_bps_ The 32-byte taker fee in bps.
     """
     ownable._check_owner()
-    self._set_fees(maker_fee_bps_, taker_fee_bps_)
+    self._check_fees(maker_fee_bps_, taker_fee_bps_)
+    effective_at: uint256 = notice._announce(PARAM_FEES, maker_fee_bps_ | (taker_fee_bps_ << 128))
+    log UpdateFeesAnnounced(maker_fee_bps=maker_fee_bps_, taker_fee_bps=taker_fee_bps_, effective_at=effective_at)
+
+
+@external
+def apply_fees():
+    """
+    @notice Applies the announced fees once their notice is over (operator only).
+    """
+    ownable._check_owner()
+    fees: uint256 = notice._take(PARAM_FEES)
+    self._set_fees(fees & _M128, fees >> 128)
 
 
 @external
@@ -559,7 +741,7 @@ def order(order_id: uint256) -> OrderView:
         price=((a >> 168) & 65535) * TICK,
         remaining_wh=b & _M56,
         expires_at=convert((a >> 184) & _M40, uint64),
-        escrow_quote=b >> 136,
+        escrow_quote=b >> 136 if (a >> 160) & 1 == 1 else 0,
         open=True,
     )
 
@@ -659,6 +841,9 @@ def _match(
     maker_bps: uint256 = (params >> 192) & 255
     taker_bps: uint256 = (params >> 200) & 255
     budget: uint256 = (params >> 184) & 255
+    floor_p: uint256 = params & _M64
+    ceiling_p: uint256 = (params >> 64) & _M64
+    min_wh: uint256 = (params >> 128) & _M56
     fees: uint256 = 0
     escrow_paid: uint256 = 0
     for _: uint256 in range(MAX_FILLS_CAP):
@@ -677,10 +862,22 @@ def _match(
         if maker == msg.sender:
             self._close(maker_id, CLOSE_SELF_TRADE)
             continue
+        price: uint256 = idx * TICK
+        if price < floor_p or price > ceiling_p:
+            # left outside by a band change: no trade prints outside the band in force
+            self._close(maker_id, CLOSE_OUT_OF_BAND)
+            continue
         b: uint256 = self._order_b[maker_id]
         maker_left: uint256 = b & _M56
+        if maker_left < min_wh:
+            # left below a raised minimum
+            self._close(maker_id, CLOSE_BELOW_MINIMUM)
+            continue
+        if is_buy and staticcall WATT.in_arrears(maker):
+            # an account in rent arrears cannot sell: its ask goes back to its balance
+            self._close(maker_id, CLOSE_ARREARS)
+            continue
         w: uint256 = min(remaining, maker_left)
-        price: uint256 = idx * TICK
         q: uint256 = w * price // 1000
         maker_fee: uint256 = q * maker_bps // 10_000
         taker_fee: uint256 = q * taker_bps // 10_000
@@ -712,11 +909,13 @@ def _match(
         # level total shrinks by w
         key: uint256 = (side << 16) | idx
         self._level[key] -= w << 128
+        # for an ask maker_escrow is its owner-list links, unchanged
+        self._order_b[maker_id] = (b & ~(_M56 | (_M120 << 136))) | maker_left | (maker_escrow << 136)
         if maker_left == 0:
-            self._order_b[maker_id] = (b & ~(_M56 | (_M120 << 136))) | (maker_escrow << 136)
             self._close(maker_id, CLOSE_FILLED)
-        else:
-            self._order_b[maker_id] = (b & ~(_M56 | (_M120 << 136))) | maker_left | (maker_escrow << 136)
+        elif maker_left < min_wh:
+            # no order below the minimum rests: the rest is refunded
+            self._close(maker_id, CLOSE_BELOW_MINIMUM)
     if fees != 0:
         self.fees_accrued += fees
     if escrow_paid != 0:
@@ -752,6 +951,7 @@ def _close(order_id: uint256, reason: uint8):
             self.proceeds_of[owner] += refunded
     else:
         refunded = left
+        self._unlink_ask(owner, b)
     log OrderClosed(order_id=order_id, reason=reason, refunded=refunded)
     if not is_buy and left != 0:
         extcall WATT.release_escrow(owner, left)
@@ -775,8 +975,42 @@ def _insert(order_id: uint256, owner: address, is_buy: bool, idx: uint256, expir
         # the old tail points forward to the new order
         self._order_b[prev] = self._order_b[prev] | (order_id << 96)
         self._level[key] = (level & _M64) | (order_id << 64) | (((level >> 128) + amount) << 128)
+    links: uint256 = escrow
+    if not is_buy:
+        # push on the owner's ask list: the new ask becomes its head
+        own: uint256 = self._asks_of[owner]
+        count: uint256 = own >> 40
+        assert count < MAX_ASKS_PER_OWNER, "exchange: too many open asks"
+        old_head: uint256 = own & _M40
+        if old_head != 0:
+            self._order_b[old_head] = self._order_b[old_head] | (order_id << 136)
+        self._asks_of[owner] = order_id | ((count + 1) << 40)
+        links = old_head << 40
     self._order_a[order_id] = convert(owner, uint256) | (buy_bit << 160) | (idx << 168) | (expiry << 184)
-    self._order_b[order_id] = amount | (prev << 56) | (escrow << 136)
+    self._order_b[order_id] = amount | (prev << 56) | (links << 136)
+
+
+@internal
+def _unlink_ask(owner: address, b: uint256):
+    """
+    @dev Removes an ask (its order word `b`) from its owner's ask list.
+    """
+    oprev: uint256 = (b >> 136) & _M40
+    onext: uint256 = (b >> 176) & _M40
+    if oprev != 0:
+        self._order_b[oprev] = (self._order_b[oprev] & ~(_M40 << 176)) | (onext << 176)
+    if onext != 0:
+        self._order_b[onext] = (self._order_b[onext] & ~(_M40 << 136)) | (oprev << 136)
+    own: uint256 = self._asks_of[owner]
+    head: uint256 = own & _M40
+    if oprev == 0:
+        head = onext
+    # the ask is on the list: its count is >= 1
+    count: uint256 = unsafe_sub(own >> 40, 1)
+    if count == 0:
+        self._asks_of[owner] = 0
+    else:
+        self._asks_of[owner] = head | (count << 40)
 
 
 @internal
@@ -815,7 +1049,7 @@ def _crosses(is_buy: bool, idx: uint256) -> bool:
 @pure
 def _bid_escrow(wh: uint256, price: uint256) -> uint256:
     base: uint256 = (wh * price + 999) // 1000
-    return base + (base * MAX_FEE_BPS + 9_999) // 10_000
+    return base + (base * FEE_BPS_CAP + 9_999) // 10_000
 
 
 @internal
@@ -964,17 +1198,36 @@ def _msb(x: uint256) -> uint256:
 
 
 @internal
+@view
+def _check_band(floor_price_: uint256, ceiling_price_: uint256):
+    assert floor_price_ >= MIN_FLOOR_PRICE, "exchange: floor below limit"
+    assert ceiling_price_ <= MAX_CEILING_PRICE, "exchange: ceiling above limit"
+    assert floor_price_ <= ceiling_price_, "exchange: bad price band"
+
+
+@internal
+@view
+def _check_min_order(min_order_wh_: uint256):
+    assert min_order_wh_ != 0, "exchange: zero minimum"
+    assert min_order_wh_ <= MAX_MIN_ORDER_WH, "exchange: minimum above limit"
+
+
+@internal
+@view
+def _check_fees(maker_fee_bps_: uint256, taker_fee_bps_: uint256):
+    assert maker_fee_bps_ <= MAX_FEE_BPS and taker_fee_bps_ <= MAX_FEE_BPS, "exchange: fee above limit"
+
+
+@internal
 def _set_band(floor_price_: uint256, ceiling_price_: uint256):
-    assert floor_price_ != 0 and floor_price_ <= ceiling_price_, "exchange: bad price band"
-    assert ceiling_price_ // TICK <= MAX_INDEX, "exchange: ceiling beyond tick range"
-    assert ceiling_price_ <= _M64, "exchange: ceiling too large"
+    # within MIN_FLOOR_PRICE..MAX_CEILING_PRICE (< 2**64, <= 65,535 ticks): checked on announce
     self._params = (self._params & ~_M128) | floor_price_ | (ceiling_price_ << 64)
     log UpdatePriceBand(floor_price=floor_price_, ceiling_price=ceiling_price_)
 
 
 @internal
 def _set_min_order(min_order_wh_: uint256):
-    assert min_order_wh_ != 0 and min_order_wh_ <= _M56, "exchange: zero minimum"
+    # 1..MAX_MIN_ORDER_WH (< 2**56): checked on announce
     self._params = (self._params & ~(_M56 << 128)) | (min_order_wh_ << 128)
     log UpdateMinOrder(min_order_wh=min_order_wh_)
 
@@ -988,6 +1241,6 @@ def _set_max_fills(max_fills_: uint256):
 
 @internal
 def _set_fees(maker_fee_bps_: uint256, taker_fee_bps_: uint256):
-    assert maker_fee_bps_ <= MAX_FEE_BPS and taker_fee_bps_ <= MAX_FEE_BPS, "exchange: fee above cap"
+    # each <= MAX_FEE_BPS <= 100: checked on announce
     self._params = (self._params & ~(65535 << 192)) | (maker_fee_bps_ << 192) | (taker_fee_bps_ << 200)
     log UpdateFees(maker_fee_bps=maker_fee_bps_, taker_fee_bps=taker_fee_bps_)

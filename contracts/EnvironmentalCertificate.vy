@@ -17,8 +17,12 @@
         and batch) and every claim: a revoked or expired id cannot move or be
         claimed. Units expire `CLAIM_WINDOW` seconds after their period ends;
         the window is fixed per deployment (as the 12-month rule for
-        Guarantees of Origin is), so no id's expiry ever moves. Periods are half-open (period_start, period_end] and never
-        overlap for one meter (the registry resets them at each issuance).
+        Guarantees of Origin is), so no id's expiry ever moves. Periods are
+        half-open (period_start, period_end] and never overlap for one meter
+        (the registry resets them at each issuance). Period times are stored
+        in 40 bits: the constructor checks that the registry's
+        `MAX_TIMESTAMP` plus the claim window fits them, so every period and
+        expiry reads back exactly.
         All state-changing entry points are non-reentrant; receiver hooks
         run last.
 """
@@ -143,6 +147,11 @@ def __init__(registry_: IMeterRegistry, claim_window_: uint256, base_uri_: Strin
     ownable.__init__()
     erc1155.__init__("")
     assert claim_window_ != 0 and claim_window_ <= 2**32, "certificate: bad claim window"
+    # bounds agree across contracts: every period end the registry can hand out, plus
+    # the claim window, fits the 40-bit period fields (expiry = period_end + window)
+    assert (
+        convert(staticcall registry_.MAX_TIMESTAMP(), uint256) + claim_window_ <= _MASK40
+    ), "certificate: registry timestamps exceed 40 bits"
     REGISTRY = registry_
     CLAIM_WINDOW = claim_window_
     self.base_uri = base_uri_
@@ -359,6 +368,23 @@ def issued_wh_of(id: uint256) -> uint256:
     @return uint256 The 32-byte amount in Wh.
     """
     return self._cert_b[id] >> 200
+
+
+@external
+@view
+def trade_info(id: uint256) -> (uint8, uint64, bool, uint64):
+    """
+    @notice What a market needs of `id` in one storage read: its generation
+            method, period end (s), revoked flag and expiry (s; units move
+            and claim while block time <= it). All zero for an unknown id.
+    @param id The 32-byte certificate id.
+    @return method, period_end, revoked, expires_at
+    """
+    a: uint256 = self._cert_a[id]
+    if a == 0:
+        return 0, 0, False, 0
+    end: uint256 = (a >> 176) & _MASK40
+    return convert((a >> 160) & 255, uint8), convert(end, uint64), (a >> 168) & 255 != 0, convert(end + CLAIM_WINDOW, uint64)
 
 
 @external

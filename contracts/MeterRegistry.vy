@@ -5,26 +5,41 @@
 @custom:contract-name MeterRegistry
 @license GNU Affero General Public License v3.0 only
 @notice Members' meters sign EIP-712 `Reading`s of their four cumulative
-        registers; anyone may relay them in batches. The first accepted
-        reading of a meter is its baseline; each later one credits deltas:
+        registers; anyone may relay them in batches. The operator registers
+        a meter with its commissioning values (the registers read when it
+        was installed); its owner then accepts it. From then on each
+        accepted reading credits its deltas from the previous accepted
+        reading, or from the commissioning values for the first one:
         export mints WATT (up to the battery's free capacity, the rest is
         `GridExport`), import burns WATT (what it cannot cover is
-        `GridImport`), renewable generation becomes certifiable.
+        `GridImport`), renewable generation becomes certifiable. The total
+        credited for a meter therefore depends only on its newest accepted
+        reading, whichever earlier ones were relayed and in whatever order.
         A bad reading never reverts a batch: it is skipped with
         `ReadingRejected(meter, timestamp, reason)` and changes nothing else.
-        Non-standard functions: `register_meter`, `set_meter_active`,
-        `rotate_meter_key`, `submit_readings`, `take_certifiable`
-        (certificate contract only), `set_certificate`, `set_max_clock_skew`,
-        `pause`, `unpause`, views `meters`, `meter_name`, `last_reading`,
-        `certifiable`, `reading_digest`.
-@custom:security Registers are stored as 48-bit Wh counters (2.8e14 Wh,
-        281 TWh): a reading whose register does not fit is rejected as
-        implausible (reason 7). Certifiable periods are half-open
-        (period_start, period_end]: consecutive issuances may touch at an
-        end point but never overlap. A period runs from the meter's baseline
-        or last issuance to its last accepted reading (night intervals with
-        no generation included); certifiable Wh are derived from the
-        generated register, so relaying a reading stores nothing for them.
+        Non-standard functions: `register_meter`, `accept_meter`,
+        `set_meter_active`, `rotate_meter_key`, `submit_readings`,
+        `take_certifiable` (certificate contract only), `set_certificate`,
+        `announce_max_clock_skew`, `apply_max_clock_skew`, `pause`,
+        `unpause`, views `meters`, `meter_name`, `last_reading`,
+        `certifiable`, `reading_digest`, `pending_change`.
+@custom:security The operator is a role, not a god: a meter credits or
+        debits nobody until its owner has accepted it (and again after every
+        key rotation), its rated power is capped by the deploy-time
+        `MAX_RATED_POWER_W`, and `max_clock_skew` changes only after
+        `NOTICE_S` and never above `MAX_CLOCK_SKEW_LIMIT_S`.
+        Registers are stored as 48-bit Wh counters (2.8e14 Wh, 281 TWh): a
+        reading whose register does not fit is rejected as implausible
+        (reason 7). Timestamps are bounded by `MAX_TIMESTAMP` (2**40 - 1 -
+        2**32 s) so that every period end, plus any claim window the
+        certificate contract allows (at most 2**32 s), fits its 40-bit
+        fields; a later reading is rejected as from the future (reason 5).
+        Certifiable periods are half-open (period_start, period_end]:
+        consecutive issuances may touch at an end point but never overlap.
+        A period runs from the meter's commissioning or last issuance to its
+        last accepted reading (night intervals with no generation included);
+        certifiable Wh are derived from the generated register, so relaying
+        a reading stores nothing for them.
 """
 
 from .interfaces import IWattLedger
@@ -44,11 +59,18 @@ from snekmate.utils import pausable
 
 initializes: pausable
 
+# @dev Announce-then-apply after NOTICE_S for `max_clock_skew` (DESIGN.md "Operator bounds").
+from .modules import notice
+
+initializes: notice
+
 exports: (
     ownable.owner,
     ownable.transfer_ownership,
     eip712_domain_separator.eip712Domain,
     pausable.paused,
+    notice.pending_change,
+    notice.NOTICE_S,
 )
 
 
@@ -61,10 +83,20 @@ struct Reading:
     importedWh: uint256
 
 
+# @dev A meter's four registers (Wh) at a time (s): its commissioning values.
+struct Registers:
+    timestamp: uint64
+    generatedWh: uint256
+    consumedWh: uint256
+    exportedWh: uint256
+    importedWh: uint256
+
+
 struct MeterInfo:
     owner: address
     method: uint8
     active: bool
+    accepted: bool
     rated_power_w: uint256
     name: String[64]
 
@@ -89,7 +121,16 @@ _MAX_S: constant(uint256) = 5789604461865809771178549250434395392641878213953745
 MAX_BATCH: constant(uint256) = 64
 METHOD_NONE: constant(uint8) = 0
 METHOD_MAX: constant(uint8) = 5
-MAX_RATED_POWER_W: constant(uint256) = 2**64 - 1
+# @dev The largest register value (Wh) a meter record can hold: 48 bits, 281 TWh.
+MAX_REGISTER_WH: public(constant(uint256)) = 2**48 - 1
+# @dev The latest timestamp (s) the registry accepts, for readings and commissioning:
+#      certificates store period ends in 40 bits and their expiry (period end + a claim
+#      window of at most 2**32 s) must fit the same width. Year ~36,700.
+MAX_TIMESTAMP: public(constant(uint64)) = 2**40 - 1 - 2**32
+# @dev The largest deploy-time cap on rated power: keeps power * dt far below 2**256.
+_RATED_POWER_CAP_W: constant(uint256) = 2**64 - 1
+# @dev `notice` parameter id of `max_clock_skew` (read its pending change with `pending_change`).
+PARAM_MAX_CLOCK_SKEW: public(constant(uint256)) = 1
 
 # Rejection reasons (DESIGN.md).
 REJECT_UNKNOWN_METER: constant(uint8) = 1
@@ -100,9 +141,11 @@ REJECT_FUTURE: constant(uint8) = 5
 REJECT_COUNTER_DOWN: constant(uint8) = 6
 REJECT_IMPLAUSIBLE: constant(uint8) = 7
 
-# Packed meter info word: owner | method << 160 | active << 168 | rated_power_w << 176
+# Packed meter info word:
+# owner | method << 160 | active << 168 | accepted << 169 | rated_power_w << 176
 _SHIFT_METHOD: constant(uint256) = 160
 _SHIFT_ACTIVE: constant(uint256) = 168
+_SHIFT_ACCEPTED: constant(uint256) = 169
 _SHIFT_POWER: constant(uint256) = 176
 
 # Packed last-reading word:
@@ -126,6 +169,12 @@ _BASE_SET: constant(uint256) = 2**255
 # @dev The WATT token the registry mints to and burns from.
 WATT: public(immutable(IWattLedger))
 
+# @dev The largest `rated_power_w` (W) any meter may be registered with.
+MAX_RATED_POWER_W: public(immutable(uint256))
+
+# @dev The largest `max_clock_skew` (s) the operator may ever set.
+MAX_CLOCK_SKEW_LIMIT_S: public(immutable(uint64))
+
 # ---------------------------------------------------------------- STORAGE
 
 # @dev Seconds a reading may lie ahead of block time (clock drift of meters).
@@ -134,22 +183,23 @@ max_clock_skew: public(uint64)
 # @dev The EnvironmentalCertificate contract, the only taker of certifiable Wh.
 certificate: public(address)
 
-# @dev Meter address => packed (owner, method, active, rated power).
+# @dev Meter address => packed (owner, method, active, accepted, rated power).
 _info: HashMap[address, uint256]
 
 # @dev Meter address => generator name recorded on its certificates.
 _name: HashMap[address, String[64]]
 
-# @dev Meter address => packed last accepted reading (timestamp, baseline flag, 4 counters).
+# @dev Meter address => packed last accepted reading (timestamp, baseline flag, 4 counters);
+#      the commissioning values until the first reading is accepted.
 _last: HashMap[address, uint256]
 
 # @dev Meter address => packed certification boundary of a renewable meter:
-#      bits 0..47 the generated register at the boundary (its baseline or its last
-#      issuance), bits 48..103 the boundary's timestamp (the next period's start),
+#      bits 0..47 the generated register at the boundary (its commissioning or its
+#      last issuance), bits 48..103 the boundary's timestamp (the next period's start),
 #      bits 104..167 Wh carried over a key rotation (new hardware restarts its
 #      counters), bit 255 set once a boundary exists. Certifiable generation is
 #      derived from it and `_last` (generated now - at the boundary + carry), so a
-#      reading writes nothing here: only baselines, issuances and rotations do.
+#      reading writes nothing here: only registrations, issuances and rotations do.
 _cert_base: HashMap[address, uint256]
 
 # @dev Addresses a meter record was rotated away from; never registrable again,
@@ -164,6 +214,16 @@ event MeterRegistered:
     method: uint8
     rated_power_w: uint256
     name: String[64]
+    commissioned_at: uint64
+    generated_wh: uint256
+    consumed_wh: uint256
+    exported_wh: uint256
+    imported_wh: uint256
+
+
+event MeterAccepted:
+    meter: indexed(address)
+    owner: indexed(address)
 
 
 event MeterActiveChanged:
@@ -174,6 +234,11 @@ event MeterActiveChanged:
 event MeterKeyRotated:
     old_meter: indexed(address)
     new_meter: indexed(address)
+    commissioned_at: uint64
+    generated_wh: uint256
+    consumed_wh: uint256
+    exported_wh: uint256
+    imported_wh: uint256
 
 
 event ReadingAccepted:
@@ -209,6 +274,11 @@ event CertifiableTaken:
     period_end: uint64
 
 
+event UpdateMaxClockSkewAnnounced:
+    max_clock_skew: uint64
+    effective_at: uint256
+
+
 event UpdateMaxClockSkew:
     max_clock_skew: uint64
 
@@ -218,16 +288,30 @@ event UpdateCertificate:
 
 
 @deploy
-def __init__(watt_: IWattLedger, max_clock_skew_: uint64):
+def __init__(
+    watt_: IWattLedger,
+    max_clock_skew_: uint64,
+    max_clock_skew_limit_s_: uint64,
+    max_rated_power_w_: uint256,
+    notice_s_: uint256,
+):
     """
     @dev The deployer becomes the operator.
     @param watt_ The 20-byte WATT token address.
-    @param max_clock_skew_ The 8-byte allowed clock skew in seconds.
+    @param max_clock_skew_ The 8-byte initial clock skew in seconds (<= the limit).
+    @param max_clock_skew_limit_s_ The 8-byte immutable upper limit of the clock skew in seconds.
+    @param max_rated_power_w_ The 32-byte immutable largest rated power in W (<= 2**64 - 1).
+    @param notice_s_ The 32-byte notice in seconds between announcing and applying a change.
     """
+    assert max_clock_skew_ <= max_clock_skew_limit_s_, "registry: clock skew above limit"
+    assert max_rated_power_w_ != 0 and max_rated_power_w_ <= _RATED_POWER_CAP_W, "registry: bad max rated power"
     ownable.__init__()
     eip712_domain_separator.__init__("gridmint", "1")
     pausable.__init__()
+    notice.__init__(notice_s_)
     WATT = watt_
+    MAX_RATED_POWER_W = max_rated_power_w_
+    MAX_CLOCK_SKEW_LIMIT_S = max_clock_skew_limit_s_
     self.max_clock_skew = max_clock_skew_
     log UpdateMaxClockSkew(max_clock_skew=max_clock_skew_)
 
@@ -236,16 +320,26 @@ def __init__(watt_: IWattLedger, max_clock_skew_: uint64):
 
 
 @external
-def register_meter(meter: address, owner: address, method: uint8, rated_power_w: uint256, name: String[64]):
+def register_meter(
+    meter: address, owner: address, method: uint8, rated_power_w: uint256, name: String[64], commissioning: Registers
+):
     """
-    @notice Registers a meter (operator only). It starts active.
+    @notice Registers a meter (operator only). It starts active but credits
+            or debits nobody until `owner` calls `accept_meter`. Its first
+            accepted reading credits its deltas from `commissioning`, and
+            certification starts there: generation before commissioning is
+            never certifiable.
     @param meter The 20-byte meter address (its key's identity).
     @param owner The 20-byte member credited for the meter's flows.
     @param method The 1-byte generation method: 0 none, 1 solar, 2 wind,
            3 hydro, 4 geothermal, 5 biomass.
     @param rated_power_w The 32-byte largest power in W the site can move
-           through any register (max of generator and grid connection).
+           through any register (max of generator and grid connection),
+           at most `MAX_RATED_POWER_W`.
     @param name The up-to-64-character generator name for certificates.
+    @param commissioning The meter's registers (Wh, each < 2**48) and the
+           8-byte time (s) they were read at installation; the time may lie
+           at most `max_clock_skew` ahead of block time.
     """
     ownable._check_owner()
     assert meter != empty(address), "registry: zero meter"
@@ -255,39 +349,84 @@ def register_meter(meter: address, owner: address, method: uint8, rated_power_w:
     assert method <= METHOD_MAX, "registry: unknown method"
     assert rated_power_w != 0, "registry: zero rated power"
     assert rated_power_w <= MAX_RATED_POWER_W, "registry: rated power too large"
-    self._info[meter] = self._pack_info(owner, method, True, rated_power_w)
+    commissioned: uint256 = self._pack_commissioning(commissioning)
+    self._info[meter] = self._pack_info(owner, method, True, False, rated_power_w)
     self._name[meter] = name
-    log MeterRegistered(meter=meter, owner=owner, method=method, rated_power_w=rated_power_w, name=name)
+    self._last[meter] = commissioned
+    if method != METHOD_NONE:
+        # certification counts from the commissioning values
+        self._cert_base[meter] = (
+            _BASE_SET | commissioning.generatedWh | (convert(commissioning.timestamp, uint256) << _SHIFT_BASE_TS)
+        )
+    log MeterRegistered(
+        meter=meter,
+        owner=owner,
+        method=method,
+        rated_power_w=rated_power_w,
+        name=name,
+        commissioned_at=commissioning.timestamp,
+        generated_wh=commissioning.generatedWh,
+        consumed_wh=commissioning.consumedWh,
+        exported_wh=commissioning.exportedWh,
+        imported_wh=commissioning.importedWh,
+    )
+
+
+@external
+def accept_meter(meter: address):
+    """
+    @notice Accepts `meter` (its owner only): from now on its readings
+            credit and debit the caller's WATT and certify generation in the
+            caller's name. Check its commissioning values (`last_reading`)
+            and rated power (`meters`) first. A rotated key must be accepted
+            again.
+    @param meter The 20-byte meter address.
+    """
+    info: uint256 = self._info[meter]
+    assert info != 0, "registry: unknown meter"
+    owner: address = self._info_owner(info)
+    assert msg.sender == owner, "registry: caller is not the meter owner"
+    assert not self._info_accepted(info), "registry: meter already accepted"
+    self._info[meter] = info | (1 << _SHIFT_ACCEPTED)
+    log MeterAccepted(meter=meter, owner=owner)
 
 
 @external
 def set_meter_active(meter: address, active: bool):
     """
     @notice Activates or deactivates a meter (operator only). Readings of
-            an inactive meter are rejected with reason 2.
+            an inactive meter are rejected with reason 2. Activation does
+            not stand in for the owner's acceptance.
     @param meter The 20-byte meter address.
     @param active The new state.
     """
     ownable._check_owner()
     info: uint256 = self._info[meter]
     assert info != 0, "registry: unknown meter"
-    owner: address = self._info_owner(info)
-    method: uint8 = self._info_method(info)
-    power: uint256 = self._info_power(info)
-    self._info[meter] = self._pack_info(owner, method, active, power)
+    if active:
+        info |= 1 << _SHIFT_ACTIVE
+    else:
+        info &= ~(1 << _SHIFT_ACTIVE)
+    self._info[meter] = info
     log MeterActiveChanged(meter=meter, active=active)
 
 
 @external
-def rotate_meter_key(old: address, new: address):
+def rotate_meter_key(old: address, new: address, commissioning: Registers):
     """
     @notice Moves a meter record to a new key when its hardware is
-            replaced (operator only). Owner, method, rating, name,
-            certifiable generation and the last accepted timestamp move
-            with it; the new hardware's first reading is a new baseline
-            (a new meter's registers restart). The old key is retired.
+            replaced (operator only). Owner, method, rating, name, the
+            active flag and certifiable generation move with it; the old
+            key is retired. The new hardware's first reading credits its
+            deltas from `commissioning`. The new key credits and debits
+            nothing until the owner accepts it again with `accept_meter`:
+            the operator cannot swap in a key it controls behind the
+            owner's back.
     @param old The 20-byte current meter address.
     @param new The 20-byte new meter address.
+    @param commissioning The new hardware's registers (Wh, each < 2**48)
+           and the 8-byte time (s) they were read; not before the old key's
+           last accepted reading, at most `max_clock_skew` ahead of block time.
     """
     ownable._check_owner()
     info: uint256 = self._info[old]
@@ -295,10 +434,14 @@ def rotate_meter_key(old: address, new: address):
     assert new != empty(address), "registry: zero meter"
     assert self._info[new] == 0, "registry: meter already registered"
     assert not self.retired[new], "registry: meter key retired"
-    self._info[new] = info
+    assert (
+        commissioning.timestamp >= convert(self._last[old] & _MASK56, uint64)
+    ), "registry: commissioning before last reading"
+    commissioned: uint256 = self._pack_commissioning(commissioning)
+    # everything but the owner's acceptance moves to the new key
+    self._info[new] = info & ~(1 << _SHIFT_ACCEPTED)
     self._name[new] = self._name[old]
-    # keep only the timestamp: readings before it stay stale for the new key
-    self._last[new] = self._last[old] & _MASK56
+    self._last[new] = commissioned
     base: uint256 = self._cert_base[old]
     if base != 0:
         wh: uint256 = 0
@@ -306,33 +449,60 @@ def rotate_meter_key(old: address, new: address):
         end: uint256 = 0
         wh, start, end = self._pending(old)
         assert wh <= _MASK64, "registry: certifiable overflow"
-        # the pending Wh ride along; the period still starts at the old boundary
-        self._cert_base[new] = _BASE_SET | (wh << _SHIFT_CARRY) | (base & (_MASK56 << _SHIFT_BASE_TS))
+        # the pending Wh ride along; the period still starts at the old boundary;
+        # the new hardware's generation counts from its commissioning value
+        self._cert_base[new] = (
+            _BASE_SET | commissioning.generatedWh | (base & (_MASK56 << _SHIFT_BASE_TS)) | (wh << _SHIFT_CARRY)
+        )
     self._info[old] = 0
     # the name stays on the retired key: certificates issued under it still show it
     self._last[old] = 0
     self._cert_base[old] = 0
     self.retired[old] = True
-    log MeterKeyRotated(old_meter=old, new_meter=new)
+    log MeterKeyRotated(
+        old_meter=old,
+        new_meter=new,
+        commissioned_at=commissioning.timestamp,
+        generated_wh=commissioning.generatedWh,
+        consumed_wh=commissioning.consumedWh,
+        exported_wh=commissioning.exportedWh,
+        imported_wh=commissioning.importedWh,
+    )
 
 
 @external
-def set_max_clock_skew(max_clock_skew_: uint64):
+def announce_max_clock_skew(max_clock_skew_: uint64):
     """
-    @notice Sets how far (seconds) a reading may lie ahead of block time.
-    @param max_clock_skew_ The 8-byte skew in seconds.
+    @notice Announces a new clock skew (operator only); it can be applied
+            with `apply_max_clock_skew` once `NOTICE_S` seconds have passed.
+            A new announcement replaces a pending one and restarts its notice.
+    @param max_clock_skew_ The 8-byte skew in seconds, at most `MAX_CLOCK_SKEW_LIMIT_S`.
     """
     ownable._check_owner()
-    self.max_clock_skew = max_clock_skew_
-    log UpdateMaxClockSkew(max_clock_skew=max_clock_skew_)
+    assert max_clock_skew_ <= MAX_CLOCK_SKEW_LIMIT_S, "registry: clock skew above limit"
+    effective_at: uint256 = notice._announce(PARAM_MAX_CLOCK_SKEW, convert(max_clock_skew_, uint256))
+    log UpdateMaxClockSkewAnnounced(max_clock_skew=max_clock_skew_, effective_at=effective_at)
+
+
+@external
+def apply_max_clock_skew():
+    """
+    @notice Applies the announced clock skew (operator only), once its
+            notice is over.
+    """
+    ownable._check_owner()
+    # announced values were checked against the limit; the limit is a uint64
+    skew: uint64 = convert(notice._take(PARAM_MAX_CLOCK_SKEW), uint64)
+    self.max_clock_skew = skew
+    log UpdateMaxClockSkew(max_clock_skew=skew)
 
 
 @external
 def set_certificate(certificate_: address):
     """
     @notice Wires the certificate contract, the only taker of certifiable
-            generation. Callable once, so generation cannot be handed to
-            two issuers.
+            generation. Callable once, at deploy, so generation cannot be
+            handed to two issuers.
     @param certificate_ The 20-byte EnvironmentalCertificate address.
     """
     ownable._check_owner()
@@ -345,7 +515,7 @@ def set_certificate(certificate_: address):
 @external
 def pause():
     """
-    @notice Stops `submit_readings` (operator only).
+    @notice Stops `submit_readings` (operator only); nothing else stops.
     """
     ownable._check_owner()
     pausable._pause()
@@ -405,10 +575,7 @@ def take_certifiable(meter: address) -> (uint256, uint64, uint64, address, uint8
     wh, start, end = self._pending(meter)
     if wh != 0:
         # the new boundary: everything generated up to `end` is taken
-        last: uint256 = self._last[meter]
-        gen: uint256 = 0
-        if last & _BASELINE_BIT != 0:
-            gen = (last >> _SHIFT_GEN) & _MASK48
+        gen: uint256 = (self._last[meter] >> _SHIFT_GEN) & _MASK48
         self._cert_base[meter] = _BASE_SET | gen | (end << _SHIFT_BASE_TS)
         log CertifiableTaken(meter=meter, wh=wh, period_start=convert(start, uint64), period_end=convert(end, uint64))
     return wh, convert(start, uint64), convert(end, uint64), self._info_owner(info), self._info_method(info)
@@ -423,13 +590,15 @@ def meters(meter: address) -> MeterInfo:
     """
     @notice The meter's record (owner zero when unknown).
     @param meter The 20-byte meter address.
-    @return MeterInfo Owner, method, active flag, rated power (W), name.
+    @return MeterInfo Owner, method, active flag, whether the owner accepted
+            it, rated power (W), name.
     """
     info: uint256 = self._info[meter]
     return MeterInfo(
         owner=self._info_owner(info),
         method=self._info_method(info),
         active=self._info_active(info),
+        accepted=self._info_accepted(info),
         rated_power_w=self._info_power(info),
         name=self._name[meter],
     )
@@ -451,9 +620,12 @@ def meter_name(meter: address) -> String[64]:
 @view
 def last_reading(meter: address) -> LastReading:
     """
-    @notice The last accepted reading of `meter` (its registers in Wh).
+    @notice The last accepted reading of `meter` (its registers in Wh), or
+            its commissioning values before its first accepted reading.
     @param meter The 20-byte meter address.
-    @return LastReading Timestamp (0 if none), whether a baseline exists, counters.
+    @return LastReading Timestamp in seconds (0 for an unknown or retired
+            key), whether a baseline exists (true for every registered
+            meter: the commissioning values are its first baseline), counters.
     """
     word: uint256 = self._last[meter]
     return LastReading(
@@ -507,17 +679,19 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
     info: uint256 = self._info[r.meter]
     if info == 0:
         return REJECT_UNKNOWN_METER
-    if not self._info_active(info):
+    # not credited in anyone's name until its owner accepted it
+    if not self._info_active(info) or not self._info_accepted(info):
         return REJECT_INACTIVE_METER
     if not self._valid_signature(self._digest(r), signature, r.meter):
         return REJECT_BAD_SIGNATURE
+    # every registered meter has a baseline: its commissioning values or its last accepted reading
     last: uint256 = self._last[r.meter]
     last_ts: uint256 = last & _MASK56
     ts: uint256 = convert(r.timestamp, uint256)
     if ts <= last_ts:
         return REJECT_STALE
-    # the 56-bit bound keeps the packed word intact whatever the skew setting
-    if ts > block.timestamp + convert(self.max_clock_skew, uint256) or ts > _MASK56:
+    # MAX_TIMESTAMP keeps every downstream field (certificate period and expiry) intact
+    if ts > block.timestamp + convert(self.max_clock_skew, uint256) or ts > convert(MAX_TIMESTAMP, uint256):
         return REJECT_FUTURE
     if r.generatedWh > _MASK48 or r.consumedWh > _MASK48 or r.exportedWh > _MASK48 or r.importedWh > _MASK48:
         return REJECT_IMPLAUSIBLE
@@ -532,27 +706,6 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
     )
     owner: address = self._info_owner(info)
 
-    if last & _BASELINE_BIT == 0:
-        # baseline: nothing credited; a renewable meter's certification starts here
-        self._last[r.meter] = new_last
-        if self._info_method(info) != METHOD_NONE:
-            base: uint256 = self._cert_base[r.meter]
-            if base == 0:
-                self._cert_base[r.meter] = _BASE_SET | r.generatedWh | (ts << _SHIFT_BASE_TS)
-            else:
-                # a rotated meter: keep the carried Wh and the period start, count from this baseline
-                self._cert_base[r.meter] = (base & ~_MASK48) | r.generatedWh
-        log ReadingAccepted(
-            meter=r.meter,
-            owner=owner,
-            timestamp=r.timestamp,
-            generated_wh=0,
-            consumed_wh=0,
-            exported_wh=0,
-            imported_wh=0,
-        )
-        return 0
-
     prev_gen: uint256 = (last >> _SHIFT_GEN) & _MASK48
     prev_cons: uint256 = (last >> _SHIFT_CONS) & _MASK48
     prev_exp: uint256 = (last >> _SHIFT_EXP) & _MASK48
@@ -566,8 +719,8 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
     d_imp: uint256 = unsafe_sub(r.importedWh, prev_imp)
 
     # most Wh any register can move in the interval: rated_power_w * dt / 3600,
-    # compared as delta * 3600 > power * dt to avoid rounding. All factors are
-    # below 2**64, so neither product can overflow.
+    # compared as delta * 3600 > power * dt to avoid rounding. Deltas are below
+    # 2**48, power below 2**64 and dt below 2**56, so neither product can overflow.
     dt: uint256 = unsafe_sub(ts, last_ts)
     budget: uint256 = unsafe_mul(self._info_power(info), dt)
     if (
@@ -615,10 +768,8 @@ def _pending(meter: address) -> (uint256, uint256, uint256):
     if base == 0:
         return 0, 0, 0
     last: uint256 = self._last[meter]
-    wh: uint256 = (base >> _SHIFT_CARRY) & _MASK64
-    if last & _BASELINE_BIT != 0:
-        # the generated register never falls and the boundary was read from it: no underflow
-        wh += unsafe_sub((last >> _SHIFT_GEN) & _MASK48, base & _MASK48)
+    # the generated register never falls below the boundary it was read from: no underflow
+    wh: uint256 = ((base >> _SHIFT_CARRY) & _MASK64) + unsafe_sub((last >> _SHIFT_GEN) & _MASK48, base & _MASK48)
     if wh == 0:
         return 0, 0, 0
     return wh, (base >> _SHIFT_BASE_TS) & _MASK56, last & _MASK56
@@ -654,11 +805,38 @@ def _valid_signature(digest: bytes32, signature: Bytes[65], signer: address) -> 
 
 
 @internal
+@view
+def _pack_commissioning(c: Registers) -> uint256:
+    """
+    @dev Checks commissioning values and packs them as a `_last` word with the
+         baseline flag set; reverts when they could not be stored or lie ahead.
+    """
+    assert c.timestamp != 0, "registry: zero commissioning time"
+    assert c.timestamp <= MAX_TIMESTAMP, "registry: commissioning time beyond max timestamp"
+    assert (
+        convert(c.timestamp, uint256) <= block.timestamp + convert(self.max_clock_skew, uint256)
+    ), "registry: commissioning time in the future"
+    assert (
+        c.generatedWh <= _MASK48 and c.consumedWh <= _MASK48 and c.exportedWh <= _MASK48 and c.importedWh <= _MASK48
+    ), "registry: commissioning register too large"
+    return (
+        convert(c.timestamp, uint256)
+        | _BASELINE_BIT
+        | (c.generatedWh << _SHIFT_GEN)
+        | (c.consumedWh << _SHIFT_CONS)
+        | (c.exportedWh << _SHIFT_EXP)
+        | (c.importedWh << _SHIFT_IMP)
+    )
+
+
+@internal
 @pure
-def _pack_info(owner: address, method: uint8, active: bool, power: uint256) -> uint256:
+def _pack_info(owner: address, method: uint8, active: bool, accepted: bool, power: uint256) -> uint256:
     word: uint256 = convert(owner, uint256) | (convert(method, uint256) << _SHIFT_METHOD) | (power << _SHIFT_POWER)
     if active:
         word |= 1 << _SHIFT_ACTIVE
+    if accepted:
+        word |= 1 << _SHIFT_ACCEPTED
     return word
 
 
@@ -678,6 +856,12 @@ def _info_method(info: uint256) -> uint8:
 @pure
 def _info_active(info: uint256) -> bool:
     return (info >> _SHIFT_ACTIVE) & 1 == 1
+
+
+@internal
+@pure
+def _info_accepted(info: uint256) -> bool:
+    return (info >> _SHIFT_ACCEPTED) & 1 == 1
 
 
 @internal

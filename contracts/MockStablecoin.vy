@@ -26,4 +26,5 @@ def __init__():
     @dev The deployer is the first minter.
     """
     ownable.__init__()
-    erc20.__init__("Mock Euro Stablecoin", "mEUR", 6, "gridmint mEUR", "1")
+    # "EURT" would be a real token and "mEUR" reads as milli-euro: "TEUR" is a test euro, 6 decimals
+    erc20.__init__("Test Euro (local mock)", "TEUR", 6, "gridmint TEUR", "1")

@@ -9,15 +9,19 @@
         Non-standard functions:
         - `credit_flows` (MeterRegistry only): mints exported Wh up to the
           battery's free capacity, burns imported Wh from the free balance.
-        - rent: `deposit_rent`, `withdraw_rent`, `release_unpaid`,
-          `claim_rent_revenue`; views `rent_due`, `rent_deposit`,
-          `rent_accrued`, `storage_paid_until`, `arrears_of`, `stored_of`,
-          `rent_index`.
+        - rent: `deposit_rent`, `deposit_rent_with_permit`, `withdraw_rent`,
+          `release_unpaid`, `settle_rent`, `claim_rent_revenue`; views
+          `rent_due`, `rent_deposit`, `rent_accrued`, `storage_paid_until`,
+          `arrears_of`, `in_arrears`, `stored_of`, `rent_index`.
         - exchange escrow (registered exchange only): `escrow`,
           `release_escrow`, `deliver_escrow`; view `escrowed_of`.
-        - operator: `set_registry`, `set_exchange` (once each),
-          `set_capacity_wh`, `set_rent_rate`, `set_rent_grace_period`,
-          `set_release_price`, `set_treasury`.
+        - operator: `set_registry`, `set_exchange` (once each, at deploy),
+          `set_treasury`; announced changes (`announce_*`, then `apply_*`
+          after `NOTICE_S`) of `rent_rate`, `rent_grace_period`,
+          `release_price` and `capacity_wh`, each within limits fixed at
+          deploy (`MAX_RENT_RATE`, `MIN_RENT_GRACE_PERIOD_S`,
+          `MIN_RELEASE_PRICE`, `MIN_CAPACITY_WH`, `MAX_CAPACITY_WH`);
+          view `pending_change(param)`.
 @custom:security Rent. Every account's stored energy (free balance + WATT
         escrowed in its sell orders) accrues rent continuously at
         `rent_rate` TSL base units per kWh per day. A global index
@@ -31,11 +35,25 @@
         most 1e-18 TSL per touch. A rate change first closes the index at
         the old rate, so rent already accrued never changes.
         Arrears: what a deposit cannot pay is recorded as arrears; an
-        account in arrears cannot transfer WATT or escrow it for sale, but
-        can receive, deposit TSL, and its imports still burn. After
-        `rent_grace_period` anyone may `release_unpaid` it.
+        account in arrears cannot transfer WATT, escrow it for sale or have
+        its escrow delivered (the exchange closes its asks instead of
+        filling them, see `in_arrears`), but can receive, deposit TSL, and
+        its imports still burn. After `rent_grace_period` anyone may
+        `release_unpaid` it; when its free balance does not cover the
+        arrears, its asks are closed first (the exchange's
+        `close_asks_of`, at most 64 asks per account by the exchange's own
+        cap) and the escrow burns too.
+        Operator bounds: every parameter that can cost members value changes
+        only after an announcement and `NOTICE_S` seconds, and only within
+        limits fixed at deploy; rent accrued before a rate change stays at
+        the old rate (the index is closed at the old rate on apply).
+        Gas estimates: no storage slot's zero/non-zero state depends on how
+        much time passed, so an estimate stays valid while rent accrues: the
+        revenue slot keeps a +1 sentinel, and an account's side word is
+        written non-zero (a sentinel bit) when it first stores WATT, so
+        falling into arrears later rewrites a non-zero slot.
         Bounds: balances < 2**56 Wh (`capacity_wh` is capped there), deposits
-        < 2**96 TSL base units, `rent_rate` < 2**64; index snapshots are kept
+        < 2**96 TSL base units, arrears < 2**127, `rent_rate` < 2**64; index snapshots are kept
         mod 2**96, which is exact while an account is touched at least once
         per 2**96 / rent_rate seconds (>= 139 years at the largest rate).
         Ledger. Balances live in one packed word per account with the
@@ -51,6 +69,16 @@ from .interfaces import IWattLedger
 
 implements: IWattLedger
 
+from .interfaces import IWattEscrow
+
+implements: IWattEscrow
+
+# @dev The exchange side of the escrow seam: closes an account's asks on release.
+from .interfaces import IAskBook
+
+# @dev EIP-2612 `permit` of the TSL token, for `deposit_rent_with_permit`.
+from snekmate.tokens.interfaces import IERC20Permit
+
 # @dev Operator role for wiring and rent parameters.
 from snekmate.auth import ownable
 
@@ -62,7 +90,14 @@ from snekmate.tokens import erc20
 
 initializes: erc20[ownable := ownable]
 
+# @dev Announce-then-apply after NOTICE_S for value-costing parameters.
+from .modules import notice
+
+initializes: notice
+
 exports: (
+    notice.pending_change,
+    notice.NOTICE_S,
     erc20.approve,
     erc20.allowance,
     erc20.name,
@@ -82,23 +117,52 @@ exports: (
 RENT_DENOMINATOR: constant(uint256) = 86_400_000
 MAX_BALANCE_WH: constant(uint256) = 2**56 - 1
 MAX_DEPOSIT: constant(uint256) = 2**96 - 1
-MAX_RENT_RATE: constant(uint256) = 2**64 - 1
+# the packed clock holds the rate in 64 bits
+RENT_RATE_CAP: constant(uint256) = 2**64 - 1
+MAX_ARREARS: constant(uint256) = 2**127 - 1
+# release prices stay below 2**128 so `arrears * 1000 + price` cannot overflow
+RELEASE_PRICE_CAP: constant(uint256) = 2**128
+
+# parameter ids of announced changes (see `pending_change`)
+PARAM_RENT_RATE: public(constant(uint256)) = 1
+PARAM_RENT_GRACE_PERIOD: public(constant(uint256)) = 2
+PARAM_RELEASE_PRICE: public(constant(uint256)) = 3
+PARAM_CAPACITY: public(constant(uint256)) = 4
 
 _MASK56: constant(uint256) = 2**56 - 1
 _MASK64: constant(uint256) = 2**64 - 1
 _MASK96: constant(uint256) = 2**96 - 1
 _MASK128: constant(uint256) = 2**128 - 1
-# account word: balance (56) | arrears flag (bit 56) | escrow flag (bit 57) | deposit << 64 (96) | index snapshot << 160 (96)
+_MASK127: constant(uint256) = 2**127 - 1
+# account word: balance (56) | arrears flag (bit 56) | escrow flag (bit 57) |
+# side-written flag (bit 58) | deposit << 64 (96) | index snapshot << 160 (96)
 _FLAG_ARREARS: constant(uint256) = 2**56
 _FLAG_ESCROW: constant(uint256) = 2**57
+_FLAG_SIDE: constant(uint256) = 2**58
 _SHIFT_DEPOSIT: constant(uint256) = 64
 _SHIFT_SNAPSHOT: constant(uint256) = 160
-# side word: escrowed (64) | arrears << 64 (128) | arrears_since << 192 (64)
+# side word: escrowed (64) | arrears << 64 (127) | sentinel bit 191 | arrears_since << 192 (64)
+_SIDE_SENTINEL: constant(uint256) = 2**191
 
 # ---------------------------------------------------------------- IMMUTABLES
 
 # @dev The TSL token rent is paid in.
 TSL: public(immutable(IERC20))
+
+# @dev Highest `rent_rate` an announcement may set, TSL base units per kWh per day.
+MAX_RENT_RATE: public(immutable(uint256))
+
+# @dev Shortest `rent_grace_period` an announcement may set, seconds.
+MIN_RENT_GRACE_PERIOD_S: public(immutable(uint256))
+
+# @dev Lowest `release_price` an announcement may set, TSL base units per kWh (>= 1).
+MIN_RELEASE_PRICE: public(immutable(uint256))
+
+# @dev Smallest `capacity_wh` an announcement may set, Wh.
+MIN_CAPACITY_WH: public(immutable(uint256))
+
+# @dev Largest `capacity_wh` an announcement may set, Wh (< 2**56).
+MAX_CAPACITY_WH: public(immutable(uint256))
 
 # ---------------------------------------------------------------- STORAGE
 
@@ -117,8 +181,10 @@ exchange: public(address)
 # @dev Where claimed rent revenue goes.
 treasury: public(address)
 
-# @dev Rent collected from deposits and not yet claimed, in TSL base units.
-rent_revenue: public(uint256)
+# @dev Rent collected and not yet claimed, in TSL base units, plus 1: the
+#      slot never returns to zero, so the first charge after a claim costs
+#      what an estimate made a second earlier predicted (see `rent_revenue`).
+_revenue: uint256
 
 # @dev Seconds an account may stay in arrears before `release_unpaid`.
 rent_grace_period: public(uint256)
@@ -146,6 +212,7 @@ struct Account:
     arrears: uint256
     arrears_since: uint256
     had_side: bool
+    side_written: bool
 
 
 event RentCharged:
@@ -220,29 +287,77 @@ event UpdateReleasePrice:
     release_price: uint256
 
 
+event UpdateCapacityAnnounced:
+    capacity_wh: uint256
+    effective_at: uint256
+
+
+event UpdateRentRateAnnounced:
+    rent_rate: uint256
+    effective_at: uint256
+
+
+event UpdateRentGracePeriodAnnounced:
+    rent_grace_period: uint256
+    effective_at: uint256
+
+
+event UpdateReleasePriceAnnounced:
+    release_price: uint256
+    effective_at: uint256
+
+
 @deploy
 def __init__(
-    capacity_wh_: uint256, tsl_: IERC20, rent_rate_: uint256, rent_grace_period_: uint256, release_price_: uint256
+    capacity_wh_: uint256,
+    tsl_: IERC20,
+    rent_rate_: uint256,
+    rent_grace_period_: uint256,
+    release_price_: uint256,
+    max_rent_rate_: uint256,
+    min_rent_grace_period_s_: uint256,
+    min_release_price_: uint256,
+    min_capacity_wh_: uint256,
+    max_capacity_wh_: uint256,
+    notice_s_: uint256,
 ):
     """
-    @dev The deployer becomes the operator and the treasury.
-    @param capacity_wh_ The 32-byte battery capacity in Wh.
+    @dev The deployer becomes the operator and the treasury. The limits
+         are immutable: no later call can widen them.
+    @param capacity_wh_ The 32-byte battery capacity in Wh, within the capacity limits.
     @param tsl_ The 20-byte TSL token.
-    @param rent_rate_ The 32-byte rent in TSL base units per kWh per day.
-    @param rent_grace_period_ The 32-byte grace in seconds before release.
-    @param release_price_ The 32-byte TSL base units per kWh credited on release.
+    @param rent_rate_ The 32-byte rent in TSL base units per kWh per day, <= `max_rent_rate_`.
+    @param rent_grace_period_ The 32-byte grace in seconds before release, >= `min_rent_grace_period_s_`.
+    @param release_price_ The 32-byte TSL base units per kWh credited on release, >= `min_release_price_`.
+    @param max_rent_rate_ The 32-byte highest rent rate ever allowed, TSL base units per kWh per day (< 2**64).
+    @param min_rent_grace_period_s_ The 32-byte shortest grace period ever allowed, seconds.
+    @param min_release_price_ The 32-byte lowest release price ever allowed, TSL base units per kWh (>= 1).
+    @param min_capacity_wh_ The 32-byte smallest capacity ever allowed, Wh.
+    @param max_capacity_wh_ The 32-byte largest capacity ever allowed, Wh (< 2**56).
+    @param notice_s_ The 32-byte seconds between announcing a change and applying it.
     """
     ownable.__init__()
     erc20.__init__("Watt-hour storage", "WATT", 3, "gridmint WATT", "1")
-    assert capacity_wh_ <= MAX_BALANCE_WH, "watt: capacity too large"
-    assert rent_rate_ <= MAX_RENT_RATE, "watt: rent rate too large"
-    assert release_price_ != 0, "watt: zero release price"
+    notice.__init__(notice_s_)
+    assert max_rent_rate_ <= RENT_RATE_CAP, "watt: max rent rate too large"
+    assert min_release_price_ != 0, "watt: zero min release price"
+    assert min_capacity_wh_ <= max_capacity_wh_ and max_capacity_wh_ <= MAX_BALANCE_WH, "watt: bad capacity limits"
+    MAX_RENT_RATE = max_rent_rate_
+    MIN_RENT_GRACE_PERIOD_S = min_rent_grace_period_s_
+    MIN_RELEASE_PRICE = min_release_price_
+    MIN_CAPACITY_WH = min_capacity_wh_
+    MAX_CAPACITY_WH = max_capacity_wh_
+    self._check_capacity(capacity_wh_)
+    self._check_rent_rate(rent_rate_)
+    self._check_grace(rent_grace_period_)
+    self._check_release_price(release_price_)
     TSL = tsl_
     self.capacity_wh = capacity_wh_
     self._clock = rent_rate_ | (block.timestamp << 64)
     self.rent_grace_period = rent_grace_period_
     self.release_price = release_price_
     self.treasury = msg.sender
+    self._revenue = 1
     log UpdateCapacity(capacity_wh=capacity_wh_)
     log UpdateRentRate(rent_rate=rent_rate_)
     log UpdateRentGracePeriod(rent_grace_period=rent_grace_period_)
@@ -334,25 +449,39 @@ def deposit_rent(amount: uint256):
             rent. Arrears are paid first; the rest is kept as deposit.
     @param amount The 32-byte TSL amount in base units.
     """
-    assert amount != 0, "watt: zero amount"
-    acct: Account = self._settled(msg.sender)
-    arrears_paid: uint256 = min(amount, acct.arrears)
-    acct.arrears = unsafe_sub(acct.arrears, arrears_paid)
-    if acct.arrears == 0:
-        acct.arrears_since = 0
-    acct.deposit += unsafe_sub(amount, arrears_paid)
-    assert acct.deposit <= MAX_DEPOSIT, "watt: deposit too large"
-    self.rent_revenue += arrears_paid
-    self._save(msg.sender, acct)
-    log RentDeposited(account=msg.sender, amount=amount, arrears_paid=arrears_paid)
-    assert extcall TSL.transferFrom(msg.sender, self, amount, default_return_value=True), "watt: tsl transfer failed"
+    self._deposit_rent(msg.sender, amount)
+
+
+@external
+def deposit_rent_with_permit(amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
+    """
+    @notice `deposit_rent` with an EIP-2612 TSL permit (owner: the caller,
+            spender: this contract) instead of a separate approve
+            transaction. A permit already used by someone who saw it in the
+            mempool does not make the deposit fail while the allowance it set
+            is still there.
+    @param amount The 32-byte TSL amount in base units (also the permit's value).
+    @param deadline The 32-byte permit deadline, a timestamp in seconds.
+    @param v The 1-byte secp256k1 signature recovery id.
+    @param r The 32-byte secp256k1 signature r.
+    @param s The 32-byte secp256k1 signature s.
+    """
+    ok: bool = raw_call(
+        TSL.address,
+        abi_encode(msg.sender, self, amount, deadline, v, r, s, method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)")),
+        revert_on_failure=False,
+    )
+    if not ok:
+        assert staticcall TSL.allowance(msg.sender, self) >= amount, "watt: permit failed"
+    self._deposit_rent(msg.sender, amount)
 
 
 @external
 def withdraw_rent(amount: uint256):
     """
     @notice Withdraws unspent TSL from the caller's deposit (rent accrued so
-            far is charged first).
+            far is charged first). Always works: during a notice, in arrears
+            (nothing to withdraw then) and whatever the exchange's state.
     @param amount The 32-byte TSL amount in base units.
     """
     acct: Account = self._settled(msg.sender)
@@ -367,10 +496,14 @@ def withdraw_rent(amount: uint256):
 def release_unpaid(account: address) -> uint256:
     """
     @notice Anyone may call once `account` has been in arrears longer than
-            `rent_grace_period`: burns just enough of its free WATT to settle
-            the arrears at `release_price` (rounded up to whole Wh; the
+            `rent_grace_period`: burns just enough of its WATT to settle the
+            arrears at `release_price` (rounded up to whole Wh; the
             overshoot, below one Wh's price, is forgiven), or all of it if
-            that is not enough.
+            that is not enough. The free balance goes first; when it does
+            not cover the arrears, all of the account's open asks are closed
+            (`OrderClosed` reason 7 on the exchange, at most 64 asks: the
+            exchange's per-account cap bounds the work) and their escrow
+            burns too, so no escrow is kept in the battery rent-free.
     @param account The 20-byte account in arrears.
     @return uint256 The 32-byte Wh released (burned).
     """
@@ -378,7 +511,15 @@ def release_unpaid(account: address) -> uint256:
     assert acct.arrears != 0, "watt: no arrears"
     assert block.timestamp >= acct.arrears_since + self.rent_grace_period, "watt: grace period not over"
     price: uint256 = self.release_price
+    # arrears < 2**127 and price <= 2**128: no overflow
     needed_wh: uint256 = (acct.arrears * 1000 + price - 1) // price
+    unescrowed: uint256 = 0
+    if needed_wh > acct.balance and acct.escrowed != 0:
+        # every Wh in escrow backs one of the account's open asks: all of them close below
+        unescrowed = acct.escrowed
+        acct.escrowed = 0
+        # balance + escrow <= totalSupply < 2**56
+        acct.balance = unsafe_add(acct.balance, unescrowed)
     wh: uint256 = min(needed_wh, acct.balance)
     assert wh != 0, "watt: nothing to release"
     settled: uint256 = min(acct.arrears, wh * price // 1000)
@@ -390,8 +531,14 @@ def release_unpaid(account: address) -> uint256:
         acct.arrears_since = 0
     self.totalSupply -= wh
     self._save(account, acct)
+    if unescrowed != 0:
+        log EscrowReleased(account=account, wh=unescrowed)
     log IERC20.Transfer(sender=account, receiver=empty(address), value=wh)
     log StorageReleased(account=account, wh=wh, tsl=settled)
+    if unescrowed != 0:
+        # the registered exchange, wired once at deploy; it does not call back
+        closed: uint256 = extcall IAskBook(self.exchange).close_asks_of(account)
+        assert closed == unescrowed, "watt: escrow out of sync with asks"
     return wh
 
 
@@ -402,8 +549,9 @@ def claim_rent_revenue() -> uint256:
     @return uint256 The 32-byte TSL amount claimed.
     """
     ownable._check_owner()
-    amount: uint256 = self.rent_revenue
-    self.rent_revenue = 0
+    # the slot keeps its +1 sentinel
+    amount: uint256 = unsafe_sub(self._revenue, 1)
+    self._revenue = 1
     log RentRevenueClaimed(treasury=self.treasury, amount=amount)
     assert extcall TSL.transfer(self.treasury, amount, default_return_value=True), "watt: tsl transfer failed"
     return amount
@@ -460,7 +608,9 @@ def release_escrow(account: address, wh: uint256):
 def deliver_escrow(seller: address, buyer: address, wh: uint256):
     """
     @notice Delivers `wh` from `seller`'s escrow to `buyer`'s free balance
-            (exchange only, on a trade).
+            (exchange only, on a trade). Refused while the seller is in
+            arrears: the exchange checks `in_arrears` first and closes the
+            ask instead.
     @param seller The 20-byte seller.
     @param buyer The 20-byte buyer.
     @param wh The 32-byte amount in Wh.
@@ -468,6 +618,7 @@ def deliver_escrow(seller: address, buyer: address, wh: uint256):
     assert msg.sender == self.exchange, "watt: caller is not the exchange"
     assert buyer != empty(address), "watt: transfer to the zero address"
     s: Account = self._settled(seller)
+    assert s.arrears == 0, "watt: seller in arrears"
     assert s.escrowed >= wh, "watt: delivery exceeds escrow"
     s.escrowed = unsafe_sub(s.escrowed, wh)
     self._save(seller, s)
@@ -520,50 +671,105 @@ def set_treasury(treasury_: address):
 
 
 @external
-def set_capacity_wh(capacity_wh_: uint256):
+def announce_capacity_wh(capacity_wh_: uint256):
     """
-    @notice Resizes the battery (operator only); never below the energy stored.
+    @notice Announces a new battery capacity (operator only); it may apply
+            `NOTICE_S` seconds from now. Bounds: `MIN_CAPACITY_WH` <=
+            capacity <= `MAX_CAPACITY_WH`; when applied it must not be below
+            the energy stored then.
     @param capacity_wh_ The 32-byte new capacity in Wh.
     """
     ownable._check_owner()
+    self._check_capacity(capacity_wh_)
+    log UpdateCapacityAnnounced(capacity_wh=capacity_wh_, effective_at=notice._announce(PARAM_CAPACITY, capacity_wh_))
+
+
+@external
+def apply_capacity_wh():
+    """
+    @notice Applies the announced capacity once its notice is over (operator only).
+    """
+    ownable._check_owner()
+    capacity_wh_: uint256 = notice._take(PARAM_CAPACITY)
     assert capacity_wh_ >= self.totalSupply, "watt: capacity below supply"
-    assert capacity_wh_ <= MAX_BALANCE_WH, "watt: capacity too large"
     self.capacity_wh = capacity_wh_
     log UpdateCapacity(capacity_wh=capacity_wh_)
 
 
 @external
-def set_rent_rate(rent_rate_: uint256):
+def announce_rent_rate(rent_rate_: uint256):
     """
-    @notice Sets the rent rate from now on (operator only). Rent accrued
-            before this call stays at the old rate.
+    @notice Announces a new rent rate (operator only); it may apply
+            `NOTICE_S` seconds from now. Bound: rate <= `MAX_RENT_RATE`.
     @param rent_rate_ The 32-byte rate in TSL base units per kWh per day.
     """
     ownable._check_owner()
-    assert rent_rate_ <= MAX_RENT_RATE, "watt: rent rate too large"
+    self._check_rent_rate(rent_rate_)
+    log UpdateRentRateAnnounced(rent_rate=rent_rate_, effective_at=notice._announce(PARAM_RENT_RATE, rent_rate_))
+
+
+@external
+def apply_rent_rate():
+    """
+    @notice Applies the announced rent rate once its notice is over
+            (operator only). The rent index is closed at the old rate first,
+            so rent accrued before this call is charged at the old rate.
+    """
+    ownable._check_owner()
+    rent_rate_: uint256 = notice._take(PARAM_RENT_RATE)
     self._clock = rent_rate_ | (block.timestamp << 64) | (self._index_now() << 128)
     log UpdateRentRate(rent_rate=rent_rate_)
 
 
 @external
-def set_rent_grace_period(rent_grace_period_: uint256):
+def announce_rent_grace_period(rent_grace_period_: uint256):
     """
-    @notice Sets the grace period before storage in arrears may be released.
+    @notice Announces a new grace period before storage in arrears may be
+            released (operator only); it may apply `NOTICE_S` seconds from
+            now. Bound: period >= `MIN_RENT_GRACE_PERIOD_S`.
     @param rent_grace_period_ The 32-byte period in seconds.
     """
     ownable._check_owner()
+    self._check_grace(rent_grace_period_)
+    log UpdateRentGracePeriodAnnounced(
+        rent_grace_period=rent_grace_period_, effective_at=notice._announce(PARAM_RENT_GRACE_PERIOD, rent_grace_period_)
+    )
+
+
+@external
+def apply_rent_grace_period():
+    """
+    @notice Applies the announced grace period once its notice is over (operator only).
+    """
+    ownable._check_owner()
+    rent_grace_period_: uint256 = notice._take(PARAM_RENT_GRACE_PERIOD)
     self.rent_grace_period = rent_grace_period_
     log UpdateRentGracePeriod(rent_grace_period=rent_grace_period_)
 
 
 @external
-def set_release_price(release_price_: uint256):
+def announce_release_price(release_price_: uint256):
     """
-    @notice Sets the TSL per kWh credited against arrears on release.
+    @notice Announces a new release price, the TSL per kWh credited against
+            arrears when storage is released (operator only); it may apply
+            `NOTICE_S` seconds from now. Bounds: `MIN_RELEASE_PRICE` <=
+            price <= 2**128.
     @param release_price_ The 32-byte price in TSL base units per kWh.
     """
     ownable._check_owner()
-    assert release_price_ != 0, "watt: zero release price"
+    self._check_release_price(release_price_)
+    log UpdateReleasePriceAnnounced(
+        release_price=release_price_, effective_at=notice._announce(PARAM_RELEASE_PRICE, release_price_)
+    )
+
+
+@external
+def apply_release_price():
+    """
+    @notice Applies the announced release price once its notice is over (operator only).
+    """
+    ownable._check_owner()
+    release_price_: uint256 = notice._take(PARAM_RELEASE_PRICE)
     self.release_price = release_price_
     log UpdateReleasePrice(release_price=release_price_)
 
@@ -579,6 +785,33 @@ def free_capacity_wh() -> uint256:
     @return uint256 The 32-byte free capacity in Wh.
     """
     return unsafe_sub(self.capacity_wh, self.totalSupply)
+
+
+@external
+@view
+def rent_revenue() -> uint256:
+    """
+    @notice Rent collected and not yet claimed by the treasury.
+    @return uint256 The 32-byte TSL amount in base units.
+    """
+    return unsafe_sub(self._revenue, 1)
+
+
+@external
+@view
+def in_arrears(account: address) -> bool:
+    """
+    @notice Whether `account` would be found in arrears if touched now
+            (recorded arrears, or accrued rent its deposit does not cover).
+            Such an account cannot sell: the exchange closes its asks
+            instead of filling them.
+    @param account The 20-byte account.
+    @return bool True when in arrears.
+    """
+    acct: Account = self._load(account)
+    if acct.arrears != 0:
+        return True
+    return self._charge(acct, self._index_now()) > acct.deposit
 
 
 @external
@@ -754,20 +987,30 @@ def _settled(account: address) -> Account:
     """
     @dev Loads `account` and charges its accrued rent: from the deposit as
          far as it goes, the rest as arrears. Returns the updated (unsaved) account.
+         An account that stores energy writes the revenue slot (it pays from
+         a deposit) or, in `_save`, its side word (it has none) even when
+         nothing accrued since its last touch in the same block: a call then
+         costs what it costs a second or an hour later, give or take the
+         `RentCharged` event, so gas estimates made right after a touch hold.
     """
     acct: Account = self._load(account)
     index_now: uint256 = self._index_now()
     owed: uint256 = self._charge(acct, index_now)
     acct.snapshot = index_now & _MASK96
-    if owed != 0:
-        paid: uint256 = min(owed, acct.deposit)
-        unpaid: uint256 = unsafe_sub(owed, paid)
+    if acct.balance + acct.escrowed == 0:
+        # nothing stored: nothing owed, now or later
+        return acct
+    paid: uint256 = min(owed, acct.deposit)
+    if acct.deposit != 0:
         acct.deposit = unsafe_sub(acct.deposit, paid)
-        self.rent_revenue += paid
-        if unpaid != 0:
-            if acct.arrears == 0:
-                acct.arrears_since = block.timestamp
-            acct.arrears += unpaid
+        # revenue + 1 <= TSL held by this contract: no overflow
+        self._revenue = unsafe_add(self._revenue, paid)
+    unpaid: uint256 = unsafe_sub(owed, paid)
+    if unpaid != 0:
+        if acct.arrears == 0:
+            acct.arrears_since = block.timestamp
+        acct.arrears += unpaid
+    if owed != 0:
         log RentCharged(account=account, paid=paid, unpaid=unpaid)
     return acct
 
@@ -784,25 +1027,83 @@ def _load(account: address) -> Account:
         arrears=0,
         arrears_since=0,
         had_side=(word & (_FLAG_ARREARS | _FLAG_ESCROW)) != 0,
+        side_written=(word & _FLAG_SIDE) != 0,
     )
     if acct.had_side:
         side: uint256 = self._side[account]
         acct.escrowed = side & _MASK64
-        acct.arrears = (side >> 64) & _MASK128
+        acct.arrears = (side >> 64) & _MASK127
         acct.arrears_since = side >> 192
     return acct
 
 
 @internal
 def _save(account: address, acct: Account):
+    """
+    @dev Writes the account word, and the side word when it carries or
+         carried escrow or arrears, or stores energy without a deposit (it
+         falls into arrears the next second). The side word is first
+         written (with its sentinel bit) when the account first stores
+         WATT, and never written back to zero: whether a later call (a
+         deposit running dry, an escrow ending) writes a zero or a non-zero
+         slot never depends on elapsed time, so gas estimates hold while
+         rent accrues.
+    """
     flags: uint256 = 0
     if acct.arrears != 0:
         flags |= _FLAG_ARREARS
     if acct.escrowed != 0:
         flags |= _FLAG_ESCROW
-    assert acct.arrears <= _MASK128, "watt: arrears overflow"
+    assert acct.arrears <= MAX_ARREARS, "watt: arrears overflow"
+    stores: bool = acct.balance + acct.escrowed != 0
+    if flags != 0 or acct.had_side or (stores and (not acct.side_written or acct.deposit == 0)):
+        self._side[account] = acct.escrowed | (acct.arrears << 64) | _SIDE_SENTINEL | (acct.arrears_since << 192)
+        flags |= _FLAG_SIDE
+    elif acct.side_written:
+        flags |= _FLAG_SIDE
     self._acct[account] = (
         acct.balance | flags | (acct.deposit << _SHIFT_DEPOSIT) | (acct.snapshot << _SHIFT_SNAPSHOT)
     )
-    if flags != 0 or acct.had_side:
-        self._side[account] = acct.escrowed | (acct.arrears << 64) | (acct.arrears_since << 192)
+
+
+@internal
+def _deposit_rent(account: address, amount: uint256):
+    assert amount != 0, "watt: zero amount"
+    acct: Account = self._settled(account)
+    arrears_paid: uint256 = min(amount, acct.arrears)
+    acct.arrears = unsafe_sub(acct.arrears, arrears_paid)
+    if acct.arrears == 0:
+        acct.arrears_since = 0
+    acct.deposit += unsafe_sub(amount, arrears_paid)
+    assert acct.deposit <= MAX_DEPOSIT, "watt: deposit too large"
+    if arrears_paid != 0:
+        self._revenue += arrears_paid
+    self._save(account, acct)
+    log RentDeposited(account=account, amount=amount, arrears_paid=arrears_paid)
+    assert extcall TSL.transferFrom(account, self, amount, default_return_value=True), "watt: tsl transfer failed"
+
+
+@internal
+@view
+def _check_capacity(capacity_wh_: uint256):
+    assert capacity_wh_ >= MIN_CAPACITY_WH, "watt: capacity below limit"
+    assert capacity_wh_ <= MAX_CAPACITY_WH, "watt: capacity above limit"
+
+
+@internal
+@view
+def _check_rent_rate(rent_rate_: uint256):
+    assert rent_rate_ <= MAX_RENT_RATE, "watt: rent rate above limit"
+
+
+@internal
+@view
+def _check_grace(rent_grace_period_: uint256):
+    assert rent_grace_period_ >= MIN_RENT_GRACE_PERIOD_S, "watt: grace period below limit"
+
+
+@internal
+@view
+def _check_release_price(release_price_: uint256):
+    assert release_price_ >= MIN_RELEASE_PRICE, "watt: release price below limit"
+    assert release_price_ <= RELEASE_PRICE_CAP, "watt: release price too large"

@@ -23,6 +23,10 @@ class SystemParams:
     capacity_wh: int = 1_000_000
     # how far a reading's timestamp may lie ahead of block time (meter clock drift)
     max_clock_skew_s: int = 300
+    # the most `max_clock_skew_s` can ever be announced to (MeterRegistry's immutable MAX_CLOCK_SKEW_LIMIT_S)
+    max_clock_skew_limit_s: int = 3_600
+    # the largest rated power a meter may be registered with (immutable MAX_RATED_POWER_W): 2 MW
+    max_rated_power_w: int = 2_000_000
     # seconds between the announcement of a parameter change that can cost members value and the
     # earliest time it may apply (each contract's NOTICE_S immutable; DESIGN.md "Operator bounds")
     notice_s: int = 7 * 86_400
@@ -33,6 +37,14 @@ class SystemParams:
     rent_grace_period_s: int = 7 * 86_400
     # TSL base units per kWh credited against arrears when storage is released
     release_price: int = 50_000_000_000_000_000
+    # WATT's deploy-time limits (immutable) on what the operator may announce: rent at most 10x the
+    # default, a grace period of at least 3 days, release at no less than half the default price,
+    # a battery between 10 kWh and 10 GWh (never below the energy stored)
+    max_rent_rate: int = 34_790_000_000_000_000
+    min_rent_grace_period_s: int = 3 * 86_400
+    min_release_price: int = 25_000_000_000_000_000
+    min_capacity_wh: int = 10_000
+    max_capacity_wh: int = 10_000_000_000
     # how long after its period a certificate can be claimed (Guarantees of Origin: 12 months)
     claim_window_s: int = 365 * 86_400
     # exchange, prices in quote base units per kWh (the local mock stablecoin has 6 decimals:
@@ -45,6 +57,12 @@ class SystemParams:
     max_fills: int = 16
     maker_fee_bps: int = 10
     taker_fee_bps: int = 20
+    # EnergyExchange's deploy-time limits (immutable): fees at most 50 bps each (DESIGN.md caps at 100),
+    # a band within 0.05 .. 0.50 EUR/kWh, a minimum order of at most 1 kWh
+    max_fee_bps: int = 50
+    min_floor_price: int = 50_000
+    max_ceiling_price: int = 500_000
+    max_min_order_wh: int = 1_000
     # ERC-1155 metadata URI template; `{id}` is the id as 64 hex digits (files from scripts/certificates.py)
     certificate_base_uri: str = "ipfs://gridmint-certificates/{id}.json"
 
@@ -102,8 +120,21 @@ def deploy_system(
         params.rent_rate,
         params.rent_grace_period_s,
         params.release_price,
+        params.max_rent_rate,
+        params.min_rent_grace_period_s,
+        params.min_release_price,
+        params.min_capacity_wh,
+        params.max_capacity_wh,
+        params.notice_s,
     )
-    registry = deploy("MeterRegistry", watt.address, params.max_clock_skew_s)
+    registry = deploy(
+        "MeterRegistry",
+        watt.address,
+        params.max_clock_skew_s,
+        params.max_clock_skew_limit_s,
+        params.max_rated_power_w,
+        params.notice_s,
+    )
     watt.set_registry(registry.address, sender=operator)
     certificate = deploy(
         "EnvironmentalCertificate", registry.address, params.claim_window_s, params.certificate_base_uri
@@ -121,10 +152,21 @@ def deploy_system(
         params.max_fills,
         params.maker_fee_bps,
         params.taker_fee_bps,
+        params.max_fee_bps,
+        params.min_floor_price,
+        params.max_ceiling_price,
+        params.max_min_order_wh,
+        params.notice_s,
     )
     watt.set_exchange(exchange.address, sender=operator)
     return System(
-        tsl=tsl, watt=watt, registry=registry, certificate=certificate, quote=quote, exchange=exchange, params=params
+        tsl=tsl,
+        watt=watt,
+        registry=registry,
+        certificate=certificate,
+        quote=quote,
+        exchange=exchange,
+        params=params,
     )
 
 

@@ -12,6 +12,7 @@ import boa
 import pytest
 from hypothesis import HealthCheck, settings
 
+from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.meters import TestMeter, domain_of, meter_signer, signed
 
@@ -84,11 +85,17 @@ def now():
 
 @pytest.fixture
 def register(registry, operator):
-    """Factory: registers a fresh test meter and returns it."""
+    """Factory: registers a fresh test meter (as the operator) and has its owner accept it.
 
-    def _register(label, owner, method=SOLAR, rated_power_w=10_000, name=None):
+    Its commissioning values are its registers (all 0 unless given) read one second ago, so a
+    first reading at `now()` is accepted; `commissioning=Registers(...)` sets them, and
+    `accept=False` leaves the meter waiting for its owner."""
+
+    def _register(label, owner, method=SOLAR, rated_power_w=10_000, name=None, commissioning=None, accept=True):
         m = TestMeter(meter_signer(label), owner, method, rated_power_w, name or f"{label} generator")
-        registry.register_meter(m.address, owner, method, rated_power_w, m.name, sender=operator)
+        c = commissioning or Registers(boa.env.evm.patch.timestamp - 1)
+        m.generated_wh, m.consumed_wh, m.exported_wh, m.imported_wh = c[1:]
+        onboard_meter(registry, operator, owner, m.address, method, rated_power_w, m.name, c, accept=accept)
         return m
 
     return _register
@@ -120,9 +127,10 @@ def give_watt(registry, watt, operator, submit, now):
 
     def _give(owner, wh):
         counter["n"] += 1
-        m = TestMeter(meter_signer(f"feeder-{counter['n']}-{owner}"), owner, SOLAR, 10**15, "feeder")
-        registry.register_meter(m.address, owner, SOLAR, 10**15, "feeder", sender=operator)
-        submit([(m, m.reading(now()))])
+        power = registry.MAX_RATED_POWER_W()
+        m = TestMeter(meter_signer(f"feeder-{counter['n']}-{owner}"), owner, SOLAR, power, "feeder")
+        # commissioned a day ago at zero: up to 24 h of the largest rated power can be exported at once
+        onboard_meter(registry, operator, owner, m.address, SOLAR, power, "feeder", Registers(now() - 86_400))
         boa.env.time_travel(seconds=1)
         before = watt.balanceOf(owner)
         accepted, _ = submit([(m, m.reading(now(), exp=wh))])
@@ -152,6 +160,8 @@ def fund_rent(tsl, watt, operator):
 @pytest.fixture
 def exchange(system):
     return system.exchange
+
+
 
 
 @pytest.fixture

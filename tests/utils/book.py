@@ -1,4 +1,10 @@
-"""A plain Python reference order book with the exchange's rules (DESIGN.md, EnergyExchange.vy's NatSpec)."""
+"""A plain Python reference order book with the exchange's rules (DESIGN.md, EnergyExchange.vy's NatSpec).
+
+A resting order met by a taker is closed instead of filled when it has expired (3), is the
+taker's own (5), is priced outside the band in force (9), has less than the minimum left (8), or
+is an ask of an account in storage-rent arrears (7); each uses one of `max_fills`. A fill that
+leaves a maker below the minimum closes the rest (8); a taker's remainder below the minimum is
+not rested (8)."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from dataclasses import dataclass, field
 
 IOC, POST_ONLY = 1, 2
 NO_EXPIRY = 2**40 - 1
+FILLED, CANCELLED, EXPIRED, IOC_REST, SELF_TRADE, UNCROSSABLE, ARREARS, BELOW_MINIMUM, OUT_OF_BAND = range(1, 10)
 
 
 def bid_escrow(wh: int, price: int) -> int:
@@ -97,8 +104,9 @@ class Book:
         closes.append((oid, reason))
         return refund
 
-    def place(self, owner, is_buy, price, wh, expires, flags, now):
-        """Returns (order id or 0, quote pulled from a bidder, WATT moves [(from, to, wh)], closes, WATT released)."""
+    def place(self, owner, is_buy, price, wh, expires, flags, now, debtors=frozenset()):
+        """Returns (order id or 0, quote pulled from a bidder, WATT moves [(from, to, wh)], closes, WATT released).
+        `debtors`: the accounts in storage-rent arrears now (their asks close when met)."""
         expiry = expires or NO_EXPIRY
         tid = self.next_id
         self.next_id += 1
@@ -115,7 +123,16 @@ class Book:
                 self._close(mid, 3, closes)
                 continue
             if m.owner == owner:
-                self._close(mid, 5, closes)
+                self._close(mid, SELF_TRADE, closes)
+                continue
+            if not self.floor <= m.price <= self.ceiling:
+                self._close(mid, OUT_OF_BAND, closes)
+                continue
+            if m.remaining < self.min_wh:
+                self._close(mid, BELOW_MINIMUM, closes)
+                continue
+            if is_buy and m.owner in debtors:
+                self._close(mid, ARREARS, closes)
                 continue
             w = min(remaining, m.remaining)
             q = w * best // 1000
@@ -134,8 +151,11 @@ class Book:
             remaining -= w
             m.remaining -= w
             if m.remaining == 0:
-                self._close(mid, 1, closes)
-        rests = remaining and not (flags & IOC) and not self._crosses(is_buy, price)
+                self._close(mid, FILLED, closes)
+            elif m.remaining < self.min_wh:
+                self._close(mid, BELOW_MINIMUM, closes)
+        crosses = self._crosses(is_buy, price)
+        rests = remaining and not (flags & IOC) and not crosses and remaining >= self.min_wh
         released = 0
         if rests:
             escrow = bid_escrow(remaining, price) if is_buy else 0
@@ -145,10 +165,28 @@ class Book:
             return tid, pulled, moves, closes, 0
         if not is_buy:
             released = remaining
-        closes.append((tid, 1 if remaining == 0 else (4 if flags & IOC else 6)))
+        if remaining == 0:
+            reason = FILLED
+        elif flags & IOC:
+            reason = IOC_REST
+        elif crosses:
+            reason = UNCROSSABLE
+        else:
+            reason = BELOW_MINIMUM
+        closes.append((tid, reason))
         return 0, pulled, moves, closes, released
 
-    def cancel(self, oid, reason=2):
+    def cancel(self, oid, reason=CANCELLED):
         closes = []
         refund = self._close(oid, reason, closes)
         return refund, closes
+
+    def close_asks_of(self, owner):
+        """WATT's `release_unpaid` of an account whose free balance is short: every ask of it closes
+        (reason 7); returns the Wh they had left and the closes, oldest first."""
+        closes = []
+        total = 0
+        for oid in sorted(i for i, o in self.orders.items() if o.owner == owner and not o.is_buy):
+            total += self.orders[oid].remaining
+            self._close(oid, ARREARS, closes)
+        return total, closes

@@ -27,3 +27,12 @@ class AnchoredMachine(RuleBasedStateMachine):
     @property
     def now(self):
         return boa.env.evm.patch.timestamp
+
+
+def announce_and_apply(contract, thing, *values, sender):
+    """The operator's announced change, end to end: `announce_<thing>(*values)`, wait out the
+    contract's NOTICE_S, `apply_<thing>()`. Returns the apply call's logs."""
+    getattr(contract, f"announce_{thing}")(*values, sender=sender)
+    boa.env.time_travel(seconds=contract.NOTICE_S())
+    getattr(contract, f"apply_{thing}")(sender=sender)
+    return contract.get_logs()

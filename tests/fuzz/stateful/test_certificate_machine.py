@@ -3,14 +3,16 @@
 For every meter, Wh ever issued <= renewable generation credited by accepted
 readings; per id, issued == outstanding + claimed (and outstanding == the sum
 of holders' balances); one meter's certificate periods never overlap; revoked
-or expired ids never move or get claimed."""
+or expired ids never move or get claimed, in single and batch transfers (ids
+repeated, mixed with revoked or expired ones, sent by approved operators)."""
 
 import boa
 from hypothesis import event
 from hypothesis import strategies as st
-from hypothesis.stateful import invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from oracle.eip712 import Reading
+from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
@@ -33,14 +35,16 @@ class CertificateMachine(AnchoredMachine):
         self.credited = {}  # renewable Wh credited per meter, summed from ReadingAccepted events
         for label, owner, method, power in METERS:
             signer = meter_signer(f"cert-{label}")
-            self.reg.register_meter(signer.address, HOLDERS[owner], method, power, label, sender=OPERATOR)
+            # commissioned a second ago at zero and accepted by its owner
+            onboard_meter(self.reg, OPERATOR, HOLDERS[owner], signer.address, method, power, label, Registers(self.now - 1))
             self.meters.append(dict(signer=signer, owner=HOLDERS[owner], method=method, power=power, gen=0, last=0))
             self.credited[signer.address] = 0
-            self._submit(self.meters[-1])  # baseline
+            self._submit(self.meters[-1])  # a first reading: nothing generated since commissioning
         self.issued = {m["signer"].address: 0 for m in self.meters}
         self.ids = {}  # id -> meter address
         self.claimed = {}  # (beneficiary, id) -> Wh
         self.revoked = set()
+        self.approved = set()  # (holder, operator) pairs with setApprovalForAll
 
     def _submit(self, m):
         r = Reading(m["signer"].address, self.now, m["gen"], 0, 0, 0)
@@ -50,6 +54,15 @@ class CertificateMachine(AnchoredMachine):
                 self.credited[str(e.meter)] += e.generated_wh
 
     # ------------------------------------------------------------ rules
+
+    @initialize(seconds=st.integers(60, 3_600))
+    def first_certificates(self, seconds):
+        """Every renewable meter generates for a while and gets one certificate, so transfer,
+        batch and claim rules have ids to work on from the first step."""
+        for i, m in enumerate(self.meters):
+            if m["method"]:
+                self.generate(i, seconds, 1.0)
+                self.issue(i, False)
 
     @rule(i=st.integers(0, len(METERS) - 1), seconds=st.integers(60, 7_200), frac=st.floats(0, 1))
     def generate(self, i, seconds, frac):
@@ -93,6 +106,55 @@ class CertificateMachine(AnchoredMachine):
                 self.cert.safeTransferFrom(src, dst, id, amount, b"", sender=src)
         else:
             self.cert.safeTransferFrom(src, dst, id, amount, b"", sender=src)
+
+    @rule(holder=st.sampled_from(HOLDERS), operator=st.sampled_from(HOLDERS), approved=st.booleans())
+    def set_approval(self, holder, operator, approved):
+        if holder == operator:
+            with boa.reverts("erc1155: setting approval status for self"):
+                self.cert.setApprovalForAll(operator, approved, sender=holder)
+            return
+        self.cert.setApprovalForAll(operator, approved, sender=holder)
+        (self.approved.add if approved else self.approved.discard)((holder, operator))
+
+    @precondition(lambda self: self.ids)
+    @rule(data=st.data(), n=st.integers(1, 5))
+    def batch_transfer(self, data, n):
+        """safeBatchTransferFrom with ids drawn with repetition: predicted from the per-id rules
+        (revoked, then expired, in the batch's order) and sequential balances."""
+        ids = [data.draw(st.sampled_from(sorted(self.ids))) for _ in range(n)]
+        src = data.draw(st.sampled_from(HOLDERS))
+        dst = data.draw(st.sampled_from(HOLDERS))
+        sender = data.draw(st.sampled_from([src] * 4 + HOLDERS))
+        balances = {(h, i): self.cert.balanceOf(h, i) for h in HOLDERS for i in set(ids)}
+        amounts = [data.draw(st.integers(0, balances[(src, i)] + 1)) for i in ids]
+        expect = None
+        if sender != src and (src, sender) not in self.approved:
+            expect = "erc1155: caller is not token owner or approved"
+        for i in ids:
+            if expect:
+                break
+            if i in self.revoked:
+                expect = "certificate: revoked"
+            elif self.now > self.cert.certificate(i).expires_at:
+                expect = "certificate: expired"
+        after = dict(balances)
+        for i, amount in zip(ids, amounts):
+            if expect:
+                break
+            if after[(src, i)] < amount:
+                expect = "erc1155: insufficient balance for transfer"
+                break
+            after[(src, i)] -= amount
+            after[(dst, i)] += amount
+        if expect:
+            with boa.reverts(expect):
+                self.cert.safeBatchTransferFrom(src, dst, ids, amounts, b"", sender=sender)
+            event(f"batch rejected: {expect}")
+            after = balances
+        else:
+            self.cert.safeBatchTransferFrom(src, dst, ids, amounts, b"", sender=sender)
+            event("batch moved")
+        assert {k: self.cert.balanceOf(*k) for k in balances} == after
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data())

@@ -1,7 +1,10 @@
 """DESIGN.md invariants 1 (WATT supply, capacity, mint/burn accounting) and 5
 (readings credited at most once, counters never fall, rejected readings change
-nothing but their event) under random interleavings of readings from several
-meters, including replays, forgeries and every kind of bad reading.
+nothing but their event, and the total credited for a meter depends only on its
+newest accepted reading) under random interleavings of readings from several
+meters, including replays, forgeries, every kind of bad reading, an oracle
+batch relayed partly and out of order, owners accepting their meters late, and
+key rotations with declared commissioning values.
 
 Each rule predicts the outcome with the plain-Python `RegistryModel` before it
 calls, then compares the chain's return value and events with the prediction;
@@ -13,26 +16,42 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading, malleate
+from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import TestMeter, domain_of, meter_signer
-from tests.utils.model import MeterModel, RegistryModel
+from tests.utils.model import RegistryModel
 
 OPERATOR = boa.env.generate_address("machine-operator")
 OWNERS = [boa.env.generate_address(f"machine-owner-{i}") for i in range(3)]
-# (label, owner index, method, rated power W): two meters share an owner
-METERS = [("pv-a", 0, 1, 5_000), ("pv-b", 0, 1, 12_000), ("wind", 1, 2, 30_000), ("home", 2, 0, 4_000)]
+# (label, owner index, method, rated power W, accepted at start): two meters share an owner;
+# the wind turbine's owner accepts it only when the `accept` rule fires
+METERS = [
+    ("pv-a", 0, 1, 5_000, True),
+    ("pv-b", 0, 1, 12_000, True),
+    ("wind", 1, 2, 30_000, False),
+    ("home", 2, 0, 4_000, True),
+]
 CAPACITY_WH = 20_000  # small, so the cap and GridExport are hit often
 SKEW = 300
 _DEPLOY = boa_deployer(OPERATOR)  # compiles once per process
 
 
-def _system():
+def _commissioning(i, now):
+    """Meter i's commissioning values: installed an hour ago with registers already running."""
+    return Registers(now - 3_600, 1_000_000 * (i + 1), 400_000 * i, 50_000 * i, 20_000 * i)
+
+
+def _system(now):
     # boa's pytest plugin rolls every example back, so each example deploys afresh
     # rent is off here (its own machine covers it): this one isolates readings and supply
-    system = deploy_system(_DEPLOY, OPERATOR, SystemParams(CAPACITY_WH, SKEW, rent_rate=0))
-    for label, owner, method, power in METERS:
-        system.registry.register_meter(meter_signer(label).address, OWNERS[owner], method, power, label, sender=OPERATOR)
+    # notice_s=0 and no lower capacity limit: capacity changes apply at once here (the notice is tested in tests/unit/watt)
+    system = deploy_system(_DEPLOY, OPERATOR, SystemParams(CAPACITY_WH, SKEW, rent_rate=0, notice_s=0, min_capacity_wh=0))
+    for i, (label, owner, method, power, accepted) in enumerate(METERS):
+        onboard_meter(
+            system.registry, OPERATOR, OWNERS[owner], meter_signer(label).address, method, power, label,
+            _commissioning(i, now), accept=accepted,
+        )
     return system
 
 
@@ -44,18 +63,21 @@ KINDS = st.sampled_from(
 class ReadingsMachine(AnchoredMachine):
     def __init__(self):
         super().__init__()
-        self.sys = _system()
+        self.sys = _system(self.now)
         self.domain = domain_of(self.sys.registry)
         self.sep = self.domain.separator
         self.meters = [
-            TestMeter(meter_signer(label), OWNERS[o], method, power, label) for label, o, method, power in METERS
+            TestMeter(meter_signer(label), OWNERS[o], method, power, label) for label, o, method, power, _ in METERS
         ]
         self.model = RegistryModel(capacity_wh=CAPACITY_WH, max_clock_skew=SKEW)
-        for m in self.meters:
-            self.model.meters[m.address] = MeterModel(m.owner, m.method, m.rated_power_w)
+        for i, (m, (*_, accepted)) in enumerate(zip(self.meters, METERS)):
+            self.model.register(m.address, m.owner, m.method, m.rated_power_w, _commissioning(i, self.now))
+            self.model.meters[m.address].accepted = accepted
+        self.signers = {m.address: m.signer for m in self.meters}  # every key ever used, retired ones too
         self.sent: list[tuple[Reading, bytes]] = []  # every signed reading, for replays
         self.ghost = meter_signer("ghost-meter")
         self.highest_seen: dict[str, tuple] = {}
+        self.rotations = 0
 
     # ------------------------------------------------------------ generators
 
@@ -77,7 +99,7 @@ class ReadingsMachine(AnchoredMachine):
             r = Reading(m.address, data.draw(st.integers(0, max(mm.last_ts, 1))), *self._regs(m))
             return r, m.signer.sign(r, self.domain, self.sep), True
         ts = max(mm.last_ts + 1, now - data.draw(st.integers(0, 120)))
-        dt = ts - mm.last_ts if mm.last_ts else 0
+        dt = ts - mm.last_ts
         budget = m.rated_power_w * dt // 3600
         regs = list(self._regs(m))
         if kind == "falling" and any(regs):
@@ -87,11 +109,8 @@ class ReadingsMachine(AnchoredMachine):
             i = data.draw(st.integers(0, 3))
             regs[i] += budget + data.draw(st.integers(1, 10_000))
         else:
-            # a plausible advance (or a baseline anywhere in the counter range)
-            if mm.baseline is None:
-                regs = [data.draw(st.integers(0, 10**9)) for _ in range(4)]
-            else:
-                regs = [v + data.draw(st.integers(0, budget)) for v in regs]
+            # a plausible advance from the last accepted reading (or the commissioning values)
+            regs = [v + data.draw(st.integers(0, budget)) for v in regs]
         r = Reading(m.address, ts, *regs)
         sig = m.signer.sign(r, self.domain, self.sep)
         if kind == "forged":
@@ -102,21 +121,15 @@ class ReadingsMachine(AnchoredMachine):
         return r, sig, True
 
     def _regs(self, m):
-        b = self.model.meters[m.address].baseline
-        return b if b is not None else (0, 0, 0, 0)
+        return self.model.meters[m.address].baseline
 
     def _sig_ok(self, r, sig):
-        return r.meter in self.model.meters and sig == self._signer_of(r).sign(r, self.domain, self.sep)
+        return r.meter in self.model.meters and sig == self.signers[r.meter].sign(r, self.domain, self.sep)
 
-    def _signer_of(self, r):
-        return next(m.signer for m in self.meters if m.address == r.meter)
-
-    # ------------------------------------------------------------ rules
-
-    @rule(data=st.data(), n=st.integers(1, 8))
-    def submit_batch(self, data, n):
-        items = [self._make(data, data.draw(KINDS)) for _ in range(n)]
-        outcomes = [self.model.apply(r, ok, self.now) for r, ok_sig, ok in [(r, s, v) for r, s, v in items]]
+    def _relay(self, items):
+        """Submits (reading, signature, signature_valid) items as one batch and checks every outcome
+        against the model's prediction."""
+        outcomes = [self.model.apply(r, ok, self.now) for r, _, ok in items]
         for r, sig, _ in items:
             self.sent.append((r, sig))
         accepted = self.sys.registry.submit_readings([r.as_call_arg() for r, _, _ in items], [s for _, s, _ in items])
@@ -145,6 +158,79 @@ class ReadingsMachine(AnchoredMachine):
                 event("credited WATT")
             if o.grid_export or o.grid_import:
                 event("grid export/import")
+        return outcomes
+
+    # ------------------------------------------------------------ rules
+
+    @rule(data=st.data(), n=st.integers(1, 8))
+    def submit_batch(self, data, n):
+        self._relay([self._make(data, data.draw(KINDS)) for _ in range(n)])
+
+    @rule(data=st.data(), n=st.integers(2, 8), step=st.integers(1, 900))
+    def relay_oracle_batch_partly_out_of_order(self, data, n, step):
+        """The oracle signs n cumulative readings of one meter, `step` s apart; a relayer submits
+        any subset of them in any order, in one or two transactions."""
+        m = data.draw(st.sampled_from(self.meters))
+        mm = self.model.meters[m.address]
+        boa.env.time_travel(seconds=n * step)
+        start = max(mm.last_ts, self.now - n * step)
+        regs, batch = list(mm.baseline), []
+        prev_ts = mm.last_ts
+        for k in range(1, n + 1):
+            ts = start + k * step
+            budget = m.rated_power_w * (ts - prev_ts) // 3600
+            regs = [v + data.draw(st.integers(0, budget)) for v in regs]
+            r = Reading(m.address, ts, *regs)
+            batch.append((r, m.signer.sign(r, self.domain, self.sep), True))
+            prev_ts = ts
+        order = data.draw(st.permutations(range(n)))
+        chosen = [batch[i] for i in order[: data.draw(st.integers(1, n))]]
+        split = data.draw(st.integers(0, len(chosen)))
+        for part in (chosen[:split], chosen[split:]):
+            if part:
+                self._relay(part)
+        newest = max(chosen, key=lambda item: item[0].timestamp)[0]
+        if mm.active and mm.accepted and newest.timestamp <= self.now + SKEW:
+            # whatever was relayed and in whatever order, the newest reading's registers are on chain
+            assert (mm.last_ts, mm.baseline) == (newest.timestamp, tuple(newest[2:]))
+            event("partial/out-of-order batch fully credited")
+
+    @rule(data=st.data())
+    def accept(self, data):
+        m = data.draw(st.sampled_from(self.meters))
+        mm = self.model.meters[m.address]
+        stranger = data.draw(st.sampled_from([o for o in OWNERS if o != mm.owner] + [OPERATOR]))
+        with boa.reverts("registry: caller is not the meter owner"):
+            self.sys.registry.accept_meter(m.address, sender=stranger)
+        if mm.accepted:
+            with boa.reverts("registry: meter already accepted"):
+                self.sys.registry.accept_meter(m.address, sender=mm.owner)
+            return
+        self.sys.registry.accept_meter(m.address, sender=mm.owner)
+        mm.accepted = True
+        event("accepted")
+
+    @rule(data=st.data(), ahead=st.integers(-600, SKEW + 60), fresh_registers=st.booleans())
+    def rotate_key(self, data, ahead, fresh_registers):
+        """Hardware replaced: the operator moves the record to a new key with the new hardware's
+        commissioning values; the owner must accept the new key before it credits."""
+        i = data.draw(st.integers(0, len(self.meters) - 1))
+        old = self.meters[i]
+        self.rotations += 1
+        new = TestMeter(meter_signer(f"{old.name}-{self.rotations}"), old.owner, old.method, old.rated_power_w, old.name)
+        regs = [data.draw(st.integers(0, 10**6)) for _ in range(4)] if fresh_registers else [0, 0, 0, 0]
+        c = Registers(self.now + ahead, *regs)
+        expect = self.model.rotate_error(old.address, new.address, tuple(c), self.now)
+        if expect is not None:
+            with boa.reverts(expect):
+                self.sys.registry.rotate_meter_key(old.address, new.address, c, sender=OPERATOR)
+            event(f"rotation refused: {expect}")
+            return
+        self.sys.registry.rotate_meter_key(old.address, new.address, c, sender=OPERATOR)
+        self.model.rotate(old.address, new.address, tuple(c))
+        self.meters[i] = new
+        self.signers[new.address] = new.signer
+        event("rotated")
 
     @rule(seconds=st.integers(1, 4 * 3600))
     def advance_time(self, seconds):
@@ -159,11 +245,12 @@ class ReadingsMachine(AnchoredMachine):
 
     @rule(capacity=st.integers(0, 40_000))
     def set_capacity(self, capacity):
+        self.sys.watt.announce_capacity_wh(capacity, sender=OPERATOR)
         if capacity < self.model.supply:
             with boa.reverts("watt: capacity below supply"):
-                self.sys.watt.set_capacity_wh(capacity, sender=OPERATOR)
+                self.sys.watt.apply_capacity_wh(sender=OPERATOR)
         else:
-            self.sys.watt.set_capacity_wh(capacity, sender=OPERATOR)
+            self.sys.watt.apply_capacity_wh(sender=OPERATOR)
             self.model.capacity_wh = capacity
 
     @precondition(lambda self: self.model.supply > 0)
@@ -195,15 +282,22 @@ class ReadingsMachine(AnchoredMachine):
             last = reg.last_reading(m.address)
             regs = (last.generated_wh, last.consumed_wh, last.exported_wh, last.imported_wh)
             assert last.timestamp == mm.last_ts
-            assert regs == (mm.baseline or (0, 0, 0, 0))
+            assert regs == mm.baseline
             prev = self.highest_seen.get(m.address)
             if prev is not None:
                 assert last.timestamp >= prev[0] and all(a >= b for a, b in zip(regs, prev[1]))
             self.highest_seen[m.address] = (last.timestamp, regs)
-            cert = reg.certifiable(m.address)
-            assert tuple(cert) == (
-                (mm.certifiable_wh, mm.period_start, mm.period_end) if mm.certifiable_wh else (0, 0, 0)
-            )
+            info = reg.meters(m.address)
+            assert (info.active, info.accepted) == (mm.active, mm.accepted)
+            assert tuple(reg.certifiable(m.address)) == mm.certifiable()
+        for address in self.model.retired:
+            assert str(reg.meters(address).owner) == "0x" + "00" * 20 and reg.retired(address)
+
+    @invariant()
+    def credited_total_depends_only_on_the_newest_accepted_reading(self):
+        # per key: what its accepted readings credited == its newest accepted registers - its commissioning
+        for mm in [*self.model.meters.values(), *self.model.retired.values()]:
+            assert mm.credited == tuple(b - c for b, c in zip(mm.baseline, mm.commissioning))
 
 
 TestReadingsMachine = ReadingsMachine.TestCase

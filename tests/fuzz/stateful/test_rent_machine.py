@@ -1,10 +1,15 @@
-"""DESIGN.md invariants 1 and 2 with time travel: storage rent on WATT.
+"""DESIGN.md invariants 1, 2 and 6 with time travel: storage rent on WATT, with escrow held by
+real asks on the EnergyExchange.
 
 A Python mirror of the ledger predicts every call; an independent exact
 integral (fractions) of stored energy x rate over time bounds what was
 charged: exact <= charged <= exact + one base unit per charge. Also: TSL held
 by WATT == deposits + uncollected revenue; supply == balances + escrow <=
-capacity; minted == credited exports, burned == covered imports + releases."""
+capacity; minted == credited exports, burned == covered imports + releases;
+an account in arrears never sells (its asks close instead of filling); right
+after `release_unpaid` an account has no arrears or stores nothing, escrow
+included; a rent-rate change applies only after its notice, and rent before
+it is charged at the old rate."""
 
 from fractions import Fraction
 
@@ -14,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
 from oracle.eip712 import Reading
+from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
@@ -23,6 +29,9 @@ MEMBERS = [boa.env.generate_address(f"rent-member-{i}") for i in range(3)]
 DENOM = 86_400_000
 CAPACITY = 200_000
 GRACE = 3 * 86_400
+NOTICE = 86_400
+ARREARS_CLOSE, SELF_TRADE, BELOW_MINIMUM = 7, 5, 8
+ASK_PRICES = [100_000, 150_000, 200_000]
 _DEPLOY = boa_deployer(OPERATOR)
 
 
@@ -39,21 +48,30 @@ class RentMachine(AnchoredMachine):
     def __init__(self):
         super().__init__()
         self.sys = deploy_system(
-            _DEPLOY, OPERATOR, SystemParams(CAPACITY, 300, rent_rate=3_479_000_000_000_000, rent_grace_period_s=GRACE)
+            _DEPLOY,
+            OPERATOR,
+            SystemParams(
+                CAPACITY, 300, rent_rate=3_479_000_000_000_000, rent_grace_period_s=GRACE, max_rated_power_w=10**15,
+                notice_s=NOTICE, max_rent_rate=10**17,
+            ),
         )
         self.watt, self.tsl, self.reg = self.sys.watt, self.sys.tsl, self.sys.registry
-        self.exchange = str(self.sys.exchange.address)  # impersonated to drive the escrow seam
+        self.ex = self.sys.exchange  # escrow moves only through real asks
+        self.min_wh = self.ex.min_order_wh()
+        self.max_fills = self.ex.max_fills()
         self.domain = domain_of(self.reg)
         self.meters = {}
         self.regs = {}
         for i, m in enumerate(MEMBERS):
             signer = meter_signer(f"rent-meter-{i}")
-            self.reg.register_meter(signer.address, m, 1, 10**15, "m", sender=OPERATOR)
+            onboard_meter(self.reg, OPERATOR, m, signer.address, 1, 10**15, "m", Registers(self.now - 1))
             self.meters[m] = signer
             self.regs[m] = [0, 0, 0, 0]
             self._reading(m)  # baseline
             self.tsl.mint(m, 10**24, sender=OPERATOR)
             self.tsl.approve(self.watt.address, 2**256 - 1, sender=m)
+            self.sys.quote.mint(m, 10**15, sender=OPERATOR)
+            self.sys.quote.approve(self.ex.address, 2**256 - 1, sender=m)
         # mirror
         self.rate = self.watt.rent_rate()
         self.index = 0
@@ -66,8 +84,13 @@ class RentMachine(AnchoredMachine):
         self.charged_total = 0  # paid + unpaid over all charges
         self.exact = Fraction(0)  # independent integral of stored * rate dt / DENOM
         self.exact_t = self.now
-        for m in MEMBERS[:2]:  # two members start with a deposit, one without
-            self.deposit(m, 10**18)
+        self.asks = {}  # order id -> [owner, price, remaining Wh], the open asks
+        self.just_released = set()  # released in the last step, nothing credited or elapsed since
+        # one member starts with a deposit for two weeks, one for about seven hours, one without
+        self.deposit(MEMBERS[0], 10**18)
+        self.deposit(MEMBERS[1], 2 * 10**16)
+        for m in MEMBERS:  # and everyone starts with energy to sell
+            self.meter_flows(m, 20_000, 0)
 
     # ---------------------------------------------------------------- mirror
 
@@ -124,12 +147,14 @@ class RentMachine(AnchoredMachine):
         self._advance_exact()
         boa.env.time_travel(seconds=seconds)
         self._advance_exact()
+        self.just_released.clear()
 
     @rule(member=st.sampled_from(MEMBERS), exp=st.integers(0, 60_000), imp=st.integers(0, 60_000))
     def meter_flows(self, member, exp, imp):
         self._advance_exact()
         boa.env.time_travel(seconds=1)
         self._advance_exact()
+        self.just_released.clear()
         self.regs[member][2] += exp
         self.regs[member][3] += imp
         self._reading(member)
@@ -156,6 +181,7 @@ class RentMachine(AnchoredMachine):
         self._settle(dst).bal += amount if dst != src else 0
         if dst == src:
             a.bal += amount
+        self.just_released.discard(dst)
 
     @rule(member=st.sampled_from(MEMBERS), amount=st.integers(1, 10**19))
     def deposit(self, member, amount):
@@ -212,12 +238,27 @@ class RentMachine(AnchoredMachine):
                 self.watt.release_unpaid(member)
             return
         needed = ceil_div(arrears_after * 1000, price)
-        if min(needed, a.bal) == 0:
+        # the free balance goes first; when short, every open ask of the account closes and its escrow burns too
+        reach = a.bal + (a.esc if needed > a.bal else 0)
+        if min(needed, reach) == 0:
             with boa.reverts("watt: nothing to release"):
                 self.watt.release_unpaid(member)
             return
         a = self._settle(member)
+        closed = []
+        if needed > a.bal and a.esc:
+            closed = sorted(oid for oid, o in self.asks.items() if o[0] == member)
+            assert sum(self.asks[oid][2] for oid in closed) == a.esc
+            for oid in closed:
+                del self.asks[oid]
+            a.bal += a.esc
+            a.esc = 0
+            event("release reached escrow")
         wh = self.watt.release_unpaid(member)
+        logs = self.watt.get_logs(include_child_logs=True)
+        assert sorted((c.order_id, c.reason) for c in logs if type(c).__name__ == "OrderClosed") == [
+            (oid, ARREARS_CLOSE) for oid in closed
+        ]
         assert wh == min(needed, a.bal)
         settled = a.arrears if wh == needed else min(a.arrears, wh * price // 1000)
         a.bal -= wh
@@ -225,15 +266,31 @@ class RentMachine(AnchoredMachine):
         if a.arrears == 0:
             a.since = 0
         self.released += wh
+        self.just_released.add(member)
         event("storage released")
 
-    @rule(rate=st.sampled_from([0, 1, 86_400_001, 3_479_000_000_000_000, 10**17]))
-    def set_rate(self, rate):
+    @rule(rate=st.sampled_from([0, 1, 86_400_001, 3_479_000_000_000_000, 10**17]), early=st.booleans())
+    def change_rate(self, rate, early):
+        """Announce, (try to apply early,) wait out the notice, apply: rent up to the apply is at the old rate."""
+        self.watt.announce_rent_rate(rate, sender=OPERATOR)
+        if early:
+            self.advance_time(NOTICE - 1)
+            with boa.reverts("notice: not yet effective"):
+                self.watt.apply_rent_rate(sender=OPERATOR)
+            self.advance_time(1)
+        else:
+            self.advance_time(NOTICE)
+        assert self.watt.rent_rate() == self.rate  # nothing changed during the notice
         self._advance_exact()
         self.index = self._index_now()
         self.index_t = self.now
         self.rate = rate
-        self.watt.set_rent_rate(rate, sender=OPERATOR)
+        self.watt.apply_rent_rate(sender=OPERATOR)
+
+    @rule(rate=st.integers(10**17 + 1, 2**64 - 1))
+    def announce_rate_above_limit(self, rate):
+        with boa.reverts("watt: rent rate above limit"):
+            self.watt.announce_rent_rate(rate, sender=OPERATOR)
 
     @rule()
     def claim(self):
@@ -241,34 +298,98 @@ class RentMachine(AnchoredMachine):
         self.claimed += self.revenue
         self.revenue = 0
 
-    @rule(member=st.sampled_from(MEMBERS), frac=st.floats(0, 1))
-    def escrow(self, member, frac):
+    # ------------------------------------------------------------ the exchange seam
+
+    @rule(member=st.sampled_from(MEMBERS), frac=st.floats(0, 1), price=st.sampled_from(ASK_PRICES))
+    def place_ask(self, member, frac, price):
+        """A GTC ask; no bid ever rests here, so it rests whole or reverts."""
         self._advance_exact()
+        wh = int(self.accts[member].bal * frac)
+        if wh < self.min_wh:
+            with boa.reverts("exchange: order below minimum"):
+                self.ex.place_order(False, price, wh, 0, 0, sender=member)
+            return
         if self._in_arrears_if_touched(member):
             with boa.reverts("watt: account in arrears"):
-                self.watt.escrow(member, 0, sender=self.exchange)
+                self.ex.place_order(False, price, wh, 0, 0, sender=member)
+            event("ask refused in arrears")
             return
+        oid = self.ex.place_order(False, price, wh, 0, 0, sender=member)
+        assert oid != 0
         a = self._settle(member)
-        wh = int(a.bal * frac)
-        self.watt.escrow(member, wh, sender=self.exchange)
         a.bal -= wh
         a.esc += wh
+        self.asks[oid] = [member, price, wh]
 
-    @precondition(lambda self: any(a.esc for a in self.accts.values()))
-    @rule(data=st.data(), buyer=st.sampled_from(MEMBERS), deliver=st.booleans())
-    def settle_escrow(self, data, buyer, deliver):
+    @rule(member=st.sampled_from(MEMBERS), frac=st.floats(0.8, 1))
+    def sell_run_dry_and_get_released(self, member, frac):
+        """The shelter attack: put (nearly) everything up for sale, let the deposit run dry, wait out
+        the grace period: `release_unpaid` must reach the escrow."""
+        self.place_ask(member, frac, ASK_PRICES[-1])
+        paid_until = self.watt.storage_paid_until(member)
+        if self.now < paid_until < 2**256 - 1:
+            self.advance_time(min(paid_until - self.now + 1, 30 * 86_400))
+        self.settle(member)
+        self.advance_time(GRACE + 1)
+        self.release(member)
+
+    @precondition(lambda self: self.asks)
+    @rule(buyer=st.sampled_from(MEMBERS), wh=st.integers(100, 80_000))
+    def take(self, buyer, wh):
+        """An IOC bid at the ceiling walks the asks: an ask of an account in arrears closes
+        (reason 7, escrow back to its balance) and matching goes on; it never fills."""
         self._advance_exact()
-        seller = data.draw(st.sampled_from([m for m, a in self.accts.items() if a.esc]))
-        wh = data.draw(st.integers(1, self.accts[seller].esc))
-        s = self._settle(seller)
-        if deliver:
-            self.watt.deliver_escrow(seller, buyer, wh, sender=self.exchange)
-            s.esc -= wh
-            self._settle(buyer).bal += wh
-        else:
-            self.watt.release_escrow(seller, wh, sender=self.exchange)
-            s.esc -= wh
-            s.bal += wh
+        remaining, budget = wh, self.max_fills
+        fills, closes = [], []
+        for oid in sorted(self.asks, key=lambda i: (self.asks[i][1], i)):
+            if not remaining or not budget:
+                break
+            budget -= 1
+            owner, price, left = self.asks[oid]
+            if owner == buyer:
+                closes.append((oid, SELF_TRADE))
+            elif self._in_arrears_if_touched(owner):
+                closes.append((oid, ARREARS_CLOSE))
+                event("ask of a debtor closed when met")
+            else:
+                w = min(remaining, left)
+                remaining -= w
+                fills.append((oid, owner, w))
+                self.asks[oid][2] -= w
+                if self.asks[oid][2] == 0:
+                    del self.asks[oid]
+                    continue
+                if self.asks[oid][2] >= self.min_wh:
+                    continue
+                closes.append((oid, BELOW_MINIMUM))
+            o = self.asks.pop(oid)
+            a = self._settle(o[0])
+            a.esc -= o[2]
+            a.bal += o[2]
+        self.ex.place_order(True, self.ex.ceiling_price(), wh, 0, 1, sender=buyer)
+        logs = self.ex.get_logs()
+        trades = [(t.maker_order_id, str(t.maker), t.amount_wh) for t in logs if type(t).__name__ == "Trade"]
+        assert trades == fills
+        got = [(c.order_id, c.reason) for c in logs if type(c).__name__ == "OrderClosed"]
+        assert [c for c in got if c[1] != 1 and c[1] != 4] == closes
+        for oid, seller, w in fills:
+            assert not self._in_arrears_if_touched(seller), "an account in arrears sold"
+            self._settle(seller).esc -= w
+            self._settle(buyer).bal += w
+            self.just_released.discard(buyer)
+        if fills:
+            event("ask filled")
+
+    @precondition(lambda self: self.asks)
+    @rule(data=st.data())
+    def cancel_ask(self, data):
+        self._advance_exact()
+        oid = data.draw(st.sampled_from(sorted(self.asks)))
+        owner, _, left = self.asks.pop(oid)
+        self.ex.cancel_order(oid, sender=owner)
+        a = self._settle(owner)
+        a.esc -= left
+        a.bal += left
 
     # ---------------------------------------------------------------- invariants
 
@@ -279,6 +400,22 @@ class RentMachine(AnchoredMachine):
             assert self.watt.escrowed_of(m) == a.esc
             assert tuple(self.watt.arrears_of(m)) == (a.arrears, a.since)
         assert self.watt.rent_revenue() == self.revenue
+
+    @invariant()
+    def escrow_is_the_open_asks(self):
+        for m, a in self.accts.items():
+            assert a.esc == sum(o[2] for o in self.asks.values() if o[0] == m)
+        assert [tuple(l) for l in self.ex.depth(False, 32)] == sorted(
+            {(p, sum(o[2] for o in self.asks.values() if o[1] == p)) for _, p, _ in self.asks.values()}
+        )
+
+    @invariant()
+    def released_account_stores_nothing_unpaid(self):
+        """Right after `release_unpaid`: no arrears left, or nothing stored (balance and escrow)."""
+        for m in self.just_released:
+            arrears, _ = self.watt.arrears_of(m)
+            assert arrears == 0 or self.watt.stored_of(m) == 0
+            assert not self.watt.in_arrears(m) or (self.watt.balanceOf(m), self.watt.escrowed_of(m)) == (0, 0)
 
     @invariant()
     def supply_is_balances_plus_escrow_within_capacity(self):

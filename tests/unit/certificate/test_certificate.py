@@ -24,7 +24,7 @@ def cert(system):
 
 @pytest.fixture
 def generate(submit, now):
-    """Factory: the meter generates `wh` over the next 15 minutes (baseline first if needed)."""
+    """Factory: the meter generates `wh` over the next 15 minutes (a zero-delta first reading if needed)."""
     seen = set()
 
     def _generate(meter, wh):
@@ -50,7 +50,7 @@ def issued(cert, pv, generate, meter_owner):
 
 
 def test_issue__mints_all_certifiable_with_its_data(cert, registry, pv, generate, meter_owner, now):
-    t0 = now()
+    t0 = registry.last_reading(pv.address).timestamp  # the period starts at the commissioning
     generate(pv, 1_200)
     t1 = now()
     generate(pv, 800)
@@ -249,3 +249,43 @@ def test_erc165_and_uri(cert, issued, operator):
 def test_no_mint_or_burn_exported(cert):
     for fn in ("safe_mint", "safe_mint_batch", "burn", "burn_batch", "set_minter", "set_uri"):
         assert not hasattr(cert, fn)
+
+
+# ---------------------------------------------------------------- timestamp bounds
+
+
+def test_issue__at_the_largest_accepted_timestamp__period_and_expiry_read_back_exactly(
+    cert, registry, register, submit, meter_owner, other_owner, system
+):
+    from gridmint.onboarding import Registers
+
+    max_ts = registry.MAX_TIMESTAMP()
+    boa.env.evm.patch.timestamp = max_ts
+    plant = register("far-future", meter_owner, SOLAR, 10_000, commissioning=Registers(max_ts - 3_600))
+    assert submit([(plant, plant.reading(max_ts, gen=5_000))])[0] == 1
+    id = cert.issue(plant.address, sender=meter_owner)
+    (ev,) = events(cert.get_logs(), "CertificateIssued")
+    c = cert.certificate(id)
+    assert (ev.period_start, ev.period_end) == (c.period_start, c.period_end) == (max_ts - 3_600, max_ts)
+    assert (c.amount_wh, c.issued_at) == (5_000, max_ts)
+    assert c.expires_at == max_ts + system.params.claim_window_s
+    # expiry is enforced at exactly that second
+    boa.env.evm.patch.timestamp = c.expires_at
+    cert.claim(id, 1, other_owner, "last second", sender=meter_owner)
+    boa.env.evm.patch.timestamp = c.expires_at + 1
+    with boa.reverts("certificate: expired"):
+        cert.claim(id, 1, other_owner, "too late", sender=meter_owner)
+
+
+def test_deploy__registry_timestamps_plus_claim_window_beyond_40_bits__reverts(registry):
+    from gridmint.system import CONTRACTS_DIR
+
+    wide_registry = boa.loads(
+        "@external\n@view\ndef MAX_TIMESTAMP() -> uint64:\n    return 2**40 - 2**32\n"
+    )
+    source = str(CONTRACTS_DIR / "EnvironmentalCertificate.vy")
+    with boa.reverts("certificate: registry timestamps exceed 40 bits"):
+        boa.load(source, wide_registry.address, 2**32, "")
+    # the real registry leaves room for the largest claim window the certificate allows
+    assert registry.MAX_TIMESTAMP() + 2**32 == 2**40 - 1
+    boa.load(source, registry.address, 2**32, "")

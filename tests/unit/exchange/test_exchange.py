@@ -4,6 +4,7 @@ import boa
 import pytest
 
 from tests.conftest import events
+from tests.utils.machine import announce_and_apply
 
 FLOOR, CEIL, TICK = 80_000, 350_000, 100  # quote base units per kWh (6 decimals: 0.08 .. 0.35)
 IOC, POST_ONLY = 1, 2
@@ -88,8 +89,9 @@ def test_taker_ask_hits_bids_and_seller_is_credited_internally(exchange, quote, 
 
 @pytest.mark.parametrize("price, wh", [(FLOOR, 100), (80_100, 101), (349_900, 997), (123_400, 7_919)])
 def test_rounding__awkward_prices_and_prime_amounts(exchange, quote, operator, trader, price, wh):
-    exchange.set_min_order_wh(1, sender=operator)
-    exchange.set_fees(0, 0, sender=operator)
+    exchange.announce_min_order_wh(1, sender=operator)
+    announce_and_apply(exchange, "fees", 0, 0, sender=operator)
+    exchange.apply_min_order_wh(sender=operator)
     s, b = trader("s", wh=10_000), trader("b", cash=10**9)
     exchange.place_order(False, price, wh, 0, 0, sender=s)
     before = quote.balanceOf(b)
@@ -100,7 +102,7 @@ def test_rounding__awkward_prices_and_prime_amounts(exchange, quote, operator, t
 
 
 def test_rounding__one_wh_at_the_floor(exchange, quote, operator, trader):
-    exchange.set_min_order_wh(1, sender=operator)
+    announce_and_apply(exchange, "min_order_wh", 1, sender=operator)
     s, b = trader("s", wh=10), trader("b", cash=10**9)
     exchange.place_order(True, FLOOR, 1, 0, 0, sender=b)
     assert quote.balanceOf(exchange.address) == escrow_of(1, FLOOR) == 81  # 80 + 1 unit of fee cap
@@ -246,8 +248,8 @@ def test_pause__blocks_new_orders(exchange, operator, buyer, stranger):
 
 
 def test_fees__capped_claimed_by_operator(exchange, operator, stranger, quote, seller, buyer):
-    with boa.reverts("exchange: fee above cap"):
-        exchange.set_fees(101, 0, sender=operator)
+    with boa.reverts("exchange: fee above limit"):
+        exchange.announce_fees(exchange.MAX_FEE_BPS() + 1, 0, sender=operator)
     exchange.place_order(False, 150_000, 10_000, 0, 0, sender=seller)
     exchange.place_order(True, 150_000, 10_000, 0, 0, sender=buyer)
     fees = exchange.fees_accrued()
@@ -263,17 +265,15 @@ def test_withdraw__more_than_proceeds_reverts(exchange, seller):
         exchange.withdraw_proceeds(1, sender=seller)
 
 
-def test_setters__bounds_and_events(exchange, operator):
-    with boa.reverts("exchange: bad price band"):
-        exchange.set_price_band(300_000, 200_000, sender=operator)
-    with boa.reverts("exchange: ceiling beyond tick range"):
-        exchange.set_price_band(100, 100 * 65_536, sender=operator)
+def test_set_max_fills__bounds(exchange, operator, stranger):
     with boa.reverts("exchange: bad max fills"):
         exchange.set_max_fills(65, sender=operator)
-    with boa.reverts("exchange: zero minimum"):
-        exchange.set_min_order_wh(0, sender=operator)
-    exchange.set_price_band(90_000, 300_000, sender=operator)
-    assert [(e.floor_price, e.ceiling_price) for e in events(exchange.get_logs(), "UpdatePriceBand")] == [(90_000, 300_000)]
+    with boa.reverts("exchange: bad max fills"):
+        exchange.set_max_fills(0, sender=operator)
+    with boa.reverts("ownable: caller is not the owner"):
+        exchange.set_max_fills(3, sender=stranger)
+    exchange.set_max_fills(3, sender=operator)
+    assert [e.max_fills for e in events(exchange.get_logs(), "UpdateMaxFills")] == [3]
 
 
 def test_views__depth_and_open_orders(exchange, trader, buyer):

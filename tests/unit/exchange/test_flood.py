@@ -1,5 +1,6 @@
 """Flood: with 1,000 orders resting at many prices, placing and taking cost what they cost on a thin book."""
 
+from tests.utils.machine import announce_and_apply
 
 
 def _gas(contract):
@@ -7,8 +8,10 @@ def _gas(contract):
 
 
 def test_flood__1000_resting_orders__place_and_take_stay_within_1_3x(exchange, watt, trader, operator):
-    watt.set_capacity_wh(10**7, sender=operator)
+    announce_and_apply(watt, "capacity_wh", 10**7, sender=operator)
     seller = trader("flood-seller", wh=400_000)
+    # an account has at most 64 open asks: the flood's asks come from ten accounts
+    flooders = [trader(f"flood-seller-{k}", wh=10_000) for k in range(10)]
     buyer = trader("flood-buyer", wh=1_000, cash=10**13)
     taker = trader("flood-taker", cash=10**12)
 
@@ -27,7 +30,7 @@ def test_flood__1000_resting_orders__place_and_take_stay_within_1_3x(exchange, w
 
     for i in range(1_000):
         if i % 2:
-            exchange.place_order(False, 250_000 + (i % 900) * 100, 100, 0, 0, sender=seller)
+            exchange.place_order(False, 250_000 + (i % 900) * 100, 100, 0, 0, sender=flooders[(i // 2) % 10])
         else:
             exchange.place_order(True, 80_000 + (i % 350) * 100, 100, 0, 0, sender=buyer)
     depth = exchange.depth(False, 32)

@@ -4,6 +4,7 @@ import boa
 import pytest
 
 from tests.conftest import events
+from tests.utils.machine import announce_and_apply
 
 DAY = 86_400
 DENOM = 86_400_000  # Wh/kWh x s/day
@@ -20,8 +21,8 @@ def rate(watt):
 
 def test_sources_example__617_9_tsl_keeps_2018_23_kwh_for_88_days(watt, operator, give_watt, fund_rent, meter_owner):
     # 617.9 TSL for 2018.23 kWh over 88 days -> 0.003479 TSL per kWh per day
-    watt.set_rent_rate(3_479_000_000_000_000, sender=operator)
-    watt.set_capacity_wh(3_000_000, sender=operator)
+    assert watt.rent_rate() == 3_479_000_000_000_000
+    announce_and_apply(watt, "capacity_wh", 3_000_000, sender=operator)
     give_watt(meter_owner, 2_018_230)
     fund_rent(meter_owner, 617_900_000_000_000_000_000)
     now = boa.env.evm.patch.timestamp
@@ -76,10 +77,13 @@ def test_rent__rate_change_is_not_retroactive(watt, operator, give_watt, fund_re
     fund_rent(meter_owner, 10**18)
     watt.settle_rent(meter_owner)
     boa.env.time_travel(seconds=DAY)
-    watt.set_rent_rate(rate * 3, sender=operator)
+    watt.announce_rent_rate(rate * 3, sender=operator)
+    notice = watt.NOTICE_S()
+    boa.env.time_travel(seconds=notice)
+    watt.apply_rent_rate(sender=operator)
     assert [e.rent_rate for e in events(watt.get_logs(), "UpdateRentRate")] == [rate * 3]
     boa.env.time_travel(seconds=DAY)
-    assert watt.rent_accrued(meter_owner) == ceil_div(1_000 * (rate * DAY + rate * 3 * DAY), DENOM)
+    assert watt.rent_accrued(meter_owner) == ceil_div(1_000 * (rate * (DAY + notice) + rate * 3 * DAY), DENOM)
 
 
 def test_rent__nothing_stored__paid_until_forever(watt, fund_rent, stranger):
@@ -177,9 +181,9 @@ def test_release__no_arrears_reverts(watt, give_watt, fund_rent, meter_owner, st
 
 
 def test_release__not_enough_watt_burns_all_and_keeps_the_rest_as_arrears(watt, operator, give_watt, meter_owner, stranger):
-    watt.set_release_price(1, sender=operator)  # energy worth almost nothing
+    announce_and_apply(watt, "release_price", watt.MIN_RELEASE_PRICE(), sender=operator)  # the cheapest allowed
     give_watt(meter_owner, 10)
-    boa.env.time_travel(seconds=30 * DAY)
+    boa.env.time_travel(seconds=300 * DAY)
     watt.settle_rent(meter_owner)
     boa.env.time_travel(seconds=watt.rent_grace_period())
     assert watt.release_unpaid(meter_owner, sender=stranger) == 10
@@ -237,26 +241,3 @@ def test_escrow__stays_in_rent_base_and_moves_on_delivery(watt, operator, strang
         watt.deliver_escrow(meter_owner, other_owner, 1, sender=exchange)
 
 
-@pytest.mark.parametrize(
-    "setter, value, event, field",
-    [
-        ("set_rent_grace_period", 3_600, "UpdateRentGracePeriod", "rent_grace_period"),
-        ("set_release_price", 7, "UpdateReleasePrice", "release_price"),
-        ("set_rent_rate", 5, "UpdateRentRate", "rent_rate"),
-    ],
-)
-def test_setters__operator_only_emit_and_apply(watt, operator, stranger, setter, value, event, field):
-    with boa.reverts("ownable: caller is not the owner"):
-        getattr(watt, setter)(value, sender=stranger)
-    getattr(watt, setter)(value, sender=operator)
-    assert [getattr(e, field) for e in events(watt.get_logs(), event)] == [value]
-    assert getattr(watt, field)() == value
-
-
-def test_setters__bounds(watt, operator):
-    with boa.reverts("watt: zero release price"):
-        watt.set_release_price(0, sender=operator)
-    with boa.reverts("watt: rent rate too large"):
-        watt.set_rent_rate(2**64, sender=operator)
-    with boa.reverts("watt: capacity too large"):
-        watt.set_capacity_wh(2**56, sender=operator)

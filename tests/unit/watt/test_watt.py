@@ -6,6 +6,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from tests.conftest import SOLAR, events
+from tests.utils.machine import announce_and_apply
 
 ZERO = "0x" + "00" * 20
 
@@ -38,14 +39,17 @@ def test_set_registry__only_once(watt, operator, stranger):
         watt.set_registry(stranger, sender=stranger)
 
 
-def test_set_capacity__never_below_supply(watt, operator, stranger, funded):
+def test_apply_capacity__below_supply_at_apply__reverts(watt, operator, stranger, funded, give_watt, other_owner):
     assert watt.totalSupply() == 10_000
+    watt.announce_capacity_wh(15_000, sender=operator)
+    give_watt(other_owner, 6_000)  # the battery fills up during the notice
+    boa.env.time_travel(seconds=watt.NOTICE_S())
     with boa.reverts("watt: capacity below supply"):
-        watt.set_capacity_wh(9_999, sender=operator)
+        watt.apply_capacity_wh(sender=operator)
     with boa.reverts("ownable: caller is not the owner"):
-        watt.set_capacity_wh(20_000, sender=stranger)
-    watt.set_capacity_wh(10_000, sender=operator)
-    assert [e.capacity_wh for e in events(watt.get_logs(), "UpdateCapacity")] == [10_000]
+        watt.announce_capacity_wh(20_000, sender=stranger)
+    logs = announce_and_apply(watt, "capacity_wh", 16_000, sender=operator)
+    assert [e.capacity_wh for e in events(logs, "UpdateCapacity")] == [16_000]
     assert watt.free_capacity_wh() == 0
 
 
