@@ -22,7 +22,8 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
 
 from gridmint.deployments import Deployment
-from .eip712 import Domain, domain_from_contract
+from gridmint.units import REJECT_REASONS
+from .eip712 import Domain, Reading, domain_from_contract
 from .outbox import REASONS, Outbox, Row
 
 log = logging.getLogger("gridmint.oracle.chain")
@@ -109,6 +110,38 @@ class Registry:
         if to_checksum_address(domain.verifying_contract) != self.contract.address:
             raise ChainError("registry domain names another verifying contract")
         return domain
+
+    def _struct(self, name: str, *args) -> dict:
+        """A view returning one struct, as a dict by the ABI's field names (so the registry may add
+        fields without breaking the daemon)."""
+        fn = getattr(self.contract.functions, name)(*args)
+        value = fn.call()
+        outputs = fn.abi["outputs"]
+        if len(outputs) == 1 and outputs[0].get("components"):
+            names = [c["name"] for c in outputs[0]["components"]]
+        else:
+            names = [o["name"] for o in outputs]
+        return dict(zip(names, value))
+
+    def meter_info(self, meter: str) -> dict:
+        """`meters(meter)`: owner, method, active, accepted (once the registry has it), rated power, name."""
+        return self._struct("meters", to_checksum_address(meter))
+
+    def last_reading(self, meter: str) -> Reading | None:
+        """The chain's last accepted reading of `meter` (or its commissioning values), None if it has none."""
+        doc = self._struct("last_reading", to_checksum_address(meter))
+        if not int(doc.get("timestamp", 0)):
+            return None
+        return Reading(
+            to_checksum_address(meter), int(doc["timestamp"]),
+            *(int(doc.get(key, 0)) for key in ("generated_wh", "consumed_wh", "exported_wh", "imported_wh")),
+        )
+
+    def rotated_to(self, meter: str) -> str | None:
+        """The key `meter` was rotated to (`MeterKeyRotated`), if it was."""
+        event = self.contract.events.MeterKeyRotated()
+        logs = event.get_logs(from_block=self.from_block, argument_filters={"old_meter": to_checksum_address(meter)})
+        return to_checksum_address(logs[-1]["args"]["new_meter"]) if logs else None
 
     def accepted_at(self, meter: str, timestamp: int) -> str | None:
         """The hash of the transaction in which the chain accepted (meter, timestamp), if it did."""
@@ -294,6 +327,18 @@ class Submitter:
                     outcomes[key] = None
                 else:
                     outcomes[key] = reason
+                    log.warning(
+                        "reading rejected",
+                        extra={
+                            "meter": key[0],
+                            "timestamp": key[1],
+                            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key[1])),
+                            "reason": reason,
+                            "reason_name": REASONS.get(reason, str(reason)),
+                            "reason_text": REJECT_REASONS.get(reason, "unknown reason"),
+                            "tx": tx_hash,
+                        },
+                    )
             else:  # not in the receipt: the node answered for another transaction
                 continue
         self.outbox.settle(tx_hash, outcomes, int(receipt["gasUsed"]), int(receipt["status"]))

@@ -6,6 +6,8 @@
     gridmint-oracle keys list --dir keys
     gridmint-oracle backfill readings.csv --config oracle.toml
 
+docs/oracle.md is the user documentation (every config key, meter examples, re-commissioning).
+
 Keystore passwords come from GRIDMINT_KEY_PASSWORD / GRIDMINT_PAYER_PASSWORD
 (or a hidden prompt for `keys new`); keys are never printed or logged.
 """
@@ -119,49 +121,176 @@ def run(config_path: str) -> None:
     from .daemon import Daemon
     from .metrics import Metrics
 
+    from .daemon import SourceError
+
     cfg = _config(config_path)
     if not cfg.meters:
         _fail("no [[meters]] configured")
+    try:
+        cfg.mqtt_password()
+    except config_mod.ConfigError as exc:
+        _fail(str(exc))
     registry, domain, signers, payer = _connect(cfg)
+    _check_meters(registry, cfg)
     outbox = Outbox(cfg.database)
+    seeds = _seeds(registry, outbox, cfg)
     metrics = Metrics()
     if cfg.metrics_port:
         metrics.serve(cfg.metrics_port, cfg.metrics_addr)
-    daemon = Daemon(cfg, outbox, registry, domain, signers, payer, metrics, stop_event=stop)
-    sys.exit(daemon.run())
+    daemon = Daemon(cfg, outbox, registry, domain, signers, payer, metrics, stop_event=stop, seeds=seeds)
+    try:
+        daemon.start()
+    except SourceError as exc:
+        _fail(str(exc))
+    code = daemon.run()
+    if daemon.fatal:
+        click.echo(f"Error: {daemon.fatal}", err=True)
+    sys.exit(code)
+
+
+def _check_meters(registry, cfg) -> None:
+    """A configured key that was rotated away is a config error (its readings could never count);
+    an unregistered or not yet accepted meter is logged: its readings are rejected until it is."""
+    log = logging.getLogger("gridmint.oracle")
+    for m in cfg.meters:
+        try:
+            info = registry.meter_info(m.address)
+        except Exception as exc:
+            _fail(f"cannot read meters({m.address}) from the registry: {exc.__class__.__name__}")
+        if int(info["owner"], 16) == 0:
+            new = registry.rotated_to(m.address)
+            if new is not None:
+                _fail(f"meter {m.address} was re-commissioned on chain as {new}: put {new} in its [[meters]] entry")
+            log.warning("meter not registered on chain: its readings will be rejected (reason 1)",
+                        extra={"meter": m.address})
+        elif not info.get("accepted", True):
+            log.warning("the owner has not accepted the meter yet: its readings will be rejected (reason 2)",
+                        extra={"meter": m.address, "owner": info["owner"]})
+
+
+def _seeds(registry, outbox, cfg) -> dict:
+    """The chain's last reading (the commissioning values, before any reading) of every meter the
+    outbox has no sample of: the first signed reading must not fall below or precede it."""
+    seeds = {}
+    for m in cfg.meters:
+        if outbox.last_sample(m.address) is not None:
+            continue
+        try:
+            last = registry.last_reading(m.address)
+        except Exception as exc:
+            _fail(f"cannot read last_reading({m.address}) from the registry: {exc.__class__.__name__}")
+        if last is not None:
+            seeds[m.address] = last
+    return seeds
 
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def status(config_path: str, as_json: bool) -> None:
-    """Backlog, last accepted reading per meter and rejects by reason, from the outbox."""
+@click.option("--offline", is_flag=True, help="do not ask the chain (owner acceptance) at all")
+def status(config_path: str, as_json: bool, offline: bool) -> None:
+    """Backlog and, per meter: last accepted and last rejected reading (with its reason), whether
+    its owner accepted it (from the chain, when reachable), halts and the inputs it waits for."""
     cfg = _config(config_path)
     if not cfg.database.exists():
         _fail(f"no outbox at {cfg.database} (the daemon has not run yet)")
     outbox = Outbox(cfg.database)
-    counts = outbox.counts()
-    doc = {
-        "readings": counts,
-        "backlog": counts["signed"] + counts["submitted"],
-        "last_accepted": outbox.last_accepted(),
-        "rejects": outbox.rejects_by_reason(),
-        "last_batch_gas": outbox.last_batch_gas(),
-    }
+    doc = status_doc(cfg, outbox, None if offline else _chain_view(cfg))
     if as_json:
         click.echo(json.dumps(doc, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from gridmint.units import REJECT_REASONS
+
+    def at(ts):
+        return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+    console = Console() if sys.stdout.isatty() else Console(width=240)  # a pipe or file gets every column
+    counts = doc["readings"]
     console.print(f"backlog {doc['backlog']}  " + "  ".join(f"{k} {v}" for k, v in counts.items()))
-    table = Table("meter", "last accepted (UTC)")
-    for meter, ts in sorted(doc["last_accepted"].items()):
-        table.add_row(meter, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)))
+    if not doc["chain_reachable"]:
+        console.print("chain: not reachable (owner acceptance unknown)")
+    table = Table("meter", "owner accepted", "last accepted (UTC)", "last rejected (UTC)", "reason", "backlog", "alert")
+    for meter, m in doc["meters"].items():
+        acc, rej = m["last_accepted"], m["last_rejected"]
+        accepted = {True: "yes", False: "NO", None: "?"}[m["owner_accepted"]]
+        alert = ""
+        if not m["configured"]:
+            alert = "not configured (a retired key?)"
+        elif m["halted"]:
+            h = m["halted"]
+            alert = f"HALTED: {h['register']} fell {h['was_wh']} -> {h['now_wh']} Wh"
+        elif m["waiting_for"]:
+            alert = "waiting for " + ", ".join(m["waiting_for"])
+        table.add_row(
+            meter, accepted, at(acc and acc["timestamp"]), at(rej and rej["timestamp"]),
+            "" if rej is None else REJECT_REASONS.get(rej["reason"], str(rej["reason"])), str(m["backlog"]), alert,
+        )
     console.print(table)
+    offline_devices = [d for d, v in doc["devices"].items() if not v["online"]]
+    if offline_devices:
+        console.print("devices offline: " + ", ".join(offline_devices))
     if doc["rejects"]:
         console.print("rejects: " + ", ".join(f"{k} {v}" for k, v in sorted(doc["rejects"].items())))
+
+
+def _chain_view(cfg):
+    """A registry to ask, or None when the chain is not reachable (status works without it)."""
+    from gridmint import deployments
+
+    from .chain import Registry, connect
+
+    try:
+        if not cfg.deployment.exists():
+            return None
+        w3 = connect(cfg.rpc_url, timeout=3.0)
+        w3.eth.chain_id
+        return Registry.from_deployment(w3, deployments.read(cfg.deployment))
+    except Exception:
+        return None
+
+
+def status_doc(cfg, outbox: Outbox, registry) -> dict:
+    """Everything `status` shows, as one JSON-able dict."""
+    from .daemon import plans_of
+
+    counts = outbox.counts()
+    summary = outbox.meters_summary()
+    halts = outbox.halts()
+    plans = plans_of(cfg.meters)
+    meters = {}
+    for address in [m.address for m in cfg.meters] + sorted(set(summary) - {m.address for m in cfg.meters}):
+        entry = summary.get(address, {"last_accepted": None, "last_rejected": None, "backlog": 0})
+        waiting = []
+        if address in plans:
+            have = outbox.inputs_of(address)
+            waiting = sorted(set(plans[address].inputs) - set(have))
+        accepted = None
+        if registry is not None:
+            try:
+                info = registry.meter_info(address)
+                accepted = bool(info["accepted"]) if "accepted" in info else bool(info.get("active"))
+            except Exception:
+                accepted = None
+        meters[address] = {
+            "configured": any(m.address == address for m in cfg.meters),
+            **entry,
+            "owner_accepted": accepted,
+            "halted": halts.get(address),
+            "waiting_for": waiting,
+        }
+    return {
+        "readings": counts,
+        "backlog": counts["signed"] + counts["submitted"],
+        "chain_reachable": registry is not None,
+        "meters": meters,
+        "last_accepted": outbox.last_accepted(),
+        "rejects": outbox.rejects_by_reason(),
+        "devices": outbox.devices(),
+        "last_batch_gas": outbox.last_batch_gas(),
+    }
 
 
 @main.group()
@@ -213,13 +342,18 @@ def keys_list(directory: str) -> None:
 def backfill(file: str, config_path: str, no_submit: bool, timeout: float) -> None:
     """Signs and stores a CSV / JSON-lines file of readings, then submits them (idempotent)."""
     from .chain import Submitter
-    from .daemon import Ingestor, read_replay, replay
+    from .daemon import Ingestor, ReplayError, check_replay, replay
 
     cfg = _config(config_path)
     registry, domain, signers, payer = _connect(cfg, need_payer=not no_submit)
+    try:
+        total = check_replay(Path(file), set(signers))  # the whole file, before anything is signed
+    except ReplayError as exc:
+        _fail(str(exc))
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {file}: {exc.__class__.__name__}")
     outbox = Outbox(cfg.database)
-    ingestor = Ingestor(outbox, domain, signers)
-    total = sum(1 for _ in read_replay(Path(file)))
+    ingestor = Ingestor(outbox, domain, signers, seeds=_seeds(registry, outbox, cfg))
     with click.progressbar(length=total, label="signing", file=sys.stderr) as bar:
         stats = replay(Path(file), ingestor, bar.update)
     click.echo(f"stored {stats['stored']}, refused {stats['refused']}")

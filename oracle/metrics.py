@@ -20,6 +20,16 @@ class Metrics:
         self.mqtt_subscribed = Gauge(
             "gridmint_oracle_mqtt_subscribed", "1 once the broker confirmed the subscriptions", registry=r
         )
+        self.halted = Gauge(
+            "gridmint_oracle_meter_halted", "1 while a meter signs nothing: a counter went down", ["meter"], registry=r
+        )
+        self.device_online = Gauge(
+            "gridmint_oracle_device_online", "MQTT device availability (Tasmota LWT, Shelly online)", ["device"],
+            registry=r,
+        )
+        self.device_offline = Counter(
+            "gridmint_oracle_device_offline_total", "Times an MQTT device went offline", ["device"], registry=r
+        )
         self.batches = Counter("gridmint_oracle_batches_total", "submit_readings transactions sent", registry=r)
         self.send_errors = Counter("gridmint_oracle_send_errors_total", "Failed sends (retried)", registry=r)
         self.batch_gas = Histogram(

@@ -18,6 +18,7 @@ resubmission after a crash idempotent.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -65,6 +66,33 @@ CREATE TABLE IF NOT EXISTS readings (
 );
 CREATE INDEX IF NOT EXISTS readings_state ON readings (state, id);
 CREATE INDEX IF NOT EXISTS readings_tx ON readings (tx_hash);
+-- the newest values of each input (device) of a meter; `fresh` = reported since the meter's last reading
+CREATE TABLE IF NOT EXISTS inputs (
+    meter       TEXT    NOT NULL,
+    input       TEXT    NOT NULL,
+    ts          INTEGER NOT NULL,
+    registers   TEXT    NOT NULL,
+    fresh       INTEGER NOT NULL DEFAULT 1,
+    updated_at  REAL    NOT NULL,
+    PRIMARY KEY (meter, input)
+);
+-- meters that stopped signing because a counter went down (device reset, meter swap)
+CREATE TABLE IF NOT EXISTS halts (
+    meter       TEXT PRIMARY KEY,
+    input       TEXT,
+    register    TEXT    NOT NULL,
+    was         TEXT    NOT NULL,
+    now         TEXT    NOT NULL,
+    ts          INTEGER,
+    created_at  REAL    NOT NULL
+);
+-- availability of the MQTT devices (Tasmota LWT, Shelly online)
+CREATE TABLE IF NOT EXISTS devices (
+    topic         TEXT PRIMARY KEY,
+    online        INTEGER NOT NULL,
+    offline_count INTEGER NOT NULL DEFAULT 0,
+    changed_at    REAL    NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batches (
     tx_hash     TEXT PRIMARY KEY,
     nonce       INTEGER NOT NULL,
@@ -128,7 +156,11 @@ class Outbox:
 
     def has(self, reading: Reading) -> bool:
         """True if exactly this sample is stored."""
-        row = self._conn().execute(
+        return self._has(self._conn(), reading)
+
+    @staticmethod
+    def _has(conn: sqlite3.Connection, reading: Reading) -> bool:
+        row = conn.execute(
             "SELECT meter, ts, gen, cons, exp, imp FROM readings WHERE meter = ? AND ts = ?",
             (reading.meter, reading.timestamp),
         ).fetchone()
@@ -138,7 +170,85 @@ class Outbox:
         """Stores a signed reading durably. True if new, False if this exact sample was already stored
         (a redelivered MQTT message, a replayed file). Raises `Conflict` for a different sample
         under the same key."""
+        return self._insert(self._conn(), reading, signature, source)
+
+    def record(
+        self, meter: str, input_id: str, ts: int, values: dict[str, int],
+        reading: Reading | None = None, signature: bytes | None = None, source: str = "",
+    ) -> bool:
+        """One input's newest values and, if they complete a reading, that signed reading: both in
+        one transaction, so a crash keeps both or neither. A signed reading marks every input of the
+        meter as used (not fresh). Returns what `add` returns (True if nothing was signed)."""
         conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "INSERT INTO inputs (meter, input, ts, registers, fresh, updated_at) VALUES (?, ?, ?, ?, 1, ?)"
+                " ON CONFLICT (meter, input) DO UPDATE SET ts = excluded.ts, registers = excluded.registers,"
+                " fresh = 1, updated_at = excluded.updated_at",
+                (meter, input_id, ts, json.dumps({k: str(v) for k, v in values.items()}), time.time()),
+            )
+            new = True
+            if reading is not None:
+                new = self._insert(conn, reading, signature, source)
+                conn.execute("UPDATE inputs SET fresh = 0 WHERE meter = ?", (meter,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return new
+
+    def inputs_of(self, meter: str) -> dict[str, tuple[int, dict[str, int], bool]]:
+        """input -> (its device time, its newest register values, reported since the last reading)."""
+        return {
+            name: (int(ts), {k: int(v) for k, v in json.loads(regs).items()}, bool(fresh))
+            for name, ts, regs, fresh in self._conn().execute(
+                "SELECT input, ts, registers, fresh FROM inputs WHERE meter = ?", (meter,)
+            )
+        }
+
+    # ------------------------------------------------------------------ alerts
+
+    def halt(self, meter: str, input_id: str | None, register: str, was: int, now: int, ts: int | None) -> None:
+        """Records that `meter` stops signing: `register` fell from `was` to `now` (kept until re-commissioned)."""
+        self._conn().execute(
+            "INSERT OR IGNORE INTO halts (meter, input, register, was, now, ts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (meter, input_id, register, str(was), str(now), ts, time.time()),
+        )
+
+    def halts(self) -> dict[str, dict]:
+        return {
+            meter: {"input": inp, "register": reg, "was_wh": int(was), "now_wh": int(now), "device_time": ts,
+                    "since": created}
+            for meter, inp, reg, was, now, ts, created in self._conn().execute(
+                "SELECT meter, input, register, was, now, ts, created_at FROM halts"
+            )
+        }
+
+    def device_seen(self, topic: str, online: bool) -> tuple[bool, bool]:
+        """Records a device's availability; returns (it changed, it came back after being offline)."""
+        conn = self._conn()
+        row = conn.execute("SELECT online FROM devices WHERE topic = ?", (topic,)).fetchone()
+        was = None if row is None else bool(row[0])
+        if was == online:
+            return False, False
+        conn.execute(
+            "INSERT INTO devices (topic, online, offline_count, changed_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (topic) DO UPDATE SET online = excluded.online,"
+            " offline_count = offline_count + excluded.offline_count, changed_at = excluded.changed_at",
+            (topic, int(online), 0 if online else 1, time.time()),
+        )
+        return True, online and was is False
+
+    def devices(self) -> dict[str, dict]:
+        return {
+            topic: {"online": bool(online), "offline_count": n, "since": changed}
+            for topic, online, n, changed in self._conn().execute(
+                "SELECT topic, online, offline_count, changed_at FROM devices"
+            )
+        }
+
+    def _insert(self, conn: sqlite3.Connection, reading: Reading, signature: bytes, source: str) -> bool:
         try:
             conn.execute(
                 "INSERT INTO readings (meter, ts, gen, cons, exp, imp, signature, source, created_at)"
@@ -157,7 +267,7 @@ class Outbox:
             )
             return True
         except sqlite3.IntegrityError:
-            if self.has(reading):
+            if self._has(conn, reading):
                 return False
             raise Conflict(f"{reading.meter} already has a different sample at {reading.timestamp}") from None
 
@@ -259,6 +369,35 @@ class Outbox:
         return dict(
             self._conn().execute("SELECT meter, MAX(ts) FROM readings WHERE state = 'accepted' GROUP BY meter")
         )
+
+    def meters_summary(self) -> dict[str, dict]:
+        """Per meter: newest accepted reading, newest rejected one with its reason, backlog."""
+        conn = self._conn()
+        out: dict[str, dict] = {}
+
+        def entry(meter):
+            return out.setdefault(meter, {"last_accepted": None, "last_rejected": None, "backlog": 0})
+
+        for row in conn.execute(
+            "SELECT r.meter, r.ts, r.gen, r.cons, r.exp, r.imp FROM readings r JOIN (SELECT meter, MAX(ts) AS ts"
+            " FROM readings WHERE state = 'accepted' GROUP BY meter) m ON r.meter = m.meter AND r.ts = m.ts"
+        ):
+            reading = _reading(row)
+            entry(reading.meter)["last_accepted"] = {
+                "timestamp": reading.timestamp, "generated_wh": reading.generated_wh,
+                "consumed_wh": reading.consumed_wh, "exported_wh": reading.exported_wh,
+                "imported_wh": reading.imported_wh,
+            }
+        for meter, ts, reason in conn.execute(
+            "SELECT r.meter, r.ts, r.reason FROM readings r JOIN (SELECT meter, MAX(ts) AS ts FROM readings"
+            " WHERE state = 'rejected' GROUP BY meter) m ON r.meter = m.meter AND r.ts = m.ts"
+        ):
+            entry(meter)["last_rejected"] = {"timestamp": ts, "reason": reason, "reason_name": REASONS.get(reason)}
+        for meter, n in conn.execute(
+            "SELECT meter, COUNT(*) FROM readings WHERE state IN ('signed', 'submitted') GROUP BY meter"
+        ):
+            entry(meter)["backlog"] = n
+        return out
 
     def accepted(self) -> list[Reading]:
         rows = self._conn().execute(

@@ -9,6 +9,7 @@ measured) or raises `MalformedInput` with a short kind used as a metric label.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any, Mapping
@@ -107,49 +108,145 @@ def parse_shelly(
     raise MalformedInput("unknown_topic", topic)
 
 
+# ------------------------------------------------------------------ device time
+
+# a device clock before this (2020-01-01 UTC) was never set: Tasmota reports 1970-01-01 until NTP syncs
+EARLIEST_DEVICE_TIME = 1_577_836_800
+
+
+def local_time(text: str, tz: str, *, dst: bool | None = None) -> int:
+    """A device's local wall-clock time ("2026-11-23T10:15:00", or with an offset, which then wins)
+    -> unix seconds. `tz` is an IANA zone ("Europe/Berlin"). In the hour a DST change repeats,
+    `dst` picks the summer (True) or winter (False) reading; without it the first (summer) one."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        stamp = datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        raise MalformedInput("bad_time", f"not a time: {text!r}") from None
+    if stamp.tzinfo is None:
+        try:
+            zone = ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise MalformedInput("bad_time", f"unknown time zone {tz!r}") from None
+        stamp = stamp.replace(tzinfo=zone, fold=0 if dst in (None, True) else 1)
+    return int(stamp.timestamp())
+
+
+def check_device_time(ts: float, now: float, max_ahead_s: float = 300.0) -> int:
+    """A device timestamp fit to sign: whole seconds, set (after 2020), at most `max_ahead_s` ahead."""
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or ts != ts:
+        raise MalformedInput("bad_time", f"not a timestamp: {ts!r}")
+    if ts < EARLIEST_DEVICE_TIME:
+        raise MalformedInput("clock_unset", f"device time {int(ts)} is before 2020 (clock not set)")
+    if ts > now + max_ahead_s:
+        raise MalformedInput("clock_ahead", f"device time {int(ts)} is {int(ts - now)} s ahead of ours")
+    return int(ts)
+
+
+def tasmota_time(payload: bytes | str, tz: str) -> int | None:
+    """The `Time` of a Tasmota telemetry payload (the device's local time) in unix seconds, or None."""
+    doc = _json(payload)
+    if "Time" not in doc:
+        return None
+    return local_time(doc["Time"], tz)
+
+
 # ------------------------------------------------------------------ DSMR P1
+
+# P1 energy registers (OBIS): totals and tariffs 1-4; a telegram's unit per register (kWh or Wh)
+P1_IMPORT_TARIFFS = ("1-0:1.8.1", "1-0:1.8.2", "1-0:1.8.3", "1-0:1.8.4")
+P1_EXPORT_TARIFFS = ("1-0:2.8.1", "1-0:2.8.2", "1-0:2.8.3", "1-0:2.8.4")
+P1_IMPORT_TOTAL, P1_EXPORT_TOTAL = "1-0:1.8.0", "1-0:2.8.0"
+P1_TIMESTAMP = "0-0:1.0.0"
 
 _P1_PARSER = None
 
 
+def _obis_name(code: str) -> str:
+    return "R_" + code.replace("-", "_").replace(":", "_").replace(".", "_")
+
+
 def _p1_parser():
+    """One dsmr-parser spec for every vendor: the timestamp (raw, converted with the meter's zone)
+    and the energy totals and tariff registers, with the unit each line carries."""
     global _P1_PARSER
     if _P1_PARSER is None:
-        from dsmr_parser import telegram_specifications
-        from dsmr_parser.parsers import TelegramParser
+        from dsmr_parser.parsers import CosemParser, TelegramParser, ValueParser
 
-        _P1_PARSER = TelegramParser(telegram_specifications.V5, apply_checksum_validation=True)
+        objects = [{
+            "obis_reference": r"^\d-\d:1\.0\.0.+?\r\n",
+            "value_parser": CosemParser(ValueParser(str)),
+            "value_name": _obis_name(P1_TIMESTAMP),
+        }]
+        for code in (P1_IMPORT_TOTAL, P1_EXPORT_TOTAL, *P1_IMPORT_TARIFFS, *P1_EXPORT_TARIFFS):
+            a, b, c = code.split(":")[1].split(".")
+            objects.append({
+                "obis_reference": rf"^\d-\d:{a}\.{b}\.{c}.+?\r\n",
+                "value_parser": CosemParser(ValueParser(Decimal)),
+                "value_name": _obis_name(code),
+            })
+        _P1_PARSER = TelegramParser({"checksum_support": False, "objects": objects}, apply_checksum_validation=False)
     return _P1_PARSER
 
 
-def parse_p1(telegram: str) -> tuple[datetime | None, dict[str, int]]:
-    """A DSMR 5 P1 telegram: its CRC is checked first (a wrong CRC raises `bad_crc`), then
-    `1-0:1.8.x` (delivered to the client = imported) and `1-0:2.8.x` (delivered by the client =
-    exported) are summed over the tariffs. Returns (the telegram's own timestamp, registers)."""
-    from dsmr_parser.exceptions import InvalidChecksumError, ParseError
+def p1_time(text: str, tz: str) -> int:
+    """A P1 timestamp `YYMMDDhhmmssX` (X: S summer, W winter time) in the meter's zone -> unix seconds."""
+    text = str(text).strip()
+    if len(text) != 13 or not text[:12].isdigit() or text[12] not in "SW":
+        raise MalformedInput("bad_time", f"not a P1 timestamp: {text!r}")
+    iso = f"20{text[0:2]}-{text[2:4]}-{text[4:6]}T{text[6:8]}:{text[8:10]}:{text[10:12]}"
+    return local_time(iso, tz, dst=text[12] == "S")
 
-    parser = _p1_parser()
+
+def _p1_wh(obj, code: str) -> int:
+    unit = obj.unit
+    if unit not in UNIT_SCALE:
+        raise MalformedInput("bad_unit", f"{code} in {unit!r} (known: kWh, Wh)")
+    return to_wh(obj.value, unit)
+
+
+def parse_p1(telegram: str, tz: str = "Europe/Amsterdam", require_crc: bool = True) -> tuple[int | None, dict[str, int]]:
+    """A DSMR P1 telegram (2.2 to 5, and the Belgian, Luxembourg, Irish, Hungarian variants).
+
+    Its CRC is checked first (a wrong CRC raises `bad_crc`; a telegram without one, as DSMR 2.2/3
+    send, is refused as `no_crc` unless `require_crc` is False). Each register is scaled by the unit
+    the telegram gives it (kWh or Wh; any other unit is refused). Imported = `1-0:1.8.x`
+    (delivered to the client), exported = `1-0:2.8.x` (delivered by the client): the sum of every
+    tariff register present (1 to 4), or the total register `x.8.0` where the meter sends no
+    tariffs. Returns (the telegram's own time in unix seconds, or None, registers)."""
+    from dsmr_parser.exceptions import InvalidChecksumError, ParseError
+    from dsmr_parser.parsers import TelegramParser
+
+    has_crc = bool(re.search(r"![0-9A-Fa-f]{1,4}\s*$", telegram))
+    if has_crc:
+        try:
+            TelegramParser.validate_checksum(telegram)
+        except InvalidChecksumError:
+            raise MalformedInput("bad_crc", "P1 telegram CRC mismatch") from None
+        except ParseError:
+            raise MalformedInput("bad_telegram", "incomplete P1 telegram") from None
+    elif not telegram.lstrip().startswith("/") or "!" not in telegram:
+        raise MalformedInput("bad_telegram", "incomplete P1 telegram")
+    elif require_crc:
+        raise MalformedInput("no_crc", "P1 telegram without a CRC (DSMR 2.2/3: set p1_crc = false)")
     try:
-        parser.validate_checksum(telegram)
-    except InvalidChecksumError:
-        raise MalformedInput("bad_crc", "P1 telegram CRC mismatch") from None
-    except ParseError:
-        raise MalformedInput("bad_telegram", "incomplete P1 telegram") from None
-    try:
-        parsed = parser.parse(telegram, throw_ex=True)
+        parsed = _p1_parser().parse(telegram, throw_ex=True)
     except Exception as exc:  # dsmr-parser raises several types for bad lines
         raise MalformedInput("bad_telegram", exc.__class__.__name__) from None
 
-    def total(names) -> int | None:
-        values = [getattr(parsed, name).value for name in names if hasattr(parsed, name)]
-        if not values:
+    def total(tariffs, total_code) -> int | None:
+        present = [(code, getattr(parsed, _obis_name(code))) for code in tariffs if hasattr(parsed, _obis_name(code))]
+        if not present and hasattr(parsed, _obis_name(total_code)):
+            present = [(total_code, getattr(parsed, _obis_name(total_code)))]
+        if not present:
             return None
-        return int((sum(values, Decimal(0)) * 1000).to_integral_value(rounding=ROUND_FLOOR))
+        return sum(_p1_wh(obj, code) for code, obj in present)
 
-    imported = total(("ELECTRICITY_USED_TARIFF_1", "ELECTRICITY_USED_TARIFF_2"))
-    exported = total(("ELECTRICITY_DELIVERED_TARIFF_1", "ELECTRICITY_DELIVERED_TARIFF_2"))
+    imported = total(P1_IMPORT_TARIFFS, P1_IMPORT_TOTAL)
+    exported = total(P1_EXPORT_TARIFFS, P1_EXPORT_TOTAL)
     if imported is None or exported is None:
         raise MalformedInput("missing_field", "no 1.8.x / 2.8.x registers in telegram")
-    stamp = getattr(parsed, "P1_MESSAGE_TIMESTAMP", None)
-    ts = None if stamp is None else stamp.value
+    stamp = getattr(parsed, _obis_name(P1_TIMESTAMP), None)
+    ts = None if stamp is None or not stamp.value else p1_time(stamp.value, tz)
     return ts, {"imported_wh": imported, "exported_wh": exported}

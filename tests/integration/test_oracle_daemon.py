@@ -1,7 +1,9 @@
 """The daemon as operators run it: a subprocess against a standalone Anvil and a real mosquitto.
 
-- MQTT: Tasmota SML and Shelly Pro 3EM payloads published to the broker end as WATT on chain;
-  malformed ones are counted on the metrics endpoint and never signed; SIGTERM drains and exits 0.
+- MQTT: Tasmota SML + PV plug and Shelly Pro 3EM payloads published to the broker are credited on
+  chain from the meters' commissioning values; malformed ones are counted on the metrics endpoint
+  and never signed; a falling counter halts its meter; SIGTERM drains and exits 0.
+  (tests/integration/test_oracle_devices.py covers device clocks, backlogs, resets, login and TLS.)
 - Faults: kill -9 at random moments (ORACLE_KILL_ROUNDS, 20 in CI) and a stop/start of Anvil
   mid-run; afterwards every reading the daemon stored is accepted on chain exactly once.
 """
@@ -21,7 +23,7 @@ from web3 import Web3
 
 from oracle.outbox import Outbox
 from tests.utils import oracle_env
-from tests.utils.anvil import Anvil, free_port
+from tests.utils.anvil import free_port
 from tests.utils.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -61,13 +63,13 @@ def _metrics_up(port: int) -> bool:
 
 
 @pytest.fixture
-def chain(tmp_path):
-    anvil = Anvil(state=tmp_path / "anvil-state.json").start()
-    yield anvil
-    anvil.stop()
+def chain(tmp_path, standalone_chain):
+    node = standalone_chain(tmp_path).start()
+    yield node
+    node.stop()
 
 
-def test_mqtt_readings_end_as_watt(tmp_path, chain):
+def test_mqtt_devices__tasmota_and_shelly_payloads__credited_as_watt_and_malformed_counted(tmp_path, chain):
     import paho.mqtt.client as mqtt
 
     broker = Mosquitto(tmp_path).start()
@@ -81,6 +83,7 @@ def test_mqtt_readings_end_as_watt(tmp_path, chain):
 [[meters]]
 address = "{sml.address}"
 source = "mqtt"
+timezone = "UTC"
   [[meters.inputs]]
   topic = "tele/sml-reader/SENSOR"
   format = "tasmota"
@@ -112,39 +115,45 @@ source = "mqtt"
             payload = doc if isinstance(doc, (bytes, str)) else json.dumps(doc)
             pub.publish(topic, payload, qos=1).wait_for_publish(5)
 
-        # the SML reader (kWh, Tasmota script names) and the PV plug's ENERGY.Total
-        send("tele/pv-plug/SENSOR", {"Time": "2026-11-23T10:00:00", "ENERGY": {"Total": 1.000, "Power": 900}})
-        send("tele/sml-reader/SENSOR", {"Time": "2026-11-23T10:00:00", "SML": {"Total_in": 10.250, "Total_out": 5.5}})
+        # the SML reader (kWh, Tasmota script names) and the PV plug's ENERGY.Total, Time in UTC
+        t0 = int(time.time()) - 600
+        utc = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))  # noqa: E731
+        send("tele/pv-plug/SENSOR", {"Time": utc(t0), "ENERGY": {"Total": 1.000, "Power": 900}})
+        send("tele/sml-reader/SENSOR", {"Time": utc(t0), "SML": {"Total_in": 10.250, "Total_out": 5.5}})
         # Shelly Pro 3EM NotifyStatus, Wh
         send(
             "shellypro3em-home/events/rpc",
             {"src": "shellypro3em-home", "method": "NotifyStatus",
-             "params": {"ts": time.time(), "emdata:0": {"id": 0, "total_act": 2000.4, "total_act_ret": 100.9}}},
+             "params": {"ts": t0, "emdata:0": {"id": 0, "total_act": 2000.4, "total_act_ret": 100.9}}},
         )
         # malformed input: bad JSON, a falling counter, an unknown device -> counted, never signed
         send("tele/pv-plug/SENSOR", b"{not json")
         send("tele/unknown/SENSOR", {"ENERGY": {"Total": 1}})
-        _wait(lambda: len(_accepted_events(env)) == 3, 30, "three baselines")
-        time.sleep(1.1)  # the next samples get a later second
-        send("tele/sml-reader/SENSOR", {"SML": {"Total_in": 10.300, "Total_out": 6.75}})
+        _wait(lambda: len(_accepted_events(env)) == 2, 30, "two first readings")
+        # a two-device meter signs again once both devices have reported again
+        send("tele/pv-plug/SENSOR", {"Time": utc(t0 + 60), "ENERGY": {"Total": 1.000, "Power": 0}})
+        send("tele/sml-reader/SENSOR", {"Time": utc(t0 + 60), "SML": {"Total_in": 10.300, "Total_out": 6.75}})
         send("shellypro3em-home/events/rpc",
-             {"method": "NotifyStatus", "params": {"ts": time.time(), "emdata:0": {"total_act": 2001, "total_act_ret": 350.2}}})
-        send("tele/sml-reader/SENSOR", {"SML": {"Total_in": 10.400, "Total_out": 6.0}})  # falls: refused
+             {"method": "NotifyStatus", "params": {"ts": t0 + 60, "emdata:0": {"total_act": 2001, "total_act_ret": 350.2}}})
+        send("tele/sml-reader/SENSOR", {"Time": utc(t0 + 120), "SML": {"Total_in": 10.400, "Total_out": 6.0}})  # falls
 
-        # SML meter: +1,250 Wh exported, +50 imported; Shelly: +250 exported (100 -> 350), +1 imported
+        # from the zero commissioning values; each reading mints its export, then burns its import:
+        # SML 5,500 - 10,250 -> 0, then +1,250 - 50 -> 1,200 WATT; Shelly 100 - 2,000 -> 0, then +250 - 1 -> 249
         watt = env.system.watt
         sml_owner, shelly_owner = env.owners
         assert sml_owner.address != shelly_owner.address
-        _wait(lambda: watt.balanceOf(sml_owner.address) == 1_200, 30, "SML WATT")
-        _wait(lambda: watt.balanceOf(shelly_owner.address) == 249, 30, "Shelly WATT")
+        _wait(lambda: len(_accepted_events(env)) == 4, 30, "4 accepted")
+        registry = env.system.registry
+        assert tuple(registry.last_reading(sml.address))[2:] == (1_000, 0, 6_750, 10_300)
+        assert tuple(registry.last_reading(shelly.address))[2:] == (0, 0, 350, 2_001)
+        assert watt.balanceOf(sml_owner.address) == 1_200 and watt.balanceOf(shelly_owner.address) == 249
         # the daemon counts a batch once it read the receipt, just after the chain state changed
         malformed = "gridmint_oracle_malformed_total"
         _wait(lambda: _metric(metrics_port, malformed, 'kind="counter_down",source="mqtt"') == 1, 30, "counter_down")
-        _wait(lambda: _metric(metrics_port, "gridmint_oracle_accepted_total") == 5, 30, "5 accepted")
+        _wait(lambda: _metric(metrics_port, "gridmint_oracle_accepted_total") == 4, 30, "4 accepted")
         assert _metric(metrics_port, malformed, 'kind="bad_json",source="mqtt"') == 1
         assert _metric(metrics_port, malformed, 'kind="unknown_device",source="mqtt"') == 1
-        assert _metric(metrics_port, malformed, 'kind="counter_down",source="mqtt"') == 1
-        assert _metric(metrics_port, "gridmint_oracle_accepted_total") == 5
+        assert _metric(metrics_port, "gridmint_oracle_meter_halted", f'meter="{sml.address}"') == 1
         pub.loop_stop()
 
         daemon.send_signal(signal.SIGTERM)
@@ -155,7 +164,8 @@ source = "mqtt"
         status = env.cli("status", "--config", "oracle.toml", "--json")
         assert status.returncode == 0, status.stderr
         doc = json.loads(status.stdout)
-        assert doc["readings"]["accepted"] == 5 and doc["backlog"] == 0
+        assert doc["readings"]["accepted"] == 4 and doc["backlog"] == 0
+        assert doc["meters"][sml.address]["halted"]["register"] == "exported_wh"
     finally:
         if daemon is not None and daemon.poll() is None:
             daemon.kill()
@@ -163,6 +173,7 @@ source = "mqtt"
         broker.stop()
 
 
+@pytest.mark.local_chain
 def test_kill_9_and_chain_restart_lose_nothing_and_credit_nothing_twice(tmp_path, chain):
     rounds = int(os.environ.get("ORACLE_KILL_ROUNDS", "20"))
     rng = random.Random(int(os.environ.get("ORACLE_KILL_SEED", "2026")))

@@ -7,7 +7,7 @@ import pytest
 from eth_hash.auto import keccak
 
 from oracle import config as config_mod
-from oracle.daemon import Ingestor, replay
+from oracle.daemon import Ingestor, ReplayError, check_replay, replay
 from oracle.eip712 import Domain, MeterSigner, Reading, digest
 from oracle.metrics import Metrics
 from oracle.outbox import Conflict, Outbox
@@ -99,7 +99,7 @@ def test_ingest_signs_what_the_chain_verifies(ingestor, outbox):
     assert recovered.to_checksum_address() == METER.address
 
 
-def test_ingest_merges_partial_registers_and_stamps_monotonically(ingestor, outbox):
+def test_ingest__partial_registers_without_device_time__merged_and_stamped_monotonically(ingestor, outbox):
     assert ingestor.ingest(METER.address, {"imported_wh": 5}, "test")
     assert ingestor.ingest(METER.address, {"generated_wh": 7}, "test")  # same second: stamped +1
     first, second = (r.reading for r in outbox.next_batch(5))
@@ -107,45 +107,101 @@ def test_ingest_merges_partial_registers_and_stamps_monotonically(ingestor, outb
     assert (second.generated_wh, second.imported_wh) == (7, 5)
 
 
-def test_ingest_refuses_falling_counters_unknown_meters_and_stale_samples(ingestor, outbox):
+def test_ingest__unknown_meter_stale_or_redelivered_sample__refused_or_acknowledged(ingestor, outbox):
     m = ingestor.metrics
     assert ingestor.ingest(METER.address, {"consumed_wh": 100}, "test", timestamp=50)
-    assert not ingestor.ingest(METER.address, {"consumed_wh": 99}, "test", timestamp=60)
     assert not ingestor.ingest(OTHER.address, {"consumed_wh": 1}, "test", timestamp=60)
     assert not ingestor.ingest(METER.address, {"consumed_wh": 101}, "test", timestamp=50)
     # a redelivered identical sample is fine (already durable)
     assert ingestor.ingest(METER.address, {"consumed_wh": 100}, "test", timestamp=50)
     assert outbox.counts()["signed"] == 1
-    assert m.malformed.labels("test", "counter_down")._value.get() == 1
     assert m.malformed.labels("test", "unknown_meter")._value.get() == 1
     assert m.malformed.labels("test", "stale_sample")._value.get() == 1
 
 
-def test_ingestor_restarts_from_the_outbox(tmp_path):
+def test_ingest__falling_counter__halts_the_meter_until_recommissioned(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    metrics = Metrics()
+    ingestor = Ingestor(box, DOMAIN, {METER.address: METER}, metrics)
+    assert ingestor.ingest(METER.address, {"consumed_wh": 100}, "test", timestamp=50)
+    assert not ingestor.ingest(METER.address, {"consumed_wh": 99}, "test", timestamp=60)
+    # a higher value later does not resume signing: only re-commissioning does
+    assert not ingestor.ingest(METER.address, {"consumed_wh": 150}, "test", timestamp=70)
+    assert box.counts()["signed"] == 1
+    assert box.halts()[METER.address] | {"since": 0} == {
+        "input": None, "register": "consumed_wh", "was_wh": 100, "now_wh": 99, "device_time": 60, "since": 0,
+    }
+    assert metrics.halted.labels(METER.address)._value.get() == 1
+    assert metrics.malformed.labels("test", "counter_down")._value.get() == 1
+    assert metrics.malformed.labels("test", "meter_halted")._value.get() == 1
+    # the halt outlives a restart
+    again = Ingestor(Outbox(tmp_path / "o.db"), DOMAIN, {METER.address: METER}, Metrics())
+    assert again.halted(METER.address)
+    assert not again.ingest(METER.address, {"consumed_wh": 200}, "test", timestamp=80)
+
+
+def test_ingestor__restart__continues_from_the_outbox(tmp_path):
     box = Outbox(tmp_path / "o.db")
     Ingestor(box, DOMAIN, {METER.address: METER}).ingest(METER.address, {"exported_wh": 40}, "t", timestamp=9)
     again = Ingestor(Outbox(tmp_path / "o.db"), DOMAIN, {METER.address: METER})
-    assert not again.ingest(METER.address, {"exported_wh": 39}, "t", timestamp=10)  # still falling
+    assert again.last(METER.address) == _reading(9, exp=40)
     assert again.ingest(METER.address, {"exported_wh": 41}, "t", timestamp=10)
+    assert not again.ingest(METER.address, {"exported_wh": 39}, "t", timestamp=11)  # falling: halted
 
 
-def test_replay_csv_and_jsonl_with_bad_rows(tmp_path, ingestor, outbox):
+def test_replay__csv_and_jsonl__stores_rows_once_and_refuses_falling_ones(tmp_path, ingestor, outbox):
     csv_path = tmp_path / "r.csv"
     csv_path.write_text(
         "meter,timestamp,generated_wh,consumed_wh,exported_wh,imported_wh\n"
         f"{METER.address},10,1,2,3,4\n"
-        f"{METER.address},11,1,2,3,x\n"
-        f"not-an-address,12,1,2,3,4\n"
-        f"{METER.address},13,1,2,3,5\n"
+        f"{METER.address},2026-01-01T00:00:00Z,1,2,3,5\n"
     )
-    assert replay(csv_path, ingestor) == {"stored": 2, "refused": 2}
-    assert replay(csv_path, ingestor) == {"stored": 2, "refused": 2}  # idempotent: nothing new
-    assert outbox.counts()["signed"] == 2
+    assert replay(csv_path, ingestor) == {"stored": 2, "refused": 0}
+    assert replay(csv_path, ingestor) == {"stored": 2, "refused": 0}  # idempotent: nothing new
+    assert [r.reading.timestamp for r in outbox.next_batch(5)] == [10, 1_767_225_600]
     jl = tmp_path / "r.jsonl"
-    rows = [{"meter": METER.address, "timestamp": 20, "generated_wh": 1, "consumed_wh": 2, "exported_wh": 3,
-             "imported_wh": 6}]
-    jl.write_text(json.dumps(rows[0]) + "\n{broken\n" + json.dumps({**rows[0], "timestamp": 21, "imported_wh": 5}) + "\n")
-    assert replay(jl, ingestor) == {"stored": 1, "refused": 2}  # bad json + falling imported_wh
+    row = {"meter": METER.address, "timestamp": 1_767_225_700, "generated_wh": 1, "consumed_wh": 2,
+           "exported_wh": 3, "imported_wh": 4}
+    jl.write_text(json.dumps(row) + "\n")
+    assert replay(jl, ingestor) == {"stored": 0, "refused": 1}  # imported_wh fell 5 -> 4
+    assert ingestor.halted(METER.address)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("meter,timestamp,generated_wh,consumed_wh,exported_wh\n", "r.csv line 1 (header): no column imported_wh"),
+        ("meter,timestamp,generated_wh,consumed_wh,exported_wh,imported_wh,note\n",
+         "r.csv line 1 (header): unknown column 'note'"),
+        ("meter,timestamp,generated_wh,consumed_wh,exported_wh,imported_wh\n{m},10,1,2,3,4\n{m},yesterday,1,2,3,4\n",
+         "r.csv line 3, column timestamp: not a timestamp: 'yesterday'"),
+        ("meter,timestamp,generated_wh,consumed_wh,exported_wh,imported_wh\n{m},10,1,2,3.5,4\n",
+         "r.csv line 2, column exported_wh: not a whole number of Wh: '3.5'"),
+        ("meter,timestamp,generated_wh,consumed_wh,exported_wh,imported_wh\nnope,10,1,2,3,4\n",
+         "r.csv line 2, column meter: not an address: 'nope'"),
+        ("meter,timestamp,generated_wh,consumed_wh,exported_wh,imported_wh\n{o},10,1,2,3,4\n",
+         "r.csv line 2, column meter: no key for"),
+    ],
+)
+def test_check_replay__bad_header_or_row__one_line_error_naming_line_and_column(tmp_path, text, message):
+    path = tmp_path / "r.csv"
+    path.write_text(text.format(m=METER.address, o=OTHER.address))
+    with pytest.raises(ReplayError) as err:
+        check_replay(path, {METER.address})
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_check_replay__json_line_not_an_object__names_the_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"meter": 1}\n[1]\n')
+    with pytest.raises(ReplayError, match="r.jsonl line 1, column timestamp: missing"):
+        check_replay(path)
+    path.write_text('{"meter": 1, "timestamp": 5, "generated_wh": 0, "consumed_wh": 0, "exported_wh": 0, "imported_wh": 0}\n')
+    with pytest.raises(ReplayError, match="r.jsonl line 1, column meter: not an address: 1"):
+        check_replay(path)
+    path.write_text("{broken\n")
+    with pytest.raises(ReplayError, match="r.jsonl line 1: not a JSON object"):
+        check_replay(path)
 
 
 def test_config_errors_are_clear(tmp_path):
@@ -171,7 +227,7 @@ def test_config_environment_overrides_and_secrets(tmp_path, monkeypatch):
     path = tmp_path / "c.toml"
     path.write_text(
         f'[chain]\nrpc_url = "http://127.0.0.1:1"\n[[meters]]\naddress = "{METER.address.lower()}"\n'
-        'source = "mqtt"\n  [[meters.inputs]]\n  topic = "tele/a/SENSOR"\n  format = "tasmota"\n'
+        'source = "mqtt"\ntimezone = "Europe/Berlin"\n  [[meters.inputs]]\n  topic = "tele/a/SENSOR"\n  format = "tasmota"\n'
     )
     cfg = config_mod.load(path, env={"GRIDMINT_RPC_URL": "http://127.0.0.1:2"})
     assert cfg.rpc_url == "http://127.0.0.1:2"
