@@ -23,6 +23,8 @@ TSL_DECIMALS = 18
 MAX_UINT256 = 2**256 - 1
 # `expires_at` of an order that never expires, and `storage_paid_until` of an account storing nothing
 NO_EXPIRY = 2**64 - 1
+# the exchange stores "never expires" as 2**40 - 1 s (year 36812): anything from there on reads "no expiry"
+NO_EXPIRY_EXCHANGE = 2**40 - 1
 
 METHODS = {"none": 0, "solar": 1, "wind": 2, "hydro": 3, "geothermal": 4, "biomass": 5}
 METHOD_NAMES = {code: name for name, code in METHODS.items()}
@@ -131,7 +133,7 @@ def storage_days_left(paid_until: int, now: int) -> str:
 
 def when(ts: int) -> str:
     """A chain timestamp (s) as a UTC date and time; "no expiry" for the open-ended markers."""
-    if ts == 0 or ts >= NO_EXPIRY:
+    if ts == 0 or ts >= NO_EXPIRY_EXCHANGE:
         return "no expiry"
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -148,3 +150,86 @@ def parse_timestamp(text: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return int(dt.timestamp())
+
+
+def tsl(units: int, digits: int = 4) -> str:
+    """TSL base units (1e-18 TSL) -> "12.3456 TSL"."""
+    return token(units, TSL_DECIMALS, "TSL", digits)
+
+
+def parse_method(text: str) -> int:
+    """A generation method by name (solar, wind, hydro, geothermal, biomass, none) -> its code."""
+    name = str(text).strip().lower()
+    if name not in METHODS:
+        raise UnitError(f"unknown generation method {text!r} (one of: {', '.join(METHODS)})")
+    return METHODS[name]
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|min|h|d|days?)?\s*$", re.IGNORECASE)
+
+
+def parse_duration_s(text: str) -> int:
+    """A duration typed as "7d", "36h", "90min" or seconds ("600", "600s") -> seconds."""
+    m = _DURATION.match(str(text))
+    if not m:
+        raise UnitError(f"not a duration: {text!r} (seconds, or a number with s, min, h or d)")
+    unit = (m.group(2) or "s").lower()
+    seconds = Decimal(m.group(1)) * {"s": 1, "min": 60, "h": 3_600, "d": 86_400, "day": 86_400, "days": 86_400}[unit]
+    if seconds != seconds.to_integral_value():
+        raise UnitError(f"{text} is not a whole number of seconds")
+    return int(seconds)
+
+
+def duration(seconds: int) -> str:
+    """Seconds -> "7 days", "36 h", "300 s"."""
+    s = int(seconds)
+    if s and s % SECONDS_PER_DAY == 0:
+        return f"{s // SECONDS_PER_DAY} day{'s' if s != SECONDS_PER_DAY else ''}"
+    if s and s % 3_600 == 0:
+        return f"{s // 3_600} h"
+    return f"{s:,} s"
+
+
+def storage_days(deposit: int, stored_wh: int, rent_rate: int) -> str:
+    """Days a TSL deposit keeps `stored_wh` at `rent_rate`: "88.0 days", or "nothing stored"."""
+    daily = rent_per_day(stored_wh, rent_rate)
+    if stored_wh == 0 or daily == 0:
+        return "nothing stored"
+    return f"{deposit / daily:,.1f} days"
+
+
+# revert strings of the contracts and of the snekmate modules they use, in words for a person
+_REVERTS = {
+    "ownable: caller is not the owner": "only the operator (the contracts' owner) may do this",
+    "notice: not yet effective": "its notice period is not over yet",
+    "notice: nothing announced": "nothing has been announced for it",
+    "erc20: transfer amount exceeds balance": "the amount exceeds the balance",
+    "erc20: insufficient allowance": "the token allowance is too small",
+    "erc20: invalid signature": "the permit signature is invalid",
+    "erc20: expired deadline": "the permit has expired",
+    "pausable: paused": "the contract is paused",
+}
+
+
+def revert_reason(message: str | None) -> str:
+    """A contract's revert string ("watt: no arrears") as words ("no arrears")."""
+    if not message:
+        return "the contract reverted without a reason"
+    text = str(message).strip().splitlines()[0]
+    if text in _REVERTS:
+        return _REVERTS[text]
+    return text.split(": ", 1)[1] if re.match(r"^[a-z_0-9]+: ", text) else text
+
+
+# EnergyExchange `OrderClosed.reason`
+CLOSE_REASONS = {
+    1: "filled",
+    2: "cancelled",
+    3: "expired",
+    4: "immediate-or-cancel remainder",
+    5: "self-trade (the taker met its own resting order)",
+    6: "uncrossable remainder",
+    7: "seller in storage-rent arrears",
+    8: "remainder below the minimum order",
+    9: "outside the price band in force",
+}

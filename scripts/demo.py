@@ -31,11 +31,13 @@ from web3 import HTTPProvider, Web3
 from gridmint.units import storage_days_left
 from oracle.chain import Registry, Submitter
 from gridmint.community import COMMUNITY, SLOT_S
+from gridmint.hardhat import skip_console_log_traces
 from oracle.daemon import Ingestor
 from oracle.eip712 import MeterSigner
 from oracle.outbox import Outbox
 from oracle.sources.parsers import REGISTERS
 from oracle.sources.simulator import Simulator
+from gridmint.onboarding import commissioning, onboard_meter
 from gridmint.system import SystemParams, ape_deployer, deploy_system
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -70,9 +72,13 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
     console.print(f"deployed on chain {chain.chain_id}: registry {registry.address}, WATT {watt.address}, exchange {ex.address}")
 
     meters = [MeterSigner(keccak(f"demo-meter:{m.name}".encode())) for m in members]
+    commissioned_at = chain.blocks.head.timestamp  # the simulated meters' registers at the demo's start
     for member, meter, owner in zip(members, meters, owners):
-        spend("registry.register_meter", registry.register_meter(
-            meter.address, owner, member.method, member.rated_power_w, member.name, sender=operator))
+        registered, accepted = onboard_meter(
+            registry, operator, owner, meter.address, member.method, member.rated_power_w, member.name,
+            commissioning(commissioned_at, member.site.initial_wh))
+        spend("registry.register_meter", registered)
+        spend("registry.accept_meter", accepted)
         tsl.mint(owner, RENT_TSL, sender=operator)
         tsl.approve(watt.address, RENT_TSL, sender=owner)
         spend("watt.deposit_rent", watt.deposit_rent(RENT_TSL, sender=owner))
@@ -292,4 +298,8 @@ def _print(console, members, owners, watt, s) -> None:
 @click.option("--start-hour", type=click.IntRange(0, 23), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True)
 def cli(members, slots, start_hour, out_dir):
+    from gridmint.ape_support import quiet
+
+    quiet()  # no ape line per transaction, no library warnings
+    skip_console_log_traces()  # on Hardhat (make demo CHAIN=hardhat): see gridmint/hardhat.py
     run_day(COMMUNITY[:members], slots, start_hour, Path(out_dir))

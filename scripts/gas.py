@@ -8,15 +8,18 @@ figures divide the batch transaction by its size). Run with
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ape import accounts, chain
 from eth_hash.auto import keccak
 
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+from gridmint.onboarding import commissioning, onboard_meter
 from gridmint.system import SystemParams, ape_deployer, deploy_system
 
-REPORT = Path(__file__).resolve().parent.parent / "gas-report.json"
+# GRIDMINT_GAS_REPORT writes elsewhere (a check of the figures that leaves the committed report alone)
+REPORT = Path(os.environ.get("GRIDMINT_GAS_REPORT", Path(__file__).resolve().parent.parent / "gas-report.json"))
 SOLAR = 1
 
 
@@ -46,10 +49,12 @@ def measure_registry(system, operator, relayer, report):
     for owner in owners:
         operator.transfer(owner, 10**18)
         _fund_rent(system, operator, owner)
+    # commissioned a day ago at zero and accepted by their owners
+    installed = commissioning(chain.blocks.head.timestamp - 86_400)
     for m, owner in zip(meters, owners):
-        registry.register_meter(m.address, owner, SOLAR, 20_000, "PV site", sender=operator)
+        onboard_meter(registry, operator, owner, m.address, SOLAR, 20_000, "PV site", installed)
     lone = meters[64]
-    registry.register_meter(lone.address, owners[0], SOLAR, 20_000, "PV site", sender=operator)
+    onboard_meter(registry, operator, owners[0], lone.address, SOLAR, 20_000, "PV site", installed)
 
     t = chain.pending_timestamp
     tx = _submit(registry, domain, [Reading(lone.address, t, 50_000, 20_000, 10_000, 5_000)], signers, relayer)
@@ -83,7 +88,7 @@ def measure_watt(system, operator, relayer, report):
     meters = [_meter(1000), _meter(1001)]
     signers = {m.address: m for m in meters}
     for m, owner in zip(meters, (sender, receiver)):
-        registry.register_meter(m.address, owner, SOLAR, 20_000, "PV site", sender=operator)
+        onboard_meter(registry, operator, owner, m.address, SOLAR, 20_000, "PV site", commissioning(chain.blocks.head.timestamp - 60))
     t = chain.pending_timestamp
     _submit(registry, domain, [Reading(m.address, t, 0, 0, 0, 0) for m in meters], signers, relayer)
     chain.pending_timestamp = t + 900
@@ -101,7 +106,7 @@ def measure_certificate(system, operator, relayer, report):
     owner, buyer = accounts.test_accounts[5], accounts.test_accounts[6]
     meter = _meter(2000)
     signers = {meter.address: meter}
-    registry.register_meter(meter.address, owner, SOLAR, 20_000, "School roof PV", sender=operator)
+    onboard_meter(registry, operator, owner, meter.address, SOLAR, 20_000, "School roof PV", commissioning(chain.blocks.head.timestamp - 60))
     t = chain.pending_timestamp
     _submit(registry, domain, [Reading(meter.address, t, 0, 0, 0, 0)], signers, relayer)
     chain.pending_timestamp = t + 1_800
@@ -125,10 +130,11 @@ def _member_with_watt(system, operator, relayer, wh, label):
     system.quote.mint(member, 10**15, sender=operator)
     system.quote.approve(system.exchange.address, 2**256 - 1, sender=member)
     if wh:
-        meter = _meter(hash(label) % 10**9 + 5000)
-        registry.register_meter(meter.address, member, SOLAR, 10**12, "m", sender=operator)
+        meter = _meter(int.from_bytes(keccak(label.encode())[:4], "big") + 5000)  # stable across runs (not hash())
+        power = registry.MAX_RATED_POWER_W()
+        # commissioned a day ago at zero: a day of the largest rated power may be exported at once
+        onboard_meter(registry, operator, member, meter.address, SOLAR, power, "m", commissioning(chain.blocks.head.timestamp - 86_400))
         t = chain.pending_timestamp
-        _submit(registry, domain, [Reading(meter.address, t, 0, 0, 0, 0)], {meter.address: meter}, relayer)
         chain.pending_timestamp = t + 60
         _submit(registry, domain, [Reading(meter.address, t + 60, 0, 0, wh, 0)], {meter.address: meter}, relayer)
     return member
@@ -169,6 +175,7 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     tx = ex.place_order(True, 220_000, 5_000, 0, 0, sender=buyer)  # fills ten resting asks
     assert len(tx.decode_logs(ex.Trade)) == 10
     report["exchange.take_ten.per_fill"] = tx.gas_used // 10
+    report["exchange.take_ten.per_extra_maker"] = (tx.gas_used - report["exchange.take_one"]) // 9
     oid = ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer).return_value or ex.next_order_id() - 1
     tx = ex.cancel_order(oid, sender=buyer)
     report["exchange.cancel"] = tx.gas_used
@@ -187,7 +194,26 @@ def measure_exchange_deep(system, operator, relayer, report):
     report["exchange.take_one.deep"] = tx.gas_used
 
 
+# Fixed block times, so every figure that depends on elapsed time (storage rent, index words) is the
+# same on every run: the first block at GAS_EPOCH, then one every BLOCK_INTERVAL_S unless a measurement
+# sets the next block's time itself (chain.pending_timestamp), which is fixed relative to these.
+GAS_EPOCH = 1_893_456_000  # 2030-01-01 00:00 UTC
+BLOCK_INTERVAL_S = 12
+
+
+def _fix_block_times():
+    if chain.blocks.head.number > 0:
+        print("note: this chain has history (a persistent node?); figures are reproducible on a fresh chain only")
+    if chain.blocks.head.timestamp < GAS_EPOCH:
+        chain.provider.make_request("evm_setNextBlockTimestamp", [GAS_EPOCH])
+    chain.provider.make_request("anvil_setBlockTimestampInterval", [BLOCK_INTERVAL_S])
+
+
 def main():
+    from gridmint.ape_support import quiet
+
+    quiet()  # a figure per line, not a line per transaction
+    _fix_block_times()
     operator, relayer = accounts.test_accounts[0], accounts.test_accounts[1]
     system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
     report: dict[str, int] = {}
@@ -198,8 +224,13 @@ def main():
     deep = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
     measure_exchange_deep(deep, operator, relayer, report)
     previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    previous.update(report)
-    REPORT.write_text(json.dumps(dict(sorted(previous.items())), indent=2) + "\n")
+    merged = {**previous, **report}
     for name, gas in sorted(report.items()):
-        print(f"{name:40s} {gas:>10,}")
+        was = previous.get(name)
+        change = "" if was in (None, gas) else f"  (was {was:,})"
+        print(f"{name:40s} {gas:>10,}{change}")
+    if merged == previous:
+        print(f"every figure as in {REPORT.name}: not rewritten")
+        return
+    REPORT.write_text(json.dumps(dict(sorted(merged.items())), indent=2) + "\n")
     print(f"written to {REPORT}")

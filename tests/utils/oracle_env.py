@@ -15,6 +15,7 @@ from eth_hash.auto import keccak
 from gridmint import deployments
 from oracle.eip712 import MeterSigner
 from oracle.keys import import_key
+from gridmint.onboarding import commissioning, onboard_meter
 from gridmint.system import SystemParams, deploy_system, web3_deployer, web3_deployment_record
 from tests.utils.anvil import Anvil, dev_account
 
@@ -77,9 +78,8 @@ drain_timeout_s = 20
 def build(root: Path, anvil: Anvil, n_meters: int, rated_power_w: int = 10**9, method: int = 1, **params) -> OracleEnv:
     w3 = anvil.w3()
     operator, payer = dev_account(0), dev_account(1)
-    system = deploy_system(web3_deployer(w3, operator), operator, SystemParams(**params))
-    deployments.write(web3_deployment_record(system, "test", w3.eth.chain_id), root)
-    (root / "test.json").rename(root / "deployment.json")
+    system = deploy_system(web3_deployer(w3, operator), operator, SystemParams(**{"max_rated_power_w": rated_power_w, **params}))
+    deployments.write(web3_deployment_record(system, "test", w3.eth.chain_id), root).rename(root / "deployment.json")
     keys_dir = root / "keys"
     meters, owners = [], []
     for i in range(n_meters):
@@ -87,7 +87,9 @@ def build(root: Path, anvil: Anvil, n_meters: int, rated_power_w: int = 10**9, m
         meter = MeterSigner(secret)
         import_key(keys_dir, secret, PASSWORD, kdf="pbkdf2", iterations=2)
         owner = dev_account(2 + i % 2)
-        system.registry.register_meter(meter.address, owner.address, method, rated_power_w, f"meter {i}", sender=operator)
+        # commissioned with zero registers before any sample the tests send (2020-09-13), accepted by its owner
+        onboard_meter(system.registry, operator, owner, meter.address, method, rated_power_w, f"meter {i}",
+                      commissioning(1_600_000_000))
         meters.append(meter)
         owners.append(owner)
     import_key(keys_dir, bytes(payer.key), PASSWORD, kdf="pbkdf2", iterations=2)
