@@ -1,7 +1,9 @@
 # gridmint — every target sets up what it needs (idempotent), then runs.
 #   make demo   the main job: deploy + a simulated community on a local Anvil
+#               (CHAIN=hardhat: on a Hardhat 2 node instead; see docs/chains.md)
 #   make test   the whole test suite (what CI runs)
 #   make gas    gas of the named operations on Anvil -> gas-report.json
+#   make app    the member app on a seeded local chain (docs/app.md)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,8 +13,13 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # hypothesis example budget for stateful machines: CI runs bounded soaks
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
+# the local chain of `make demo`: anvil (ape-foundry, the default) or hardhat (ape-hardhat)
+CHAIN ?= anvil
+PROVIDER_anvil := foundry
+PROVIDER_hardhat := hardhat
+LOCAL_NETWORK = ethereum:local:$(or $(PROVIDER_$(CHAIN)),$(error CHAIN must be anvil or hardhat, not '$(CHAIN)'))
 
-.PHONY: setup test test-fast demo gas bench-oracle clean mosquitto
+.PHONY: setup test test-fast demo gas bench-oracle clean mosquitto chain deploy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -30,6 +37,7 @@ node_modules/.installed: package.json package-lock.json
 	# binaries out of it); the exact pin + lock integrity keep `install` reproducible
 	npm install --no-audit --no-fund --loglevel=error
 	anvil --version >/dev/null
+	hardhat --version >/dev/null
 	touch $@
 
 # the oracle's MQTT tests use Debian's broker (started by the tests on 127.0.0.1 only)
@@ -39,17 +47,28 @@ mosquitto:
 	    $$SUDO apt-get install -y -qq mosquitto >/dev/null 2>&1 || \
 	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq mosquitto; }; }
 
-test: setup mosquitto
+test: setup mosquitto app-build chromium
 	$(BIN)/ruff check oracle gridmint tests scripts --select F,E9
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/python -m pytest
+	# the integration tests marked local_chain again, on a Hardhat node (tests/integration/conftest.py)
+	$(BIN)/python -m pytest -m local_chain --network ethereum:local:hardhat tests/integration
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not integration and not slow"
 
 demo: setup
 	$(BIN)/ape compile >/dev/null
-	$(BIN)/ape run demo --network ethereum:local:foundry
+	$(BIN)/ape run demo --network $(LOCAL_NETWORK)
+
+# a persistent local chain on 127.0.0.1:8545 (foreground; `make chain &` keeps the shell)
+chain: setup
+	anvil --silent
+
+# compile and deploy to the running local chain -> deployments/ethereum-local-31337.json
+deploy: setup
+	$(BIN)/ape compile >/dev/null
+	$(BIN)/ape run deploy --network ethereum:local:foundry
 
 gas: setup
 	$(BIN)/ape compile >/dev/null
@@ -58,6 +77,28 @@ gas: setup
 bench-oracle: setup
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/python -m scripts.bench_oracle
+
+# the member app (app/): npm packages pinned in app/package-lock.json, built by Vite into app/dist
+.PHONY: app app-build chromium
+app/node_modules/.installed: app/package.json app/package-lock.json
+	cd app && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+app-build: app/node_modules/.installed
+	cd app && npm run --silent build
+
+# the app's browser tests drive Debian's chromium through Playwright (nothing downloads a browser)
+chromium:
+	@test -x /usr/bin/chromium || \
+	  { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }; }
+
+# a persistent local Anvil, deployed and seeded with the demo community's morning, and the built app
+# on http://127.0.0.1:5173 (scripts/app_serve.py; APP_ARGS=--fresh starts the chain over). Ctrl-C stops both.
+app: setup app-build
+	$(BIN)/ape compile >/dev/null
+	$(BIN)/python -m scripts.app_serve $(APP_ARGS)
 
 clean:
 	rm -rf .build .ape/.cache out

@@ -1,11 +1,12 @@
-"""A shortened `make demo` (5 members, 4 midday slots) whose summary is checked against the chain."""
+"""A shortened `make demo` (5 members, 4 midday slots) whose summary is checked against the chain, on
+every local chain (`make demo CHAIN=anvil|hardhat`)."""
 
 import pytest
 from rich.console import Console
 
 from gridmint.community import COMMUNITY
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 
 
 def _pick(kinds):

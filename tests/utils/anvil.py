@@ -32,9 +32,10 @@ def free_port() -> int:
 
 
 class Anvil:
-    def __init__(self, port: int | None = None, state: Path | None = None):
+    def __init__(self, port: int | None = None, state: Path | None = None, args: tuple[str, ...] = ()):
         self.port = port or free_port()
         self.state = state
+        self.args = tuple(args)  # more anvil options, e.g. ("--chain-id", "246") or ("--hardfork", "paris")
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -48,6 +49,7 @@ class Anvil:
         cmd = [exe, "--host", "127.0.0.1", "--port", str(self.port), "--silent", "--gas-limit", "60000000"]
         if self.state is not None:
             cmd += ["--state", str(self.state), "--preserve-historical-states"]
+        cmd += self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         w3 = Web3(HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         deadline = time.time() + 20
