@@ -1,0 +1,278 @@
+// One publicClient and one walletClient per page session; contracts and ABIs from the deployment
+// record the server hands out (deployments/<ecosystem>-<network>-<chain id>.json), never copied.
+import {
+  type Abi, type Address, type Chain, type EIP1193Provider, type Hash, type PublicClient, type WalletClient,
+  BaseError, ContractFunctionRevertedError, UserRejectedRequestError, createPublicClient, createWalletClient,
+  custom, defineChain, http, numberToHex, parseSignature,
+} from "viem";
+
+export type Deployment = {
+  network: string;
+  chain_id: number;
+  contracts: Record<string, { address: Address; abi: Abi }>;
+  params: Record<string, unknown>;
+};
+export type Config = { rpcUrl: string; deployment?: string };
+
+export type Meta = {
+  wattDecimals: number; tslDecimals: number; tslSymbol: string;
+  quoteDecimals: number; quoteSymbol: string;
+  tick: bigint; floor: bigint; ceiling: bigint; minOrderWh: bigint; makerBps: bigint; takerBps: bigint;
+  rentRate: bigint; graceS: bigint; releasePrice: bigint; claimWindowS: bigint;
+};
+
+export const app = {
+  dep: undefined as unknown as Deployment,
+  cfg: undefined as unknown as Config,
+  chain: undefined as unknown as Chain,
+  pub: undefined as unknown as PublicClient,
+  wallet: undefined as WalletClient | undefined,
+  provider: undefined as EIP1193Provider | undefined,
+  account: undefined as Address | undefined,
+  meta: undefined as unknown as Meta,
+  fromBlock: 0n,
+};
+
+export async function load(): Promise<void> {
+  // both at once; a config that names another record costs a second round trip
+  const get = async (url: string) => {
+    const res = await fetch(url, { cache: "no-store" });
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return res.json();
+  };
+  const [cfg, first] = (await Promise.all([get("config.json"), get("deployment.json")])) as [Config, Deployment];
+  const dep: Deployment = cfg.deployment && cfg.deployment !== "deployment.json" ? await get(cfg.deployment) : first;
+  app.cfg = cfg;
+  app.dep = dep;
+  app.fromBlock = BigInt(Number(dep.params?.deployed_at_block ?? 0));
+  app.chain = defineChain({
+    id: dep.chain_id,
+    name: `gridmint ${dep.network} (${dep.chain_id})`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [cfg.rpcUrl] } },
+  });
+  // JSON-RPC batching: a page's dozen reads go to the node as one HTTP request
+  app.pub = createPublicClient({ chain: app.chain, transport: http(cfg.rpcUrl, { batch: { wait: 5 } }), pollingInterval: 500 }) as PublicClient;
+  const [wattDecimals, tslDecimals, tslSymbol, quoteDecimals, quoteSymbol, tick, floor, ceiling, minOrderWh, makerBps,
+    takerBps, rentRate, graceS, releasePrice, claimWindowS] = await Promise.all([
+    read<number>("WattToken", "decimals"), read<number>("StorageRentToken", "decimals"),
+    read<string>("StorageRentToken", "symbol"), read<number>("QuoteToken", "decimals"), read<string>("QuoteToken", "symbol"),
+    read<bigint>("EnergyExchange", "TICK"), read<bigint>("EnergyExchange", "floor_price"),
+    read<bigint>("EnergyExchange", "ceiling_price"), read<bigint>("EnergyExchange", "min_order_wh"),
+    read<bigint>("EnergyExchange", "maker_fee_bps"), read<bigint>("EnergyExchange", "taker_fee_bps"),
+    read<bigint>("WattToken", "rent_rate"), read<bigint>("WattToken", "rent_grace_period"),
+    read<bigint>("WattToken", "release_price"), read<bigint>("EnvironmentalCertificate", "CLAIM_WINDOW"),
+  ]);
+  app.meta = { wattDecimals, tslDecimals, tslSymbol, quoteDecimals, quoteSymbol, tick, floor, ceiling, minOrderWh,
+    makerBps, takerBps, rentRate, graceS, releasePrice, claimWindowS };
+}
+
+/** Re-reads the parameters an announced change may have moved (band, fees, rent). */
+export async function refreshMeta(): Promise<void> {
+  const [floor, ceiling, minOrderWh, makerBps, takerBps, rentRate] = await Promise.all([
+    read<bigint>("EnergyExchange", "floor_price"), read<bigint>("EnergyExchange", "ceiling_price"),
+    read<bigint>("EnergyExchange", "min_order_wh"), read<bigint>("EnergyExchange", "maker_fee_bps"),
+    read<bigint>("EnergyExchange", "taker_fee_bps"), read<bigint>("WattToken", "rent_rate"),
+  ]);
+  Object.assign(app.meta, { floor, ceiling, minOrderWh, makerBps, takerBps, rentRate });
+}
+
+export const has = (name: string) => name in app.dep.contracts;
+export const addr = (name: string) => app.dep.contracts[name].address;
+export const abi = (name: string) => app.dep.contracts[name].abi;
+export const hasFunction = (name: string, fn: string) =>
+  has(name) && abi(name).some((i) => i.type === "function" && i.name === fn);
+export const hasEvent = (name: string, ev: string) =>
+  has(name) && abi(name).some((i) => i.type === "event" && i.name === ev);
+
+export function read<T>(name: string, functionName: string, args: readonly unknown[] = []): Promise<T> {
+  return app.pub.readContract({ address: addr(name), abi: abi(name), functionName, args }) as Promise<T>;
+}
+
+/** Chain time: the head block's timestamp (the seeded chain runs ahead of the wall clock). */
+export let head = { number: 0n, timestamp: 0n };
+export async function updateHead(): Promise<void> {
+  const b = await app.pub.getBlock({ blockTag: "latest" });
+  head = { number: b.number!, timestamp: b.timestamp };
+}
+
+// ---------------------------------------------------------------- event logs, cached per session
+
+type Log = { args: Record<string, any>; blockNumber: bigint; transactionHash: Hash; logIndex: number };
+const caches = new Map<string, { last: bigint; logs: Log[]; pending?: Promise<Log[]> }>();
+
+/** All logs of `contract.eventName` (optionally filtered on indexed args) up to the head, fetched incrementally. */
+export async function logs(contract: string, eventName: string, args?: Record<string, unknown>): Promise<Log[]> {
+  if (!hasEvent(contract, eventName)) return [];
+  const key = `${contract}.${eventName}.${JSON.stringify(args ?? {}, (_, v) => (typeof v === "bigint" ? v.toString() : v))}`;
+  let c = caches.get(key);
+  if (!c) caches.set(key, (c = { last: app.fromBlock - 1n, logs: [] }));
+  const entry = c;
+  if (entry.pending) return entry.pending;
+  const to = head.number;
+  if (to <= entry.last) return entry.logs;
+  entry.pending = (async () => {
+    try {
+      const got = (await app.pub.getContractEvents({
+        address: addr(contract), abi: abi(contract), eventName, args, fromBlock: entry.last + 1n, toBlock: to,
+      } as any)) as unknown as Log[];
+      entry.logs.push(...got);
+      entry.last = to;
+      return entry.logs;
+    } finally {
+      entry.pending = undefined;
+    }
+  })();
+  return entry.pending;
+}
+
+const blockTimes = new Map<bigint, bigint>();
+export async function blockTime(n: bigint): Promise<bigint> {
+  let t = blockTimes.get(n);
+  if (t === undefined) {
+    t = (await app.pub.getBlock({ blockNumber: n })).timestamp;
+    blockTimes.set(n, t);
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- wallets (EIP-6963, window.ethereum)
+
+export type WalletInfo = { uuid: string; name: string; icon: string; rdns: string };
+export type Discovered = { info: WalletInfo; provider: EIP1193Provider };
+export const wallets: Discovered[] = [];
+
+export function discover(onChange: () => void): void {
+  window.addEventListener("eip6963:announceProvider", (e: Event) => {
+    const d = (e as CustomEvent).detail as Discovered;
+    if (!wallets.some((w) => w.info.uuid === d.info.uuid)) {
+      wallets.push(d);
+      onChange();
+    }
+  });
+  window.dispatchEvent(new Event("eip6963:requestProvider"));
+  setTimeout(() => {
+    const eth = (window as any).ethereum as EIP1193Provider | undefined;
+    if (eth && wallets.length === 0) {
+      wallets.push({ info: { uuid: "window.ethereum", name: "Browser wallet", icon: "", rdns: "window.ethereum" }, provider: eth });
+      onChange();
+    }
+  }, 300);
+}
+
+export async function connect(w: Discovered, onChange: () => void): Promise<void> {
+  const p = w.provider;
+  const accounts = (await p.request({ method: "eth_requestAccounts" })) as Address[];
+  if (!accounts.length) throw new Error("the wallet shared no account");
+  await ensureChain(p);
+  app.provider = p;
+  app.account = accounts[0];
+  app.wallet = createWalletClient({ account: accounts[0], chain: app.chain, transport: custom(p) });
+  p.on?.("accountsChanged", (a: Address[]) => {
+    app.account = a[0];
+    app.wallet = a[0] ? createWalletClient({ account: a[0], chain: app.chain, transport: custom(p) }) : undefined;
+    onChange();
+  });
+  p.on?.("chainChanged", () => onChange());
+  sessionStorage.setItem("gridmint.wallet", w.info.rdns);
+}
+
+/** Asks the wallet to switch to the deployment's chain, adding it first when the wallet lacks it. */
+export async function ensureChain(p: EIP1193Provider): Promise<void> {
+  const id = Number(await p.request({ method: "eth_chainId" }));
+  if (id === app.chain.id) return;
+  const chainId = numberToHex(app.chain.id);
+  try {
+    await p.request({ method: "wallet_switchEthereumChain", params: [{ chainId }] });
+  } catch (e: any) {
+    if (e?.code !== 4902 && e?.data?.originalError?.code !== 4902) throw e;
+    await p.request({
+      method: "wallet_addEthereumChain",
+      params: [{ chainId, chainName: app.chain.name, nativeCurrency: app.chain.nativeCurrency, rpcUrls: [app.cfg.rpcUrl] }],
+    });
+  }
+}
+
+// ---------------------------------------------------------------- writes: simulate, then send, then track
+
+export type Call = { contract: string; functionName: string; args: readonly unknown[] };
+export type TxView = { set(state: "simulating" | "signing" | "pending" | "confirmed" | "failed" | "refused", text: string): void };
+
+/** The revert reason in words ("exchange: price outside band"), or the wallet's refusal. */
+export function reason(e: unknown): string {
+  if (e instanceof BaseError) {
+    const rev = e.walk((x) => x instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null;
+    if (rev) return rev.reason ?? rev.data?.errorName ?? rev.shortMessage;
+    if (e.walk((x) => x instanceof UserRejectedRequestError)) return "you rejected the request in your wallet";
+    return e.shortMessage;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Simulates `call` from the member's account; on a revert shows the reason and sends nothing.
+ *  Otherwise asks the wallet to send it and follows it: pending -> confirmed | failed. */
+export async function send(label: string, call: Call, view: TxView): Promise<{ ok: boolean; logs?: any[] }> {
+  if (!app.wallet || !app.account) {
+    view.set("refused", `${label}: connect a wallet first.`);
+    return { ok: false };
+  }
+  view.set("simulating", `${label}: checking…`);
+  let request;
+  try {
+    ({ request } = await app.pub.simulateContract({
+      address: addr(call.contract), abi: abi(call.contract), functionName: call.functionName,
+      args: call.args, account: app.account,
+    }));
+  } catch (e) {
+    view.set("refused", `${label} refused, nothing sent: ${reason(e)}`);
+    return { ok: false };
+  }
+  let hash: Hash;
+  try {
+    // gas from an estimate with headroom: storage rent makes a call's cost depend on the block's time
+    const gas = await app.pub.estimateContractGas({ ...(request as any), account: app.account });
+    view.set("signing", `${label}: confirm in your wallet…`);
+    await ensureChain(app.provider!);
+    hash = await app.wallet.writeContract({ ...(request as any), account: app.account, chain: app.chain, gas: (gas * 13n) / 10n });
+  } catch (e) {
+    view.set("failed", `${label} not sent: ${reason(e)}`);
+    return { ok: false };
+  }
+  view.set("pending", `${label}: pending (${hash.slice(0, 10)}…)`);
+  const receipt = await app.pub.waitForTransactionReceipt({ hash, pollingInterval: 250 });
+  if (receipt.status !== "success") {
+    // the chain moved between simulation and inclusion: replay it at that block for the reason
+    let why = "reverted";
+    try {
+      await app.pub.simulateContract({ ...(request as any), blockNumber: receipt.blockNumber - 1n });
+    } catch (e) {
+      why = reason(e);
+    }
+    view.set("failed", `${label} failed in block ${receipt.blockNumber}: ${why}`);
+    return { ok: false };
+  }
+  view.set("confirmed", `${label}: confirmed in block ${receipt.blockNumber}`);
+  return { ok: true, logs: receipt.logs };
+}
+
+/** An EIP-2612 permit signed in the wallet (no transaction): v, r, s for `token` -> `spender`. */
+export async function signPermit(token: string, spender: Address, value: bigint, deadline: bigint) {
+  const [nonce, domain] = await Promise.all([
+    read<bigint>(token, "nonces", [app.account]),
+    read<readonly [string, string, string, bigint, Address]>(token, "eip712Domain"),
+  ]);
+  const sig = await app.wallet!.signTypedData({
+    account: app.account!,
+    domain: { name: domain[1], version: domain[2], chainId: Number(domain[3]), verifyingContract: domain[4] },
+    types: {
+      Permit: [
+        { name: "owner", type: "address" }, { name: "spender", type: "address" }, { name: "value", type: "uint256" },
+        { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
+      ],
+    },
+    primaryType: "Permit",
+    message: { owner: app.account!, spender, value, nonce, deadline },
+  });
+  const { v, r, s, yParity } = parseSignature(sig);
+  return { v: Number(v ?? BigInt(27 + yParity)), r, s };
+}

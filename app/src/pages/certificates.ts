@@ -1,0 +1,217 @@
+// Certificates: mine (generator, method, period, amount, expiry), transfer, claim for a beneficiary
+// with a purpose; a claim proof page anyone can open by claim transaction or certificate id.
+import type { Page } from "../main";
+import { type Address, type Hash, decodeEventLog, isAddress, isHash } from "viem";
+import { abi, addr, app, blockTime, has, head, logs, read, send } from "../chain";
+import { fill, field, h, message, table, txView } from "../ui";
+import { InputError, dateTime, date, kwh, method, parseKwh, short } from "../units";
+
+type Cert = {
+  meter: Address; generator: Address; generator_name: string; method: number; period_start: bigint; period_end: bigint;
+  amount_wh: bigint; issued_at: bigint; expires_at?: bigint; revoked?: boolean; outstanding_wh?: bigint; claimed_wh?: bigint;
+};
+
+const certCache = new Map<bigint, Cert>();
+async function cert(id: bigint): Promise<Cert> {
+  const c = await read<Cert>("EnvironmentalCertificate", "certificate", [id]);
+  certCache.set(id, c);
+  return c;
+}
+const expiry = (c: Cert) => c.expires_at ?? c.period_end + app.meta.claimWindowS;
+
+function certFacts(id: bigint, c: Cert): HTMLElement {
+  const expired = expiry(c) < head.timestamp;
+  return h("dl", { class: "facts" },
+    h("dt", {}, "Generator"), h("dd", {}, `${c.generator_name} (${short(c.generator)})`),
+    h("dt", {}, "Method"), h("dd", {}, method(c.method)),
+    h("dt", {}, "Generation period"), h("dd", {}, `${dateTime(c.period_start)} – ${dateTime(c.period_end)}`),
+    h("dt", {}, "Issued"), h("dd", {}, `${kwh(c.amount_wh)} on ${dateTime(c.issued_at)}`),
+    c.claimed_wh !== undefined ? [h("dt", {}, "Claimed (retired)"), h("dd", {}, kwh(c.claimed_wh))] : null,
+    h("dt", {}, "Claimable until"), h("dd", {}, c.revoked ? "revoked by the operator" : `${date(expiry(c))}${expired ? " (expired)" : ""}`),
+    h("dt", {}, "Meter"), h("dd", {}, h("code", {}, c.meter)),
+    h("dt", {}, "Certificate id"), h("dd", {}, `#${id}`));
+}
+
+export function certificatesPage(): Page {
+  const list = h("div", { id: "my-certificates" });
+  const claims = h("div", {});
+  const market = h("div", {});
+  const el = h("section", {}, h("h1", {}, "Certificates"),
+    h("p", { class: "note" }, "Each certificate proves renewable generation of one meter over one period; 1 unit = 1 Wh. ",
+      "Claiming retires units for a beneficiary: the proof stays on chain for anyone to check."),
+    list, h("h2", {}, "My claims"), claims,
+    h("h2", {}, "Check a claim"), lookupForm(),
+    h("h2", {}, "Certificate market"), market);
+  const forms = new Map<bigint, HTMLElement>();
+
+  function certCard(id: bigint): HTMLElement {
+    const balEl = h("strong", { "data-testid": `cert-${id}-balance` });
+    const factsEl = h("div", {});
+    const [toF, toIn] = field("Send to (address)", { autocomplete: "off", spellcheck: false });
+    const [tAmtF, tAmt] = field("Amount (kWh)", { inputmode: "decimal", autocomplete: "off" });
+    const tMsg = message();
+    const tForm = h("form", { "aria-label": `Transfer certificate #${id}` }, h("h4", {}, "Transfer"), toF, tAmtF, h("button", { type: "submit" }, "Transfer"), tMsg);
+    const [benF, benIn] = field("Beneficiary (address)", { autocomplete: "off", spellcheck: false, value: app.account }, "who consumed the renewable energy");
+    const [purF, purIn] = field("Purpose", { maxlength: 128, autocomplete: "off" }, "e.g. “electricity of our school, June”");
+    const [cAmtF, cAmt] = field("Amount (kWh)", { inputmode: "decimal", autocomplete: "off" });
+    const cMsg = message();
+    const cForm = h("form", { "aria-label": `Claim certificate #${id}` }, h("h4", {}, "Claim for a beneficiary"), benF, purF, cAmtF, h("button", { type: "submit" }, "Claim"), cMsg);
+    const card = h("article", { class: "card", "aria-labelledby": `cert-${id}-title` },
+      h("h3", { id: `cert-${id}-title` }, `Certificate #${id}`), factsEl, h("p", {}, "You hold ", balEl),
+      h("details", {}, h("summary", {}, "Transfer or claim"), tForm, cForm));
+    (card as any).update = (c: Cert, bal: bigint) => {
+      fill(balEl, kwh(bal));
+      fill(factsEl, certFacts(id, c));
+      (card as any).bal = bal;
+    };
+    const amountOf = (input: HTMLInputElement) => {
+      const wh = parseKwh(input.value);
+      if (wh > (card as any).bal) throw new InputError(`You hold ${kwh((card as any).bal)} of certificate #${id}.`);
+      return wh;
+    };
+    tForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        if (!isAddress(toIn.value.trim())) throw new InputError("Send to: not an address (0x… 40 hex digits).");
+        const wh = amountOf(tAmt);
+        const r = await send(`Transfer ${kwh(wh)} of certificate #${id}`, {
+          contract: "EnvironmentalCertificate", functionName: "safeTransferFrom", args: [app.account, toIn.value.trim(), id, wh, "0x"],
+        }, txView(tMsg));
+        if (r.ok) tAmt.value = "";
+      } catch (e) {
+        tMsg.className = "msg refused";
+        tMsg.textContent = `Not sent: ${(e as Error).message}`;
+      }
+    });
+    cForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      try {
+        if (!isAddress(benIn.value.trim())) throw new InputError("Beneficiary: not an address (0x… 40 hex digits).");
+        const purpose = purIn.value.trim();
+        if (!purpose) throw new InputError("Purpose: say what the energy was used for.");
+        if (new TextEncoder().encode(purpose).length > 128) throw new InputError("Purpose: at most 128 bytes.");
+        const wh = amountOf(cAmt);
+        const r = await send(`Claim ${kwh(wh)} of certificate #${id}`, {
+          contract: "EnvironmentalCertificate", functionName: "claim", args: [id, wh, benIn.value.trim(), purpose],
+        }, txView(cMsg));
+        if (r.ok) {
+          const hash = (r.logs ?? []).find((l) => l.address.toLowerCase() === addr("EnvironmentalCertificate").toLowerCase())?.transactionHash;
+          cAmt.value = "";
+          if (hash) fill(cMsg, "Claimed. ", h("a", { href: `#/proof/tx/${hash}` }, "Open the claim proof"));
+        }
+      } catch (e) {
+        cMsg.className = "msg refused";
+        cMsg.textContent = `Not sent: ${(e as Error).message}`;
+      }
+    });
+    return card;
+  }
+
+  return {
+    title: "Certificates", needsAccount: true, el,
+    async refresh() {
+      const me = app.account!;
+      const [issued, byMe, forMe] = await Promise.all([
+        logs("EnvironmentalCertificate", "CertificateIssued"),
+        logs("EnvironmentalCertificate", "Claimed", { claimer: me }), logs("EnvironmentalCertificate", "Claimed", { beneficiary: me }),
+      ]);
+      const ids = issued.map((l) => l.args.id as bigint);
+      const bals = ids.length ? await read<bigint[]>("EnvironmentalCertificate", "balanceOfBatch", [ids.map(() => me), ids]) : [];
+      const held = ids.filter((_, i) => bals[i] > 0n);
+      const certs = await Promise.all(held.map(cert));
+      const cards: HTMLElement[] = [];
+      held.forEach((id, i) => {
+        let card = forms.get(id);
+        if (!card) forms.set(id, (card = certCard(id)));
+        (card as any).update(certs[i], bals[ids.indexOf(id)]);
+        cards.push(card);
+      });
+      if (!cards.length) fill(list, h("p", {}, "You hold no certificates. Generators issue them from their meters' certified generation (Meters page)."));
+      else if (list.children.length !== cards.length || cards.some((c, i) => list.children[i] !== c)) fill(list, cards);
+
+      const seen = new Set<string>();
+      const rows = [...byMe, ...forMe].filter((l) => !seen.has(`${l.transactionHash}:${l.logIndex}`) && seen.add(`${l.transactionHash}:${l.logIndex}`));
+      fill(claims, table(["Certificate", "kWh", "Beneficiary", "Purpose", ""], rows.reverse().map((l) => [
+        `#${l.args.id}`, kwh(l.args.amount), short(l.args.beneficiary), l.args.purpose,
+        h("a", { href: `#/proof/tx/${l.transactionHash}` }, "proof"),
+      ]), "Claims I made or that name me"));
+      fill(market, has("CertificateExchange")
+        ? h("p", {}, `The certificate market is deployed at ${addr("CertificateExchange")}; trading it from the app is not built yet.`)
+        : h("p", {}, "No certificate market on this deployment yet."));
+    },
+  };
+}
+
+function lookupForm(): HTMLElement {
+  const [f, input] = field("Claim transaction hash or certificate id", { autocomplete: "off", spellcheck: false });
+  const msg = message();
+  const form = h("form", { "aria-label": "Check a claim" }, f, h("button", { type: "submit" }, "Check"), msg);
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = input.value.trim();
+    if (isHash(v)) location.hash = `#/proof/tx/${v}`;
+    else if (/^\d+$/.test(v)) location.hash = `#/proof/id/${v}`;
+    else msg.textContent = "Enter a transaction hash (0x… 64 hex digits) or a certificate id (a number).";
+  });
+  return form;
+}
+
+/** #/proof/tx/<hash> or #/proof/id/<id>: every Claimed event it names, checked against the chain. */
+export function proofPage(arg: string): Page {
+  const [kind, value] = arg.split("/");
+  const out = h("div", {});
+  const el = h("section", {}, h("h1", {}, "Claim proof"), out, h("h2", {}, "Check another claim"), lookupForm());
+  let done = false;
+  return {
+    title: "Claim proof", needsAccount: false, el,
+    async refresh() {
+      if (done) return;
+      done = true;
+      const certAddr = addr("EnvironmentalCertificate").toLowerCase();
+      let found: { args: any; transactionHash: Hash; blockNumber: bigint }[] = [];
+      try {
+        if (kind === "tx" && isHash(value)) {
+          const receipt = await app.pub.getTransactionReceipt({ hash: value as Hash });
+          for (const l of receipt.logs) {
+            if (l.address.toLowerCase() !== certAddr) continue;
+            try {
+              const d = decodeEventLog({ abi: abi("EnvironmentalCertificate"), data: l.data, topics: l.topics });
+              if (d.eventName === "Claimed") found.push({ args: d.args, transactionHash: l.transactionHash, blockNumber: l.blockNumber });
+            } catch { /* another event */ }
+          }
+        } else if (kind === "id" && /^\d+$/.test(value)) {
+          found = await logs("EnvironmentalCertificate", "Claimed", { id: BigInt(value) }) as any;
+        } else {
+          fill(out, h("p", { role: "alert" }, "Open a proof by claim transaction (#/proof/tx/0x…) or certificate id (#/proof/id/12)."));
+          return;
+        }
+      } catch (e) {
+        fill(out, h("p", { role: "alert" }, `Not found on chain ${app.dep.chain_id}: ${(e as Error).message}`));
+        return;
+      }
+      if (!found.length) {
+        fill(out, h("p", { role: "alert", "data-testid": "proof-none" }, `No claim found for ${kind} ${value} on chain ${app.dep.chain_id}.`));
+        return;
+      }
+      const blocks = await Promise.all(found.map((f) => blockTime(f.blockNumber)));
+      const parts = await Promise.all(found.map(async (f, i) => {
+        const id = f.args.id as bigint;
+        const [c, total] = await Promise.all([cert(id), read<bigint>("EnvironmentalCertificate", "claimed_balance_of", [f.args.beneficiary, id])]);
+        return h("article", { class: "card proof", "data-testid": "claim-proof" },
+          h("h2", {}, h("span", { class: "ok", "aria-hidden": "true" }, "✔ "), `Verified on chain: ${kwh(f.args.amount)} of certificate #${id} claimed`),
+          h("dl", { class: "facts" },
+            h("dt", {}, "Beneficiary"), h("dd", { "data-testid": "proof-beneficiary" }, h("code", {}, f.args.beneficiary)),
+            h("dt", {}, "Purpose"), h("dd", { "data-testid": "proof-purpose" }, f.args.purpose),
+            h("dt", {}, "Claimed by"), h("dd", {}, h("code", {}, f.args.claimer)),
+            h("dt", {}, "Amount"), h("dd", { "data-testid": "proof-amount" }, kwh(f.args.amount)),
+            h("dt", {}, "When"), h("dd", {}, `${dateTime(blocks[i])} (block ${f.blockNumber})`),
+            h("dt", {}, "Transaction"), h("dd", {}, h("code", {}, f.transactionHash)),
+            h("dt", {}, "All claims of this certificate for this beneficiary"), h("dd", {}, kwh(total))),
+          h("h3", {}, "The certified generation"), certFacts(id, c),
+          h("p", { class: "note" }, `Read from the certificate contract ${addr("EnvironmentalCertificate")} on chain ${app.dep.chain_id}; `,
+            "the Claimed event and the certificate record are on chain: anyone can check them with any node."));
+      }));
+      fill(out, parts);
+    },
+  };
+}

@@ -1,0 +1,281 @@
+// Market: the WATT book against the quote token — depth, best prices beside the utility and feed-in
+// prices, recent trades, limit / IOC / post-only orders in kWh and price per kWh with the cost shown
+// before signing, my open orders (cancel), my trades, proceeds withdrawal.
+import type { Page } from "../main";
+import type { Address } from "viem";
+import { addr, app, blockTime, head, logs, read, send, signPermit } from "../chain";
+import { fill, field, h, message, select, stat, table, txView } from "../ui";
+import { InputError, bps, dateTime, kwh, parseAmount, parseKwh, price, quoteFor, token, WH_PER_KWH } from "../units";
+
+type Level = { price: bigint; amount_wh: bigint };
+type OrderView = { owner: Address; is_buy: boolean; price: bigint; remaining_wh: bigint; expires_at: bigint; escrow_quote: bigint; open: boolean };
+export type MyTrade = { args: Record<string, any>; time: bigint; iBuy: boolean; iAmMaker: boolean; hash: string };
+
+/** Side of each order id, from OrderPlaced (the Trade event names maker and taker, not who bought). */
+async function sides(): Promise<Map<bigint, boolean>> {
+  const placed = await logs("EnergyExchange", "OrderPlaced");
+  const m = new Map<bigint, boolean>();
+  for (const p of placed) m.set(p.args.order_id as bigint, p.args.is_buy as boolean);
+  return m;
+}
+
+export async function allTrades() {
+  const [trades, side] = await Promise.all([logs("EnergyExchange", "Trade"), sides()]);
+  return Promise.all(trades.map(async (t) => ({
+    args: t.args, hash: t.transactionHash, time: await blockTime(t.blockNumber),
+    makerBuys: side.get(t.args.maker_order_id as bigint) ?? false,
+  })));
+}
+
+export async function tradesOf(me: Address): Promise<MyTrade[]> {
+  const lower = me.toLowerCase();
+  const out: MyTrade[] = [];
+  for (const t of await allTrades()) {
+    const maker = (t.args.maker as string).toLowerCase() === lower, taker = (t.args.taker as string).toLowerCase() === lower;
+    if (!maker && !taker) continue;
+    out.push({ args: t.args, time: t.time, hash: t.hash, iAmMaker: maker, iBuy: maker ? t.makerBuys : !t.makerBuys });
+  }
+  return out;
+}
+
+/** Bid escrow at placement, as the exchange computes it: price x Wh rounded up, plus the 100 bps fee cap. */
+const bidEscrow = (wh: bigint, p: bigint) => {
+  const base = (wh * p + WH_PER_KWH - 1n) / WH_PER_KWH;
+  return base + (base * 100n + 9_999n) / 10_000n;
+};
+
+type Preview = { fillWh: bigint; quote: bigint; fee: bigint; restWh: bigint; escrow: bigint; maxSpend: bigint };
+
+/** What the order would do against the current book (levels from depth()), before signing. */
+function preview(isBuy: boolean, p: bigint, wh: bigint, flags: number, opposite: Level[]): Preview {
+  let left = wh, quote = 0n, fee = 0n;
+  for (const l of opposite) {
+    if (left === 0n || (isBuy ? l.price > p : l.price < p)) break;
+    const w = left < l.amount_wh ? left : l.amount_wh;
+    const q = quoteFor(w, l.price);
+    quote += q;
+    fee += bps(q, app.meta.takerBps);
+    left -= w;
+  }
+  const restWh = flags === 1 ? 0n : left;
+  const escrow = isBuy && restWh > 0n ? bidEscrow(restWh, p) : 0n;
+  return { fillWh: wh - left, quote, fee, restWh, escrow, maxSpend: isBuy ? quote + fee + escrow : 0n };
+}
+
+export function marketPage(): Page {
+  const m = app.meta;
+  const q = (v: bigint, shown = 4) => token(v, m.quoteDecimals, m.quoteSymbol, shown);
+  const pr = (v: bigint) => price(v, m.quoteDecimals, m.quoteSymbol);
+  const [bid, bidEl] = stat("Best bid", "best-bid");
+  const [ask, askEl] = stat("Best ask", "best-ask");
+  const [util, utilEl] = stat("Utility price (ceiling)", "utility-price");
+  const [feed, feedEl] = stat("Feed-in tariff (floor)", "feedin-price");
+  const depthEl = h("div", { class: "depth" });
+  const chartEl = h("figure", { class: "chart" });
+
+  // ---- order form
+  const [sideF, sideSel] = select("Side", [["sell", "Sell WATT (ask)"], ["buy", "Buy WATT (bid)"]]);
+  const [typeF, typeSel] = select("Order type", [["0", "Limit (rests in the book)"], ["1", "Immediate-or-cancel"], ["2", "Post-only (maker only)"]]);
+  const [amtF, amt] = field("Amount (kWh)", { inputmode: "decimal", autocomplete: "off", placeholder: "e.g. 1.5" });
+  const [priceF, priceIn] = field(`Price (${m.quoteSymbol} per kWh)`, { inputmode: "decimal", autocomplete: "off", placeholder: "e.g. 0.2000" },
+    `between ${pr(m.floor)} and ${pr(m.ceiling)}, in steps of ${pr(m.tick)}`);
+  const prev = h("div", { class: "preview", "data-testid": "order-preview", "aria-live": "polite" });
+  const msg = message();
+  const submit = h("button", { type: "submit" }, "Place order");
+  const form = h("form", { "aria-label": "Place an order" }, h("h2", {}, "Place an order"), sideF, typeF, amtF, priceF, prev, submit, msg);
+
+  const openEl = h("div", {});
+  const proceedsAmt = h("strong", { "data-testid": "proceeds" });
+  const walletQuote = h("span", {});
+  const wbtn = h("button", { type: "button", disabled: true }, "Withdraw proceeds");
+  const wmsg = message();
+  let proceeds = 0n;
+  wbtn.addEventListener("click", async () => {
+    wbtn.disabled = true;
+    await send(`Withdraw ${q(proceeds)}`, { contract: "EnergyExchange", functionName: "withdraw_proceeds", args: [proceeds] }, txView(wmsg));
+  });
+  const proceedsEl = h("div", {}, h("p", {}, "Withdrawable: ", proceedsAmt, " · wallet: ", walletQuote), wbtn, wmsg);
+  const myTradesEl = h("div", {});
+  const el = h("section", {},
+    h("h1", {}, "Market"),
+    h("dl", { class: "stats" }, bid, ask, util, feed),
+    form,
+    h("h2", {}, "Order book"), depthEl,
+    h("h2", {}, "Recent trades"), chartEl,
+    h("h2", {}, "My open orders"), openEl,
+    h("h2", {}, "Proceeds"), proceedsEl,
+    h("h2", {}, "My trades"), myTradesEl);
+
+  let asks: Level[] = [], bids: Level[] = [];
+  let free = 0n, quoteBal = 0n, arrears = 0n;
+
+  type Parsed = { isBuy: boolean; p: bigint; wh: bigint; flags: number; pv: Preview };
+  function parse(): Parsed {
+    const isBuy = sideSel.value === "buy";
+    const flags = Number(typeSel.value);
+    const wh = parseKwh(amt.value);
+    const p = parseAmount(priceIn.value, m.quoteDecimals, `Price (${m.quoteSymbol}/kWh)`);
+    if (p < m.floor || p > m.ceiling)
+      throw new InputError(`Price outside the band: it must be between ${pr(m.floor)} (feed-in tariff) and ${pr(m.ceiling)} (utility price).`);
+    if (p % m.tick !== 0n) throw new InputError(`Price must be a multiple of ${pr(m.tick)}.`);
+    if (wh < m.minOrderWh) throw new InputError(`Orders must be at least ${kwh(m.minOrderWh)}.`);
+    const pv = preview(isBuy, p, wh, flags, isBuy ? asks : bids);
+    if (flags === 2 && pv.fillWh > 0n) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
+    if (!isBuy && arrears > 0n) throw new InputError("You are in storage-rent arrears: deposit TSL on the Rent page before selling.");
+    if (!isBuy && wh > free) throw new InputError(`You hold ${kwh(free)} you can sell; the order needs ${kwh(wh)}.`);
+    if (isBuy && pv.maxSpend > quoteBal) throw new InputError(`This bid needs up to ${q(pv.maxSpend)}; you hold ${q(quoteBal)}.`);
+    return { isBuy, p, wh, flags, pv };
+  }
+
+  function drawPreview(): void {
+    if (!amt.value.trim() || !priceIn.value.trim()) {
+      fill(prev, "Enter an amount and a price to see the cost and fees.");
+      return;
+    }
+    try {
+      const { isBuy, pv } = parse();
+      const lines: (string | HTMLElement)[] = [];
+      if (pv.fillWh > 0n)
+        lines.push(h("p", {}, `Trades now: ${kwh(pv.fillWh)} for ${q(pv.quote)}; taker fee ${q(pv.fee)} (${m.takerBps} bps); `,
+          isBuy ? `you pay ${q(pv.quote + pv.fee)}.` : `you receive ${q(pv.quote - pv.fee)}.`));
+      if (pv.restWh > 0n)
+        lines.push(h("p", {}, `Rests in the book: ${kwh(pv.restWh)}`, isBuy ? `, escrowing ${q(pv.escrow)} (price plus up to 1% for fees; the unused part is refunded to your proceeds)` :
+          ` (your WATT stays escrowed and keeps paying rent); maker fee when it fills: ${m.makerBps} bps`, "."));
+      if (typeSel.value === "1" && pv.fillWh < parseKwh(amt.value)) lines.push(h("p", {}, "Immediate-or-cancel: the rest is dropped."));
+      if (isBuy) lines.push(h("p", {}, h("strong", {}, `At most ${q(pv.maxSpend)} leaves your wallet.`)));
+      fill(prev, lines);
+    } catch (e) {
+      if (e instanceof InputError) fill(prev, h("p", { class: "msg refused" }, e.message));
+      else throw e;
+    }
+  }
+  for (const input of [amt, priceIn, sideSel, typeSel]) input.addEventListener("input", drawPreview);
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let o: Parsed;
+    try {
+      o = parse();
+    } catch (e) {
+      msg.className = "msg refused";
+      msg.textContent = `Not sent: ${(e as Error).message}`;
+      return;
+    }
+    submit.disabled = true;
+    try {
+      const view = txView(msg);
+      if (o.isBuy && o.pv.maxSpend > 0n) {
+        const allowance = await read<bigint>("QuoteToken", "allowance", [app.account, addr("EnergyExchange")]);
+        if (allowance < o.pv.maxSpend) {
+          // EIP-2612: the approval is a signature; the permit rides in its own (simulated) transaction
+          view.set("signing", `Sign a permit for ${q(o.pv.maxSpend)} in your wallet…`);
+          const deadline = head.timestamp + 3_600n;
+          let sig;
+          try {
+            sig = await signPermit("QuoteToken", addr("EnergyExchange"), o.pv.maxSpend, deadline);
+          } catch (e) {
+            view.set("failed", `Permit not signed: ${(e as Error).message}`);
+            return;
+          }
+          const r = await send(`Permit ${q(o.pv.maxSpend)} to the exchange`, {
+            contract: "QuoteToken", functionName: "permit",
+            args: [app.account, addr("EnergyExchange"), o.pv.maxSpend, deadline, sig.v, sig.r, sig.s],
+          }, view);
+          if (!r.ok) return;
+        }
+      }
+      const what = `${o.isBuy ? "Buy" : "Sell"} ${kwh(o.wh)} at ${pr(o.p)}`;
+      const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, txView(msg));
+      if (r.ok) {
+        amt.value = "";
+        fill(prev);
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  async function cancel(id: bigint, btn: HTMLButtonElement) {
+    btn.disabled = true;
+    await send(`Cancel order #${id}`, { contract: "EnergyExchange", functionName: "cancel_order", args: [id] }, txView());
+    btn.disabled = false;
+  }
+
+  return {
+    title: "Market", needsAccount: true, el,
+    async refresh() {
+      const me = app.account!;
+      const [bb, ba, a, b, ids, proc, bal, arr, qb, trades, mine] = await Promise.all([
+        read<readonly [bigint, bigint]>("EnergyExchange", "best_bid"), read<readonly [bigint, bigint]>("EnergyExchange", "best_ask"),
+        read<Level[]>("EnergyExchange", "depth", [false, 12n]), read<Level[]>("EnergyExchange", "depth", [true, 12n]),
+        read<bigint[]>("EnergyExchange", "open_orders", [me]), read<bigint>("EnergyExchange", "proceeds_of", [me]),
+        read<bigint>("WattToken", "balanceOf", [me]), read<readonly [bigint, bigint]>("WattToken", "arrears_of", [me]), read<bigint>("QuoteToken", "balanceOf", [me]),
+        allTrades(), tradesOf(me),
+      ]);
+      asks = a; bids = b; quoteBal = qb; arrears = arr[0];
+      free = bal; // balanceOf is the free balance; escrow is held apart (escrowed_of)
+      fill(bidEl, bb[1] > 0n ? `${pr(bb[0])} · ${kwh(bb[1])}` : "no bids");
+      fill(askEl, ba[1] > 0n ? `${pr(ba[0])} · ${kwh(ba[1])}` : "no asks");
+      fill(utilEl, pr(m.ceiling));
+      fill(feedEl, pr(m.floor));
+
+      const maxWh = [...a, ...b].reduce((x, l) => (l.amount_wh > x ? l.amount_wh : x), 1n);
+      const bar = (l: Level, cls: string) => h("span", { class: `bar ${cls}`, style: `width:${Number((l.amount_wh * 100n) / maxWh)}%` });
+      fill(depthEl,
+        table(["Ask price", "kWh", ""], [...a].reverse().map((l) => [pr(l.price), kwh(l.amount_wh), bar(l, "ask")]), "Asks (sellers), best last"),
+        table(["Bid price", "kWh", ""], b.map((l) => [pr(l.price), kwh(l.amount_wh), bar(l, "bid")]), "Bids (buyers), best first"));
+
+      fill(chartEl, chart(trades.slice(-40).map((t) => ({ p: t.args.price as bigint, time: t.time })), m.floor, m.ceiling, pr),
+        h("figcaption", {}, trades.length ? `Last ${Math.min(40, trades.length)} of ${trades.length} trades; dotted: utility (top) and feed-in (bottom) prices.` : "No trades yet."));
+
+      const orders = await Promise.all(ids.map(async (id) => [id, await read<OrderView>("EnergyExchange", "order", [id])] as const));
+      fill(openEl, table(["#", "Side", "Price", "Left", ""], orders.map(([id, o]) => [
+        `#${id}`, o.is_buy ? "buy" : "sell", pr(o.price), kwh(o.remaining_wh),
+        h("button", { type: "button", "aria-label": `Cancel order ${id}`, onclick: (e: Event) => cancel(id, e.currentTarget as HTMLButtonElement) }, "Cancel"),
+      ]), "My open orders"));
+
+      proceeds = proc;
+      fill(proceedsAmt, q(proc));
+      fill(walletQuote, `${q(qb)} in your wallet`);
+      wbtn.disabled = proc === 0n;
+
+      fill(myTradesEl, table(["When", "Side", "kWh", "Price", "Value"], [...mine].reverse().slice(0, 30).map((t) => [
+        dateTime(t.time), `${t.iBuy ? "bought" : "sold"} (${t.iAmMaker ? "maker" : "taker"})`, kwh(t.args.amount_wh), pr(t.args.price), q(t.args.quote_amount),
+      ]), "My trades"));
+      if (document.activeElement !== amt && document.activeElement !== priceIn && (amt.value || priceIn.value) && !submit.disabled) drawPreview();
+    },
+  };
+}
+
+function chart(points: { p: bigint; time: bigint }[], floor: bigint, ceiling: bigint, pr: (v: bigint) => string): SVGSVGElement {
+  const NS = "http://www.w3.org/2000/svg";
+  const W = 340, H = 120, pad = 6;
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", points.length ? `Price of recent trades, last ${pr(points[points.length - 1].p)}` : "No trades yet");
+  const lo = Number(floor) * 0.95, hi = Number(ceiling) * 1.02;
+  const y = (v: number) => H - pad - ((v - lo) / (hi - lo)) * (H - 2 * pad);
+  const line = (v: bigint, cls: string, text: string) => {
+    const l = document.createElementNS(NS, "line");
+    Object.entries({ x1: 0, x2: W, y1: y(Number(v)), y2: y(Number(v)), class: cls }).forEach(([k, val]) => l.setAttribute(k, String(val)));
+    const t = document.createElementNS(NS, "text");
+    Object.entries({ x: W - pad, y: y(Number(v)) - 3, "text-anchor": "end", class: "label" }).forEach(([k, val]) => t.setAttribute(k, String(val)));
+    t.textContent = text;
+    svg.append(l, t);
+  };
+  line(ceiling, "ref", `utility ${pr(ceiling)}`);
+  line(floor, "ref", `feed-in ${pr(floor)}`);
+  if (points.length) {
+    const step = points.length > 1 ? (W - 2 * pad) / (points.length - 1) : 0;
+    const poly = document.createElementNS(NS, "polyline");
+    poly.setAttribute("points", points.map((pt, i) => `${pad + i * step},${y(Number(pt.p))}`).join(" "));
+    poly.setAttribute("class", "price");
+    const last = points[points.length - 1];
+    const t = document.createElementNS(NS, "text");
+    Object.entries({ x: pad, y: y(Number(last.p)) - 5, class: "label" }).forEach(([k, val]) => t.setAttribute(k, String(val)));
+    t.textContent = `last ${pr(last.p)}`;
+    svg.append(poly, t);
+  }
+  return svg;
+}

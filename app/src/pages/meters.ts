@@ -1,0 +1,82 @@
+// Meters: my meters (registered to me), accept a meter, last accepted reading, certifiable generation
+// (issue a certificate), recent rejections with reasons.
+import type { Page } from "../main";
+import type { Address } from "viem";
+import { app, hasFunction, logs, read, send } from "../chain";
+import { fill, h, message, table, txView } from "../ui";
+import { REJECTIONS, dateTime, kwh, method } from "../units";
+
+type Info = { owner: Address; method: number; active: boolean; accepted?: boolean; rated_power_w: bigint; name: string };
+type Last = { timestamp: bigint; has_baseline?: boolean; generated_wh: bigint; consumed_wh: bigint; exported_wh: bigint; imported_wh: bigint };
+
+export function metersPage(): Page {
+  const list = h("div", {});
+  const rejections = h("div", {});
+  const el = h("section", {}, h("h1", {}, "My meters"), list, h("h2", {}, "Recent rejected readings"), rejections);
+  const cards = new Map<string, { card: HTMLElement; update: (i: Info, l: Last, c: readonly [bigint, bigint, bigint]) => void }>();
+
+  function meterCard(meter: Address) {
+    const body = h("div", {});
+    const actions = h("div", { class: "actions" });
+    const msg = message();
+    const card = h("article", { class: "card" }, h("h3", {}, h("code", {}, meter)), body, actions, msg);
+    const update = (info: Info, last: Last, cert: readonly [bigint, bigint, bigint]) => {
+      const state = !info.active ? "deactivated by the operator"
+        : info.accepted === false ? "waiting for you to accept it (its readings are rejected until then)" : "active";
+      fill(body, h("dl", { class: "facts" },
+        h("dt", {}, "Name"), h("dd", {}, info.name),
+        h("dt", {}, "Generation"), h("dd", {}, method(info.method)),
+        h("dt", {}, "Rated power"), h("dd", {}, `${(Number(info.rated_power_w) / 1000).toLocaleString()} kW`),
+        h("dt", {}, "State"), h("dd", { "data-testid": "meter-state" }, state),
+        h("dt", {}, "Last accepted reading"), h("dd", {}, last.timestamp > 0n ? dateTime(last.timestamp) : "none yet"),
+        h("dt", {}, "Registers (PQ1–PQ4)"), h("dd", {}, `generated ${kwh(last.generated_wh)} · consumed ${kwh(last.consumed_wh)} · `,
+          `exported ${kwh(last.exported_wh)} · imported ${kwh(last.imported_wh)}`),
+        info.method ? [h("dt", {}, "Certifiable, not yet issued"), h("dd", {}, cert[0] > 0n ? `${kwh(cert[0])} (${dateTime(cert[1])} – ${dateTime(cert[2])})` : "nothing")] : null));
+      const buttons: HTMLElement[] = [];
+      if (info.accepted === false && hasFunction("MeterRegistry", "accept_meter"))
+        buttons.push(h("button", { type: "button", onclick: () => send(`Accept meter ${info.name}`, { contract: "MeterRegistry", functionName: "accept_meter", args: [meter] }, txView(msg)) }, "Accept this meter"));
+      if (info.method && cert[0] > 0n)
+        buttons.push(h("button", { type: "button", onclick: () => send(`Issue a certificate for ${kwh(cert[0])}`, { contract: "EnvironmentalCertificate", functionName: "issue", args: [meter] }, txView(msg)) }, "Issue certificate"));
+      fill(actions, buttons);
+    };
+    return { card, update };
+  }
+
+  return {
+    title: "Meters", needsAccount: true, el,
+    async refresh() {
+      const me = app.account!;
+      const [registered, rotated] = await Promise.all([logs("MeterRegistry", "MeterRegistered", { owner: me }), logs("MeterRegistry", "MeterKeyRotated")]);
+      // follow key rotations: the record moves to the new key
+      const next = new Map<string, Address>(rotated.map((r) => [(r.args.old_meter as string).toLowerCase(), r.args.new_meter as Address]));
+      const mine = new Set<Address>();
+      for (const r of registered) {
+        let m = r.args.meter as Address;
+        for (let i = 0; i < 16 && next.has(m.toLowerCase()); i++) m = next.get(m.toLowerCase())!;
+        mine.add(m);
+      }
+      const meters = [...mine];
+      const data = await Promise.all(meters.map((m) => Promise.all([
+        read<Info>("MeterRegistry", "meters", [m]), read<Last>("MeterRegistry", "last_reading", [m]),
+        read<readonly [bigint, bigint, bigint]>("MeterRegistry", "certifiable", [m]),
+      ])));
+      const shown: HTMLElement[] = [];
+      meters.forEach((m, i) => {
+        const [info, last, cert] = data[i];
+        if (info.owner.toLowerCase() !== me.toLowerCase()) return;
+        let c = cards.get(m);
+        if (!c) cards.set(m, (c = meterCard(m)));
+        c.update(info, last, cert);
+        shown.push(c.card);
+      });
+      if (!shown.length) fill(list, h("p", {}, "No meter is registered to this account. The operator registers meters; you then accept them here."));
+      else if (list.children.length !== shown.length || shown.some((c, i) => list.children[i] !== c)) fill(list, shown);
+
+      const rej = (await Promise.all(meters.map((m) => logs("MeterRegistry", "ReadingRejected", { meter: m })))).flat()
+        .sort((a, b) => Number(b.blockNumber - a.blockNumber)).slice(0, 20);
+      fill(rejections, table(["Meter", "Reading time", "Reason"], rej.map((r) => [
+        `${(r.args.meter as string).slice(0, 10)}…`, dateTime(r.args.timestamp), REJECTIONS[Number(r.args.reason)] ?? `reason ${r.args.reason}`,
+      ]), "Readings the chain refused"));
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// Rent: deposit and withdraw TSL for storage rent; days of storage left before and after.
+import type { Page } from "../main";
+import { addr, app, hasFunction, head, read, reason, send, signPermit } from "../chain";
+import { fill, field, h, message, stat, txView } from "../ui";
+import { InputError, date, days1, kwh, parseAmount, secondsPaid, storageLeft, token } from "../units";
+
+export function rentPage(): Page {
+  const m = app.meta;
+  const t = (v: bigint) => token(v, m.tslDecimals, m.tslSymbol);
+  const [stored, storedEl] = stat("Stored (WATT + escrow)", "rent-stored");
+  const [dep, depEl] = stat("Deposit", "rent-deposit");
+  const [left, leftEl] = stat("Storage left", "rent-days-left");
+  const [due, dueEl] = stat("Rent due (not covered)", "rent-due");
+  const [wal, walEl] = stat(`${m.tslSymbol} in your wallet`, "tsl-wallet");
+  const [rate, rateEl] = stat("Rent rate", "rent-rate");
+
+  const [depF, depIn] = field(`Deposit (${m.tslSymbol})`, { inputmode: "decimal", autocomplete: "off" });
+  const depAfter = h("p", { class: "preview", "data-testid": "deposit-after", "aria-live": "polite" });
+  const depMsg = message();
+  const depBtn = h("button", { type: "submit" }, "Deposit");
+  const depForm = h("form", { "aria-label": "Deposit rent" }, h("h2", {}, "Deposit"), depF, depAfter, depBtn, depMsg);
+
+  const [wdF, wdIn] = field(`Withdraw (${m.tslSymbol})`, { inputmode: "decimal", autocomplete: "off" });
+  const wdAfter = h("p", { class: "preview", "aria-live": "polite" });
+  const wdMsg = message();
+  const wdBtn = h("button", { type: "submit" }, "Withdraw");
+  const wdForm = h("form", { "aria-label": "Withdraw rent" }, h("h2", {}, "Withdraw"), wdF, wdAfter, wdBtn, wdMsg);
+
+  const el = h("section", {}, h("h1", {}, "Storage rent"),
+    h("dl", { class: "stats" }, stored, dep, left, due, wal, rate),
+    h("p", { class: "note" }, "Everything you store — WATT held and WATT escrowed in your sell orders — pays rent from this deposit. ",
+      "When it runs dry the shortfall becomes arrears: you cannot sell until you pay them."),
+    depForm, wdForm);
+
+  let s = { stored: 0n, deposit: 0n, due: 0n, wallet: 0n };
+  const after = (deposit: bigint) => {
+    const secs = secondsPaid(deposit, s.stored, m.rentRate);
+    return secs === null ? "nothing stored: no rent due" : `${days1(Number(secs) / 86_400)} days (until ${date(head.timestamp + secs)})`;
+  };
+  function parse(input: HTMLInputElement, what: string) {
+    return parseAmount(input.value, m.tslDecimals, what);
+  }
+  function drawDeposit() {
+    if (!depIn.value.trim()) return fill(depAfter);
+    try {
+      const a = parse(depIn, "Deposit");
+      if (a > s.wallet) throw new InputError(`You hold ${t(s.wallet)}.`);
+      const paid = a < s.due ? a : s.due;
+      fill(depAfter, paid > 0n ? `${t(paid)} pays your arrears first. ` : "", `Storage left after: ${after(s.deposit + a - paid)}`);
+    } catch (e) {
+      fill(depAfter, h("span", { class: "msg refused" }, (e as Error).message));
+    }
+  }
+  function drawWithdraw() {
+    if (!wdIn.value.trim()) return fill(wdAfter);
+    try {
+      const a = parse(wdIn, "Withdrawal");
+      if (a > s.deposit) throw new InputError(`Your unspent deposit is ${t(s.deposit)}.`);
+      fill(wdAfter, `Storage left after: ${after(s.deposit - a)}`);
+    } catch (e) {
+      fill(wdAfter, h("span", { class: "msg refused" }, (e as Error).message));
+    }
+  }
+  depIn.addEventListener("input", drawDeposit);
+  wdIn.addEventListener("input", drawWithdraw);
+
+  depForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let amount: bigint;
+    try {
+      amount = parse(depIn, "Deposit");
+      if (amount > s.wallet) throw new InputError(`You hold ${t(s.wallet)}.`);
+    } catch (e) {
+      depMsg.className = "msg refused";
+      depMsg.textContent = `Not sent: ${(e as Error).message}`;
+      return;
+    }
+    depBtn.disabled = true;
+    try {
+      const view = txView(depMsg);
+      const watt = addr("WattToken");
+      const deadline = head.timestamp + 3_600n;
+      if (hasFunction("WattToken", "deposit_rent_with_permit")) {
+        // one transaction: the TSL approval is an EIP-2612 signature
+        view.set("signing", "Sign the TSL permit in your wallet…");
+        const sig = await signPermit("StorageRentToken", watt, amount, deadline);
+        const r = await send(`Deposit ${t(amount)}`, { contract: "WattToken", functionName: "deposit_rent_with_permit", args: [amount, deadline, sig.v, sig.r, sig.s] }, view);
+        if (r.ok) depIn.value = "";
+      } else {
+        const allowance = await read<bigint>("StorageRentToken", "allowance", [app.account, watt]);
+        if (allowance < amount) {
+          view.set("signing", "Sign the TSL permit in your wallet…");
+          const sig = await signPermit("StorageRentToken", watt, amount, deadline);
+          const r = await send(`Permit ${t(amount)} to WATT`, { contract: "StorageRentToken", functionName: "permit", args: [app.account, watt, amount, deadline, sig.v, sig.r, sig.s] }, view);
+          if (!r.ok) return;
+        }
+        const r = await send(`Deposit ${t(amount)}`, { contract: "WattToken", functionName: "deposit_rent", args: [amount] }, txView(depMsg));
+        if (r.ok) depIn.value = "";
+      }
+    } catch (e) {
+      depMsg.className = "msg failed";
+      depMsg.textContent = `Not sent: ${reason(e)}`;
+    } finally {
+      depBtn.disabled = false;
+    }
+  });
+
+  wdForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let amount: bigint;
+    try {
+      amount = parse(wdIn, "Withdrawal");
+    } catch (e) {
+      wdMsg.className = "msg refused";
+      wdMsg.textContent = `Not sent: ${(e as Error).message}`;
+      return;
+    }
+    wdBtn.disabled = true;
+    const r = await send(`Withdraw ${t(amount)}`, { contract: "WattToken", functionName: "withdraw_rent", args: [amount] }, txView(wdMsg));
+    if (r.ok) wdIn.value = "";
+    wdBtn.disabled = false;
+  });
+
+  return {
+    title: "Rent", needsAccount: true, el,
+    async refresh() {
+      const me = app.account!;
+      const [st, deposit, d, paidUntil, w] = await Promise.all([
+        read<bigint>("WattToken", "stored_of", [me]), read<bigint>("WattToken", "rent_deposit", [me]),
+        read<bigint>("WattToken", "rent_due", [me]), read<bigint>("WattToken", "storage_paid_until", [me]),
+        read<bigint>("StorageRentToken", "balanceOf", [me]),
+      ]);
+      s = { stored: st, deposit, due: d, wallet: w };
+      fill(storedEl, kwh(st));
+      fill(depEl, t(deposit));
+      fill(leftEl, storageLeft(paidUntil, head.timestamp).text);
+      fill(dueEl, t(d));
+      fill(walEl, t(w));
+      fill(rateEl, `${token(m.rentRate, m.tslDecimals, m.tslSymbol, 6)} per kWh per day`);
+      if (depIn.value && document.activeElement !== depIn) drawDeposit();
+      if (wdIn.value && document.activeElement !== wdIn) drawWithdraw();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// The one module that knows the contracts' units (DESIGN.md "Domain"):
+//   WATT: 3 decimals, 1 base unit = 1 Wh, 1 WATT = 1 kWh; certificates: 1 unit = 1 Wh
+//   prices: quote-token base units per kWh (the quote token's own decimals, 6 for the local mock)
+//   TSL: 18 decimals; rent_rate: TSL base units per kWh per day
+//   times: unix seconds (chain time)
+import { formatUnits, parseUnits } from "viem";
+
+export const WH_PER_KWH = 1000n;
+export const RENT_DENOMINATOR = 86_400n * WH_PER_KWH; // rent_rate x Wh -> base units per this many seconds
+export const SECONDS_PER_DAY = 86_400;
+
+export class InputError extends Error {}
+
+function fixed(value: bigint, decimals: number, shown: number): string {
+  const neg = value < 0n;
+  const s = formatUnits(neg ? -value : value, decimals);
+  const [whole, frac = ""] = s.split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  let out = shown > 0 ? `${grouped}.${(frac + "0".repeat(shown)).slice(0, shown)}` : grouped;
+  if (shown < decimals && frac.length > shown && /[1-9]/.test(frac.slice(shown)) && out.replace(/[0.,]/g, "") === "")
+    out = `< ${shown > 0 ? "0." + "0".repeat(shown - 1) + "1" : "1"}`;
+  return (neg ? "−" : "") + out;
+}
+
+/** Wh -> "1,234.567 kWh" */
+export const kwh = (wh: bigint, shown = 3) => `${fixed(wh, 3, shown)} kWh`;
+/** token base units -> "12.3456 TSL" */
+export const token = (units: bigint, decimals: number, symbol: string, shown = 4) =>
+  `${fixed(units, decimals, shown)} ${symbol}`;
+/** quote base units per kWh -> "0.2150 EUR/kWh" */
+export const price = (perKwh: bigint, decimals: number, symbol: string) =>
+  `${fixed(perKwh, decimals, Math.min(4, decimals))} ${symbol}/kWh`;
+
+/** "1.5" kWh -> 1500n Wh; refuses anything finer than 1 Wh, negatives and junk */
+export function parseKwh(text: string, what = "Amount"): bigint {
+  return parseAmount(text, 3, `${what} (kWh)`);
+}
+
+export function parseAmount(text: string, decimals: number, what: string): bigint {
+  const t = text.trim().replace(",", ".");
+  if (!t) throw new InputError(`${what}: enter a number.`);
+  if (!/^\d*\.?\d*$/.test(t) || t === ".") throw new InputError(`${what}: "${text}" is not a number.`);
+  const frac = t.split(".")[1] ?? "";
+  if (frac.length > decimals) throw new InputError(`${what}: at most ${decimals} decimals.`);
+  const v = parseUnits(t, decimals);
+  if (v === 0n) throw new InputError(`${what}: must be more than zero.`);
+  return v;
+}
+
+/** Quote base units for `wh` at `perKwh` rounded down (as a fill's quote_amount) */
+export const quoteFor = (wh: bigint, perKwh: bigint) => (wh * perKwh) / WH_PER_KWH;
+export const bps = (amount: bigint, b: bigint) => (amount * b) / 10_000n;
+
+export function date(ts: number | bigint): string {
+  return new Date(Number(ts) * 1000).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+}
+export function dateTime(ts: number | bigint): string {
+  return new Date(Number(ts) * 1000).toLocaleString(undefined, {
+    year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+const MAX_U256 = 2n ** 256n - 1n;
+/** 12403.04 -> "12,403.0" */
+export const days1 = (days: number) => days.toLocaleString("en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
+/** "88 days (until 12 Sep 2027)" from storage_paid_until and chain time */
+export function storageLeft(paidUntil: bigint, now: bigint): { days: number | null; text: string } {
+  if (paidUntil === MAX_U256) return { days: null, text: "nothing stored: no rent due" };
+  if (paidUntil <= now) return { days: 0, text: `0 days: deposit ran out ${dateTime(paidUntil)}` };
+  const days = Number(paidUntil - now) / SECONDS_PER_DAY;
+  return { days, text: `${days1(days)} days (until ${date(paidUntil)})` };
+}
+
+/** seconds of storage a TSL deposit pays for `storedWh` at `rate` (TSL base units per kWh per day) */
+export function secondsPaid(depositTsl: bigint, storedWh: bigint, rate: bigint): bigint | null {
+  if (storedWh === 0n || rate === 0n) return null;
+  return (depositTsl * RENT_DENOMINATOR) / (storedWh * rate);
+}
+
+export const METHODS = ["none (consumption only)", "solar", "wind", "hydro", "geothermal", "biomass"];
+export const method = (m: number | bigint) => METHODS[Number(m)] ?? `method ${m}`;
+
+export const REJECTIONS: Record<number, string> = {
+  1: "unknown meter",
+  2: "meter inactive or not accepted by its owner",
+  3: "bad signature",
+  4: "stale: not newer than the last accepted reading",
+  5: "from the future: beyond the allowed clock skew",
+  6: "a counter went down",
+  7: "implausible: more energy than the site's rated power allows",
+};
+
+export const CLOSE_REASONS: Record<number, string> = {
+  1: "filled",
+  2: "cancelled",
+  3: "expired",
+  4: "immediate-or-cancel remainder dropped",
+  5: "self-trade prevented",
+  6: "could not rest (book still crossed)",
+};
+
+// reasons the exchange adds later (e.g. an ask closed for its seller's arrears) show as "reason N"
+export const closeReason = (r: number) => CLOSE_REASONS[r] ?? `closed (reason ${r})`;
+
+export const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;

@@ -1,0 +1,447 @@
+"""The member app in a real Chromium against a seeded local chain, driven as a member would
+(Playwright locators by role and label), every number checked against the chain."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.utils.browser import connect, drawn_at, record
+
+pytestmark = pytest.mark.integration
+BERLIN = ZoneInfo("Europe/Berlin")
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "app"
+SELLER, BUYER, COMPANY = "Okafor household", "Lindqvist flat", "Hofmann Tools GmbH"
+
+
+def kwh(wh: int) -> str:
+    return f"{wh // 1000:,}.{wh % 1000:03d} kWh"
+
+
+def units(value: int, decimals: int, shown: int, symbol: str) -> str:
+    """The app's display: truncated (not rounded) to `shown` decimals, thousands grouped."""
+    whole, frac = divmod(value, 10**decimals)
+    return f"{whole:,}.{str(frac).zfill(decimals)[:shown]} {symbol}"
+
+
+def days_left(text: str) -> float:
+    m = re.match(r"([\d,.]+) days", text)
+    assert m, text
+    return float(m.group(1).replace(",", ""))
+
+
+def market_row(page, heading: str):
+    return page.get_by_role("table", name=heading)
+
+
+def test_connect__injected_wallet_found_through_eip6963__home_shows_the_account(open_app, members):
+    me = members[SELLER]["account"]
+    page = open_app(me)
+    t0 = time.time()
+    button = page.get_by_role("banner").get_by_role("button", name="Connect Test Wallet")
+    expect(button).to_be_visible()
+    interactive_ms = page.evaluate("() => window.__gridmint?.ready")
+    t_click = time.time()
+    connect(page)
+    drawn_at(page)
+    drawn_ms = (time.time() - t_click) * 1000
+    assert page.get_by_test_id("account").get_attribute("title") == me
+    expect(page.get_by_role("heading", name="My energy")).to_be_visible()
+    calls = page.evaluate("() => window.__walletCalls")
+    assert "eth_requestAccounts" in calls and "eth_chainId" in calls
+    record("first_page_interactive_ms", round(interactive_ms))
+    record("connect_click_to_home_drawn_ms", round(drawn_ms))
+    record("navigation_to_connect_button_s", round(time.time() - t0, 3))
+    assert interactive_ms < 1_000, f"first page interactive after {interactive_ms:.0f} ms"
+    assert drawn_ms < 1_000, f"home drawn {drawn_ms:.0f} ms after connecting"
+
+
+def test_connect__wallet_on_another_chain__app_asks_it_to_add_and_switch(open_app, members, chain):
+    page = open_app(members[BUYER]["account"], wallet_chain=1)  # the wallet is on Ethereum mainnet
+    connect(page)
+    drawn_at(page)
+    calls = page.evaluate("() => window.__walletCalls")
+    assert calls.index("wallet_switchEthereumChain") < calls.index("wallet_addEthereumChain")
+    assert page.evaluate("() => window.ethereum === undefined")  # found through EIP-6963 alone
+    expect(page.get_by_test_id("watt-held")).to_have_text(re.compile(r"^[\d,]+\.\d{3} kWh$"))
+
+def test_home__numbers_equal_the_chains(open_app, members, contracts, chain, deployment):
+    w3 = chain[0]
+    me = members[SELLER]["account"]
+    page = open_app(me)
+    connect(page)
+    block = drawn_at(page)
+    watt, registry, ex = contracts["WattToken"], contracts["MeterRegistry"], contracts["EnergyExchange"]
+    at = {"block_identifier": block}
+    bal = watt.functions.balanceOf(me).call(**at)
+    assert bal > 0, "the seeded PV home stores energy"
+    expect(page.get_by_test_id("watt-held")).to_have_text(kwh(bal))
+    expect(page.get_by_test_id("watt-escrowed")).to_have_text(kwh(watt.functions.escrowed_of(me).call(**at)))
+    expect(page.get_by_test_id("tsl-deposit")).to_have_text(units(watt.functions.rent_deposit(me).call(**at), 18, 4, "TSL"))
+    ts = w3.eth.get_block(block)["timestamp"]
+    paid_until = watt.functions.storage_paid_until(me).call(**at)
+    assert days_left(page.get_by_test_id("storage-left").inner_text()) == pytest.approx((paid_until - ts) / 86_400, abs=0.051)
+
+    # today's energy: the member's accepted readings since local midnight of chain time
+    day0 = int(datetime.fromtimestamp(ts, BERLIN).replace(hour=0, minute=0, second=0).timestamp())
+    logs = registry.events.ReadingAccepted().get_logs(from_block=0, to_block=block, argument_filters={"owner": me})
+    today = [e["args"] for e in logs if e["args"]["timestamp"] > day0]
+    generated, imported = sum(a["generated_wh"] for a in today), sum(a["imported_wh"] for a in today)
+    assert generated > 0
+    energy = page.get_by_role("table", name="My energy, today and this month")
+    expect(energy.get_by_role("row").filter(has_text="Generated").get_by_role("cell").nth(1)).to_have_text(kwh(generated))
+    expect(energy.get_by_role("row").filter(has_text="Imported from the battery").get_by_role("cell").nth(1)).to_have_text(kwh(imported))
+    # sold on the market today: Trade events where this member was the seller
+    placed = {e["args"]["order_id"]: e["args"]["is_buy"] for e in ex.events.OrderPlaced().get_logs(from_block=0, to_block=block)}
+    sold = 0
+    for e in ex.events.Trade().get_logs(from_block=0, to_block=block):
+        a = e["args"]
+        seller = a["taker"] if placed[a["maker_order_id"]] else a["maker"]
+        if seller == me and w3.eth.get_block(e["blockNumber"])["timestamp"] >= day0:
+            sold += a["amount_wh"]
+    expect(energy.get_by_role("row").filter(has_text="Sold on the market").get_by_role("cell").nth(1)).to_have_text(kwh(sold))
+
+
+def test_trade__one_member_rests_an_ask_another_takes_it__both_pages_show_it(open_app, members, contracts, chain):
+    watt, ex = contracts["WattToken"], contracts["EnergyExchange"]
+    sym = contracts["QuoteToken"].functions.symbol().call()
+    seller, buyer = members[SELLER]["account"], members[BUYER]["account"]
+    s_page, b_page = open_app(seller, path="#/market"), open_app(buyer, path="#/market")
+    connect(s_page)
+    connect(b_page)
+    drawn_at(s_page)
+    drawn_at(b_page)
+    seller_before, buyer_before = watt.functions.balanceOf(seller).call(), watt.functions.balanceOf(buyer).call()
+    sold_rows = s_page.get_by_role("table", name="My trades").get_by_role("row").filter(has_text="sold (maker)")
+    bought_rows = b_page.get_by_role("table", name="My trades").get_by_role("row").filter(has_text="bought (taker)")
+    sold_before, bought_before = sold_rows.count(), bought_rows.count()
+    proceeds_before = ex.functions.proceeds_of(seller).call()
+
+    # the seller rests an ask of 0.5 kWh at 0.2000 EUR/kWh (above every seeded bid)
+    form = s_page.get_by_role("form", name="Place an order")
+    form.get_by_label("Side").select_option("sell")
+    form.get_by_label("Order type").select_option("0")
+    form.get_by_label("Amount (kWh)").fill("0.5")
+    form.get_by_label(re.compile(r"^Price \(")).fill("0.2000")
+    expect(form.get_by_test_id("order-preview")).to_contain_text("Rests in the book: 0.500 kWh")
+    form.get_by_role("button", name="Place order").click()
+    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    mine = [ex.functions.order(i).call() for i in ex.functions.open_orders(seller).call()]
+    assert [(o[2], o[3]) for o in mine if not o[1]].count((200_000, 500)) == 1  # (price, Wh) of the new ask
+    expect(s_page.get_by_role("table", name="My open orders")).to_contain_text(f"0.2000 {sym}/kWh")
+
+    # the buyer sees it as the best ask and takes it (immediate-or-cancel)
+    expect(b_page.get_by_test_id("best-ask")).to_have_text(f"0.2000 {sym}/kWh · 0.500 kWh", timeout=5_000)
+    form = b_page.get_by_role("form", name="Place an order")
+    form.get_by_label("Side").select_option("buy")
+    form.get_by_label("Order type").select_option("1")
+    form.get_by_label("Amount (kWh)").fill("0.5")
+    form.get_by_label(re.compile(r"^Price \(")).fill("0.2000")
+    # cost and fees before signing: 0.5 kWh x 0.20 = 0.1000, taker fee 20 bps = 0.0002
+    expect(form.get_by_test_id("order-preview")).to_contain_text(f"Trades now: 0.500 kWh for 0.1000 {sym}; taker fee 0.0002 {sym}")
+    form.get_by_role("button", name="Place order").click()
+    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    t_trade = time.time()
+
+    # the seller's page shows the trade without a reload
+    expect(sold_rows).to_have_count(sold_before + 1, timeout=5_000)
+    latency = time.time() - t_trade
+    record("seller_page_after_buyer_saw_confirmation_s", round(latency, 3))
+    assert latency < 2.0, f"the seller's market page showed the trade {latency:.2f} s after it"
+    expect(bought_rows).to_have_count(bought_before + 1)
+    expect(s_page.get_by_test_id("best-ask")).not_to_contain_text(f"0.2000 {sym}/kWh")
+    q, maker_fee = 100_000, 100_000 * 10 // 10_000
+    assert ex.functions.proceeds_of(seller).call() == proceeds_before + q - maker_fee
+    expect(s_page.get_by_test_id("proceeds")).to_have_text(units(proceeds_before + q - maker_fee, 6, 4, sym))
+
+    # the seller withdraws the proceeds to the wallet
+    quote = contracts["QuoteToken"]
+    wallet_before = quote.functions.balanceOf(seller).call()
+    s_page.get_by_role("button", name="Withdraw proceeds").click()
+    expect(s_page.get_by_test_id("proceeds")).to_have_text(units(0, 6, 4, sym), timeout=10_000)
+    assert quote.functions.balanceOf(seller).call() == wallet_before + proceeds_before + q - maker_fee
+
+    # and the new balances on both members' home pages
+    assert watt.functions.balanceOf(buyer).call() == buyer_before + 500
+    assert watt.functions.balanceOf(seller).call() == seller_before - 500
+    s_page.get_by_role("link", name="Home").click()
+    b_page.get_by_role("link", name="Home").click()
+    expect(s_page.get_by_test_id("watt-held")).to_have_text(kwh(seller_before - 500))
+    expect(b_page.get_by_test_id("watt-held")).to_have_text(kwh(buyer_before + 500))
+    expect(b_page.get_by_role("table", name="My energy, today and this month").get_by_role("row")
+           .filter(has_text="Bought on the market").get_by_role("cell").nth(1)).not_to_have_text("0.000 kWh")
+
+    # the update latency proper: a trade sent outside the browser, until the open page is redrawn from it
+    w3 = chain[0]
+    s_page.get_by_role("link", name="Market").click()
+    drawn_at(s_page)
+    best_price, best_wh = ex.functions.best_ask().call()
+    t_sent = time.time()
+    tx = ex.functions.place_order(True, best_price, 100, 0, 1).transact({"from": buyer, "gas": 2_000_000})
+    mined = w3.eth.wait_for_transaction_receipt(tx)["blockNumber"]
+    drawn_at(s_page, mined, timeout_s=5)
+    latency = time.time() - t_sent
+    record("market_update_after_trade_s", round(latency, 3))
+    assert latency < 2.0, f"the market page was redrawn {latency:.2f} s after a trade"
+    if best_wh > 100:
+        expect(s_page.get_by_test_id("best-ask")).to_contain_text(kwh(best_wh - 100))
+
+
+def test_rent__deposit_with_a_permit__days_left_move(open_app, members, contracts):
+    watt, tsl = contracts["WattToken"], contracts["StorageRentToken"]
+    me = members[SELLER]["account"]
+    page = open_app(me, path="#/rent")
+    connect(page)
+    drawn_at(page)
+    before = days_left(page.get_by_test_id("rent-days-left").inner_text())
+    deposit_before, wallet_before = watt.functions.rent_deposit(me).call(), tsl.functions.balanceOf(me).call()
+    form = page.get_by_role("form", name="Deposit rent")
+    form.get_by_label("Deposit (TSL)").fill("5")
+    expect(form.get_by_test_id("deposit-after")).to_contain_text("Storage left after:")
+    predicted = days_left(form.get_by_test_id("deposit-after").inner_text().split("after: ")[1])
+    assert predicted > before
+    form.get_by_role("button", name="Deposit").click()
+    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    assert tsl.functions.balanceOf(me).call() == wallet_before - 5 * 10**18
+    assert watt.functions.rent_deposit(me).call() > deposit_before + 4 * 10**18
+    calls = page.evaluate("() => window.__walletCalls")
+    assert "eth_signTypedData_v4" in calls, "the TSL approval is an EIP-2612 permit signature"
+    expect(page.get_by_test_id("rent-days-left")).not_to_have_text(re.compile(rf"^{before:,.1f} days"))
+    after = days_left(page.get_by_test_id("rent-days-left").inner_text())
+    assert after == pytest.approx(predicted, abs=0.15) and after > before + 1
+
+
+def test_certificates__claim_for_a_beneficiary__proof_page_checks_it(open_app, members, contracts, browser, app_url):
+    cert = contracts["EnvironmentalCertificate"]
+    me = members[COMPANY]["account"]
+    page = open_app(me, path="#/certificates")
+    connect(page)
+    drawn_at(page)
+    card = page.get_by_role("article").filter(has=page.get_by_role("heading", name=re.compile(r"Certificate #\d+"))).first
+    cert_id = int(re.search(r"#(\d+)", card.get_by_role("heading").first.inner_text()).group(1))
+    held = cert.functions.balanceOf(me, cert_id).call()
+    assert held > 100
+    expect(card.get_by_test_id(f"cert-{cert_id}-balance")).to_have_text(kwh(held))
+    card.get_by_text("Transfer or claim").click()
+    claim = card.get_by_role("form", name=f"Claim certificate #{cert_id}")
+    beneficiary = members["Riverside school"]["account"]
+    claim.get_by_label("Beneficiary (address)").fill(beneficiary)
+    claim.get_by_label("Purpose").fill("school canteen, June")
+    claim.get_by_label("Amount (kWh)").fill("0.1")
+    claimed_before = cert.functions.claimed_balance_of(beneficiary, cert_id).call()
+    claim.get_by_role("button", name="Claim").click()
+    proof_link = claim.get_by_role("link", name="Open the claim proof")
+    expect(proof_link).to_be_visible(timeout=15_000)
+    assert cert.functions.claimed_balance_of(beneficiary, cert_id).call() == claimed_before + 100
+    assert cert.functions.balanceOf(me, cert_id).call() == held - 100
+    proof_link.click()
+    proof = page.get_by_test_id("claim-proof")
+    expect(proof.get_by_test_id("proof-purpose")).to_have_text("school canteen, June")
+    expect(proof.get_by_test_id("proof-amount")).to_have_text("0.100 kWh")
+    expect(proof.get_by_test_id("proof-beneficiary")).to_have_text(beneficiary)
+    tx_hash = page.url.rsplit("/", 1)[1]
+
+    # anyone (no wallet at all) opens the proof by certificate id or by transaction
+    ctx = browser.new_context(timezone_id="Europe/Berlin", locale="en-GB")
+    try:
+        stranger = ctx.new_page()
+        stranger.goto(f"{app_url}#/proof/id/{cert_id}")
+        expect(stranger.get_by_test_id("proof-purpose").filter(has_text="school canteen, June")).to_have_count(1)
+        stranger.goto(f"{app_url}#/proof/tx/{tx_hash}")
+        expect(stranger.get_by_test_id("claim-proof")).to_have_count(1)
+        expect(stranger.get_by_test_id("proof-beneficiary")).to_have_text(beneficiary)
+    finally:
+        ctx.close()
+
+
+def test_refused_inputs__price_outside_the_band_and_a_reverting_transfer__nothing_sent(open_app, members, chain, contracts):
+    w3 = chain[0]
+    sym = contracts["QuoteToken"].functions.symbol().call()
+    ex = contracts["EnergyExchange"]
+    floor, ceiling = ex.functions.floor_price().call(), ex.functions.ceiling_price().call()
+    page = open_app(members[BUYER]["account"], path="#/market")
+    connect(page)
+    drawn_at(page)
+    block = w3.eth.block_number
+    form = page.get_by_role("form", name="Place an order")
+    form.get_by_label("Side").select_option("buy")
+    form.get_by_label("Amount (kWh)").fill("1")
+    above = f"{(ceiling + 10_000) / 1e6:.4f}"  # one cent above the utility's price
+    form.get_by_label(re.compile(r"^Price \(")).fill(above)
+    form.get_by_role("button", name="Place order").click()
+    expect(form.get_by_role("status")).to_contain_text(
+        f"Not sent: Price outside the band: it must be between {units(floor, 6, 4, sym)}/kWh (feed-in tariff) and "
+        f"{units(ceiling, 6, 4, sym)}/kWh (utility price).")
+
+    # a transfer the chain would refuse (to the zero address) is simulated, refused in words, not sent
+    page.get_by_role("link", name="Certificates").click()
+    drawn_at(page)
+    company = open_app(members[COMPANY]["account"], path="#/certificates")
+    connect(company)
+    drawn_at(company)
+    card = company.get_by_role("article").first
+    card.get_by_text("Transfer or claim").click()
+    transfer = card.get_by_role("form", name=re.compile(r"Transfer certificate #\d+"))
+    transfer.get_by_label("Send to (address)").fill("0x" + "0" * 40)
+    transfer.get_by_label("Amount (kWh)").fill("0.1")
+    transfer.get_by_role("button", name="Transfer").click()
+    expect(transfer.get_by_role("status")).to_contain_text("refused, nothing sent: erc1155: transfer to the zero address")
+
+    assert w3.eth.block_number == block
+    for p in (page, company):
+        assert "eth_sendTransaction" not in p.evaluate("() => window.__walletCalls")
+
+
+PAGES = [("home", "My energy"), ("market", "Market"), ("rent", "Storage rent"), ("certificates", "Certificates"),
+         ("meters", "My meters"), ("changes", "Parameter changes")]
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_every_page__phone_and_desktop__fits_and_is_screenshotted(open_app, members, viewport, contracts):
+    phone = viewport == "phone"
+    width, height = (390, 844) if phone else (1280, 900)
+    page = open_app(members[COMPANY]["account"], width=width, height=height, mobile=phone)
+    connect(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for name, heading in PAGES:
+        page.get_by_role("navigation", name="Pages").get_by_role("link", name=name.capitalize()).click()
+        expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+        drawn_at(page)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
+        page.screenshot(path=str(SHOTS / f"{viewport}-{name}.png"), full_page=not phone)
+    # the claim proof as anyone sees it
+    claimed = contracts["EnvironmentalCertificate"].events.Claimed().get_logs(from_block=0)
+    assert claimed, "the seed claims part of a certificate"
+    page.goto(page.url.split("#")[0] + f"#/proof/tx/{claimed[0]['transactionHash'].to_0x_hex()}")
+    expect(page.get_by_test_id("claim-proof")).to_be_visible()
+    page.screenshot(path=str(SHOTS / f"{viewport}-proof.png"), full_page=not phone)
+
+
+def test_meters__accept_a_new_meter__rejections_shown_with_their_reason(open_app, members, contracts, chain):
+    from eth_hash.auto import keccak
+
+    from oracle.eip712 import Domain, MeterSigner, Reading
+
+    w3 = chain[0]
+    registry = contracts["MeterRegistry"]
+    if not any(i.get("name") == "accept_meter" for i in registry.abi):
+        pytest.skip("this MeterRegistry has no accept_meter")
+    me, operator = members[BUYER]["account"], w3.eth.accounts[0]
+    meter = MeterSigner(keccak(b"app-test: balcony PV"))
+    now = w3.eth.get_block("latest")["timestamp"]
+    registry.functions.register_meter(meter.address, me, 1, 800, "Balcony PV", (now, 0, 0, 0, 0)).transact({"from": operator})
+    page = open_app(me, path="#/meters")
+    connect(page)
+    drawn_at(page)
+    card = page.get_by_role("article").filter(has_text=meter.address)
+    expect(card.get_by_test_id("meter-state")).to_contain_text("waiting for you to accept it")
+    card.get_by_role("button", name="Accept this meter").click()
+    expect(card.get_by_test_id("meter-state")).to_have_text("active", timeout=10_000)
+    assert registry.functions.meters(meter.address).call()[3] is True  # accepted
+
+    # a reading stamped an hour ahead of chain time is refused on chain; the page says why
+    reading = Reading(meter.address, now + 3_600, 10, 0, 0, 0)
+    sig = meter.sign(reading, Domain(w3.eth.chain_id, registry.address))
+    registry.functions.submit_readings([reading.as_call_arg()], [sig]).transact({"from": w3.eth.accounts[1], "gas": 1_000_000})
+    rejected = page.get_by_role("table", name="Readings the chain refused").get_by_role("row").filter(has_text="from the future")
+    expect(rejected).to_have_count(1, timeout=5_000)
+
+
+def test_changes__an_announced_fee_change_shows_when_it_applies(open_app, members, contracts, chain):
+    w3 = chain[0]
+    ex = contracts["EnergyExchange"]
+    if not any(i.get("name") == "announce_fees" for i in ex.abi):
+        pytest.skip("this exchange announces no fee changes yet")
+    ex.functions.announce_fees(15, 25).transact({"from": w3.eth.accounts[0]})
+    page = open_app(members[SELLER]["account"], path="#/changes")
+    expect(page.get_by_role("heading", name="Parameter changes", level=1)).to_be_visible()
+    row = page.get_by_role("table", name="Announced changes").get_by_role("row").filter(has_text="EnergyExchange.UpdateFees")
+    expect(row).to_contain_text("maker fee bps 15 bps (0.15 %); taker fee bps 25 bps (0.25 %)")
+    expect(row).to_contain_text("(in 7.0 days)")
+
+
+def test_cancel__a_resting_ask_is_cancelled_from_my_open_orders__escrow_returns(open_app, members, contracts):
+    watt, ex = contracts["WattToken"], contracts["EnergyExchange"]
+    me = members[SELLER]["account"]
+    page = open_app(me, path="#/market")
+    connect(page)
+    drawn_at(page)
+    free_before = watt.functions.balanceOf(me).call()
+    form = page.get_by_role("form", name="Place an order")
+    form.get_by_label("Side").select_option("sell")
+    form.get_by_label("Order type").select_option("2")
+    form.get_by_label("Amount (kWh)").fill("0.3")
+    form.get_by_label(re.compile(r"^Price \(")).fill("0.3400")
+    form.get_by_role("button", name="Place order").click()
+    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    assert watt.functions.balanceOf(me).call() == free_before - 300
+    order_id = max(ex.functions.open_orders(me).call())
+    page.get_by_role("button", name=f"Cancel order {order_id}").click()
+    expect(page.get_by_role("button", name=f"Cancel order {order_id}")).to_have_count(0, timeout=10_000)
+    assert order_id not in ex.functions.open_orders(me).call()
+    assert watt.functions.balanceOf(me).call() == free_before
+
+
+def test_buy__a_newcomer_approves_by_permit_signature__then_takes_the_best_ask(open_app, contracts, chain):
+    w3 = chain[0]
+    quote, watt, ex = contracts["QuoteToken"], contracts["WattToken"], contracts["EnergyExchange"]
+    sym = quote.functions.symbol().call()
+    newcomer = w3.eth.accounts[-1]  # not a seeded member: no allowance, no WATT
+    quote.functions.mint(newcomer, 10 * 10**6).transact({"from": w3.eth.accounts[0]})
+    assert quote.functions.allowance(newcomer, ex.address).call() == 0
+    ask_price, ask_wh = ex.functions.best_ask().call()
+    assert ask_wh >= 300, "the seed leaves asks in the book"
+    page = open_app(newcomer, path="#/market")
+    connect(page)
+    drawn_at(page)
+    form = page.get_by_role("form", name="Place an order")
+    form.get_by_label("Side").select_option("buy")
+    form.get_by_label("Order type").select_option("1")
+    form.get_by_label("Amount (kWh)").fill("0.3")
+    form.get_by_label(re.compile(r"^Price \(")).fill(f"{ask_price / 1e6:.4f}")
+    cost = 300 * ask_price // 1000
+    fee = cost * ex.functions.taker_fee_bps().call() // 10_000
+    expect(form.get_by_test_id("order-preview")).to_contain_text(f"At most {units(cost + fee, 6, 4, sym)} leaves your wallet.")
+    form.get_by_role("button", name="Place order").click()
+    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    assert watt.functions.balanceOf(newcomer).call() == 300
+    assert quote.functions.balanceOf(newcomer).call() == 10 * 10**6 - cost - fee
+    calls = page.evaluate("() => window.__walletCalls")
+    assert "eth_signTypedData_v4" in calls and calls.count("eth_sendTransaction") == 2  # permit, then the order
+
+
+def test_arrears__home_says_what_to_do__selling_is_refused_before_sending(open_app, members, contracts, chain):
+    """Last in the file: it moves chain time a day ahead."""
+    w3 = chain[0]
+    watt = contracts["WattToken"]
+    me = members[SELLER]["account"]
+    # all but ~20 s of rent (the deposit shrinks every second: "all of it" would revert a block later)
+    tx = watt.functions.withdraw_rent(watt.functions.rent_deposit(me).call() - 10**12).transact({"from": me})
+    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    w3.provider.make_request("evm_increaseTime", [86_400])
+    watt.functions.settle_rent(me).transact({"from": w3.eth.accounts[0]})
+    arrears, since = watt.functions.arrears_of(me).call()
+    assert arrears > 0
+    page = open_app(me)
+    connect(page)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Rent arrears:")
+    expect(alert.get_by_role("link", name="Deposit TSL on the Rent page")).to_be_visible()
+    page.get_by_role("link", name="Market").click()
+    drawn_at(page)
+    block = w3.eth.block_number
+    form = page.get_by_role("form", name="Place an order")
+    form.get_by_label("Side").select_option("sell")
+    form.get_by_label("Amount (kWh)").fill("0.2")
+    form.get_by_label(re.compile(r"^Price \(")).fill("0.3000")
+    form.get_by_role("button", name="Place order").click()
+    expect(form.get_by_role("status")).to_contain_text("Not sent: You are in storage-rent arrears")
+    assert w3.eth.block_number == block
+    assert "eth_sendTransaction" not in page.evaluate("() => window.__walletCalls")
