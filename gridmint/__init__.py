@@ -7,4 +7,5 @@ member app's seeding all need to know about the system on chain.
 - `ape_support`: account and deployment helpers for the `ape run` scripts
 - `community`: the demo community's members
 - `metadata`: ERC-1155 metadata JSON of a certificate
+- `permit`: the EIP-2612 permit a member signs instead of an approve transaction
 """

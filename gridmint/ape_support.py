@@ -250,33 +250,11 @@ class Sender:
         (v, r, s), so a deposit needs no separate approve transaction."""
         from eth_account.messages import encode_typed_data
 
-        _, name, version, chain_id, verifying, _, _ = token.eip712Domain()
-        data = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": name, "version": version, "chainId": int(chain_id), "verifyingContract": str(verifying)},
-            "message": {
-                "owner": self.address,
-                "spender": str(spender),
-                "value": int(value),
-                "nonce": int(token.nonces(self.address)),
-                "deadline": int(deadline),
-            },
-        }
+        from .permit import permit_typed_data
+
+        data = permit_typed_data(
+            token.eip712Domain(), self.address, spender, value, token.nonces(self.address), deadline
+        )
         self._unlock()
         sig = self.account.sign_message(encode_typed_data(full_message=data))
         if sig is None:

@@ -233,3 +233,4 @@ CLOSE_REASONS = {
     8: "remainder below the minimum order",
     9: "outside the price band in force",
 }
+

@@ -5,6 +5,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from gridmint.permit import permit_typed_data
+
 from tests.conftest import SOLAR, events
 from tests.utils.machine import announce_and_apply
 
@@ -73,29 +75,7 @@ def test_transfer_from__needs_allowance(watt, funded, other_owner, stranger):
 def test_permit__eip2612_signature_sets_allowance(watt, stranger):
     holder = Account.from_key(b"\x11" * 32)
     deadline = boa.env.evm.patch.timestamp + 3600
-    _f, name, version, chain_id, contract, _s, _e = watt.eip712Domain()
-    msg = encode_typed_data(
-        full_message={
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": str(contract)},
-            "message": {"owner": holder.address, "spender": stranger, "value": 77, "nonce": 0, "deadline": deadline},
-        }
-    )
+    msg = encode_typed_data(full_message=permit_typed_data(watt.eip712Domain(), holder.address, stranger, 77, 0, deadline))
     sig = holder.sign_message(msg)
     watt.permit(holder.address, stranger, 77, deadline, sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big"))
     assert watt.allowance(holder.address, stranger) == 77 and watt.nonces(holder.address) == 1

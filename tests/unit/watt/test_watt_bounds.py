@@ -8,6 +8,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from gridmint.system import SystemParams, boa_deployer
+from gridmint.permit import permit_typed_data
 from tests.conftest import TEST_PARAMS, events
 
 PARAM_IDS = {"rent_rate": 1, "rent_grace_period": 2, "release_price": 3, "capacity_wh": 4}
@@ -171,29 +172,7 @@ def test_deploy__value_outside_its_limits__reverts(tsl, operator, override, reas
 # ------------------------------------------------------------------ deposit with permit
 
 def _permit_sig(tsl, holder, spender, value, deadline, nonce=0):
-    _f, name, version, chain_id, contract, _s, _e = tsl.eip712Domain()
-    msg = encode_typed_data(
-        full_message={
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {"name": name, "version": version, "chainId": chain_id, "verifyingContract": str(contract)},
-            "message": {"owner": holder.address, "spender": str(spender), "value": value, "nonce": nonce, "deadline": deadline},
-        }
-    )
+    msg = encode_typed_data(full_message=permit_typed_data(tsl.eip712Domain(), holder.address, spender, value, nonce, deadline))
     sig = holder.sign_message(msg)
     return sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
 
