@@ -79,19 +79,8 @@ def test_mqtt_devices__tasmota_and_shelly_payloads__credited_as_watt_and_malform
         sml, shelly = env.meters
         metrics_port = free_port()
         env.write_config(
-            f"""
-[[meters]]
-address = "{sml.address}"
-source = "mqtt"
-timezone = "UTC"
-  [[meters.inputs]]
-  topic = "tele/sml-reader/SENSOR"
-  format = "tasmota"
-  registers = {{ imported_wh = "SML.Total_in", exported_wh = "SML.Total_out" }}
-  [[meters.inputs]]
-  topic = "tele/pv-plug/SENSOR"
-  format = "tasmota"
-  registers = {{ generated_wh = "ENERGY.Total" }}
+            oracle_env.two_device_toml(sml.address, "UTC")
+            + f"""
 
 [[meters]]
 address = "{shelly.address}"

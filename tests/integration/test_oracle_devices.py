@@ -30,7 +30,8 @@ from tests.utils.mosquitto import Mosquitto, make_certificates
 
 pytestmark = pytest.mark.integration
 
-SML, PLUG = "tele/sml-reader/SENSOR", "tele/pv-plug/SENSOR"
+SML, PLUG = oracle_env.SML_TOPIC, oracle_env.PLUG_TOPIC
+two_device_toml = oracle_env.two_device_toml
 RATED_W = 10_000  # a 10 kW site: 166 Wh a minute at most
 
 
@@ -58,23 +59,6 @@ def add_meter(env, label: str, registers=(0, 0, 0, 0), at: int | None = None, ac
     onboard_meter(env.system.registry, dev_account(0), owner, meter.address, 1, RATED_W, label,
                   commissioning(at or int(time.time()) - 3_600, registers), accept=accept)
     return meter
-
-
-def two_device_toml(address: str, tz: str = "Europe/Berlin") -> str:
-    return f"""
-[[meters]]
-address = "{address}"
-source = "mqtt"
-timezone = "{tz}"
-  [[meters.inputs]]
-  topic = "{SML}"
-  format = "tasmota"
-  registers = {{ imported_wh = "SML.Total_in", exported_wh = "SML.Total_out" }}
-  [[meters.inputs]]
-  topic = "{PLUG}"
-  format = "tasmota"
-  registers = {{ generated_wh = "ENERGY.Total" }}
-"""
 
 
 def berlin(ts: float) -> str:

@@ -94,3 +94,25 @@ def build(root: Path, anvil: Anvil, n_meters: int, rated_power_w: int = 10**9, m
         owners.append(owner)
     import_key(keys_dir, bytes(payer.key), PASSWORD, kdf="pbkdf2", iterations=2)
     return OracleEnv(anvil, root, system, meters, owners, payer)
+
+
+# the README's example meter: an SML read head on the grid meter + a plug on the PV inverter
+SML_TOPIC, PLUG_TOPIC = "tele/sml-reader/SENSOR", "tele/pv-plug/SENSOR"
+
+
+def two_device_toml(address: str, tz: str = "Europe/Berlin", sml: str = SML_TOPIC, plug: str = PLUG_TOPIC) -> str:
+    """The `[[meters]]` entry of a meter fed by two Tasmota devices (grid-meter read head + PV plug)."""
+    return f"""
+[[meters]]
+address = "{address}"
+source = "mqtt"
+timezone = "{tz}"
+  [[meters.inputs]]
+  topic = "{sml}"
+  format = "tasmota"
+  registers = {{ imported_wh = "SML.Total_in", exported_wh = "SML.Total_out" }}
+  [[meters.inputs]]
+  topic = "{plug}"
+  format = "tasmota"
+  registers = {{ generated_wh = "ENERGY.Total" }}
+"""

@@ -3,22 +3,10 @@
 import pytest
 
 from oracle import config as config_mod
+from tests.utils.oracle_env import two_device_toml
 
 METER = "0x114DEAbCD90c71324A94811977698Df4f68879cE"
-TWO_DEVICES = f"""
-[[meters]]
-address = "{METER}"
-source = "mqtt"
-timezone = "Europe/Berlin"
-  [[meters.inputs]]
-  topic = "tele/sml-reader/SENSOR"
-  format = "tasmota"
-  registers = {{ imported_wh = "SML.Total_in", exported_wh = "SML.Total_out" }}
-  [[meters.inputs]]
-  topic = "tele/pv-plug/SENSOR"
-  format = "tasmota"
-  registers = {{ generated_wh = "ENERGY.Total" }}
-"""
+TWO_DEVICES = two_device_toml(METER)
 
 
 def _load(tmp_path, text, env=None):
