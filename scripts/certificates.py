@@ -29,6 +29,10 @@ from gridmint.ape_support import (
 from gridmint.metadata import certificate_metadata, id_hex, status
 from gridmint.units import kwh, parse_energy_wh, when
 
+# quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
+# are noise to a user; the command's -v turns ape's INFO lines back on
+quiet()
+
 console = Console(width=150)
 
 

@@ -38,7 +38,12 @@ from oracle.outbox import Outbox
 from oracle.sources.parsers import REGISTERS
 from oracle.sources.simulator import Simulator
 from gridmint.onboarding import commissioning, onboard_meter
+from gridmint.ape_support import quiet
 from gridmint.system import SystemParams, ape_deployer, deploy_system
+
+# quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
+# are noise to a user, and so is a line per transaction
+quiet()
 
 BERLIN = ZoneInfo("Europe/Berlin")
 RENT_TSL = 40 * 10**18
@@ -298,8 +303,5 @@ def _print(console, members, owners, watt, s) -> None:
 @click.option("--start-hour", type=click.IntRange(0, 23), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True)
 def cli(members, slots, start_hour, out_dir):
-    from gridmint.ape_support import quiet
-
-    quiet()  # no ape line per transaction, no library warnings
     skip_console_log_traces()  # on Hardhat (make demo CHAIN=hardhat): see gridmint/hardhat.py
     run_day(COMMUNITY[:members], slots, start_hour, Path(out_dir))

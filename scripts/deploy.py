@@ -20,6 +20,10 @@ from gridmint.ape_support import (
 from gridmint.system import SystemParams, ape_deployer, deploy_system
 from gridmint.units import kwh, parse_duration_s, parse_energy_wh
 
+# quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
+# are noise to a user; the command's -v turns ape's INFO lines back on
+quiet()
+
 
 def _throwaway() -> bool:
     """True when ape started the node itself (nothing was listening): it dies with this command."""

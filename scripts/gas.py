@@ -16,7 +16,12 @@ from eth_hash.auto import keccak
 
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 from gridmint.onboarding import commissioning, onboard_meter
+from gridmint.ape_support import quiet
 from gridmint.system import SystemParams, ape_deployer, deploy_system
+
+# quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
+# are noise to a user, and so is a line per transaction
+quiet()
 
 # GRIDMINT_GAS_REPORT writes elsewhere (a check of the figures that leaves the committed report alone)
 REPORT = Path(os.environ.get("GRIDMINT_GAS_REPORT", Path(__file__).resolve().parent.parent / "gas-report.json"))
@@ -210,9 +215,6 @@ def _fix_block_times():
 
 
 def main():
-    from gridmint.ape_support import quiet
-
-    quiet()  # a figure per line, not a line per transaction
     _fix_block_times()
     operator, relayer = accounts.test_accounts[0], accounts.test_accounts[1]
     system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))

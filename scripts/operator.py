@@ -42,6 +42,10 @@ from gridmint.units import (
     parse_method, parse_price, parse_timestamp, parse_token, price, tsl, when,
 )
 
+# quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
+# are noise to a user; the command's -v turns ape's INFO lines back on
+quiet()
+
 console = Console(width=150)
 CSV_HEADER = [
     "address", "owner", "method", "rated_power_kw", "name",

@@ -34,6 +34,10 @@ from gridmint.units import (
     storage_days_left, token, tsl, when,
 )
 
+# quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
+# are noise to a user; the command's -v turns ape's INFO lines back on
+quiet()
+
 console = Console(width=150)
 
 
