@@ -6,29 +6,15 @@ import boa
 import pytest
 
 from tests.conftest import events
+from tests.utils.book import bid_escrow as escrow_of
 from tests.utils.machine import announce_and_apply
 
 DAY = 86_400
 ARREARS, BELOW_MINIMUM, OUT_OF_BAND = 7, 8, 9
 
 
-def escrow_of(wh, price):
-    base = -(-wh * price // 1000)
-    return base + -(-base * 100 // 10_000)
-
-
 def closes(logs):
     return [(e.order_id, e.reason, e.refunded) for e in events(logs, "OrderClosed")]
-
-
-@pytest.fixture
-def seller(trader):
-    return trader("seller", wh=40_000)
-
-
-@pytest.fixture
-def buyer(trader):
-    return trader("buyer", cash=10**12)
 
 
 @pytest.fixture

@@ -4,25 +4,11 @@ import boa
 import pytest
 
 from tests.conftest import events
+from tests.utils.book import bid_escrow as escrow_of
 from tests.utils.machine import announce_and_apply
 
 FLOOR, CEIL, TICK = 80_000, 350_000, 100  # quote base units per kWh (6 decimals: 0.08 .. 0.35)
 IOC, POST_ONLY = 1, 2
-
-
-def escrow_of(wh, price):
-    base = -(-wh * price // 1000)
-    return base + -(-base * 100 // 10_000)
-
-
-@pytest.fixture
-def seller(trader):
-    return trader("seller", wh=40_000)
-
-
-@pytest.fixture
-def buyer(trader):
-    return trader("buyer", cash=10**12)
 
 
 def test_bid__rests_and_escrows_price_plus_fee_cap(exchange, quote, buyer):
