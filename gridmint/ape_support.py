@@ -259,7 +259,10 @@ class Sender:
         sig = self.account.sign_message(encode_typed_data(full_message=data))
         if sig is None:
             raise Refused("the permit was not signed")
-        return int(sig.v), bytes(sig.r), bytes(sig.s)
+        # ape's accounts return r and s as minimal big-endian bytes (eth_utils.to_bytes of the integer): one
+        # signature in 256 has r (or s) below 2**248, i.e. 31 bytes, which ABI-encodes as a bytes32 padded on the
+        # right, a different number: the permit then fails. Left-pad both to 32 bytes.
+        return int(sig.v), bytes(sig.r).rjust(32, b"\0"), bytes(sig.s).rjust(32, b"\0")
 
 
 def has_function(contract, name: str) -> bool:
