@@ -63,6 +63,22 @@ class SystemParams:
     min_floor_price: int = 50_000
     max_ceiling_price: int = 500_000
     max_min_order_wh: int = 1_000
+    # CertificateExchange: environmental value (certificate units, 1 unit = 1 Wh) against the same quote
+    # token, prices in quote base units per kWh: 0.0001 .. 0.02 EUR/kWh (0.10 .. 20 EUR/MWh, where
+    # Guarantees of Origin trade) on a 0.00001 EUR tick; orders of at least 1 kWh
+    cert_tick: int = 10
+    cert_floor_price: int = 100
+    cert_ceiling_price: int = 20_000
+    cert_min_order_wh: int = 1_000
+    cert_max_fills: int = 16
+    cert_maker_fee_bps: int = 10
+    cert_taker_fee_bps: int = 20
+    # its deploy-time limits (immutable): fees at most 50 bps, a band within 0.00001 .. 0.10 EUR/kWh,
+    # a minimum order of at most 100 kWh
+    cert_max_fee_bps: int = 50
+    cert_min_floor_price: int = 10
+    cert_max_ceiling_price: int = 100_000
+    cert_max_min_order_wh: int = 100_000
     # ERC-1155 metadata URI template; `{id}` is the id as 64 hex digits (files from scripts/certificates.py)
     certificate_base_uri: str = "ipfs://gridmint-certificates/{id}.json"
 
@@ -80,6 +96,7 @@ class System:
     certificate: Any
     quote: Any
     exchange: Any
+    certificate_exchange: Any
     params: SystemParams = field(default_factory=SystemParams)
 
     def addresses(self) -> dict[str, str]:
@@ -93,6 +110,7 @@ class System:
             "EnvironmentalCertificate": self.certificate,
             "QuoteToken": self.quote,
             "EnergyExchange": self.exchange,
+            "CertificateExchange": self.certificate_exchange,
         }
 
 
@@ -159,6 +177,23 @@ def deploy_system(
         params.notice_s,
     )
     watt.set_exchange(exchange.address, sender=operator)
+    certificate_exchange = deploy(
+        "CertificateExchange",
+        certificate.address,
+        quote.address,
+        params.cert_tick,
+        params.cert_floor_price,
+        params.cert_ceiling_price,
+        params.cert_min_order_wh,
+        params.cert_max_fills,
+        params.cert_maker_fee_bps,
+        params.cert_taker_fee_bps,
+        params.cert_max_fee_bps,
+        params.cert_min_floor_price,
+        params.cert_max_ceiling_price,
+        params.cert_max_min_order_wh,
+        params.notice_s,
+    )
     return System(
         tsl=tsl,
         watt=watt,
@@ -166,6 +201,7 @@ def deploy_system(
         certificate=certificate,
         quote=quote,
         exchange=exchange,
+        certificate_exchange=certificate_exchange,
         params=params,
     )
 

@@ -199,6 +199,80 @@ def measure_exchange_deep(system, operator, relayer, report):
     report["exchange.take_one.deep"] = tx.gas_used
 
 
+def _member_with_certificate(system, operator, relayer, wh, label):
+    """A generated account holding quote (approved to the certificate exchange) and, with `wh`, a fresh
+    certificate of `wh` units of solar generation (the exchange approved for its units): (member, id)."""
+    registry, cert, cx = system.registry, system.certificate, system.certificate_exchange
+    domain = domain_from_contract(registry)
+    member = accounts.test_accounts.generate_test_account()
+    operator.transfer(member, 10**19)
+    system.quote.mint(member, 10**15, sender=operator)
+    system.quote.approve(cx.address, 2**256 - 1, sender=member)
+    cert.setApprovalForAll(cx.address, True, sender=member)
+    if not wh:
+        return member, 0
+    meter = _meter(int.from_bytes(keccak(("cert-" + label).encode())[:4], "big") + 7000)
+    power = registry.MAX_RATED_POWER_W()
+    onboard_meter(registry, operator, member, meter.address, SOLAR, power, "m", commissioning(chain.blocks.head.timestamp - 86_400))
+    t = chain.pending_timestamp
+    chain.pending_timestamp = t + 60
+    _submit(registry, domain, [Reading(meter.address, t + 60, wh, 0, 0, 0)], {meter.address: meter}, relayer)
+    tx = cert.issue(meter.address, sender=member)
+    return member, tx.return_value or cert.next_id() - 1
+
+
+def measure_certificate_exchange(system, operator, relayer, report, suffix="", resting=0):
+    """The same named operations as `measure_exchange` on the certificate market (one class: every
+    certificate below is solar of one vintage), with `resting` orders on the book for `.deep`."""
+    cx = system.certificate_exchange
+    sellers = [_member_with_certificate(system, operator, relayer, 200_000, f"cseller{suffix}{i}") for i in range(11)]
+    buyer, _ = _member_with_certificate(system, operator, relayer, 0, f"cbuyer{suffix}")
+    method, vintage = cx.class_of(sellers[0][1])
+    # steady state: every seller has traded before (holds proceeds), the buyer holds units of every id
+    for s, id in sellers:
+        cx.place_ask(id, 5_000, 1_000, 0, 0, sender=s)
+    cx.place_bid(method, vintage, 5_000, 1_000 * len(sellers), 0, 0, sender=buyer)
+    cx.place_bid(method, vintage, 1_000, 1_000, 0, 0, sender=buyer)
+    cx.place_bid(method, vintage, 4_900, 1_000, 0, 0, sender=buyer)
+    cx.place_ask(sellers[0][1], 9_000, 1_000, 0, 0, sender=sellers[0][0])
+    for i in range(resting):
+        s, id = sellers[i % 11]
+        if i % 2:
+            cx.place_ask(id, 12_000 + (i % 500) * 10, 1_000, 0, 0, sender=s)
+        else:
+            cx.place_bid(method, vintage, 2_000 + (i % 100) * 10, 1_000, 0, 0, sender=buyer)
+    tx = cx.place_bid(method, vintage, 4_950, 1_000, 0, 0, sender=buyer)  # a new level in an active leaf
+    report[f"certificate_exchange.place_resting{suffix}"] = tx.gas_used
+    # the first level of an empty 256-tick band (5,120..7,669) writes a fresh bitmap word; cancelled
+    # at once, so it never meets the asks below
+    tx = cx.place_bid(method, vintage, 5_500, 1_000, 0, 0, sender=buyer)
+    report[f"certificate_exchange.place_resting.new_leaf{suffix}"] = tx.gas_used
+    cx.cancel_order(tx.return_value or cx.next_order_id() - 1, sender=buyer)
+    s1, id1 = sellers[1]
+    cx.place_ask(id1, 6_000, 1_000, 0, 0, sender=s1)
+    tx = cx.place_bid(method, vintage, 6_000, 1_000, 0, 0, sender=buyer)  # fully fills one resting ask
+    assert len(tx.decode_logs(cx.Trade)) == 1
+    report[f"certificate_exchange.take_one{suffix}"] = tx.gas_used
+    if suffix:
+        return
+    for s, id in sellers[1:]:
+        cx.place_ask(id, 6_500, 1_000, 0, 0, sender=s)
+    tx = cx.place_bid(method, vintage, 6_500, 10_000, 0, 0, sender=buyer)  # fills ten asks of ten ids
+    assert len(tx.decode_logs(cx.Trade)) == 10
+    report["certificate_exchange.take_ten.per_fill"] = tx.gas_used // 10
+    report["certificate_exchange.take_ten.per_extra_maker"] = (tx.gas_used - report["certificate_exchange.take_one"]) // 9
+    cx.place_ask(id1, 6_600, 1_000, 0, 0, sender=s1)
+    oid = cx.place_bid(method, vintage, 3_000, 1_000, 0, 0, sender=buyer).return_value or cx.next_order_id() - 1
+    tx = cx.cancel_order(oid, sender=buyer)
+    report["certificate_exchange.cancel"] = tx.gas_used
+    oid = cx.place_ask(id1, 15_000, 1_000, 0, 0, sender=s1).return_value or cx.next_order_id() - 1
+    tx = cx.cancel_order(oid, sender=s1)
+    report["certificate_exchange.cancel_ask"] = tx.gas_used
+    company = accounts.test_accounts.generate_test_account()
+    tx = cx.buy_and_claim(method, vintage, 6_600, 1_000, company, "2030 electricity", sender=buyer)
+    report["certificate_exchange.buy_and_claim_one"] = tx.gas_used
+
+
 # Fixed block times, so every figure that depends on elapsed time (storage rent, index words) is the
 # same on every run: the first block at GAS_EPOCH, then one every BLOCK_INTERVAL_S unless a measurement
 # sets the next block's time itself (chain.pending_timestamp), which is fixed relative to these.
@@ -225,6 +299,8 @@ def main():
     measure_exchange(system, operator, relayer, report)
     deep = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
     measure_exchange_deep(deep, operator, relayer, report)
+    measure_certificate_exchange(system, operator, relayer, report)
+    measure_certificate_exchange(deep, operator, relayer, report, ".deep", resting=1_000)
     previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     merged = {**previous, **report}
     for name, gas in sorted(report.items()):

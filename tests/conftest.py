@@ -162,6 +162,9 @@ def exchange(system):
     return system.exchange
 
 
+@pytest.fixture
+def certificate_exchange(system):
+    return system.certificate_exchange
 
 
 @pytest.fixture

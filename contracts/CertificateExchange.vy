@@ -1,0 +1,685 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy off
+"""
+@title Certificate exchange: environmental value against a stablecoin
+@custom:contract-name CertificateExchange
+@license GNU Affero General Public License v3.0 only
+@notice The order book of `order_book` for EnvironmentalCertificate units
+        (1 unit = 1 Wh), price in quote base units per kWh. An ask escrows
+        units of one certificate id; a bid names a class — generation method
+        and vintage (the calendar month, UTC, of the certificate's
+        `period_end`, as YYYYMM) — and fills from any ask of that class in
+        price-time order. Each class is its own book (bitmap, FIFO levels).
+        Units bought by a taker are delivered in the same call; units bought
+        by a resting bid, and units of asks closed by the book (expired,
+        self-trade, band, minimum, revoked or expired certificate), are
+        credited to `units_of` and withdrawn with `withdraw_units`; quote
+        proceeds and refunds go to `proceeds_of` (`withdraw_proceeds`):
+        matching never pushes a token to a maker.
+        Non-standard functions: `place_ask`, `place_bid`, `buy_and_claim`
+        (buy up to N Wh of a class and claim them for a beneficiary in one
+        call: the exchange claims the units it escrows, the beneficiary's
+        `claimed_balance_of` grows), `cancel_order`, `cancel_expired`,
+        `withdraw_units`, `withdraw_proceeds`, `claim_fees`; operator (as on
+        the energy book): `announce_price_band`/`apply_price_band`,
+        `announce_fees`/`apply_fees`, `announce_min_order_wh`/
+        `apply_min_order_wh` (after `NOTICE_S`, within deploy-time limits),
+        `set_max_fills`, `set_treasury`, `pause`, `unpause`; views `order`,
+        `best_bid`, `best_ask`, `depth` (per class), `class_of`,
+        `vintage_of`, `units_of`, `open_orders`, `pending_change`.
+        `OrderClosed` reasons as on the energy book (1 filled, 2 cancelled,
+        3 expired, 4 IOC remainder, 5 self-trade, 6 uncrossable, 8 below
+        the minimum, 9 outside the band) and 10: the ask's certificate was
+        revoked or has expired (its units never change hands; they are
+        credited back to the seller's `units_of`, where they stay, since
+        the certificate contract lets them move no more).
+@custom:security Reentrancy: every state-changing entry point holds the
+        contract's lock; ERC-1155 hooks run only at the end, after every
+        effect: the taker's own hook on delivery, or a canceller's own hook
+        (a failing push is credited to `units_of` instead). The exchange
+        accepts units only from the certificate contract in a transfer it
+        started itself (`operator == self`); batch transfers are refused.
+        Units held by the exchange == units left in open asks + `units_of`.
+"""
+
+from ethereum.ercs import IERC20
+
+from ethereum.ercs import IERC165
+
+from .interfaces import ICertificateMarket
+
+# @dev Operator role: bounds, fees, pause.
+from snekmate.auth import ownable
+
+initializes: ownable
+
+# @dev Stops new orders; cancels, withdrawals and claims always work.
+from snekmate.utils import pausable
+
+initializes: pausable
+
+# @dev Announce-then-apply after NOTICE_S for the band, fees and minimum.
+from .modules import notice
+
+initializes: notice
+
+# @dev The matching engine shared with EnergyExchange.
+from .modules import order_book
+
+initializes: order_book[ownable := ownable, pausable := pausable, notice := notice]
+
+exports: (
+    # ---- roles
+    ownable.owner,
+    ownable.transfer_ownership,
+    pausable.paused,
+    notice.pending_change,
+    notice.NOTICE_S,
+    # ---- trading
+    order_book.withdraw_proceeds,
+    order_book.claim_fees,
+    order_book.proceeds_of,
+    order_book.fees_accrued,
+    order_book.open_orders,
+    order_book.next_order_id,
+    order_book.bid_escrow_total,
+    # ---- operator bounds
+    order_book.announce_price_band,
+    order_book.apply_price_band,
+    order_book.announce_min_order_wh,
+    order_book.apply_min_order_wh,
+    order_book.announce_fees,
+    order_book.apply_fees,
+    order_book.set_max_fills,
+    order_book.set_treasury,
+    order_book.pause,
+    order_book.unpause,
+    # ---- parameters
+    order_book.floor_price,
+    order_book.ceiling_price,
+    order_book.min_order_wh,
+    order_book.max_fills,
+    order_book.maker_fee_bps,
+    order_book.taker_fee_bps,
+    order_book.treasury,
+    order_book.QUOTE,
+    order_book.TICK,
+    order_book.MAX_FEE_BPS,
+    order_book.MIN_FLOOR_PRICE,
+    order_book.MAX_CEILING_PRICE,
+    order_book.MAX_MIN_ORDER_WH,
+    order_book.PARAM_PRICE_BAND,
+    order_book.PARAM_MIN_ORDER,
+    order_book.PARAM_FEES,
+)
+
+implements: IERC165
+
+
+struct OrderView:
+    owner: address
+    is_buy: bool
+    method: uint8
+    vintage: uint256
+    certificate_id: uint256
+    price: uint256
+    remaining_wh: uint256
+    expires_at: uint64
+    escrow_quote: uint256
+    open: bool
+
+
+# ---------------------------------------------------------------- CONSTANTS
+
+_M160: constant(uint256) = 2**160 - 1
+_M56: constant(uint256) = 2**56 - 1
+_SETTLE_REFUND: constant(uint256) = 1 << 255
+_RECEIVED: constant(bytes4) = 0xf23a6e61  # onERC1155Received(address,address,uint256,uint256,bytes)
+_IERC1155_RECEIVER_ID: constant(bytes4) = 0x4e2312e0
+_IERC165_ID: constant(bytes4) = 0x01ffc9a7
+
+# ---------------------------------------------------------------- IMMUTABLES
+
+# @dev The EnvironmentalCertificate whose units trade here.
+CERTIFICATE: public(immutable(ICertificateMarket))
+
+# ---------------------------------------------------------------- STORAGE
+
+# @dev Owner => certificate id => units (Wh) held here for it and withdrawable
+#      (bought by its resting bids, or left in its closed asks).
+units_of: public(HashMap[address, HashMap[uint256, uint256]])
+
+# ---------------------------------------------------------------- EVENTS
+
+
+event OrderPlaced:
+    order_id: indexed(uint256)
+    owner: indexed(address)
+    is_buy: bool
+    method: uint8
+    vintage: uint256
+    certificate_id: uint256
+    price: uint256
+    amount_wh: uint256
+    expires_at: uint64
+
+
+event UnitsWithdrawn:
+    owner: indexed(address)
+    certificate_id: indexed(uint256)
+    amount_wh: uint256
+
+
+event UnitsCredited:
+    owner: indexed(address)
+    certificate_id: indexed(uint256)
+    amount_wh: uint256
+
+
+@deploy
+def __init__(
+    certificate_: ICertificateMarket,
+    quote_: IERC20,
+    tick_: uint256,
+    floor_price_: uint256,
+    ceiling_price_: uint256,
+    min_order_wh_: uint256,
+    max_fills_: uint256,
+    maker_fee_bps_: uint256,
+    taker_fee_bps_: uint256,
+    max_fee_bps_: uint256,
+    min_floor_price_: uint256,
+    max_ceiling_price_: uint256,
+    max_min_order_wh_: uint256,
+    notice_s_: uint256,
+):
+    """
+    @dev The deployer becomes the operator and the treasury. The limits are
+         immutable: no later call can widen them.
+    @param certificate_ The 20-byte EnvironmentalCertificate.
+    @param quote_ The 20-byte quote token.
+    @param tick_ The 32-byte price granularity, quote base units per kWh.
+    @param floor_price_ The 32-byte lowest price, >= `min_floor_price_`.
+    @param ceiling_price_ The 32-byte highest price, <= `max_ceiling_price_`.
+    @param min_order_wh_ The 32-byte smallest order in Wh, 1..`max_min_order_wh_`.
+    @param max_fills_ The 32-byte most maker orders one call visits (1..64).
+    @param maker_fee_bps_ The 32-byte maker fee in bps (<= `max_fee_bps_`).
+    @param taker_fee_bps_ The 32-byte taker fee in bps (<= `max_fee_bps_`).
+    @param max_fee_bps_ The 32-byte highest fee ever allowed, bps (<= 100).
+    @param min_floor_price_ The 32-byte lowest floor ever allowed, quote base units per kWh (>= 1).
+    @param max_ceiling_price_ The 32-byte highest ceiling ever allowed, quote base units per kWh.
+    @param max_min_order_wh_ The 32-byte largest minimum order ever allowed, Wh.
+    @param notice_s_ The 32-byte seconds between announcing a change and applying it.
+    """
+    ownable.__init__()
+    pausable.__init__()
+    notice.__init__(notice_s_)
+    order_book.__init__(
+        quote_,
+        tick_,
+        floor_price_,
+        ceiling_price_,
+        min_order_wh_,
+        max_fills_,
+        maker_fee_bps_,
+        taker_fee_bps_,
+        max_fee_bps_,
+        min_floor_price_,
+        max_ceiling_price_,
+        max_min_order_wh_,
+        certificate_.address,
+        2,  # order_book.GATE_CERTIFICATE: revoked or expired units never fill
+    )
+    CERTIFICATE = certificate_
+
+
+# ================================================================ TRADING
+
+
+@external
+@nonreentrant
+def place_ask(certificate_id: uint256, price: uint256, amount_wh: uint256, expires_at: uint64, flags: uint256) -> uint256:
+    """
+    @notice Offers `amount_wh` units of `certificate_id` at `price`: takes
+            the best bids of the certificate's class first (they get the
+            units in `units_of`), then rests the remainder unless IOC, still
+            crossing or below the minimum. The units that fill or rest are
+            escrowed here (call `setApprovalForAll(exchange, True)` on the
+            certificate contract first); the rest never leave the seller.
+    @param certificate_id The 32-byte certificate id (not revoked, not expired).
+    @param price The 32-byte limit price, quote base units per kWh (a multiple of TICK).
+    @param amount_wh The 32-byte amount in Wh (units).
+    @param expires_at The 8-byte expiry timestamp in seconds; 0 for good-till-cancelled.
+    @param flags The 32-byte flags: 1 immediate-or-cancel, 2 post-only.
+    @return uint256 The 32-byte order id if it rests, 0 if it closed at once.
+    """
+    method: uint8 = 0
+    vintage: uint256 = 0
+    method, vintage = self._class_of(certificate_id)
+    book: uint256 = self._book(method, vintage)
+    params: uint256 = 0
+    idx: uint256 = 0
+    expiry: uint256 = 0
+    params, idx, expiry = order_book._check_order(False, book, price, amount_wh, expires_at, flags)
+    log OrderPlaced(
+        order_id=order_book._peek_id(),
+        owner=msg.sender,
+        is_buy=False,
+        method=method,
+        vintage=vintage,
+        certificate_id=certificate_id,
+        price=price,
+        amount_wh=amount_wh,
+        expires_at=convert(expiry, uint64),
+    )
+    order_id: uint256 = 0
+    dropped: uint256 = 0
+    pull: uint256 = 0
+    settle: DynArray[uint256, order_book.MAX_SETTLE] = []
+    order_id, dropped, pull, settle = order_book._place(book, certificate_id, False, price, amount_wh, expiry, flags, params, idx)
+    # effects: the resting bids that bought get their units here (never pushed to a maker)
+    for s: uint256 in settle:
+        self._credit(s)
+    # interaction last: escrow what filled or rests; only our own hook runs (operator == self)
+    if amount_wh != dropped:
+        extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, amount_wh - dropped, b"")
+    return order_id
+
+
+@external
+@nonreentrant
+def place_bid(method: uint8, vintage: uint256, price: uint256, amount_wh: uint256, expires_at: uint64, flags: uint256) -> uint256:
+    """
+    @notice Bids for `amount_wh` units of the class (`method`, `vintage`):
+            fills from any ask of that class in price-time order at the
+            asks' prices, delivering the units to the caller in this call,
+            then rests the remainder (escrowing price x amount rounded up
+            plus the 100 bps fee cap; approve the quote token first).
+    @param method The 1-byte generation method (1 solar .. 5 biomass).
+    @param vintage The 32-byte vintage, YYYYMM (UTC month of `period_end`).
+    @param price The 32-byte limit price, quote base units per kWh (a multiple of TICK).
+    @param amount_wh The 32-byte amount in Wh (units).
+    @param expires_at The 8-byte expiry timestamp in seconds; 0 for good-till-cancelled.
+    @param flags The 32-byte flags: 1 immediate-or-cancel, 2 post-only.
+    @return uint256 The 32-byte order id if it rests, 0 if it closed at once.
+    """
+    order_id: uint256 = 0
+    settle: DynArray[uint256, order_book.MAX_SETTLE] = []
+    order_id, settle = self._bid(method, vintage, price, amount_wh, expires_at, flags)
+    self._deliver(settle, empty(address), "")
+    return order_id
+
+
+@external
+@nonreentrant
+def buy_and_claim(method: uint8, vintage: uint256, max_price: uint256, amount_wh: uint256, beneficiary: address, purpose: String[128]) -> uint256:
+    """
+    @notice Buys up to `amount_wh` units of the class (`method`, `vintage`)
+            at prices up to `max_price` (immediate-or-cancel) and claims
+            (retires) every unit bought for `beneficiary` with `purpose` in
+            the same call: the certificate contract logs
+            `Claimed(exchange, beneficiary, id, amount, purpose)` per id and
+            the beneficiary's `claimed_balance_of` grows.
+    @param method The 1-byte generation method (1 solar .. 5 biomass).
+    @param vintage The 32-byte vintage, YYYYMM (UTC month of `period_end`).
+    @param max_price The 32-byte highest price paid, quote base units per kWh (a multiple of TICK).
+    @param amount_wh The 32-byte most Wh to buy.
+    @param beneficiary The 20-byte consumer the claim is for.
+    @param purpose Up to 128 characters, e.g. "2026 electricity, site Nord".
+    @return uint256 The 32-byte Wh bought and claimed.
+    """
+    assert beneficiary != empty(address), "certificate_exchange: zero beneficiary"
+    order_id: uint256 = 0
+    settle: DynArray[uint256, order_book.MAX_SETTLE] = []
+    order_id, settle = self._bid(method, vintage, max_price, amount_wh, 0, order_book.FLAG_IOC)
+    return self._deliver(settle, beneficiary, purpose)
+
+
+@external
+@nonreentrant
+def cancel_order(order_id: uint256):
+    """
+    @notice Cancels the caller's open order (works while paused): a bid's
+            unused quote goes to `proceeds_of`; an ask's units go back to
+            the caller, or to its `units_of` when they cannot move (revoked,
+            expired, or the caller's hook refuses them).
+    @param order_id The 32-byte order id.
+    """
+    owner: address = empty(address)
+    refund: uint256 = 0
+    owner, refund = order_book._cancel(order_id)
+    if refund == 0:
+        return
+    id: uint256 = refund >> 216 & (2**39 - 1)
+    wh: uint256 = (refund >> 160) & _M56
+    # interaction last (the order is closed): try to push to the caller itself
+    ok: bool = raw_call(
+        CERTIFICATE.address,
+        abi_encode(self, owner, id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
+        revert_on_failure=False,
+    )
+    if not ok:
+        # nothing moved; the lock is held: credit the units instead
+        self._credit(refund)
+
+
+@external
+@nonreentrant
+def cancel_expired(order_id: uint256):
+    """
+    @notice Anyone may close an expired order; a bid's quote goes to its
+            owner's `proceeds_of`, an ask's units to its owner's `units_of`.
+    @param order_id The 32-byte order id.
+    """
+    refund: uint256 = order_book._cancel_expired(order_id)
+    if refund != 0:
+        self._credit(refund)
+
+
+@external
+@nonreentrant
+def withdraw_units(certificate_id: uint256, amount_wh: uint256):
+    """
+    @notice Sends units held for the caller (`units_of`) to it (works while
+            paused). Reverts with the certificate's reason for a revoked or
+            expired id: such units can no longer move.
+    @param certificate_id The 32-byte certificate id.
+    @param amount_wh The 32-byte amount in Wh.
+    """
+    held: uint256 = self.units_of[msg.sender][certificate_id]
+    assert amount_wh <= held, "certificate_exchange: amount exceeds units"
+    self.units_of[msg.sender][certificate_id] = unsafe_sub(held, amount_wh)
+    log UnitsWithdrawn(owner=msg.sender, certificate_id=certificate_id, amount_wh=amount_wh)
+    extcall CERTIFICATE.safeTransferFrom(self, msg.sender, certificate_id, amount_wh, b"")
+
+
+# ================================================================ ERC-1155 RECEIVER
+
+
+@external
+def onERC1155Received(operator: address, owner: address, id: uint256, amount: uint256, data: Bytes[1_024]) -> bytes4:
+    """
+    @notice Accepts units only in the escrow transfers this exchange starts
+            itself (`place_ask`); anything sent to it directly is refused.
+    @param operator The 20-byte caller of the transfer (must be this exchange).
+    @param owner The 20-byte previous holder.
+    @param id The 32-byte certificate id.
+    @param amount The 32-byte amount in Wh.
+    @param data Up to 1,024 bytes, unused.
+    @return bytes4 The ERC-1155 acceptance value.
+    """
+    assert msg.sender == CERTIFICATE.address and operator == self, "certificate_exchange: unsolicited transfer"
+    return _RECEIVED
+
+
+@external
+def onERC1155BatchReceived(
+    operator: address, owner: address, ids: DynArray[uint256, 128], amounts: DynArray[uint256, 128], data: Bytes[1_024]
+) -> bytes4:
+    """
+    @notice Refuses every batch transfer (the exchange never starts one).
+    @param operator The 20-byte caller of the transfer.
+    @param owner The 20-byte previous holder.
+    @param ids Up to 128 certificate ids.
+    @param amounts Up to 128 amounts in Wh.
+    @param data Up to 1,024 bytes, unused.
+    @return bytes4 Never returns.
+    """
+    raise "certificate_exchange: batch transfers refused"
+
+
+@external
+@view
+def supportsInterface(interface_id: bytes4) -> bool:
+    """
+    @notice ERC-165: ERC-1155 receiver and ERC-165.
+    @param interface_id The 4-byte interface identifier.
+    @return bool True for the supported interfaces.
+    """
+    return interface_id == _IERC1155_RECEIVER_ID or interface_id == _IERC165_ID
+
+
+# ================================================================ VIEWS
+
+
+@external
+@view
+def order(order_id: uint256) -> OrderView:
+    """
+    @notice An order's state; `open` is false once it closed.
+    @param order_id The 32-byte order id.
+    @return OrderView Owner, side, class (method, vintage YYYYMM), the ask's
+            certificate id (0 for a bid), price (quote base units per kWh),
+            remaining Wh, expiry (s), quote escrow (bids), open.
+    """
+    owner: address = empty(address)
+    is_buy: bool = False
+    price: uint256 = 0
+    remaining: uint256 = 0
+    expires_at: uint64 = 0
+    escrow: uint256 = 0
+    book: uint256 = 0
+    tag: uint256 = 0
+    owner, is_buy, price, remaining, expires_at, escrow, book, tag = order_book._order_fields(order_id)
+    if owner == empty(address):
+        return empty(OrderView)
+    return OrderView(
+        owner=owner,
+        is_buy=is_buy,
+        method=convert(book >> 24, uint8),
+        vintage=book & (2**24 - 1),
+        certificate_id=tag,
+        price=price,
+        remaining_wh=remaining,
+        expires_at=expires_at,
+        escrow_quote=escrow,
+        open=True,
+    )
+
+
+@external
+@view
+def best_bid(method: uint8, vintage: uint256) -> (uint256, uint256):
+    """
+    @notice The highest bid level of a class: price (quote base units per kWh) and Wh; zeros if none.
+    @param method The 1-byte generation method.
+    @param vintage The 32-byte vintage, YYYYMM.
+    @return price, amount_wh The 32-byte level.
+    """
+    return order_book._top(self._book(method, vintage), True)
+
+
+@external
+@view
+def best_ask(method: uint8, vintage: uint256) -> (uint256, uint256):
+    """
+    @notice The lowest ask level of a class: price (quote base units per kWh) and Wh; zeros if none.
+    @param method The 1-byte generation method.
+    @param vintage The 32-byte vintage, YYYYMM.
+    @return price, amount_wh The 32-byte level.
+    """
+    return order_book._top(self._book(method, vintage), False)
+
+
+@external
+@view
+def depth(method: uint8, vintage: uint256, is_buy: bool, levels: uint256) -> DynArray[order_book.Level, order_book.MAX_DEPTH]:
+    """
+    @notice Up to `levels` (<= 32) price levels of one side of a class, best first.
+    @param method The 1-byte generation method.
+    @param vintage The 32-byte vintage, YYYYMM.
+    @param is_buy True for bids, false for asks.
+    @param levels The 32-byte number of levels wanted.
+    @return DynArray The levels (price in quote base units per kWh, Wh).
+    """
+    return order_book._depth(self._book(method, vintage), is_buy, levels)
+
+
+@external
+@view
+def class_of(certificate_id: uint256) -> (uint8, uint256):
+    """
+    @notice The class a certificate trades in: its method and vintage
+            (YYYYMM, UTC month of its `period_end`). Reverts for an unknown id.
+    @param certificate_id The 32-byte certificate id.
+    @return method, vintage
+    """
+    method: uint8 = 0
+    period_end: uint64 = 0
+    revoked: bool = False
+    expires_at: uint64 = 0
+    method, period_end, revoked, expires_at = staticcall CERTIFICATE.trade_info(certificate_id)
+    assert period_end != 0, "certificate_exchange: unknown certificate"
+    return method, self._vintage(convert(period_end, uint256))
+
+
+@external
+@pure
+def vintage_of(timestamp: uint256) -> uint256:
+    """
+    @notice The vintage (YYYYMM, UTC calendar month) of a timestamp in seconds.
+    @param timestamp The 32-byte Unix time in seconds.
+    @return uint256 The 32-byte vintage.
+    """
+    return self._vintage(timestamp)
+
+
+# ================================================================ INTERNAL
+
+
+@internal
+def _bid(
+    method: uint8, vintage: uint256, price: uint256, amount_wh: uint256, expires_at: uint64, flags: uint256
+) -> (uint256, DynArray[uint256, order_book.MAX_SETTLE]):
+    """
+    @dev A bid's checks and effects, then the quote pull; returns the order
+         id (0 unless it rests) and the settlement list to deliver.
+    """
+    book: uint256 = self._book(method, vintage)
+    params: uint256 = 0
+    idx: uint256 = 0
+    expiry: uint256 = 0
+    params, idx, expiry = order_book._check_order(True, book, price, amount_wh, expires_at, flags)
+    log OrderPlaced(
+        order_id=order_book._peek_id(),
+        owner=msg.sender,
+        is_buy=True,
+        method=method,
+        vintage=vintage,
+        certificate_id=0,
+        price=price,
+        amount_wh=amount_wh,
+        expires_at=convert(expiry, uint64),
+    )
+    order_id: uint256 = 0
+    dropped: uint256 = 0
+    pull: uint256 = 0
+    settle: DynArray[uint256, order_book.MAX_SETTLE] = []
+    order_id, dropped, pull, settle = order_book._place(book, 0, True, price, amount_wh, expiry, flags, params, idx)
+    # effects: asks the book closed (expired, own, off-band, below minimum, revoked or
+    # expired certificate) credit their units to their owners here
+    for s: uint256 in settle:
+        if s & _SETTLE_REFUND != 0:
+            self._credit(s)
+    order_book._pull_quote(pull)
+    return order_id, settle
+
+
+@internal
+def _deliver(settle: DynArray[uint256, order_book.MAX_SETTLE], beneficiary: address, purpose: String[128]) -> uint256:
+    """
+    @dev Interactions of a taker bid, after every effect: the units of its
+         fills go to the caller (or are claimed for `beneficiary` when it is
+         set), one certificate call per run of fills of the same id.
+         Returns the Wh delivered.
+    """
+    total: uint256 = 0
+    run_id: uint256 = 0
+    run_wh: uint256 = 0
+    for s: uint256 in settle:
+        if s & _SETTLE_REFUND != 0:
+            continue
+        id: uint256 = (s >> 216) & (2**39 - 1)
+        wh: uint256 = (s >> 160) & _M56
+        if id != run_id and run_wh != 0:
+            self._send(run_id, run_wh, beneficiary, purpose)
+            run_wh = 0
+        run_id = id
+        # at most 64 fills of < 2**56 Wh each
+        run_wh = unsafe_add(run_wh, wh)
+        total = unsafe_add(total, wh)
+    if run_wh != 0:
+        self._send(run_id, run_wh, beneficiary, purpose)
+    return total
+
+
+@internal
+def _send(id: uint256, wh: uint256, beneficiary: address, purpose: String[128]):
+    if beneficiary == empty(address):
+        extcall CERTIFICATE.safeTransferFrom(self, msg.sender, id, wh, b"")
+    else:
+        extcall CERTIFICATE.claim(id, wh, beneficiary, purpose)
+
+
+@internal
+def _credit(s: uint256):
+    """
+    @dev Credits a settlement word's units (account | Wh | id) to `units_of`.
+    """
+    owner: address = convert(convert(s & _M160, uint160), address)
+    id: uint256 = (s >> 216) & (2**39 - 1)
+    wh: uint256 = (s >> 160) & _M56
+    self.units_of[owner][id] += wh
+    log UnitsCredited(owner=owner, certificate_id=id, amount_wh=wh)
+
+
+@internal
+@view
+def _class_of(certificate_id: uint256) -> (uint8, uint256):
+    """
+    @dev Class of an id that can trade now; reverts for an unknown, revoked or expired one.
+    """
+    method: uint8 = 0
+    period_end: uint64 = 0
+    revoked: bool = False
+    expires_at: uint64 = 0
+    method, period_end, revoked, expires_at = staticcall CERTIFICATE.trade_info(certificate_id)
+    assert period_end != 0, "certificate_exchange: unknown certificate"
+    assert not revoked, "certificate_exchange: certificate revoked"
+    assert block.timestamp <= convert(expires_at, uint256), "certificate_exchange: certificate expired"
+    assert certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range"
+    return method, self._vintage(convert(period_end, uint256))
+
+
+@internal
+@pure
+def _book(method: uint8, vintage: uint256) -> uint256:
+    """
+    @dev The book of a class: method << 24 | YYYYMM.
+    """
+    assert method != 0, "certificate_exchange: no method"
+    assert vintage % 100 >= 1 and vintage % 100 <= 12 and vintage >= 197001 and vintage < 2**24, "certificate_exchange: bad vintage"
+    return (convert(method, uint256) << 24) | vintage
+
+
+@internal
+@pure
+def _vintage(t: uint256) -> uint256:
+    """
+    @dev YYYYMM of a Unix time (UTC), by H. Hinnant's civil-from-days; every
+         subtraction is of a smaller part of the same number (no underflow).
+    """
+    z: uint256 = t // 86_400 + 719_468
+    era: uint256 = z // 146_097
+    doe: uint256 = z - era * 146_097
+    yoe: uint256 = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
+    doy: uint256 = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp: uint256 = (5 * doy + 2) // 153
+    m: uint256 = 0
+    y: uint256 = yoe + era * 400
+    if mp < 10:
+        m = mp + 3
+    else:
+        m = mp - 9
+        y += 1
+    return y * 100 + m
