@@ -256,33 +256,9 @@ def place_ask(certificate_id: uint256, price: uint256, amount_wh: uint256, expir
     method: uint8 = 0
     vintage: uint256 = 0
     method, vintage = self._class_of(certificate_id)
-    book: uint256 = self._book(method, vintage)
-    params: uint256 = 0
-    idx: uint256 = 0
-    expiry: uint256 = 0
-    params, idx, expiry = order_book._check_order(False, book, price, amount_wh, expires_at, flags)
-    log OrderPlaced(
-        order_id=order_book._peek_id(),
-        owner=msg.sender,
-        is_buy=False,
-        method=method,
-        vintage=vintage,
-        certificate_id=certificate_id,
-        price=price,
-        amount_wh=amount_wh,
-        expires_at=convert(expiry, uint64),
-    )
     order_id: uint256 = 0
-    dropped: uint256 = 0
-    pull: uint256 = 0
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, dropped, pull, settle = order_book._place(book, certificate_id, False, price, amount_wh, expiry, flags, params, idx)
-    # effects: the resting bids that bought get their units here (never pushed to a maker)
-    for s: uint256 in settle:
-        self._credit(s)
-    # interaction last: escrow what filled or rests; only our own hook runs (operator == self)
-    if amount_wh != dropped:
-        extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, amount_wh - dropped, b"")
+    order_id, settle = self._trade(False, method, vintage, certificate_id, price, amount_wh, expires_at, flags)
     return order_id
 
 
@@ -305,7 +281,7 @@ def place_bid(method: uint8, vintage: uint256, price: uint256, amount_wh: uint25
     """
     order_id: uint256 = 0
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, settle = self._bid(method, vintage, price, amount_wh, expires_at, flags)
+    order_id, settle = self._trade(True, method, vintage, 0, price, amount_wh, expires_at, flags)
     self._deliver(settle, empty(address), "")
     return order_id
 
@@ -331,7 +307,7 @@ def buy_and_claim(method: uint8, vintage: uint256, max_price: uint256, amount_wh
     assert beneficiary != empty(address), "certificate_exchange: zero beneficiary"
     order_id: uint256 = 0
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, settle = self._bid(method, vintage, max_price, amount_wh, 0, order_book.FLAG_IOC)
+    order_id, settle = self._trade(True, method, vintage, 0, max_price, amount_wh, 0, order_book.FLAG_IOC)
     return self._deliver(settle, beneficiary, purpose)
 
 
@@ -525,12 +501,11 @@ def class_of(certificate_id: uint256) -> (uint8, uint256):
     @return method, vintage
     """
     method: uint8 = 0
-    period_end: uint64 = 0
+    vintage: uint256 = 0
     revoked: bool = False
     expires_at: uint64 = 0
-    method, period_end, revoked, expires_at = staticcall CERTIFICATE.trade_info(certificate_id)
-    assert period_end != 0, "certificate_exchange: unknown certificate"
-    return method, self._vintage(convert(period_end, uint256))
+    method, vintage, revoked, expires_at = self._trade_info(certificate_id)
+    return method, vintage
 
 
 @external
@@ -548,25 +523,28 @@ def vintage_of(timestamp: uint256) -> uint256:
 
 
 @internal
-def _bid(
-    method: uint8, vintage: uint256, price: uint256, amount_wh: uint256, expires_at: uint64, flags: uint256
+def _trade(
+    is_buy: bool, method: uint8, vintage: uint256, certificate_id: uint256, price: uint256, amount_wh: uint256, expires_at: uint64, flags: uint256
 ) -> (uint256, DynArray[uint256, order_book.MAX_SETTLE]):
     """
-    @dev A bid's checks and effects, then the quote pull; returns the order
-         id (0 unless it rests) and the settlement list to deliver.
+    @dev An ask's (`certificate_id`) or a bid's (`certificate_id` 0) checks,
+         `OrderPlaced`, book effects, then its one interaction: an ask
+         escrows what filled or rests, a bid pays its quote. Returns the
+         order id (0 unless it rests) and the settlement list (a bid's fills
+         are delivered by the caller).
     """
     book: uint256 = self._book(method, vintage)
     params: uint256 = 0
     idx: uint256 = 0
     expiry: uint256 = 0
-    params, idx, expiry = order_book._check_order(True, book, price, amount_wh, expires_at, flags)
+    params, idx, expiry = order_book._check_order(is_buy, book, price, amount_wh, expires_at, flags)
     log OrderPlaced(
         order_id=order_book._peek_id(),
         owner=msg.sender,
-        is_buy=True,
+        is_buy=is_buy,
         method=method,
         vintage=vintage,
-        certificate_id=0,
+        certificate_id=certificate_id,
         price=price,
         amount_wh=amount_wh,
         expires_at=convert(expiry, uint64),
@@ -575,13 +553,18 @@ def _bid(
     dropped: uint256 = 0
     pull: uint256 = 0
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, dropped, pull, settle = order_book._place(book, 0, True, price, amount_wh, expiry, flags, params, idx)
-    # effects: asks the book closed (expired, own, off-band, below minimum, revoked or
-    # expired certificate) credit their units to their owners here
+    order_id, dropped, pull, settle = order_book._place(book, certificate_id, is_buy, price, amount_wh, expiry, flags, params, idx)
+    # effects: an ask's words are the resting bids that bought (their units are credited here, never
+    # pushed to a maker); a bid's flagged words are asks the book closed (expired, own, off-band, below
+    # minimum, revoked or expired certificate), whose units go back to their owners' `units_of`
     for s: uint256 in settle:
-        if s & _SETTLE_REFUND != 0:
+        if not is_buy or s & _SETTLE_REFUND != 0:
             self._credit(s)
-    order_book._pull_quote(pull)
+    if is_buy:
+        order_book._pull_quote(pull)
+    elif amount_wh != dropped:
+        # interaction last: escrow what filled or rests; only our own hook runs (operator == self)
+        extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, amount_wh - dropped, b"")
     return order_id, settle
 
 
@@ -640,15 +623,29 @@ def _class_of(certificate_id: uint256) -> (uint8, uint256):
     @dev Class of an id that can trade now; reverts for an unknown, revoked or expired one.
     """
     method: uint8 = 0
+    vintage: uint256 = 0
+    revoked: bool = False
+    expires_at: uint64 = 0
+    method, vintage, revoked, expires_at = self._trade_info(certificate_id)
+    assert not revoked, "certificate_exchange: certificate revoked"
+    assert block.timestamp <= convert(expires_at, uint256), "certificate_exchange: certificate expired"
+    assert certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range"
+    return method, vintage
+
+
+@internal
+@view
+def _trade_info(certificate_id: uint256) -> (uint8, uint256, bool, uint64):
+    """
+    @dev Method, vintage, revoked flag and expiry of a known id; reverts for an unknown one.
+    """
+    method: uint8 = 0
     period_end: uint64 = 0
     revoked: bool = False
     expires_at: uint64 = 0
     method, period_end, revoked, expires_at = staticcall CERTIFICATE.trade_info(certificate_id)
     assert period_end != 0, "certificate_exchange: unknown certificate"
-    assert not revoked, "certificate_exchange: certificate revoked"
-    assert block.timestamp <= convert(expires_at, uint256), "certificate_exchange: certificate expired"
-    assert certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range"
-    return method, self._vintage(convert(period_end, uint256))
+    return method, self._vintage(convert(period_end, uint256)), revoked, expires_at
 
 
 @internal

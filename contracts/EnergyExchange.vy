@@ -264,12 +264,11 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
     # ---- interactions: quote in; WATT moves inside the token (no hooks)
     order_book._pull_quote(pull)
     if is_buy:
-        for s: uint256 in settle:
-            if s & _SETTLE_REFUND != 0:
-                # an ask the book closed (expired, own, off-band, below minimum, arrears): back to its owner
-                extcall WATT.release_escrow(self._account(s), (s >> 160) & _M56)
-            else:
-                extcall WATT.deliver_escrow(self._account(s), msg.sender, (s >> 160) & _M56)
+        # one call: fills delivered from each seller's escrow to the taker (credited once), asks the
+        # book closed (expired, own, off-band, below minimum, arrears) back to their owners; the
+        # settlement words (account | Wh << 160 | tag << 216 (0 here) | refund flag << 255) are WATT's moves
+        if len(settle) != 0:
+            extcall WATT.settle_escrow(msg.sender, settle)
     else:
         # the seller's WATT: escrow all of it, deliver the fills, keep the rest escrowed if it rests
         extcall WATT.escrow(msg.sender, amount_wh)

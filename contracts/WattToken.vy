@@ -14,7 +14,8 @@
           `rent_due`, `rent_deposit`, `rent_accrued`, `storage_paid_until`,
           `arrears_of`, `in_arrears`, `stored_of`, `rent_index`.
         - exchange escrow (registered exchange only): `escrow`,
-          `release_escrow`, `deliver_escrow`; view `escrowed_of`.
+          `release_escrow`, `deliver_escrow`, `settle_escrow` (a taker
+          bid's fills and closed asks in one call); view `escrowed_of`.
         - operator: `set_registry`, `set_exchange` (once each, at deploy),
           `set_treasury`; announced changes (`announce_*`, then `apply_*`
           after `NOTICE_S`) of `rent_rate`, `rent_grace_period`,
@@ -130,6 +131,9 @@ PARAM_RELEASE_PRICE: public(constant(uint256)) = 3
 PARAM_CAPACITY: public(constant(uint256)) = 4
 
 _MASK56: constant(uint256) = 2**56 - 1
+_MASK160: constant(uint256) = 2**160 - 1
+# `settle_escrow` move word: account (160) | Wh << 160 (56) | release flag (bit 255)
+_MOVE_RELEASE: constant(uint256) = 2**255
 _MASK64: constant(uint256) = 2**64 - 1
 _MASK96: constant(uint256) = 2**96 - 1
 _MASK128: constant(uint256) = 2**128 - 1
@@ -627,6 +631,47 @@ def deliver_escrow(seller: address, buyer: address, wh: uint256):
     self._save(buyer, b)
     log EscrowDelivered(seller=seller, buyer=buyer, wh=wh)
     log IERC20.Transfer(sender=seller, receiver=buyer, value=wh)
+
+
+@external
+def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
+    """
+    @notice Carries out a taker bid's base-asset settlement in one call
+            (exchange only), in order: each word is account (160) | Wh <<
+            160 (56) | flag << 255. A flagged word returns Wh of the
+            account's escrow to its free balance (an ask the book closed),
+            as `release_escrow`; any other delivers Wh from the seller's
+            escrow to `buyer`, as `deliver_escrow` (refused while the seller
+            is in arrears), with the same events. The buyer is settled and
+            credited once, with the sum of the deliveries.
+    @param buyer The 20-byte buyer (the taker).
+    @param moves Up to 128 move words.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    assert buyer != empty(address), "watt: transfer to the zero address"
+    total: uint256 = 0
+    for m: uint256 in moves:
+        account: address = convert(convert(m & _MASK160, uint160), address)
+        wh: uint256 = (m >> 160) & _MASK56
+        acct: Account = self._settled(account)
+        assert acct.escrowed >= wh, "watt: move exceeds escrow"
+        acct.escrowed = unsafe_sub(acct.escrowed, wh)
+        if m & _MOVE_RELEASE != 0:
+            # balance + escrow <= totalSupply < 2**56
+            acct.balance = unsafe_add(acct.balance, wh)
+            self._save(account, acct)
+            log EscrowReleased(account=account, wh=wh)
+        else:
+            assert acct.arrears == 0, "watt: seller in arrears"
+            self._save(account, acct)
+            # the deliveries come out of escrow: their sum <= totalSupply < 2**56
+            total = unsafe_add(total, wh)
+            log EscrowDelivered(seller=account, buyer=buyer, wh=wh)
+            log IERC20.Transfer(sender=account, receiver=buyer, value=wh)
+    if total != 0:
+        b: Account = self._settled(buyer)
+        b.balance = unsafe_add(b.balance, total)
+        self._save(buyer, b)
 
 
 # ================================================================ OPERATOR

@@ -27,7 +27,7 @@
         `apply_fees`, `announce_min_order_wh`/`apply_min_order_wh` (each
         applies `NOTICE_S` after its announcement within deploy-time limits),
         `set_max_fills`, `set_treasury`, `pause`, `unpause`, the parameter
-        views, `next_order_id`, `bid_escrow_total`, `open_orders`.
+        views, `next_order_id`, `bid_escrow_total`, `fees_accrued`, `open_orders`.
         `OrderClosed` reasons: 1 filled, 2 cancelled, 3 expired, 4 IOC
         remainder, 5 self-trade, 6 uncrossable remainder, 7 seller in rent
         arrears, 8 below the minimum, 9 outside the price band in force,
@@ -39,7 +39,11 @@
         Each book keeps per side a two-level bitmap of active price indexes
         (a root word over 256 leaf words) and a FIFO doubly-linked list per
         level: finding the best level costs 2 storage reads; no call walks
-        the book. Worst case per call: `max_fills` (<= 64) maker orders
+        the book. A level's head keeps whatever `prev` link it had (never
+        read), so a fill that pops the head writes neither its successor's
+        order word nor anything but the level word. The next id, the bid
+        escrow total and the accrued fees share one word (`_counters`),
+        read and written once per call. Worst case per call: `max_fills` (<= 64) maker orders
         visited. Never crossed: a taker meeting its own resting order
         cancels it; a remainder still crossing after `max_fills` is dropped.
         Matching credits quote internally and returns base deliveries: no
@@ -124,6 +128,7 @@ _M39: constant(uint256) = 2**39 - 1
 _M40: constant(uint256) = 2**40 - 1
 _M56: constant(uint256) = 2**56 - 1
 _M64: constant(uint256) = 2**64 - 1
+_M96: constant(uint256) = 2**96 - 1
 _M120: constant(uint256) = 2**120 - 1
 _M128: constant(uint256) = 2**128 - 1
 _M160: constant(uint256) = 2**160 - 1
@@ -165,13 +170,11 @@ _params: uint256
 # @dev Where claimed fees go.
 treasury: public(address)
 
-# @dev Fees accrued and not yet claimed, quote base units.
-fees_accrued: public(uint256)
-
 # @dev Owner => quote base units withdrawable (sale proceeds and refunds).
 proceeds_of: public(HashMap[address, uint256])
 
-# @dev Next order id (40) | quote escrowed by all open bids << 40 (216): both change on every bid.
+# @dev Next order id (40) | quote escrowed by all open bids << 40 (120) | fees accrued and not
+#      yet claimed << 160 (96), quote base units: one word, read and written once per call.
 _counters: uint256
 
 # @dev Order id => owner (160) | is_buy << 160 | price index << 168 (16) | expires_at << 184 (40) | book << 224 (32).
@@ -352,8 +355,9 @@ def claim_fees() -> uint256:
     @return uint256 The 32-byte amount claimed, quote base units.
     """
     ownable._check_owner()
-    amount: uint256 = self.fees_accrued
-    self.fees_accrued = 0
+    counters: uint256 = self._counters
+    amount: uint256 = counters >> 160
+    self._counters = counters & _M160
     log FeesClaimed(treasury=self.treasury, amount=amount)
     assert extcall QUOTE.transfer(self.treasury, amount, default_return_value=True), "exchange: quote transfer failed"
     return amount
@@ -552,7 +556,17 @@ def bid_escrow_total() -> uint256:
     @notice Quote base units escrowed by all open bids.
     @return uint256 The 32-byte amount.
     """
-    return self._counters >> 40
+    return (self._counters >> 40) & _M120
+
+
+@external
+@view
+def fees_accrued() -> uint256:
+    """
+    @notice Fees accrued and not yet claimed, quote base units.
+    @return uint256 The 32-byte amount.
+    """
+    return self._counters >> 160
 
 
 @external
@@ -737,13 +751,8 @@ def _place(
             # partly filled and still resting: the level total shrinks by w
             self._level[key] -= w << 128
             self._order_b[maker_id] = b
-    if fees != 0:
-        self.fees_accrued += fees
-    if escrow_paid != 0:
-        self._counters -= escrow_paid << 40
     if not is_buy and taker_quote != 0:
         self.proceeds_of[msg.sender] += taker_quote
-
 
     spent: uint256 = taker_quote
 
@@ -762,8 +771,13 @@ def _place(
     if rests and is_buy:
         rest_escrow = self._bid_escrow(remaining, price)
         assert rest_escrow <= _M120, "exchange: order too large"
-    # one write for the new id and the escrow total (matching may have changed the total)
-    self._counters = ((self._counters >> 40) + rest_escrow) << 40 | (order_id + 1)
+    # one write for the new id, the escrow total and the fees (closes during matching may have
+    # refunded escrow: read the word again, warm); escrow_paid was taken from the escrow of open bids
+    counters = self._counters
+    escrow_total: uint256 = ((counters >> 40) & _M120) - escrow_paid + rest_escrow
+    fees += counters >> 160
+    assert escrow_total <= _M120 and fees <= _M96, "exchange: counters overflow"
+    self._counters = (order_id + 1) | (escrow_total << 40) | (fees << 160)
     if rests:
         self._insert(order_id, book, tag, msg.sender, is_buy, idx, expiry, remaining, rest_escrow)
         if is_buy:
@@ -833,7 +847,7 @@ def _close_at(order_id: uint256, a: uint256, b: uint256, reason: uint8, counted:
     if is_buy:
         side = BID
     left: uint256 = b & _M56
-    self._unlink(a >> 224, side, (a >> 168) & 65535, b, counted)
+    self._unlink(order_id, a >> 224, side, (a >> 168) & 65535, b, counted)
     self._order_a[order_id] = 0
     self._order_b[order_id] = 0
     if is_buy:
@@ -889,7 +903,7 @@ def _close_asks_of(account: address) -> uint256:
         a: uint256 = self._order_a[order_id]
         b: uint256 = self._order_b[order_id]
         left: uint256 = b & _M56
-        self._unlink(a >> 224, ASK, (a >> 168) & 65535, b, left)
+        self._unlink(order_id, a >> 224, ASK, (a >> 168) & 65535, b, left)
         self._order_a[order_id] = 0
         self._order_b[order_id] = 0
         log OrderClosed(order_id=order_id, reason=CLOSE_ARREARS, refunded=left)
@@ -962,21 +976,30 @@ def _unlink_ask(owner: address, b: uint256):
 
 
 @internal
-def _unlink(book: uint256, side: uint256, idx: uint256, b: uint256, counted: uint256):
+def _unlink(order_id: uint256, book: uint256, side: uint256, idx: uint256, b: uint256, counted: uint256):
+    """
+    @dev Takes an order off its level. The `prev` link of a level's head is
+         never read (it may name an order that is gone): removing the head,
+         which is what every fill does, writes only the level word and not
+         the next order's word.
+    """
     key: uint256 = (book << 17) | (side << 16) | idx
     level: uint256 = self._level[key]
     prev: uint256 = (b >> 56) & _M40
     nxt: uint256 = (b >> 96) & _M40
     head: uint256 = level & _M64
     tail: uint256 = (level >> 64) & _M64
-    if prev != 0:
-        self._order_b[prev] = (self._order_b[prev] & ~(_M40 << 96)) | (nxt << 96)
-    else:
+    if head == order_id:
+        # the next order becomes the head: its stale `prev` is never read
         head = nxt
-    if nxt != 0:
-        self._order_b[nxt] = (self._order_b[nxt] & ~(_M40 << 56)) | (prev << 56)
+        if nxt == 0:
+            tail = 0
     else:
-        tail = prev
+        self._order_b[prev] = (self._order_b[prev] & ~(_M40 << 96)) | (nxt << 96)
+        if nxt != 0:
+            self._order_b[nxt] = (self._order_b[nxt] & ~(_M40 << 56)) | (prev << 56)
+        else:
+            tail = prev
     if head == 0:
         self._level[key] = 0
         self._clear_bit(book, side, idx)
@@ -1020,9 +1043,13 @@ def _order_fields(order_id: uint256) -> (address, bool, uint256, uint256, uint64
     if a == 0:
         return empty(address), False, 0, 0, 0, 0, 0, 0
     b: uint256 = self._order_b[order_id]
-    if (a >> 160) & 1 == 1:
-        return self._owner(a), True, ((a >> 168) & 65535) * TICK, b & _M56, convert((a >> 184) & _M40, uint64), b >> 136, a >> 224, 0
-    return self._owner(a), False, ((a >> 168) & 65535) * TICK, b & _M56, convert((a >> 184) & _M40, uint64), 0, a >> 224, b >> 216
+    is_buy: bool = (a >> 160) & 1 == 1
+    escrow: uint256 = b >> 136
+    tag: uint256 = 0
+    if not is_buy:
+        escrow = 0
+        tag = b >> 216
+    return self._owner(a), is_buy, ((a >> 168) & 65535) * TICK, b & _M56, convert((a >> 184) & _M40, uint64), escrow, a >> 224, tag
 
 
 @internal
@@ -1134,34 +1161,10 @@ def _clear_bit(book: uint256, side: uint256, idx: uint256):
 @pure
 def _lsb(x: uint256) -> uint256:
     """
-    @dev Index of the lowest set bit of a non-zero word (binary search, 8 steps).
+    @dev Index of the lowest set bit of a non-zero word: the highest bit of
+         that bit alone (x & -x, two's complement; one code path for both).
     """
-    r: uint256 = 0
-    v: uint256 = x
-    if v & _M128 == 0:
-        r += 128
-        v >>= 128
-    if v & _M64 == 0:
-        r += 64
-        v >>= 64
-    if v & (2**32 - 1) == 0:
-        r += 32
-        v >>= 32
-    if v & (2**16 - 1) == 0:
-        r += 16
-        v >>= 16
-    if v & 255 == 0:
-        r += 8
-        v >>= 8
-    if v & 15 == 0:
-        r += 4
-        v >>= 4
-    if v & 3 == 0:
-        r += 2
-        v >>= 2
-    if v & 1 == 0:
-        r += 1
-    return r
+    return self._msb(x & unsafe_sub(0, x))
 
 
 @internal
