@@ -1,19 +1,28 @@
-"""A plain Python reference order book with the exchange's rules (DESIGN.md, EnergyExchange.vy's NatSpec).
+"""A plain Python reference of the matching engine (contracts/modules/order_book.vy, DESIGN.md
+"The book as a module"): one engine with one or more books (0 for the energy market; one per
+certificate class on the certificate market), one order-id counter, one proceeds ledger and one fee
+pot across them, as on chain.
 
-A resting order met by a taker is closed instead of filled when it has expired (3), is the
-taker's own (5), is priced outside the band in force (9), has less than the minimum left (8), or
-is an ask of an account in storage-rent arrears (7); each uses one of `max_fills`. A fill that
-leaves a maker below the minimum closes the rest (8); a taker's remainder below the minimum is
-not rested (8)."""
+A resting order met by a taker is closed instead of filled when it has expired (3), is the taker's
+own (5), is priced outside the band in force (9), has less than the minimum left (8), or — asks
+met by a buyer only — the market's gate says it may not sell: its seller is in storage-rent
+arrears (7, energy) or its certificate is revoked or expired (10, certificates). Each visit uses
+one of `max_fills`. A fill that leaves a maker below the minimum closes the rest (8); a taker's
+remainder below the minimum is not rested (8).
+
+What the engine does to the base asset (WATT, certificate units) is left to the market: `place`
+returns the fills (seller, buyer, Wh, tag) and `refunds` collects (owner, Wh, tag) for every ask
+closed with units left, in the order the contract settles them."""
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 IOC, POST_ONLY = 1, 2
 NO_EXPIRY = 2**40 - 1
-FILLED, CANCELLED, EXPIRED, IOC_REST, SELF_TRADE, UNCROSSABLE, ARREARS, BELOW_MINIMUM, OUT_OF_BAND = range(1, 10)
+FILLED, CANCELLED, EXPIRED, IOC_REST, SELF_TRADE, UNCROSSABLE, ARREARS, BELOW_MINIMUM, OUT_OF_BAND, UNUSABLE = range(1, 11)
 
 
 def bid_escrow(wh: int, price: int) -> int:
@@ -30,6 +39,24 @@ class Order:
     remaining: int
     expiry: int
     escrow: int = 0
+    book: int = 0
+    tag: int = 0  # what an ask escrows: 0 for WATT, the certificate id for certificates
+
+
+@dataclass(frozen=True)
+class Fill:
+    seller: str
+    buyer: str
+    wh: int
+    tag: int
+
+
+@dataclass
+class Placement:
+    order_id: int  # 0 unless it rests
+    pulled: int  # quote pulled from a bidder: fills, taker fees, a resting bid's escrow
+    fills: list[Fill]
+    dropped: int  # Wh of an ask that neither filled nor rested (never leaves the seller)
 
 
 @dataclass
@@ -43,32 +70,42 @@ class Book:
     taker_bps: int
     next_id: int = 1
     orders: dict[int, Order] = field(default_factory=dict)
-    levels: dict[bool, dict[int, deque]] = field(default_factory=lambda: {True: {}, False: {}})
+    # (book, is_buy) -> price -> FIFO of order ids
+    levels: dict[tuple[int, bool], dict[int, deque]] = field(default_factory=dict)
     proceeds: dict[str, int] = field(default_factory=dict)
     fees: int = 0
-    trades: list = field(default_factory=list)
-    # WATT an ask's owner got back when the ask closed (cancel, expiry, self-trade): [(owner, wh)]
-    watt_refunds: list = field(default_factory=list)
+    # what the exchange logs, in order: ("Trade", maker id, taker id, maker, taker, price, Wh, quote, fee)
+    # and ("OrderClosed", id, reason, refunded); the machine compares and clears it after each call
+    log: list = field(default_factory=list)
+    # asks closed with units left, in settlement order: [(owner, Wh, tag)]; cleared by the market
+    refunds: list = field(default_factory=list)
 
     # ------------------------------------------------------------ views
-    def best(self, is_buy: bool):
-        lv = self.levels[is_buy]
+    def side(self, book: int, is_buy: bool) -> dict[int, deque]:
+        return self.levels.setdefault((book, is_buy), {})
+
+    def best(self, is_buy: bool, book: int = 0):
+        lv = self.side(book, is_buy)
         if not lv:
             return None
         return max(lv) if is_buy else min(lv)
 
-    def level_total(self, is_buy: bool, price: int) -> int:
-        return sum(self.orders[i].remaining for i in self.levels[is_buy].get(price, ()))
+    def level_total(self, is_buy: bool, price: int, book: int = 0) -> int:
+        return sum(self.orders[i].remaining for i in self.side(book, is_buy).get(price, ()))
 
-    def depth(self, is_buy: bool):
-        prices = sorted(self.levels[is_buy], reverse=is_buy)
-        return [(p, self.level_total(is_buy, p)) for p in prices]
+    def depth(self, is_buy: bool, book: int = 0):
+        prices = sorted(self.side(book, is_buy), reverse=is_buy)
+        return [(p, self.level_total(is_buy, p, book)) for p in prices]
 
     def escrow_total(self) -> int:
         return sum(o.escrow for o in self.orders.values() if o.is_buy)
 
+    def trades(self):
+        return [e for e in self.log if e[0] == "Trade"]
+
     # ------------------------------------------------------------ actions
-    def check(self, is_buy, price, wh, expires, flags, now) -> str | None:
+    def check(self, is_buy, price, wh, expires, flags, now, book=0) -> str | None:
+        """The revert reason of `_check_order` (after pause), or None."""
         if flags > 3:
             return "exchange: unknown flags"
         if flags == 3:
@@ -82,57 +119,60 @@ class Book:
         expiry = expires or NO_EXPIRY
         if expiry <= now:
             return "exchange: expired"
-        if flags & POST_ONLY and self._crosses(is_buy, price):
+        if flags & POST_ONLY and self._crosses(is_buy, price, book):
             return "exchange: post-only would cross"
         return None
 
-    def _crosses(self, is_buy, price):
-        best = self.best(not is_buy)
+    def _crosses(self, is_buy, price, book=0):
+        best = self.best(not is_buy, book)
         return best is not None and (best <= price if is_buy else best >= price)
 
-    def _close(self, oid, reason, closes):
+    def _close(self, oid, reason):
         o = self.orders.pop(oid)
-        q = self.levels[o.is_buy][o.price]
+        q = self.side(o.book, o.is_buy)[o.price]
         q.remove(oid)
         if not q:
-            del self.levels[o.is_buy][o.price]
-        refund = o.escrow if o.is_buy else o.remaining
-        if o.is_buy and o.escrow:
-            self.proceeds[o.owner] = self.proceeds.get(o.owner, 0) + o.escrow
-        if not o.is_buy and o.remaining:
-            self.watt_refunds.append((o.owner, o.remaining))
-        closes.append((oid, reason))
-        return refund
+            del self.side(o.book, o.is_buy)[o.price]
+        if o.is_buy:
+            refunded = o.escrow
+            if o.escrow:
+                self.proceeds[o.owner] = self.proceeds.get(o.owner, 0) + o.escrow
+        else:
+            refunded = o.remaining
+            if o.remaining:
+                self.refunds.append((o.owner, o.remaining, o.tag))
+        self.log.append(("OrderClosed", oid, reason, refunded))
+        return refunded
 
-    def place(self, owner, is_buy, price, wh, expires, flags, now, debtors=frozenset()):
-        """Returns (order id or 0, quote pulled from a bidder, WATT moves [(from, to, wh)], closes, WATT released).
-        `debtors`: the accounts in storage-rent arrears now (their asks close when met)."""
+    def place(self, owner, is_buy, price, wh, expires, flags, now, book=0, tag=0,
+              gate: Callable[[Order], int] | None = None) -> Placement:
+        """All effects of a checked order. `gate(ask) -> reason or 0` is asked, for a buyer only,
+        whether a resting ask may still sell (after the expiry, self-trade, band and minimum rules)."""
         expiry = expires or NO_EXPIRY
         tid = self.next_id
         self.next_id += 1
-        remaining, pulled, moves, closes = wh, 0, [], []
+        remaining, pulled, fills = wh, 0, []
         budget = self.max_fills
-        while remaining and budget and self.best(not is_buy) is not None:
-            best = self.best(not is_buy)
+        while remaining and budget and self.best(not is_buy, book) is not None:
+            best = self.best(not is_buy, book)
             if (is_buy and best > price) or (not is_buy and best < price):
                 break
             budget -= 1
-            mid = self.levels[not is_buy][best][0]
+            mid = self.side(book, not is_buy)[best][0]
             m = self.orders[mid]
+            reason = 0
             if m.expiry <= now:
-                self._close(mid, 3, closes)
-                continue
-            if m.owner == owner:
-                self._close(mid, SELF_TRADE, closes)
-                continue
-            if not self.floor <= m.price <= self.ceiling:
-                self._close(mid, OUT_OF_BAND, closes)
-                continue
-            if m.remaining < self.min_wh:
-                self._close(mid, BELOW_MINIMUM, closes)
-                continue
-            if is_buy and m.owner in debtors:
-                self._close(mid, ARREARS, closes)
+                reason = EXPIRED
+            elif m.owner == owner:
+                reason = SELF_TRADE
+            elif not self.floor <= m.price <= self.ceiling:
+                reason = OUT_OF_BAND
+            elif m.remaining < self.min_wh:
+                reason = BELOW_MINIMUM
+            elif is_buy and gate is not None:
+                reason = gate(m)
+            if reason:
+                self._close(mid, reason)
                 continue
             w = min(remaining, m.remaining)
             q = w * best // 1000
@@ -141,30 +181,26 @@ class Book:
             if is_buy:
                 pulled += q + tf
                 self.proceeds[m.owner] = self.proceeds.get(m.owner, 0) + q - mf
-                moves.append((m.owner, owner, w))
+                fills.append(Fill(m.owner, owner, w, m.tag))
             else:
                 m.escrow -= q + mf
-                assert m.escrow >= 0
+                assert m.escrow >= 0, "a bid's escrow did not cover its fill"
                 self.proceeds[owner] = self.proceeds.get(owner, 0) + q - tf
-                moves.append((owner, m.owner, w))
-            self.trades.append((mid, tid, best, w, q, mf + tf))
+                fills.append(Fill(owner, m.owner, w, tag))
+            self.log.append(("Trade", mid, tid, m.owner, owner, best, w, q, mf + tf))
             remaining -= w
             m.remaining -= w
             if m.remaining == 0:
-                self._close(mid, FILLED, closes)
+                self._close(mid, FILLED)
             elif m.remaining < self.min_wh:
-                self._close(mid, BELOW_MINIMUM, closes)
-        crosses = self._crosses(is_buy, price)
-        rests = remaining and not (flags & IOC) and not crosses and remaining >= self.min_wh
-        released = 0
-        if rests:
+                self._close(mid, BELOW_MINIMUM)
+        crosses = self._crosses(is_buy, price, book)
+        if remaining and not (flags & IOC) and not crosses and remaining >= self.min_wh:
             escrow = bid_escrow(remaining, price) if is_buy else 0
             pulled += escrow
-            self.orders[tid] = Order(tid, owner, is_buy, price, remaining, expiry, escrow)
-            self.levels[is_buy].setdefault(price, deque()).append(tid)
-            return tid, pulled, moves, closes, 0
-        if not is_buy:
-            released = remaining
+            self.orders[tid] = Order(tid, owner, is_buy, price, remaining, expiry, escrow, book, tag if not is_buy else 0)
+            self.side(book, is_buy).setdefault(price, deque()).append(tid)
+            return Placement(tid, pulled, fills, 0)
         if remaining == 0:
             reason = FILLED
         elif flags & IOC:
@@ -173,20 +209,21 @@ class Book:
             reason = UNCROSSABLE
         else:
             reason = BELOW_MINIMUM
-        closes.append((tid, reason))
-        return 0, pulled, moves, closes, released
+        self.log.append(("OrderClosed", tid, reason, 0))
+        return Placement(0, pulled, fills, 0 if is_buy else remaining)
 
     def cancel(self, oid, reason=CANCELLED):
-        closes = []
-        refund = self._close(oid, reason, closes)
-        return refund, closes
+        return self._close(oid, reason)
 
     def close_asks_of(self, owner):
         """WATT's `release_unpaid` of an account whose free balance is short: every ask of it closes
-        (reason 7); returns the Wh they had left and the closes, oldest first."""
-        closes = []
+        (reason 7), newest first (the owner's ask list is walked from its head); the Wh they had
+        left go to WATT itself, not to `refunds`. Returns that total."""
         total = 0
-        for oid in sorted(i for i, o in self.orders.items() if o.owner == owner and not o.is_buy):
-            total += self.orders[oid].remaining
-            self._close(oid, ARREARS, closes)
-        return total, closes
+        for oid in sorted((i for i, o in self.orders.items() if o.owner == owner and not o.is_buy), reverse=True):
+            o = self.orders[oid]
+            total += o.remaining
+            self._close(oid, ARREARS)
+            if o.remaining:
+                self.refunds.pop()
+        return total

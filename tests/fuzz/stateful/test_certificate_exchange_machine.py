@@ -1,443 +1,303 @@
-"""DESIGN.md invariant 4 on the certificate market, plus its own: the CertificateExchange against the
-exchange's Python reference book (tests/utils/book.py), one reference book per class.
+"""DESIGN.md invariant 4 on the certificate market, plus its own: the shared exchange machine
+(tests/fuzz/exchange_machine.py) with CertificateExchange as its market.
 
-Certificates of two classes (solar and wind, one vintage), one id of each per trader. After every
-step: each class's book (levels, orders, escrow) equals its reference; it is never crossed; no order
-below the minimum rests (except one left below a raised minimum and not met since); the exchange's
-quote balance equals proceeds + bid escrow + fees and quote is conserved across traders, exchange
-and treasury; units are conserved per id across holders, the exchange (open asks + `units_of`) and
-claims; a revoked or expired unit never changes hands (its asks close with reason 10 when met); no
-trade prints outside the band in force. Fees, the band and the minimum change only by announce ->
-notice -> apply."""
-
-import copy
-from collections import deque
-from dataclasses import dataclass
+Three classes — solar of two vintages (September and October 2026) and wind of September — and
+several ids per class: each trader holds two solar September ids, a wind September id and a solar
+October id, with different periods and so different expiries. The adapter: an ask escrows units of
+one id and rests in its class's book; a bid names a class and fills from any ask of it (the
+reference book compares the price-time order across ids); a taker bid's units are delivered in the
+call (or claimed for a beneficiary by `buy_and_claim`), a resting bid's are credited to `units_of`;
+asks closed by the book credit their units to `units_of`, a cancel pushes them back unless the
+certificate can no longer move; the gate: a revoked or expired certificate's ask closes with
+reason 10 when met. Certificate rules: revoke (operator) and expiry (time travel) of certificates
+with resting asks, buy_and_claim, withdraw_units. Its invariants: units are conserved per id across
+holders, exchange escrow, `units_of` and claims; no trade of a revoked or expired id after its
+revocation or expiry (checked on every fill, and in the chain's logs)."""
 
 import boa
 from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
-from oracle.eip712 import Reading
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
+from oracle.eip712 import Reading
+from tests.fuzz.exchange_machine import AMOUNTS, PICKS, ExchangeMachine
 from tests.utils import book as ref
-from tests.utils.machine import T0 as _T0
-from tests.utils.machine import AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
 
 OPERATOR = boa.env.generate_address("cx-operator")
 TRADERS = [boa.env.generate_address(f"cx-trader-{i}") for i in range(3)]
-COMPANY = boa.env.generate_address("cx-company")
-UNUSABLE = 10  # OrderClosed reason: the ask's certificate is revoked or expired
+COMPANY = boa.env.generate_address("cx-company")  # the beneficiary of buy_and_claim
 NOTICE = 3_600
-WINDOW = 2 * 86_400  # claim window: certificates expire two days after their period
+WINDOW = 86_400  # claim window: certificates expire a day after their period
 SOLAR, WIND = 1, 2
+OCT1 = 1_790_812_800  # 2026-10-01 00:00 UTC
+SEP, OCT = 202609, 202610
+CLASSES = [(SOLAR, SEP), (WIND, SEP), (SOLAR, OCT)]
+# per trader: (method, end of its generation period relative to OCT1)
+HOLDINGS = [(SOLAR, -7_200), (SOLAR, -3_600), (WIND, -3_600), (SOLAR, 3_600)]
 PARAMS = SystemParams(capacity_wh=10**9, max_rated_power_w=10**15, claim_window_s=WINDOW, notice_s=NOTICE,
                       cert_tick=10, cert_floor_price=1_000, cert_ceiling_price=1_200, cert_min_order_wh=10,
                       cert_max_fills=4, cert_maker_fee_bps=10, cert_taker_fee_bps=20, cert_max_fee_bps=100)
-UNITS_EACH = 100_000
+UNITS_EACH = 50_000
 CASH_EACH = 10**11
+
+
+def book_key(method, vintage):
+    return method << 24 | vintage
+
+
+# one deployer for the process: it keeps each contract compiled (boa's plugin rolls every example's
+# deployment back, so the fixture is rebuilt per example; compiling it again each time cost ~17 s)
 _DEPLOY = boa_deployer(OPERATOR)
-PRICES = st.sampled_from([1_000 + i * 10 for i in range(6)] * 8 + [990, 1_210, 1_005])
-AMOUNTS = st.sampled_from([1, 9] + [10, 11, 19, 31, 57, 100, 333, 1_000, 2_500, 4_999] * 4)
-FLAGS = st.sampled_from([0] * 12 + [1, 1, 2, 2, 3])
-BANDS = st.sampled_from([(1_000, 1_200), (1_050, 1_200), (1_000, 1_090), (1_060, 1_100)])
-TTLS = st.sampled_from([0, 0, 0, 30, 600])
 
+class CertificateExchangeMachine(ExchangeMachine):
+    OPERATOR, TRADERS, NOTICE = OPERATOR, TRADERS, NOTICE
+    PRICES = st.sampled_from([1_000 + i * 10 for i in range(6)] * 8 + [990, 1_210, 1_005])
+    BANDS = st.sampled_from([(1_000, 1_200), (1_050, 1_200), (1_000, 1_090), (1_060, 1_100)])
+    STRAND = (1_000, 1_090)
+    PARAMS = (1_000, 1_200, 10, 10, 4, 10, 20)
+    BOOK_KEYS = tuple(book_key(*c) for c in CLASSES)
+    START = OCT1 + 7_200
+    TIME_STEPS = st.sampled_from([1, 30, 300, 900] * 6 + [4 * 3_600])
 
-@dataclass
-class CertOrder(ref.Order):
-    tag: int = 0  # the ask's certificate id
-
-
-class ClassBook(ref.Book):
-    """The reference book with the certificate market's gate: an ask whose certificate is in
-    `unusable` (revoked or expired) closes with reason 10 when met; moves and refunds carry the id."""
-
-    def _close(self, oid, reason, closes):
-        o = self.orders[oid]
-        refund = super()._close(oid, reason, closes)
-        if not o.is_buy and o.remaining:
-            self.watt_refunds[-1] = (o.owner, o.remaining, o.tag)
-        return refund
-
-    def place(self, owner, is_buy, price, wh, expires, flags, now, tag=0, unusable=frozenset()):
-        expiry = expires or ref.NO_EXPIRY
-        tid = self.next_id
-        self.next_id += 1
-        remaining, pulled, moves, closes = wh, 0, [], []
-        budget = self.max_fills
-        while remaining and budget and self.best(not is_buy) is not None:
-            best = self.best(not is_buy)
-            if (is_buy and best > price) or (not is_buy and best < price):
-                break
-            budget -= 1
-            mid = self.levels[not is_buy][best][0]
-            m = self.orders[mid]
-            if m.expiry <= now:
-                self._close(mid, ref.EXPIRED, closes)
-                continue
-            if m.owner == owner:
-                self._close(mid, ref.SELF_TRADE, closes)
-                continue
-            if not self.floor <= m.price <= self.ceiling:
-                self._close(mid, ref.OUT_OF_BAND, closes)
-                continue
-            if m.remaining < self.min_wh:
-                self._close(mid, ref.BELOW_MINIMUM, closes)
-                continue
-            if is_buy and m.tag in unusable:
-                self._close(mid, UNUSABLE, closes)
-                continue
-            w = min(remaining, m.remaining)
-            q = w * best // 1000
-            mf, tf = q * self.maker_bps // 10_000, q * self.taker_bps // 10_000
-            self.fees += mf + tf
-            if is_buy:
-                pulled += q + tf
-                self.proceeds[m.owner] = self.proceeds.get(m.owner, 0) + q - mf
-                moves.append((m.owner, owner, w, m.tag))
-            else:
-                m.escrow -= q + mf
-                assert m.escrow >= 0
-                self.proceeds[owner] = self.proceeds.get(owner, 0) + q - tf
-                moves.append((owner, m.owner, w, tag))
-            self.trades.append((mid, tid, best, w, q, mf + tf))
-            remaining -= w
-            m.remaining -= w
-            if m.remaining == 0:
-                self._close(mid, ref.FILLED, closes)
-            elif m.remaining < self.min_wh:
-                self._close(mid, ref.BELOW_MINIMUM, closes)
-        crosses = self._crosses(is_buy, price)
-        rests = remaining and not (flags & ref.IOC) and not crosses and remaining >= self.min_wh
-        if rests:
-            escrow = ref.bid_escrow(remaining, price) if is_buy else 0
-            pulled += escrow
-            self.orders[tid] = CertOrder(tid, owner, is_buy, price, remaining, expiry, escrow, tag)
-            self.levels[is_buy].setdefault(price, deque()).append(tid)
-            return tid, pulled, moves, closes, 0
-        reason = ref.FILLED if remaining == 0 else ref.IOC_REST if flags & ref.IOC else ref.UNCROSSABLE if crosses else ref.BELOW_MINIMUM
-        closes.append((tid, reason))
-        return 0, pulled, moves, closes, 0 if is_buy else remaining
-
-
-class CertificateExchangeMachine(AnchoredMachine):
-    def __init__(self):
-        super().__init__()
-        self.sys = deploy_system(_DEPLOY, OPERATOR, PARAMS)
-        self.cx, self.cert, self.quote, reg = self.sys.certificate_exchange, self.sys.certificate, self.sys.quote, self.sys.registry
+    @classmethod
+    def _fixture_build(cls):
+        sys = deploy_system(_DEPLOY, OPERATOR, PARAMS)
+        reg, cert, cx = sys.registry, sys.certificate, sys.certificate_exchange
         domain = domain_of(reg)
-        self.ids = {}  # (trader, method) -> certificate id
-        boa.env.evm.patch.timestamp = _T0
+        ids = {}  # (trader, holding index) -> certificate id
         for i, t in enumerate(TRADERS):
-            for method in (SOLAR, WIND):
-                m = meter_signer(f"cx-meter-{i}-{method}")
-                onboard_meter(reg, OPERATOR, t, m.address, method, 10**15, "plant", Registers(_T0 - 1))
-                for ts, gen in ((_T0, 0), (_T0 + 1, UNITS_EACH)):
+            for h, (method, end) in enumerate(HOLDINGS):
+                end = OCT1 + end - 60 * i
+                m = meter_signer(f"cx-meter-{i}-{h}")
+                boa.env.evm.patch.timestamp = end - 3_600
+                onboard_meter(reg, OPERATOR, t, m.address, method, 10**15, "plant", Registers(end - 3_601))
+                for ts, gen in ((end - 3_600, 0), (end, UNITS_EACH)):
                     boa.env.evm.patch.timestamp = ts
                     r = Reading(m.address, ts, gen, 0, 0, 0)
                     reg.submit_readings([r.as_call_arg()], [m.sign(r, domain)])
-                self.ids[(t, method)] = self.sys.certificate.issue(m.address, sender=t)
-                boa.env.evm.patch.timestamp = _T0
-            self.cert.setApprovalForAll(self.cx.address, True, sender=t)
-            self.quote.mint(t, CASH_EACH, sender=OPERATOR)
-            self.quote.approve(self.cx.address, 2**256 - 1, sender=t)
-        self.vintage = self.cx.vintage_of(_T0 + 1)
-        self.method_of = {id: method for (_, method), id in self.ids.items()}
-        self.expiry = {id: self.cert.certificate(id).expires_at for id in self.method_of}
-        self.books = {method: ClassBook(1_000, 1_200, 10, 10, 4, 10, 20) for method in (SOLAR, WIND)}
-        self.wallet = {t: CASH_EACH for t in TRADERS}
-        self.units = {(t, id): 0 for t in TRADERS + [COMPANY] for id in self.method_of}  # certificate balances
-        for (t, _), id in self.ids.items():
-            self.units[(t, id)] = UNITS_EACH
+                ids[(t, h)] = cert.issue(m.address, sender=t)
+            cert.setApprovalForAll(cx.address, True, sender=t)
+            sys.quote.mint(t, CASH_EACH, sender=OPERATOR)
+            sys.quote.approve(cx.address, 2**256 - 1, sender=t)
+        classes = {id: book_key(*tuple(cx.class_of(id))) for id in ids.values()}
+        assert sorted(set(classes.values())) == sorted(cls.BOOK_KEYS), "the fixture's vintages"
+        expiry = {id: cert.certificate(id).expires_at for id in ids.values()}
+        return {"sys": sys, "ex": cx, "cx": cx, "cert": cert, "quote": sys.quote, "ids": ids, "class_of": classes,
+                "expiry": expiry}
+
+    def _init_market(self):
+        self.all_ids = sorted(self.class_of)
+        self.holders = TRADERS + [COMPANY]
+        self.units = {(t, id): self.cert.balanceOf(t, id) for t in self.holders for id in self.all_ids}
+        self.issued = {id: sum(self.units[(t, id)] for t in self.holders) for id in self.all_ids}
         self.held_for = {}  # (owner, id) -> units_of
-        self.claimed = {id: 0 for id in self.method_of}
-        self.revoked = set()
-        self.treasury_got = 0
-        self.grandfathered = set()
-        self.next_id = 1
+        self.claimed = {id: 0 for id in self.all_ids}
+        self.revoked = {}  # id -> revoked at (chain time)
 
     # ------------------------------------------------------------ helpers
 
-    def _unusable(self):
-        return frozenset(id for id in self.method_of if id in self.revoked or self.now > self.expiry[id])
+    def _unusable(self, id):
+        return id in self.revoked or self.now > self.expiry[id]
 
-    def _refunds(self, book):
-        for owner, wh, tag in book.watt_refunds:
-            self.held_for[(owner, tag)] = self.held_for.get((owner, tag), 0) + wh
-        book.watt_refunds = []
+    def _credit(self, owner, id, wh):
+        self.held_for[(owner, id)] = self.held_for.get((owner, id), 0) + wh
 
-    def _check_trades(self, logs, book):
-        trades = [(t.maker_order_id, t.taker_order_id, t.price, t.amount_wh, t.quote_amount, t.fee) for t in logs if type(t).__name__ == "Trade"]
-        assert trades == book.trades
-        for t in trades:
-            assert book.floor <= t[2] <= book.ceiling, "trade outside the band in force"
-        book.trades = []
-        return trades
+    # ------------------------------------------------------------ the adapter
 
-    def _book_of_order(self, oid):
-        for method, book in self.books.items():
-            if oid in book.orders:
-                return book
+    def _ask_target(self, trader, pick):
+        id = self.ids[(trader, pick % len(HOLDINGS))]
+        return self.class_of[id], id
+
+    def _bid_book(self, pick):
+        return self.BOOK_KEYS[pick % len(self.BOOK_KEYS)]
+
+    def _ask_precheck(self, trader, tag):
+        if tag in self.revoked:
+            return "certificate_exchange: certificate revoked"
+        if self.now > self.expiry[tag]:
+            return "certificate_exchange: certificate expired"
         return None
 
-    def _all_orders(self):
-        return {oid: o for b in self.books.values() for oid, o in b.orders.items()}
+    def _ask_postcheck(self, trader, tag, wh, dropped):
+        # only what filled or rests is escrowed
+        if wh - dropped > self.units[(trader, tag)]:
+            return "erc1155: insufficient balance for transfer"
+        return None
 
-    # ------------------------------------------------------------ rules
+    def _send_ask(self, trader, book, tag, price, wh, expires, flags):
+        return self.cx.place_ask(tag, price, wh, expires, flags, sender=trader)
 
-    @rule(trader=st.sampled_from(TRADERS), method=st.sampled_from([SOLAR, WIND]), price=PRICES, wh=AMOUNTS, ttl=TTLS, flags=FLAGS)
-    def place_ask(self, trader, method, price, wh, ttl, flags):
-        id = self.ids[(trader, method)]
-        book = self.books[method]
-        expires = self.now + ttl if ttl else 0
-        reason = None
-        if id in self.revoked:
-            reason = "certificate_exchange: certificate revoked"
-        elif self.now > self.expiry[id]:
-            reason = "certificate_exchange: certificate expired"
-        else:
-            reason = book.check(False, price, wh, expires, flags, self.now)
-        book.next_id = self.next_id  # one id counter across the class books, as on chain
-        if reason is None:
-            trial = copy.deepcopy(book)
-            _, _, _, _, dropped = trial.place(trader, False, price, wh, expires, flags, self.now, id)
-            if wh - dropped > self.units[(trader, id)]:
-                reason = "erc1155: insufficient balance for transfer"
-        if reason:
-            with boa.reverts(reason):
-                self.cx.place_ask(id, price, wh, expires, flags, sender=trader)
-            event(f"ask rejected: {reason}")
-            return
-        oid, _, moves, closes, dropped = book.place(trader, False, price, wh, expires, flags, self.now, id)
-        self.next_id = book.next_id
-        got = self.cx.place_ask(id, price, wh, expires, flags, sender=trader)
-        logs = self.cx.get_logs()
-        assert got == oid
-        self._check_trades(logs, book)
-        assert [(c.order_id, c.reason) for c in logs if type(c).__name__ == "OrderClosed"] == closes
-        self.units[(trader, id)] -= wh - dropped
-        for _, maker, w, tag in moves:
-            assert tag not in self.revoked, "a revoked unit changed hands"
-            self.held_for[(maker, tag)] = self.held_for.get((maker, tag), 0) + w
-        self._refunds(book)
-        self.grandfathered -= {c[0] for c in closes}
-        event(f"ask trades: {min(len(moves), 3)}")
-        if oid:
-            event("ask rested")
+    def _send_bid(self, trader, book, price, wh, expires, flags):
+        return self.cx.place_bid(book >> 24, book & (2**24 - 1), price, wh, expires, flags, sender=trader)
 
-    def _bid(self, trader, method, price, wh, expires, flags, beneficiary=None):
-        book = self.books[method]
-        unusable = self._unusable()
-        book.next_id = self.next_id
-        oid, pulled, moves, closes, _ = book.place(trader, True, price, wh, expires, flags, self.now, 0, unusable)
-        self.next_id = book.next_id
-        if beneficiary is None:
-            got = self.cx.place_bid(method, self.vintage, price, wh, expires, flags, sender=trader)
-            assert got == oid
-        else:
-            got = self.cx.buy_and_claim(method, self.vintage, price, wh, beneficiary, "machine", sender=trader)
-            assert got == sum(m[2] for m in moves)
-        logs = self.cx.get_logs()
-        self._check_trades(logs, book)
-        assert [(c.order_id, c.reason) for c in logs if type(c).__name__ == "OrderClosed"] == closes
-        for reason in {c[1] for c in closes} - {1}:
-            event(f"closed with reason {reason}")
-        self.wallet[trader] -= pulled
-        event(f"bid fills from {min(len({m[3] for m in moves}), 3)} ids")
-        for seller, _, w, tag in moves:
-            assert tag not in unusable, "a revoked or expired unit changed hands"
+    def _gate(self):
+        return lambda ask: ref.UNUSABLE if self._unusable(ask.tag) else 0
+
+    def _check_trade(self, fill, before):
+        id = fill.tag
+        assert id not in self.revoked, "a revoked unit changed hands"
+        assert self.now <= self.expiry[id], "an expired unit changed hands"
+
+    def _settle_ask(self, trader, tag, wh, p):
+        self.units[(trader, tag)] -= wh - p.dropped
+        for f in p.fills:
+            self._credit(f.buyer, tag, f.wh)
+        if p.fills:
+            event(f"ask fills {min(len(p.fills), 3)} bids")
+
+    def _settle_bid(self, trader, p, beneficiary=None):
+        for f in p.fills:
             if beneficiary is None:
-                self.units[(trader, tag)] += w
+                self.units[(trader, f.tag)] += f.wh
             else:
-                self.claimed[tag] += w
-        self._refunds(book)
-        self.grandfathered -= {c[0] for c in closes}
+                self.claimed[f.tag] += f.wh
+        ids = {f.tag for f in p.fills}
+        if len(ids) > 1:
+            event(f"bid fills from {min(len(ids), 3)} ids")
 
-    @rule(trader=st.sampled_from(TRADERS), method=st.sampled_from([SOLAR, WIND]), price=PRICES, wh=AMOUNTS, ttl=TTLS, flags=FLAGS)
-    def place_bid(self, trader, method, price, wh, ttl, flags):
-        expires = self.now + ttl if ttl else 0
-        reason = self.books[method].check(True, price, wh, expires, flags, self.now)
-        if reason:
-            with boa.reverts(reason):
-                self.cx.place_bid(method, self.vintage, price, wh, expires, flags, sender=trader)
-            return
-        self._bid(trader, method, price, wh, expires, flags)
-
-    @rule(trader=st.sampled_from(TRADERS), method=st.sampled_from([SOLAR, WIND]), price=PRICES, wh=AMOUNTS)
-    def buy_and_claim(self, trader, method, price, wh):
-        reason = self.books[method].check(True, price, wh, 0, ref.IOC, self.now)
-        if reason:
-            with boa.reverts(reason):
-                self.cx.buy_and_claim(method, self.vintage, price, wh, COMPANY, "machine", sender=trader)
-            return
-        self._bid(trader, method, price, wh, 0, ref.IOC, beneficiary=COMPANY)
-        event("bought and claimed")
-
-    # trading is most of what happens on a book: more ways to draw a placement
-    ask_often = rule(
-        trader=st.sampled_from(TRADERS), method=st.sampled_from([SOLAR, WIND]), price=PRICES, wh=AMOUNTS, ttl=TTLS, flags=FLAGS
-    )(lambda self, **kw: self.place_ask(**kw))
-    bid_often = rule(
-        trader=st.sampled_from(TRADERS), method=st.sampled_from([SOLAR, WIND]), price=PRICES, wh=AMOUNTS, ttl=TTLS, flags=FLAGS
-    )(lambda self, **kw: self.place_bid(**kw))
-
-    @precondition(lambda self: self._all_orders())
-    @rule(data=st.data())
-    def cancel(self, data):
-        oid = data.draw(st.sampled_from(sorted(self._all_orders())))
-        book = self._book_of_order(oid)
-        o = book.orders[oid]
-        book.cancel(oid)
-        self.cx.cancel_order(oid, sender=o.owner)
-        if not o.is_buy:
-            (_, wh, tag), = book.watt_refunds
-            book.watt_refunds = []
-            if tag in self._unusable():
-                self.held_for[(o.owner, tag)] = self.held_for.get((o.owner, tag), 0) + wh
-                event("cancelled an unusable ask")
+    def _take_refunds(self, how):
+        for owner, wh, id in self.book.refunds:
+            if how == "cancelled" and not self._unusable(id):
+                self.units[(owner, id)] += wh  # pushed back to the seller
             else:
-                self.units[(o.owner, tag)] += wh
-        self.grandfathered.discard(oid)
+                self._credit(owner, id, wh)
+                if self._unusable(id):
+                    event(f"units of an unusable ask credited ({how})")
+        self.book.refunds = []
 
-    @precondition(lambda self: any(o.expiry <= self.now for o in self._all_orders().values()))
-    @rule(data=st.data(), by=st.sampled_from(TRADERS))
-    def cancel_expired(self, data, by):
-        oid = data.draw(st.sampled_from(sorted(i for i, o in self._all_orders().items() if o.expiry <= self.now)))
-        book = self._book_of_order(oid)
-        book.cancel(oid, ref.EXPIRED)
-        self.cx.cancel_expired(oid, sender=by)
-        self._refunds(book)
-        self.grandfathered.discard(oid)
+    def _depth(self, book, is_buy):
+        return [tuple(level) for level in self.cx.depth(book >> 24, book & (2**24 - 1), is_buy, 32)]
 
-    @precondition(lambda self: any(v for v in self.held_for.values()))
-    @rule(data=st.data(), frac=st.floats(0, 1))
+    def _best(self, book, is_buy):
+        m, v = book >> 24, book & (2**24 - 1)
+        return tuple(self.cx.best_bid(m, v) if is_buy else self.cx.best_ask(m, v))
+
+    def _order_view(self, oid):
+        v = self.cx.order(oid)
+        return (v.open, str(v.owner), v.is_buy, v.price, v.remaining_wh, v.escrow_quote, v.certificate_id,
+                book_key(v.method, v.vintage))
+
+    def _order_want(self, o):
+        return (True, o.owner, o.is_buy, o.price, o.remaining, o.escrow, o.tag, o.book)
+
+    # ------------------------------------------------------------ certificate rules
+
+    def _buy_and_claim(self, trader, pick, price, wh):
+        book = self._bid_book(pick)
+        m, v = book >> 24, book & (2**24 - 1)
+        reason = self.book.check(True, price, wh, 0, ref.IOC, self.now, book)
+        if reason:
+            self._reverts(reason, self.cx.buy_and_claim, m, v, price, wh, COMPANY, "machine", sender=trader)
+            return
+        before = dict(self.book.orders)
+        p = self.book.place(trader, True, price, wh, 0, ref.IOC, self.now, book, 0, self._gate())
+        got = self.cx.buy_and_claim(m, v, price, wh, COMPANY, "machine", sender=trader)
+        assert got == sum(f.wh for f in p.fills)
+        for f in p.fills:
+            self._check_trade(f, before)
+        logs = self.cx.get_logs(include_child_logs=True)
+        claims = [(e.id, e.amount) for e in logs if type(e).__name__ == "Claimed"]
+        runs = []  # one claim per run of fills of the same id
+        for f in p.fills:
+            if runs and runs[-1][0] == f.tag:
+                runs[-1] = (f.tag, runs[-1][1] + f.wh)
+            else:
+                runs.append((f.tag, f.wh))
+        assert claims == runs
+        self._expect([e for e in logs if type(e).__name__ in ("Trade", "OrderClosed")])
+        self.wallet[trader] -= p.pulled
+        self._settle_bid(trader, p, beneficiary=COMPANY)
+        self._take_refunds("matched")
+        event("bought and claimed" if p.fills else "bought nothing")
+
+    @rule(trader=st.sampled_from(range(3)), pick=PICKS, data=st.data(), wh=AMOUNTS)
+    def buy_and_claim(self, trader, pick, data, wh):
+        self._buy_and_claim(TRADERS[trader], pick, data.draw(self.PRICES), wh)
+
+    @precondition(lambda self: any(self.held_for.values()))
+    @rule(data=st.data(), frac=st.sampled_from([0.5, 1, 1, 2]))
     def withdraw_units(self, data, frac):
         owner, id = data.draw(st.sampled_from(sorted(k for k, v in self.held_for.items() if v)))
-        amount = max(1, int(self.held_for[(owner, id)] * frac))
-        if id in self._unusable():
-            with boa.reverts("certificate: revoked" if id in self.revoked else "certificate: expired"):
-                self.cx.withdraw_units(id, amount, sender=owner)
-            return
-        self.cx.withdraw_units(id, amount, sender=owner)
-        self.held_for[(owner, id)] -= amount
-        self.units[(owner, id)] += amount
+        held = self.held_for[(owner, id)]
+        amount = max(1, int(held * frac)) if frac <= 1 else held + 1
+        if amount > held:
+            self._reverts("certificate_exchange: amount exceeds units", self.cx.withdraw_units, id, amount, sender=owner)
+        elif id in self.revoked:
+            self._reverts("certificate: revoked", self.cx.withdraw_units, id, amount, sender=owner)
+        elif self.now > self.expiry[id]:
+            self._reverts("certificate: expired", self.cx.withdraw_units, id, amount, sender=owner)
+        else:
+            self.cx.withdraw_units(id, amount, sender=owner)
+            self.held_for[(owner, id)] -= amount
+            self.units[(owner, id)] += amount
 
-    @rule(trader=st.sampled_from(TRADERS), frac=st.floats(0, 1))
-    def withdraw_proceeds(self, trader, frac):
-        book_total = sum(b.proceeds.get(trader, 0) for b in self.books.values())
-        amount = int(book_total * frac)
-        self.cx.withdraw_proceeds(amount, sender=trader)
-        left = amount
-        for b in self.books.values():
-            take = min(left, b.proceeds.get(trader, 0))
-            b.proceeds[trader] = b.proceeds.get(trader, 0) - take
-            left -= take
-        self.wallet[trader] += amount
-
-    @precondition(lambda self: len(self.revoked) < 2)
-    @rule(trader=st.sampled_from(TRADERS), method=st.sampled_from([SOLAR, WIND]))
-    def revoke(self, trader, method):
-        id = self.ids[(trader, method)]
-        if id in self.revoked:
-            return
+    def _revoke(self, id):
         self.cert.revoke(id, "machine", sender=OPERATOR)
-        self.revoked.add(id)
+        self.revoked[id] = self.now
 
-    @rule(seconds=st.sampled_from([1, 30, 300, 900] * 6 + [WINDOW]))
-    def advance_time(self, seconds):
-        boa.env.time_travel(seconds=seconds)
+    @precondition(lambda self: len(self.revoked) < 3)
+    @rule(trader=st.sampled_from(range(3)), h=st.integers(0, len(HOLDINGS) - 1))
+    def revoke(self, trader, h):
+        id = self.ids[(TRADERS[trader], h)]
+        if id in self.revoked:
+            self._reverts("certificate: already revoked", self.cert.revoke, id, "again", sender=OPERATOR)
+            return
+        self._revoke(id)
 
-    @rule(n=st.integers(1, 6))
-    def set_max_fills(self, n):
-        self.cx.set_max_fills(n, sender=OPERATOR)
-        for b in self.books.values():
-            b.max_fills = n
+    def _asks_of_usable_ids(self):
+        return sorted({o.tag for o in self.book.orders.values() if not o.is_buy and not self._unusable(o.tag)})
 
-    def _announce_wait_apply(self, thing, *values):
-        getattr(self.cx, f"announce_{thing}")(*values, sender=OPERATOR)
-        boa.env.time_travel(seconds=NOTICE - 1)
-        with boa.reverts("notice: not yet effective"):
-            getattr(self.cx, f"apply_{thing}")(sender=OPERATOR)
-        boa.env.time_travel(seconds=1)
-        getattr(self.cx, f"apply_{thing}")(sender=OPERATOR)
+    @precondition(lambda self: self._asks_of_usable_ids())
+    @rule(data=st.data(), buyer=st.sampled_from(range(3)), wh=st.integers(10, 6_000), claim=st.booleans())
+    def revoke_a_resting_ask_then_meet_it(self, data, buyer, wh, claim):
+        """Fraud found after listing: a bid (or buy_and_claim) of the class meets the revoked ask and
+        closes it (10) — its units are credited back, never delivered — and fills from the class's other ids."""
+        id = data.draw(st.sampled_from(self._asks_of_usable_ids()))
+        self._revoke(id)
+        self._meet_class(TRADERS[buyer], self.class_of[id], wh, claim)
 
-    @rule(maker=st.integers(0, 100), taker=st.integers(0, 100))
-    def change_fees(self, maker, taker):
-        self._announce_wait_apply("fees", maker, taker)
-        for b in self.books.values():
-            b.maker_bps, b.taker_bps = maker, taker
+    @precondition(lambda self: self._asks_of_usable_ids())
+    @rule(data=st.data(), buyer=st.sampled_from(range(3)), wh=st.integers(10, 6_000), claim=st.booleans(),
+          late=st.sampled_from([1, 1, 60]))
+    def let_a_resting_ask_expire_then_meet_it(self, data, buyer, wh, claim, late):
+        """The claim window ends while an ask rests: the first bid after it closes the ask (10)."""
+        id = data.draw(st.sampled_from(self._asks_of_usable_ids()))
+        boa.env.evm.patch.timestamp = self.expiry[id] + late
+        self._meet_class(TRADERS[buyer], self.class_of[id], wh, claim)
 
-    @rule(band=BANDS)
-    def change_band(self, band):
-        self._announce_wait_apply("price_band", *band)
-        for b in self.books.values():
-            b.floor, b.ceiling = band
+    def _meet_class(self, buyer, book, wh, claim):
+        pick = self.BOOK_KEYS.index(book)
+        if claim:
+            self._buy_and_claim(buyer, pick, self.book.ceiling, wh)
+        else:
+            self.place(buyer, True, pick, self.book.ceiling, wh, 0, ref.IOC)
 
-    @rule(minimum=st.sampled_from([10, 30]))
-    def change_min_order(self, minimum):
-        self._announce_wait_apply("min_order_wh", minimum)
-        for b in self.books.values():
-            b.min_wh = minimum
-        self.grandfathered |= {i for i, o in self._all_orders().items() if o.remaining < minimum}
-
-    @rule()
-    def claim_fees(self):
-        self.treasury_got += self.cx.claim_fees(sender=OPERATOR)
-        for b in self.books.values():
-            b.fees = 0
-
-    # ------------------------------------------------------------ invariants
-
-    @invariant()
-    def books_equal_reference_and_never_cross(self):
-        for method, book in self.books.items():
-            for is_buy in (True, False):
-                want = book.depth(is_buy)[:32]
-                assert [tuple(level) for level in self.cx.depth(method, self.vintage, is_buy, 32)] == want
-                best = self.cx.best_bid(method, self.vintage) if is_buy else self.cx.best_ask(method, self.vintage)
-                assert tuple(best) == (want[0] if want else (0, 0))
-            bid, ask = self.cx.best_bid(method, self.vintage)[0], self.cx.best_ask(method, self.vintage)[0]
-            assert bid == 0 or ask == 0 or bid < ask
-            for oid, o in book.orders.items():
-                v = self.cx.order(oid)
-                assert (v.open, str(v.owner), v.is_buy, v.price, v.remaining_wh, v.escrow_quote, v.certificate_id, v.method) == (
-                    True, o.owner, o.is_buy, o.price, o.remaining, o.escrow, o.tag, method
-                )
-
-    @invariant()
-    def no_order_below_minimum_rests(self):
-        minimum = self.cx.min_order_wh()
-        for oid, o in self._all_orders().items():
-            assert o.remaining >= minimum or oid in self.grandfathered
-
-    @invariant()
-    def quote_is_covered_and_conserved(self):
-        held = self.quote.balanceOf(self.cx.address)
-        proceeds = sum(self.cx.proceeds_of(t) for t in TRADERS)
-        assert proceeds == sum(b.proceeds.get(t, 0) for b in self.books.values() for t in TRADERS)
-        assert self.cx.bid_escrow_total() == sum(b.escrow_total() for b in self.books.values())
-        assert self.cx.fees_accrued() == sum(b.fees for b in self.books.values())
-        assert held == proceeds + self.cx.bid_escrow_total() + self.cx.fees_accrued()
-        wallets = [self.quote.balanceOf(t) for t in TRADERS]
-        assert wallets == [self.wallet[t] for t in TRADERS]
-        assert sum(wallets) + held + self.treasury_got == CASH_EACH * len(TRADERS)
+    # ------------------------------------------------------------ invariants: units
 
     @invariant()
     def units_are_conserved(self):
-        orders = self._all_orders()
-        for id in self.method_of:
-            holders = {t: self.cert.balanceOf(t, id) for t in TRADERS + [COMPANY]}
-            assert holders == {t: self.units[(t, id)] for t in TRADERS + [COMPANY]}
-            escrowed = sum(o.remaining for o in orders.values() if not o.is_buy and o.tag == id)
-            credited = sum(self.cx.units_of(t, id) for t in TRADERS)
-            assert credited == sum(self.held_for.get((t, id), 0) for t in TRADERS)
-            assert self.cert.balanceOf(self.cx.address, id) == escrowed + credited
-            assert self.cert.claimed_balance_of(COMPANY, id) == self.claimed[id]
-            assert sum(holders.values()) + escrowed + credited + self.claimed[id] == UNITS_EACH
+        owners = [a for a in self.holders + [self.cx.address] for _ in self.all_ids]
+        balances = self.cert.balanceOfBatch(owners, self.all_ids * (len(self.holders) + 1))
+        n = len(self.all_ids)
+        escrow = {id: 0 for id in self.all_ids}
+        for o in self.book.orders.values():
+            if not o.is_buy:
+                escrow[o.tag] += o.remaining
+        for (owner, id), v in self.held_for.items():
+            if v:
+                assert self.cx.units_of(owner, id) == v, (owner, id)
+        for j, id in enumerate(self.all_ids):
+            held = [balances[k * n + j] for k in range(len(self.holders))]
+            assert held == [self.units[(t, id)] for t in self.holders], id
+            credited = sum(v for (_, i), v in self.held_for.items() if i == id)
+            assert balances[len(self.holders) * n + j] == escrow[id] + credited, id
+            assert sum(held) + escrow[id] + credited + self.claimed[id] == self.issued[id], id
+        for id, c in self.claimed.items():
+            if c:
+                assert self.cert.claimed_balance_of(COMPANY, id) == c
 
 
 TestCertificateExchangeMachine = CertificateExchangeMachine.TestCase
