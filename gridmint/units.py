@@ -104,14 +104,37 @@ def token(units: int, decimals: int, symbol: str, digits: int | None = None) -> 
     return f"{Decimal(units) / Decimal(10**decimals):,.{d}f} {symbol}"
 
 
-def price(units_per_kwh: int, decimals: int, symbol: str) -> str:
-    """Quote base units per kWh -> "0.2100 EURC/kWh"."""
-    return token(units_per_kwh, decimals, f"{symbol}/kWh")
+def price(units_per_kwh: int, decimals: int, symbol: str, digits: int | None = None) -> str:
+    """Quote base units per kWh -> "0.2100 EURC/kWh" (`digits` as in `token`)."""
+    return token(units_per_kwh, decimals, f"{symbol}/kWh", digits)
+
+
+def tick_digits(tick: int, decimals: int, least: int = 4) -> int:
+    """Decimals that show every multiple of a market's tick exactly (at least `least`): a tick of 10
+    base units of a 6-decimal token (0.00001) -> 5, so a certificate price reads "0.00450 TEUR/kWh"."""
+    digits = decimals
+    while digits > 0 and tick % 10 ** (decimals - digits + 1) == 0:
+        digits -= 1
+    return min(max(digits, least), decimals)
 
 
 def quote_for(wh: int, price_per_kwh: int) -> int:
     """Quote base units a fill of `wh` at `price_per_kwh` moves (rounded down, as the exchange does)."""
     return wh * price_per_kwh // WH_PER_KWH
+
+
+def bid_escrow(wh: int, price_per_kwh: int, fee_cap_bps: int = 100) -> int:
+    """Quote base units a bid escrows on either market: price x amount rounded up, plus the fee cap
+    (rounded up); what its fills do not use is refunded to the bidder's proceeds."""
+    base = -(-wh * price_per_kwh // WH_PER_KWH)
+    return base + -(-base * fee_cap_bps // 10_000)
+
+
+def order_flags(ioc: bool, post_only: bool) -> int:
+    """The markets' `flags`: 1 immediate-or-cancel, 2 post-only (never both)."""
+    if ioc and post_only:
+        raise UnitError("--ioc and --post-only exclude each other")
+    return (1 if ioc else 0) | (2 if post_only else 0)
 
 
 def bps(amount: int, fee_bps: int) -> int:
@@ -165,6 +188,50 @@ def parse_method(text: str) -> int:
     return METHODS[name]
 
 
+RENEWABLE_METHODS = {name: code for name, code in METHODS.items() if code}
+
+
+def parse_renewable_method(text: str) -> int:
+    """A renewable generation method by name (solar, wind, hydro, geothermal, biomass) -> its code: a
+    certificate class always names one ("none" certifies nothing)."""
+    name = str(text).strip().lower()
+    if name not in RENEWABLE_METHODS:
+        raise UnitError(f"unknown generation method {text!r} (one of: {', '.join(RENEWABLE_METHODS)})")
+    return RENEWABLE_METHODS[name]
+
+
+_VINTAGE = re.compile(r"^\s*(\d{4})-?(\d{2})\s*$")
+
+
+def parse_vintage(text: str) -> int:
+    """A certificate vintage, the UTC calendar month of its period's end, typed "2026-06" or "202606" -> 202606."""
+    m = _VINTAGE.match(str(text))
+    if not m:
+        raise UnitError(f"not a vintage: {text!r} (a month as YYYY-MM or YYYYMM, e.g. 2026-06)")
+    year, month = int(m.group(1)), int(m.group(2))
+    if not 1 <= month <= 12:
+        raise UnitError(f"not a vintage: {text!r} (month {month:02d} is not 01..12)")
+    if year < 1970:
+        raise UnitError(f"not a vintage: {text!r} (no certificate is older than 1970)")
+    return year * 100 + month
+
+
+def vintage(yyyymm: int) -> str:
+    """202606 -> "2026-06"."""
+    return f"{int(yyyymm) // 100:04d}-{int(yyyymm) % 100:02d}"
+
+
+def vintage_of(ts: int) -> int:
+    """The vintage (YYYYMM, UTC month) of a timestamp in seconds, as CertificateExchange.vintage_of."""
+    d = datetime.fromtimestamp(int(ts), tz=timezone.utc)
+    return d.year * 100 + d.month
+
+
+def certificate_class(method: int, yyyymm: int) -> str:
+    """(1, 202606) -> "solar 2026-06": a certificate market's class."""
+    return f"{METHOD_NAMES.get(int(method), f'method {method}')} {vintage(yyyymm)}"
+
+
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(s|min|h|d|days?)?\s*$", re.IGNORECASE)
 
 
@@ -208,6 +275,49 @@ _REVERTS = {
     "erc20: invalid signature": "the permit signature is invalid",
     "erc20: expired deadline": "the permit has expired",
     "pausable: paused": "the contract is paused",
+    "pausable: contract is paused": "the market is paused (cancels and withdrawals still work)",
+    "erc1155: caller is not token owner or approved": "the caller neither holds the units nor is approved by their "
+                                                      "holder (setApprovalForAll)",
+    "erc1155: insufficient balance for transfer": "you do not hold that many units of the certificate",
+    "erc1155: transfer to non-IERC1155Receiver implementer": "the receiver is a contract that does not accept "
+                                                             "ERC-1155 units",
+    "erc1155: transfer to the zero address": "the receiver is the zero address",
+    "certificate: revoked": "the certificate is revoked",
+    "certificate: expired": "the certificate has expired",
+    "certificate: unknown id": "no such certificate",
+    "certificate: claim exceeds balance": "the claim exceeds the units held",
+    # the order book (contracts/modules/order_book.vy), on both markets
+    "exchange: amount exceeds proceeds": "the amount exceeds your proceeds",
+    "exchange: caller is not the order owner": "the order belongs to someone else",
+    "exchange: expired": "the expiry time has already passed",
+    "exchange: expiry too far": "the expiry is too far in the future",
+    "exchange: ioc and post-only": "an order cannot be both immediate-or-cancel and post-only",
+    "exchange: order below minimum": "the amount is below the minimum order",
+    "exchange: order ids exhausted": "the market has run out of order ids",
+    "exchange: order not expired": "the order has not expired",
+    "exchange: order too large": "the amount is too large for one order",
+    "exchange: counters overflow": "the market's escrow or fee total would overflow (the order is too large)",
+    "exchange: post-only would cross": "a post-only order would trade at once",
+    "exchange: price not on tick": "the price is not a multiple of the tick",
+    "exchange: price outside band": "the price is outside the band in force",
+    "exchange: quote transfer failed": "the quote token transfer failed (balance or allowance)",
+    "exchange: too many open asks": "you have the most open asks allowed (cancel one first)",
+    "exchange: unknown flags": "unknown order flags",
+    "exchange: unknown order": "no such open order",
+    "exchange: book out of range": "no such market",
+    "exchange: tag out of range": "the certificate id is too large to trade",
+    # the certificate market (contracts/CertificateExchange.vy)
+    "certificate_exchange: amount exceeds units": "the amount exceeds the units the exchange holds for you",
+    "certificate_exchange: bad vintage": "not a vintage (YYYYMM, month 01..12)",
+    "certificate_exchange: batch transfers refused": "the exchange refuses batch transfers",
+    "certificate_exchange: certificate expired": "the certificate has expired",
+    "certificate_exchange: certificate revoked": "the certificate is revoked",
+    "certificate_exchange: id out of range": "the certificate id is too large to trade",
+    "certificate_exchange: no method": "a certificate class needs a generation method",
+    "certificate_exchange: unknown certificate": "no such certificate",
+    "certificate_exchange: unsolicited transfer": "the exchange takes certificate units only for its own orders "
+                                                  "(place an ask)",
+    "certificate_exchange: zero beneficiary": "the beneficiary cannot be the zero address",
 }
 
 
@@ -221,7 +331,7 @@ def revert_reason(message: str | None) -> str:
     return text.split(": ", 1)[1] if re.match(r"^[a-z_0-9]+: ", text) else text
 
 
-# EnergyExchange `OrderClosed.reason`
+# `OrderClosed.reason` of both markets (10: CertificateExchange only)
 CLOSE_REASONS = {
     1: "filled",
     2: "cancelled",
@@ -232,5 +342,6 @@ CLOSE_REASONS = {
     7: "seller in storage-rent arrears",
     8: "remainder below the minimum order",
     9: "outside the price band in force",
+    10: "certificate revoked or expired (its units stay credited to the seller)",
 }
 

@@ -8,8 +8,9 @@ simulator (DWD test reference year through pvlib, BDEW H25/G25 load) produces
 each meter's registers, the oracle pipeline (meter-key signatures, durable
 outbox, batching submitter) puts them on chain, members sell stored WATT below
 the utility price and buy what they would otherwise import, generators issue
-certificates at the end of the day and the company claims some. Ends with a
-summary table and a PNG chart.
+certificates at the end of the day and sell them on the certificate market,
+where the companies buy environmental value for their consumption and claim
+it (`buy_and_claim`). Ends with a summary table and a PNG chart.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from rich.progress import Progress
 from rich.table import Table
 from web3 import HTTPProvider, Web3
 
-from gridmint.units import storage_days_left
+from gridmint.units import bid_escrow, certificate_class, storage_days_left
 from oracle.chain import Registry, Submitter
 from gridmint.community import COMMUNITY, SLOT_S
 from gridmint.hardhat import skip_console_log_traces
@@ -46,6 +47,7 @@ from gridmint.system import SystemParams, ape_deployer, deploy_system
 quiet()
 
 BERLIN = ZoneInfo("Europe/Berlin")
+DAY_LABEL = "15 June"
 RENT_TSL = 40 * 10**18
 QUOTE_EUR = 200 * 10**6
 
@@ -115,8 +117,9 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
         if not submitter.drain(120):
             raise RuntimeError("the oracle could not settle the slot's readings")
 
-    relay(t0, sim.counters())  # baselines
-    prev = sim.counters()
+    baselines = sim.counters()
+    relay(t0, baselines)
+    prev = baselines
     open_asks: dict[int, int] = {}  # member index -> resting ask id
     series = []
     trades = []
@@ -162,30 +165,80 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
         if ex.order(order_id).open:
             spend("exchange.cancel_order", ex.cancel_order(order_id, sender=owners[i]))
 
-    # end of the day: generators certify their renewable generation; the company buys and claims some
-    issued = []
-    for member, meter, owner in zip(members, meters, owners):
+    # end of the day: generators certify their renewable generation and sell it on the certificate
+    # market; the companies buy environmental value there for the day's consumption and claim it
+    issued: dict[int, int] = {}  # member index -> certificate id
+    for i, (member, meter, owner) in enumerate(zip(members, meters, owners)):
         if member.method and registry.certifiable(meter.address)[0]:
             tx = cert.issue(meter.address, sender=owner)
             spend("certificate.issue", tx)
-            issued.append(tx.decode_logs(cert.CertificateIssued)[0].id)
-    kinds = [m.kind for m in members]
-    claimed_wh = 0
-    if issued and "company" in kinds:
-        company = owners[kinds.index("company")]
-        largest = max(issued, key=lambda i: cert.certificate(i).amount_wh)
-        holder = cert.certificate(largest).generator
-        amount = cert.certificate(largest).amount_wh // 2
-        if holder != company:
-            spend("certificate.transfer", cert.safeTransferFrom(holder, company, largest, amount, b"", sender=holder))
-        claimed_wh = amount // 2
-        spend("certificate.claim", cert.claim(largest, claimed_wh, company, "own consumption, 15 June", sender=company))
+            issued[i] = tx.decode_logs(cert.CertificateIssued)[0].id
+    consumed = {i: prev[m.address][1] - baselines[m.address][1] for i, m in enumerate(meters)}
+    market = certificate_market(members, owners, cert, system.certificate_exchange, quote, issued, consumed, spend)
 
     gas["registry.submit_readings (per reading)"] = outbox.batch_gas_per_reading()
-    summary = _summary(oracle_registry.contract, watt, cert, issued, trades, floor, ceiling, gas)
+    summary = _summary(oracle_registry.contract, watt, cert, list(issued.values()), trades, floor, ceiling, gas)
+    summary.update(market)
     summary["chart"] = str(_chart(series, floor, ceiling, out_dir / "demo-day.png", day))
     _print(console, members, owners, watt, summary)
     return summary
+
+
+def certificate_market(members, owners, cert, cx, quote, issued: dict, consumed: dict, spend) -> dict:
+    """Certificates change hands on CertificateExchange. Every generator that is not a buyer offers its
+    whole certificate (an ask at 3.0-5.0 EUR/MWh); each company first claims its own certificate, if it
+    has one, for its consumption, then buys environmental value for the rest of the day's consumption
+    with `buy_and_claim` (one transaction: buy across the class's asks, cheapest first, and claim),
+    the care home up to 4.0 EUR/MWh, the others up to 6.0. Returns the market's part of the summary."""
+    floor, tick, minimum = int(cx.floor_price()), int(cx.TICK()), int(cx.min_order_wh())
+    ask_price = [3_000, 4_000, 3_500, 5_000, 4_500]  # quote base units per kWh (6 decimals): 0.0030 .. 0.0050
+    buyers = [i for i, m in enumerate(members) if m.kind == "company"]
+    trades, asks = [], []
+    for n, (i, id) in enumerate(issued.items()):
+        wh = int(cert.certificate(id).amount_wh)
+        if i in buyers or wh < minimum:
+            continue
+        spend("certificate.setApprovalForAll", cert.setApprovalForAll(cx.address, True, sender=owners[i]))
+        p = max(ask_price[n % len(ask_price)] // tick * tick, floor)
+        tx = cx.place_ask(id, p, wh, 0, 0, sender=owners[i])
+        spend("certificate_exchange.place_ask", tx)
+        trades += tx.decode_logs(cx.Trade)
+        asks.append(wh)
+    method = vintage = None
+    if issued:
+        method, vintage = cx.class_of(max(issued.values(), key=lambda id: cert.certificate(id).amount_wh))
+    claimed_own = claimed_market = 0
+    # the company without a generator of its own pays less and buys first
+    for i in sorted(buyers, key=lambda i: i in issued):
+        need = consumed[i]
+        purpose = f"{members[i].name}: electricity consumed on {DAY_LABEL}"
+        if i in issued:
+            own = min(int(cert.certificate(issued[i]).amount_wh), need)
+            if own:
+                spend("certificate.claim", cert.claim(issued[i], own, owners[i], purpose, sender=owners[i]))
+                claimed_own += own
+                need -= own
+        max_price = 4_000 if i not in issued else 6_000
+        if method is None or need < minimum or not cx.best_ask(method, vintage)[1]:
+            continue
+        spend("quote.approve", quote.approve(cx.address, bid_escrow(need, max_price), sender=owners[i]))
+        tx = cx.buy_and_claim(method, vintage, max_price, need, owners[i], purpose, sender=owners[i])
+        spend("certificate_exchange.buy_and_claim", tx)
+        bought = tx.decode_logs(cx.Trade)
+        trades += bought
+        claimed_market += sum(int(t.amount_wh) for t in bought)
+    sold = sum(int(t.amount_wh) for t in trades)
+    value = sum(int(t.quote_amount) for t in trades)
+    return {
+        "certificate_class": certificate_class(method, vintage) if method is not None else None,
+        "certificate_asks": len(asks),
+        "certificates_offered_kwh": sum(asks) / 1000,
+        "certificates_sold_kwh": sold / 1000,
+        "certificate_trades": len(trades),
+        "certificate_avg_price_eur_kwh": value / sold * 1000 / 1e6 if sold else None,
+        "certificates_claimed_own_kwh": claimed_own / 1000,
+        "certificates_claimed_market_kwh": claimed_market / 1000,
+    }
 
 
 def _summary(web3_registry, watt, cert, issued, trades, floor, ceiling, gas) -> dict:
@@ -271,6 +324,7 @@ def _print(console, members, owners, watt, s) -> None:
     summary.add_column("")
     summary.add_column("value", justify="right")
     avg = f"{s['avg_price_eur_kwh']:.4f}" if s["avg_price_eur_kwh"] is not None else "no trades"
+    cavg = f"{s['certificate_avg_price_eur_kwh']:.5f}" if s["certificate_avg_price_eur_kwh"] is not None else None
     rows = [
         ("readings accepted on chain", f"{s['readings_accepted']}"),
         ("energy generated", f"{s['generated_kwh']:.1f} kWh"),
@@ -283,7 +337,13 @@ def _print(console, members, owners, watt, s) -> None:
                                 f"feed-in {s['feed_in_price_eur_kwh']:.4f})"),
         ("community self-sufficiency", f"{s['self_sufficiency']:.1%}" if s["self_sufficiency"] is not None else "-"),
         ("certificates issued", f"{s['certificates_issued']} for {s['certificates_issued_kwh']:.1f} kWh"),
-        ("certificates claimed", f"{s['certificates_claimed_kwh']:.1f} kWh"),
+        ("certificates offered on the market", f"{s['certificate_asks']} asks for {s['certificates_offered_kwh']:.1f} kWh"
+                                               + (f" ({s['certificate_class']})" if s["certificate_class"] else "")),
+        ("certificates sold on the market", f"{s['certificates_sold_kwh']:.1f} kWh in {s['certificate_trades']} trades"),
+        ("average price of environmental value", f"{cavg} TEUR/kWh ({s['certificate_avg_price_eur_kwh'] * 1000:.2f} TEUR/MWh)"
+                                                 if cavg else "no trades"),
+        ("certificates claimed", f"{s['certificates_claimed_kwh']:.1f} kWh ({s['certificates_claimed_market_kwh']:.1f} "
+                                 f"bought on the market, {s['certificates_claimed_own_kwh']:.1f} own generation)"),
     ]
     for row in rows:
         summary.add_row(*row)

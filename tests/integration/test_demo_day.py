@@ -20,7 +20,8 @@ def test_shortened_demo_day_matches_the_chain(tmp_path, chain):
     from scripts.demo import run_day
 
     members = _pick(["PV-only home", "PV-only home", "home without PV", "company", "small PV plant"])
-    summary = run_day(members, slots=4, start_hour=11, out_dir=tmp_path, console=Console(file=open(tmp_path / "log.txt", "w")))
+    with open(tmp_path / "log.txt", "w") as log:
+        summary = run_day(members, slots=4, start_hour=11, out_dir=tmp_path, console=Console(file=log, width=150))
 
     assert summary["readings_accepted"] == len(members) * 5  # baselines + 4 slots, each exactly once
     # WATT supply = credited exports - covered imports (imports the utility covered are GridImport);
@@ -31,6 +32,21 @@ def test_shortened_demo_day_matches_the_chain(tmp_path, chain):
     # certificates: everything the renewable meters generated since their baseline, nothing more
     assert summary["certificates_issued_kwh"] == pytest.approx(summary["generated_kwh"], abs=1e-9)
     assert 0 < summary["certificates_claimed_kwh"] < summary["certificates_issued_kwh"]
+    # the certificate market: the generators that are not buyers (two homes and the plant) offer their
+    # whole certificates; the company claims its own and buys the rest of its consumption there
+    assert summary["certificate_asks"] == 3
+    assert summary["certificate_class"].startswith("solar ") and summary["certificate_class"][-2:] == "06"
+    assert summary["certificate_trades"] > 0
+    assert 0 < summary["certificates_sold_kwh"] <= summary["certificates_offered_kwh"]
+    # everything sold was claimed for the company, in the same transaction (buy_and_claim)
+    assert summary["certificates_claimed_market_kwh"] == pytest.approx(summary["certificates_sold_kwh"], abs=1e-9)
+    assert summary["certificates_claimed_kwh"] == pytest.approx(
+        summary["certificates_claimed_market_kwh"] + summary["certificates_claimed_own_kwh"], abs=1e-9)
+    assert 0.0001 <= summary["certificate_avg_price_eur_kwh"] <= 0.006  # inside the band, at most the company's limit
+    for op in ("certificate.setApprovalForAll", "certificate_exchange.place_ask", "certificate_exchange.buy_and_claim"):
+        assert summary["gas"][op]["count"] > 0
+    log = (tmp_path / "log.txt").read_text()
+    assert "certificates sold on the market" in log and "average price of environmental value" in log
     # trades happened, at prices inside the [feed-in, retail] band
     assert summary["trades"] > 0
     assert summary["feed_in_price_eur_kwh"] <= summary["avg_price_eur_kwh"] <= summary["utility_price_eur_kwh"]

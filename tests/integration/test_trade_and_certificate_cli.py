@@ -16,26 +16,51 @@ pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# refusals that send nothing are checked side by side (each `ape run` is seconds of start-up)
+PARALLEL = 6
+
+
 @pytest.fixture
 def cli(tmp_path, chain, local_network):
-    """Runs a command; a refusal (ok=False) must exit 2 with one line on stderr and send nothing."""
+    """Runs a command; a refusal (ok=False) must exit 2 with one line on stderr and send nothing.
+    `cli.refused(cmd, ...)` runs several refusals at once (nothing is sent, so their order does not
+    matter) and returns their outputs in order."""
     env = {**os.environ, "GRIDMINT_DEPLOYMENTS_DIR": str(tmp_path)}
     ape = str(Path(sys.executable).parent / "ape")
 
-    def run(*args, ok=True):
-        before = chain.blocks.head.number
-        result = subprocess.run([ape, "run", *args, "--network", local_network], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-        out = result.stdout + result.stderr
+    def start(args):
+        return subprocess.Popen([ape, "run", *args, "--network", local_network], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def check(proc, ok):
+        stdout, stderr = proc.communicate(timeout=180)
+        out = stdout + stderr
         assert "Traceback" not in out and "INFO:" not in out, out[-3000:]
         if ok:
-            assert result.returncode == 0, out[-3000:]
+            assert proc.returncode == 0, out[-3000:]
         else:
-            assert result.returncode == 2, out[-3000:]
-            assert chain.blocks.head.number == before, f"a refused command sent something: {out}"
-            lines = [line for line in result.stderr.splitlines() if line.strip()]
-            assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+            assert proc.returncode == 2, out[-3000:]
+            lines = [line for line in stderr.splitlines() if line.strip()]
+            assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
         return out
 
+    def run(*args, ok=True):
+        before = chain.blocks.head.number
+        out = check(start(args), ok)
+        if not ok:
+            assert chain.blocks.head.number == before, f"a refused command sent something: {out}"
+        return out
+
+    def refused(*commands):
+        before = chain.blocks.head.number
+        outs = []
+        for i in range(0, len(commands), PARALLEL):
+            procs = [start(args) for args in commands[i:i + PARALLEL]]
+            outs += [check(proc, False) for proc in procs]
+        assert chain.blocks.head.number == before, f"a refused command sent something: {outs}"
+        return outs
+
+    run.refused = refused
     return run
 
 
@@ -69,15 +94,19 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
 
     # bad input: nothing is sent (the seller's nonce does not move)
     nonce = seller.nonce
-    assert "outside the band" in cli("trade", "place", "sell", "0.5", "1", "--account", "test:2", ok=False)
-    assert "not on the tick" in cli("trade", "place", "sell", "0.20005", "1", "--account", "test:2", ok=False)
-    assert "below the minimum" in cli("trade", "place", "sell", "0.2", "0.05", "--account", "test:2", ok=False)
-    assert "you hold 1.000 kWh of free WATT" in cli("trade", "place", "sell", "0.2", "2", "--account", "test:2", ok=False)
-    assert "not an amount of energy" in cli("trade", "place", "sell", "0.2", "two", "--account", "test:2", ok=False)
-    assert "not a duration" in cli("trade", "place", "sell", "0.2", "1", "--expires-in", "soon", "--account", "test:2", ok=False)
-    assert "not an order id" in cli("trade", "cancel", "first", "--account", "test:2", ok=False)
-    assert "no order 99" in cli("trade", "cancel", "99", "--account", "test:2", ok=False)
-    assert "belongs to" in cli("trade", "cancel", "1", "--account", "test:3", ok=False)
+    expected = {
+        "outside the band": ("trade", "place", "sell", "0.5", "1", "--account", "test:2"),
+        "not on the tick": ("trade", "place", "sell", "0.20005", "1", "--account", "test:2"),
+        "below the minimum": ("trade", "place", "sell", "0.2", "0.05", "--account", "test:2"),
+        "you hold 1.000 kWh of free WATT": ("trade", "place", "sell", "0.2", "2", "--account", "test:2"),
+        "not an amount of energy": ("trade", "place", "sell", "0.2", "two", "--account", "test:2"),
+        "not a duration": ("trade", "place", "sell", "0.2", "1", "--expires-in", "soon", "--account", "test:2"),
+        "not an order id": ("trade", "cancel", "first", "--account", "test:2"),
+        "no order 99": ("trade", "cancel", "99", "--account", "test:2"),
+        "belongs to": ("trade", "cancel", "1", "--account", "test:3"),
+    }
+    for text, out in zip(expected, cli.refused(*expected.values())):
+        assert text in out, out
     assert seller.nonce == nonce
 
     out = cli("trade", "place", "buy", "0.25", "2", "--ioc", "--account", "test:3")
@@ -109,3 +138,84 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
     certificate = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
     assert certificate.claimed_balance_of(buyer, 1) == 1_000 and certificate.balanceOf(buyer, 1) == 2_000
     assert "CLI roof" in cli("certificates", "list")
+
+    # ------------------------------------------------------------ the certificate market
+    cx = project.CertificateExchange.at(record.address("CertificateExchange"))
+    method, vintage = cx.class_of(1)
+    assert method == 1
+    month = f"{vintage // 100}-{vintage % 100:02d}"  # the class of certificate #1: solar, the month of its period's end
+    assert "no orders yet" in cli("certificates", "market", "classes")
+
+    # refusals: one line, exit 2, nothing sent
+    market = ("certificates", "market")
+    expected = {
+        "not a vintage: '2026-13'": (*market, "book", "solar", "2026-13"),
+        "unknown generation method 'coal'": (*market, "book", "coal", month),
+        "is outside the band 0.00010 TEUR/kWh .. 0.02000 TEUR/kWh": (*market, "sell", "1", "0.5", "1", "--account", "test:2"),
+        "not on the tick of 0.00001 TEUR/kWh": (*market, "sell", "1", "0.005001", "1", "--account", "test:2"),
+        "below the minimum order of 1.000 kWh": (*market, "sell", "1", "0.005", "500 Wh", "--account", "test:2"),
+        "you hold 0.000 kWh of certificate #1, not 1.000 kWh": (*market, "sell", "1", "0.005", "1", "--account", "test:4"),
+        "no certificate #9": (*market, "sell", "9", "0.005", "1", "--account", "test:2"),
+        "no order 99": (*market, "cancel", "99", "--account", "test:2"),
+        "--ioc and --post-only exclude each other": (
+            *market, "buy", "solar", month, "0.005", "1", "--ioc", "--post-only", "--account", "test:3"),
+        f"nothing of solar {month} is offered at or below 0.00600 TEUR/kWh (there are no asks)": (
+            *market, "buy-and-claim", "solar", month, "0.006", "1", "--beneficiary", "test:3", "--purpose", "x",
+            "--account", "test:3"),
+        "nothing to withdraw": (*market, "withdraw", "--account", "test:3"),
+    }
+    for text, out in zip(expected, cli.refused(*expected.values())):
+        assert text in out, out
+    assert cx.next_order_id() == 1
+
+    # sell: approves the exchange once, then the ask rests (units escrowed)
+    out = cli("certificates", "market", "sell", "1", "0.005", "3", "--account", "test:2")
+    assert "approved the certificate exchange" in out
+    assert f"order 1 rests: sell 3.000 kWh of certificate #1 (solar {month}) at 0.00500 TEUR/kWh, expires no expiry" in out
+    out = cli("certificates", "market", "sell", "1", "0.006", "1", "--account", "test:2")
+    assert "approved" not in out and "order 2 rests: sell 1.000 kWh" in out
+    belongs, crosses = cli.refused((*market, "cancel", "1", "--account", "test:3"),
+                                   (*market, "buy", "solar", month, "0.005", "1", "--post-only", "--account", "test:3"))
+    assert "order 1 belongs to" in belongs
+    assert "post-only order at 0.00500 TEUR/kWh would cross the best ask 0.00500 TEUR/kWh" in crosses
+    book = cli("certificates", "market", "book", "solar", month)
+    assert "0.00500 TEUR/kWh" in book and "0.00600 TEUR/kWh" in book and "3.000" in book
+    assert "minimum order 1.000 kWh" in book
+    classes = cli("certificates", "market", "classes")
+    assert f"solar {month}" in classes and "4.000" in classes
+
+    # buy: fills from the cheapest ask, the units are delivered at once
+    out = cli("certificates", "market", "buy", "solar", month, "0.0055", "2", "--account", "test:3")
+    assert "bought 2.000 kWh at 0.00500 TEUR/kWh = 0.010000 TEUR (fees 0.000030 TEUR)" in out
+    assert "received 2.000 kWh of certificate #1" in out and "nothing rests" in out
+    # a bid below the asks rests; a later ask at its price fills it and the units are credited to the bidder
+    out = cli("certificates", "market", "buy", "solar", month, "0.004", "2", "--account", "test:3")
+    assert f"order 4 rests: buy 2.000 kWh (solar {month}) at 0.00400 TEUR/kWh" in out  # 3 was the buy that filled
+    orders = cli("certificates", "market", "orders", "--account", "test:3")
+    assert "buy" in orders and "any" in orders and "0.00400 TEUR/kWh" in orders
+    assert "sold 1.000 kWh at 0.00400 TEUR/kWh = 0.004000 TEUR" in cli(
+        "certificates", "market", "sell", "1", "0.004", "1", "--ioc", "--account", "test:2")
+    assert "certificate units 1.000 kWh of #1" in cli("certificates", "market", "orders", "--owner", buyer.address)
+
+    # buy-and-claim: 1 kWh at 0.005 and 0.5 kWh at 0.006, claimed for the beneficiary in the same transaction;
+    # the second ask's 0.5 kWh left is below the minimum: closed, credited back to the seller
+    out = cli("certificates", "market", "buy-and-claim", "solar", month, "0.006", "1.5", "--beneficiary", "test:3",
+              "--purpose", "school year 2026/27", "--account", "test:3")
+    assert f"bought and claimed 1.500 kWh of solar {month} for {buyer.address} at 0.00533 TEUR/kWh on average" in out
+    assert "claimed certificates: #1 1.500 kWh" in out
+    assert certificate.claimed_balance_of(buyer, 1) == 2_500
+
+    # cancel the rest of the bid; withdraw refunds, proceeds and credited units
+    assert "order 4 cancelled; refunded" in cli("certificates", "market", "cancel", "4", "--account", "test:3")
+    out = cli("certificates", "market", "withdraw", "--account", "test:3")
+    assert "withdrew 1.000 kWh of certificate #1" in out and "TEUR" in out
+    out = cli("certificates", "market", "withdraw", "--account", "test:2")
+    assert "withdrew 0.500 kWh of certificate #1" in out and "withdrew 0.0" in out
+    closed, nothing = cli.refused((*market, "cancel", "4", "--account", "test:3"), (*market, "withdraw", "--account", "test:2"))
+    assert "order 4 is already closed" in closed and "nothing to withdraw" in nothing
+
+    # conservation: the seller sold 4.5 kWh, the buyer got 3 kWh and claimed 1.5 kWh; the exchange holds nothing
+    assert certificate.balanceOf(seller, 1) == 5_000 - 3_000 - 1_000 - 1_000 + 500
+    assert certificate.balanceOf(buyer, 1) == 2_000 + 2_000 + 1_000
+    assert certificate.balanceOf(cx.address, 1) == 0 and cx.proceeds_of(seller) == cx.proceeds_of(buyer) == 0
+    assert not cx.open_orders(seller) and not cx.open_orders(buyer)
