@@ -1,7 +1,7 @@
 """Seeds a local chain for the member app: deploys gridmint, registers the demo community's meters
 on Anvil's unlocked development accounts, and runs the community through the morning of a June day
 (simulated meters -> signed readings -> WATT), with members trading on the way, so the app opens on
-a real book, stored energy and certificates.
+a real book, stored energy and certificates, some of them offered on the certificate market.
 
     python -m scripts.app_seed --rpc http://127.0.0.1:8545 [--members 20] [--slots 24] [--out deployments]
 
@@ -225,12 +225,51 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
         ch.send("EnvironmentalCertificate", "claim", largest, amount // 2, company, "own consumption, 15 June",
                 sender=company)
 
+    if trade and issued and "CertificateExchange" in ch.c:
+        trades += seed_certificate_market(ch, members, owners, issued)
+
     out = Seeded(path, rpc_url, w3.eth.chain_id, trades=trades, certificates=issued,
                  head_timestamp=w3.eth.get_block("latest")["timestamp"])
     for i, (member, meter, owner) in enumerate(zip(members, meters, owners)):
         out.members.append({"name": member.name, "kind": member.kind, "account": owner,
                             "account_index": FIRST_MEMBER + i, "meter": meter.address})
     return out
+
+
+def seed_certificate_market(ch: _Chain, members: list[Member], owners: list[str], issued: list[int]) -> int:
+    """Generators other than the company offer a third of their certificates on the certificate market
+    (up to four asks, 4.0–5.5 mEUR/kWh: each approves the market as operator of its certificates first,
+    ERC-1155 has no permit); the company bids low for more and buys and claims 1 kWh for its own
+    consumption, so the market opens with both sides and a trade. Returns the trades."""
+    cx, cert = ch.c["CertificateExchange"], ch.c["EnvironmentalCertificate"]
+    floor, ceiling, tick = ch.call("CertificateExchange", "floor_price"), ch.call("CertificateExchange", "ceiling_price"), \
+        ch.call("CertificateExchange", "TICK")
+    min_wh = ch.call("CertificateExchange", "min_order_wh")
+    kinds = [m.kind for m in members]
+    company = owners[kinds.index("company")] if "company" in kinds else None
+    trade_topic = cx.events.Trade()
+    asks, trades, cls = 0, 0, None
+    for id in issued:
+        holder = cert.functions.certificate(id).call()[1]  # the generator
+        if holder == company or asks == 4:
+            continue
+        wh = ch.call("EnvironmentalCertificate", "balanceOf", holder, id) // 3 // 100 * 100
+        if wh < min_wh:
+            continue
+        price = max(floor, min(ceiling, (4_000 + 500 * asks) // tick * tick))
+        if not ch.call("EnvironmentalCertificate", "isApprovedForAll", holder, cx.address):
+            ch.send("EnvironmentalCertificate", "setApprovalForAll", cx.address, True, sender=holder)
+        ch.send("CertificateExchange", "place_ask", id, price, wh, 0, 0, sender=holder)
+        cls = cls or ch.call("CertificateExchange", "class_of", id)
+        asks += 1
+    if company and cls:
+        ch.send("QuoteToken", "approve", cx.address, 2**256 - 1, sender=company)
+        ch.send("CertificateExchange", "place_bid", cls[0], cls[1], max(floor, 2_500 // tick * tick), 5 * min_wh, 0, 0,
+                sender=company)
+        receipt = ch.send("CertificateExchange", "buy_and_claim", cls[0], cls[1], min(ceiling, 6_000 // tick * tick), min_wh,
+                          company, "own consumption, 15 June (bought on the certificate market)", sender=company)
+        trades += len(trade_topic.process_receipt(receipt, errors=DISCARD))
+    return trades
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -276,3 +276,24 @@ export async function signPermit(token: string, spender: Address, value: bigint,
   const { v, r, s, yParity } = parseSignature(sig);
   return { v: Number(v ?? BigInt(27 + yParity)), r, s };
 }
+
+/** Makes sure `spender` may pull `amount` of the quote token: when the allowance is short, an EIP-2612
+ *  permit signed in the wallet (no approve transaction to sign first), sent in its own simulated call. */
+export async function ensureQuoteAllowance(spender: string, amount: bigint, shown: string, view: TxView): Promise<boolean> {
+  if (amount === 0n) return true;
+  const allowance = await read<bigint>("QuoteToken", "allowance", [app.account, addr(spender)]);
+  if (allowance >= amount) return true;
+  view.set("signing", `Sign a permit for ${shown} in your wallet…`);
+  const deadline = head.timestamp + 3_600n;
+  let sig;
+  try {
+    sig = await signPermit("QuoteToken", addr(spender), amount, deadline);
+  } catch (e) {
+    view.set("failed", `Permit not signed: ${reason(e)}`);
+    return false;
+  }
+  const r = await send(`Permit ${shown} to the ${spender === "CertificateExchange" ? "certificate market" : "exchange"}`, {
+    contract: "QuoteToken", functionName: "permit", args: [app.account, addr(spender), amount, deadline, sig.v, sig.r, sig.s],
+  }, view);
+  return r.ok;
+}

@@ -27,9 +27,16 @@ export const kwh = (wh: bigint, shown = 3) => `${fixed(wh, 3, shown)} kWh`;
 /** token base units -> "12.3456 TSL" */
 export const token = (units: bigint, decimals: number, symbol: string, shown = 4) =>
   `${fixed(units, decimals, shown)} ${symbol}`;
-/** quote base units per kWh -> "0.2150 EUR/kWh" */
-export const price = (perKwh: bigint, decimals: number, symbol: string) =>
-  `${fixed(perKwh, decimals, Math.min(4, decimals))} ${symbol}/kWh`;
+/** quote base units per kWh -> "0.2150 EUR/kWh" (`shown` decimals: the market's tick, see priceDecimals) */
+export const price = (perKwh: bigint, decimals: number, symbol: string, shown = Math.min(4, decimals)) =>
+  `${fixed(perKwh, decimals, shown)} ${symbol}/kWh`;
+
+/** Decimals a price needs to show every step of `tick` (10 base units of a 6-decimal token: 5) */
+export function priceDecimals(tick: bigint, decimals: number): number {
+  let zeros = 0;
+  for (let t = tick; t > 0n && t % 10n === 0n; t /= 10n) zeros++;
+  return Math.max(0, decimals - zeros);
+}
 
 /** "1.5" kWh -> 1500n Wh; refuses anything finer than 1 Wh, negatives and junk */
 export function parseKwh(text: string, what = "Amount"): bigint {
@@ -98,9 +105,25 @@ export const CLOSE_REASONS: Record<number, string> = {
   4: "immediate-or-cancel remainder dropped",
   5: "self-trade prevented",
   6: "could not rest (book still crossed)",
+  7: "seller in storage-rent arrears",
+  8: "below the minimum order",
+  9: "outside the price band",
+  10: "certificate revoked or expired",
 };
 
 // reasons the exchange adds later (e.g. an ask closed for its seller's arrears) show as "reason N"
 export const closeReason = (r: number) => CLOSE_REASONS[r] ?? `closed (reason ${r})`;
+
+/** Vintage of a certificate class: YYYYMM, the UTC month of its period_end (as CertificateExchange.vintage_of) */
+export function vintageOf(ts: bigint | number): number {
+  const d = new Date(Number(ts) * 1000);
+  return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
+}
+/** 202706 -> "June 2027" */
+export function vintageLabel(v: bigint | number): string {
+  const n = Number(v);
+  return new Date(Date.UTC(Math.floor(n / 100), (n % 100) - 1, 1))
+    .toLocaleDateString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+}
 
 export const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;

@@ -298,6 +298,163 @@ def test_refused_inputs__price_outside_the_band_and_a_reverting_transfer__nothin
         assert "eth_sendTransaction" not in p.evaluate("() => window.__walletCalls")
 
 
+def certificate_of(contracts, generator: str) -> int:
+    """The id of the certificate the seed issued to `generator` (one per generator)."""
+    issued = contracts["EnvironmentalCertificate"].events.CertificateIssued().get_logs(
+        from_block=0, argument_filters={"generator": generator})
+    assert issued, "the seed issues a certificate to every generator"
+    return issued[0]["args"]["id"]
+
+
+def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page_shows_it(open_app, members, contracts):
+    cert, cx, quote = contracts["EnvironmentalCertificate"], contracts["CertificateExchange"], contracts["QuoteToken"]
+    sym = quote.functions.symbol().call()
+    seller, buyer, school = members[SELLER]["account"], members[BUYER]["account"], members["Riverside school"]["account"]
+    cert_id = certificate_of(contracts, seller)
+    # a seller who has not approved the market yet (the seed's asks approved it): the app asks for it
+    cert.functions.setApprovalForAll(cx.address, False).transact({"from": seller})
+    held = cert.functions.balanceOf(seller, cert_id).call()
+    assert held >= 1_500
+    assert quote.functions.allowance(buyer, cx.address).call() == 0  # the buyer approves by permit
+    s_page, b_page = open_app(seller, path="#/certificates"), open_app(buyer, path="#/certificates")
+    t_connect = time.time()
+    connect(s_page)
+    drawn_at(s_page)
+    record("connect_click_to_certificates_page_drawn_ms", round((time.time() - t_connect) * 1000))
+    connect(b_page)
+    drawn_at(b_page)
+    s_market = s_page.get_by_role("region", name="Certificate market")
+    b_market = b_page.get_by_role("region", name="Certificate market")
+    expect(s_market.get_by_test_id("cx-best-ask")).to_contain_text(f"{sym}/kWh")  # the seed's asks
+
+    # step 1, explained: ERC-1155 has no permit, so the market is approved as operator in its own transaction
+    approval = s_market.get_by_test_id("cx-approval")
+    expect(approval).to_contain_text("ERC-1155 tokens, which have no permit signature")
+    approval.get_by_role("button", name="Allow the market to hold my certificates").click()
+    expect(approval).to_contain_text("The market may hold your certificate units", timeout=15_000)
+    assert cert.functions.isApprovedForAll(seller, cx.address).call()
+
+    # the seller offers 1.5 kWh at 0.00300 EUR/kWh (below the seed's asks, above its bid): it rests
+    sell = s_market.get_by_role("form", name="Sell certificate units")
+    sell.get_by_label("Certificate").select_option(str(cert_id))
+    sell.get_by_label("Amount (kWh)").fill("1.5")
+    sell.get_by_label("Price (per kWh)").fill("0.00300")
+    expect(sell.get_by_test_id("cx-sell-preview")).to_contain_text(
+        f"Rests in the book: 1.500 kWh of certificate #{cert_id} at 0.00300 {sym}/kWh")
+    sell.get_by_role("button", name="Sell", exact=True).click()
+    expect(sell.get_by_role("status").last).to_contain_text("confirmed", timeout=15_000)
+    t_sold = time.time()
+    assert cert.functions.balanceOf(seller, cert_id).call() == held - 1_500
+    expect(s_market.get_by_role("table", name="My open certificate orders")).to_contain_text(f"0.00300 {sym}/kWh")
+
+    # the buyer's open page shows it as the best ask without a reload
+    expect(b_market.get_by_test_id("cx-best-ask")).to_have_text(f"0.00300 {sym}/kWh · 1.500 kWh", timeout=5_000)
+    record("certificate_market_update_after_ask_s", round(time.time() - t_sold, 3))
+
+    # buy and claim for the school in one transaction: cost and fees before signing
+    claim = b_market.get_by_role("form", name="Buy and claim for a beneficiary")
+    claim.get_by_label("Amount (kWh)").fill("1.5")
+    claim.get_by_label("Highest price (per kWh)").fill("0.00300")
+    claim.get_by_label("Beneficiary (address)").fill(school)
+    claim.get_by_label("Purpose").fill("Lindqvist flat, June electricity")
+    q, taker_fee, maker_fee = 1_500 * 3_000 // 1_000, 4_500 * 20 // 10_000, 4_500 * 10 // 10_000
+    expect(claim.get_by_test_id("cx-claim-preview")).to_contain_text(
+        f"Buys and claims 1.500 kWh for {units(q, 6, 6, sym)}; taker fee {units(taker_fee, 6, 6, sym)} (20 bps); "
+        f"you pay {units(q + taker_fee, 6, 6, sym)}.")
+    claimed_before = cert.functions.claimed_balance_of(school, cert_id).call()
+    quote_before, proceeds_before = quote.functions.balanceOf(buyer).call(), cx.functions.proceeds_of(seller).call()
+    t_click = time.time()
+    claim.get_by_role("button", name="Buy and claim").click()
+    proof_link = claim.get_by_role("link", name="Open the claim proof")
+    expect(proof_link).to_be_visible(timeout=20_000)
+    record("buy_and_claim_click_to_proof_link_s", round(time.time() - t_click, 3))
+    expect(claim.get_by_role("status")).to_contain_text(f"Bought and claimed 1.500 kWh (certificate #{cert_id})")
+    assert cert.functions.claimed_balance_of(school, cert_id).call() == claimed_before + 1_500
+    assert quote.functions.balanceOf(buyer).call() == quote_before - q - taker_fee
+    assert cx.functions.proceeds_of(seller).call() == proceeds_before + q - maker_fee
+    calls = b_page.evaluate("() => window.__walletCalls")
+    assert "eth_signTypedData_v4" in calls and calls.count("eth_sendTransaction") == 2  # permit, then buy_and_claim
+
+    # the claim proof names the beneficiary, the purpose and the member who bought
+    t_proof = time.time()
+    proof_link.click()
+    proof = b_page.get_by_test_id("claim-proof")
+    expect(proof.get_by_test_id("proof-purpose")).to_have_text("Lindqvist flat, June electricity")
+    record("claim_proof_drawn_after_click_s", round(time.time() - t_proof, 3))
+    expect(proof.get_by_test_id("proof-amount")).to_have_text("1.500 kWh")
+    expect(proof.get_by_test_id("proof-beneficiary")).to_have_text(school)
+    expect(proof.get_by_test_id("proof-claimer")).to_contain_text(f"buy-and-claim sent by {buyer}")
+
+    # the seller's page: the ask is gone, the trade is listed, the proceeds withdrawn to the wallet
+    expect(s_market.get_by_role("table", name="My open certificate orders")).not_to_contain_text(f"0.00300 {sym}/kWh")
+    trades = s_market.get_by_role("table", name=re.compile(r"^Recent trades:"))
+    expect(trades.get_by_role("row").filter(has_text=f"0.00300 {sym}/kWh")).to_contain_text("1.500 kWh")
+    expect(trades.get_by_role("row").filter(has_text=f"0.00300 {sym}/kWh").get_by_role("cell").last).to_have_text("sold")
+    proceeds = proceeds_before + q - maker_fee
+    expect(s_market.get_by_test_id("cx-proceeds")).to_have_text(units(proceeds, 6, 6, sym))
+    wallet_before = quote.functions.balanceOf(seller).call()
+    s_market.get_by_role("button", name="Withdraw proceeds").click()
+    expect(s_market.get_by_test_id("cx-proceeds")).to_have_text(units(0, 6, 6, sym), timeout=10_000)
+    assert quote.functions.balanceOf(seller).call() == wallet_before + proceeds
+
+
+def test_certificate_market__sale_into_a_resting_bid__bidder_withdraws_the_units(open_app, members, contracts):
+    cert, cx = contracts["EnvironmentalCertificate"], contracts["CertificateExchange"]
+    seller, company = members[SELLER]["account"], members[COMPANY]["account"]
+    cert_id = certificate_of(contracts, seller)
+    bid_price, _ = cx.functions.best_bid(*cx.functions.class_of(cert_id).call()).call()
+    assert bid_price > 0, "the seed leaves the company's bid in the book"
+    page = open_app(seller, path="#/certificates")
+    connect(page)
+    drawn_at(page)
+    # from the certificate's card: its class is chosen and it is picked in the sell form
+    card = page.get_by_role("article").filter(has=page.get_by_role("heading", name=f"Certificate #{cert_id}"))
+    card.get_by_role("button", name="Sell on the market").click()
+    sell = page.get_by_role("region", name="Certificate market").get_by_role("form", name="Sell certificate units")
+    expect(sell.get_by_label("Certificate")).to_have_value(str(cert_id))
+    expect(sell.get_by_label("Amount (kWh)")).to_be_focused()
+    sell.get_by_label("Order type").select_option("1")
+    sell.get_by_label("Amount (kWh)").fill("1")
+    sell.get_by_label("Price (per kWh)").fill(f"{bid_price / 1e6:.5f}")
+    expect(sell.get_by_test_id("cx-sell-preview")).to_contain_text("Trades now: 1.000 kWh to bids")
+    sell.get_by_role("button", name="Sell", exact=True).click()
+    expect(sell.get_by_role("status").last).to_contain_text("confirmed", timeout=15_000)
+    assert cx.functions.units_of(company, cert_id).call() == 1_000
+
+    held = cert.functions.balanceOf(company, cert_id).call()
+    c_page = open_app(company, path="#/certificates")
+    connect(c_page)
+    drawn_at(c_page)
+    units_table = c_page.get_by_role("table", name=re.compile(r"^Units held for me"))
+    expect(units_table).to_contain_text(f"#{cert_id}")
+    c_page.get_by_role("button", name=f"Withdraw units of certificate {cert_id}").click()
+    expect(c_page.get_by_role("button", name=f"Withdraw units of certificate {cert_id}")).to_have_count(0, timeout=10_000)
+    assert cert.functions.balanceOf(company, cert_id).call() == held + 1_000
+    assert cx.functions.units_of(company, cert_id).call() == 0
+
+
+def test_certificate_market__bid_outside_the_band__one_line_reason_nothing_sent(open_app, members, contracts, chain):
+    w3 = chain[0]
+    cx = contracts["CertificateExchange"]
+    sym = contracts["QuoteToken"].functions.symbol().call()
+    floor, ceiling = cx.functions.floor_price().call(), cx.functions.ceiling_price().call()
+    page = open_app(members[BUYER]["account"], path="#/certificates")
+    connect(page)
+    drawn_at(page)
+    block = w3.eth.block_number
+    buy = page.get_by_role("region", name="Certificate market").get_by_role("form", name="Buy certificate units")
+    buy.get_by_label("Amount (kWh)").fill("2")
+    buy.get_by_label("Price (per kWh)").fill(f"{(ceiling + 10_000) / 1e6:.5f}")  # one cent above the ceiling
+    buy.get_by_role("button", name="Buy", exact=True).click()
+    status = buy.get_by_role("status").last
+    expect(status).to_have_text(
+        f"Not sent: Price outside the band: it must be between {units(floor, 6, 5, sym)}/kWh and {units(ceiling, 6, 5, sym)}/kWh.")
+    assert "\n" not in status.inner_text()
+    assert w3.eth.block_number == block
+    calls = page.evaluate("() => window.__walletCalls")
+    assert "eth_sendTransaction" not in calls and "eth_signTypedData_v4" not in calls
+
+
 PAGES = [("home", "My energy"), ("market", "Market"), ("rent", "Storage rent"), ("certificates", "Certificates"),
          ("meters", "My meters"), ("changes", "Parameter changes")]
 
@@ -316,6 +473,9 @@ def test_every_page__phone_and_desktop__fits_and_is_screenshotted(open_app, memb
         overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at {width}px"
         page.screenshot(path=str(SHOTS / f"{viewport}-{name}.png"), full_page=not phone)
+        if name == "certificates":  # the market part of the page, scrolled to
+            page.evaluate("() => document.getElementById('cert-market').scrollIntoView({ block: 'start' })")
+            page.screenshot(path=str(SHOTS / f"{viewport}-certificate-market.png"))
     # the claim proof as anyone sees it
     claimed = contracts["EnvironmentalCertificate"].events.Claimed().get_logs(from_block=0)
     assert claimed, "the seed claims part of a certificate"

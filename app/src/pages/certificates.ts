@@ -1,10 +1,11 @@
 // Certificates: mine (generator, method, period, amount, expiry), transfer, claim for a beneficiary
 // with a purpose; a claim proof page anyone can open by claim transaction or certificate id.
 import type { Page } from "../main";
-import { type Address, type Hash, decodeEventLog, isAddress, isHash } from "viem";
+import { type Address, type Hash, decodeEventLog, getAddress, isAddress, isHash } from "viem";
 import { abi, addr, app, blockTime, has, head, logs, read, send } from "../chain";
 import { fill, field, h, message, table, txView } from "../ui";
 import { InputError, dateTime, date, kwh, method, parseKwh, short } from "../units";
+import { type Held, certificateMarket } from "./certmarket";
 
 type Cert = {
   meter: Address; generator: Address; generator_name: string; method: number; period_start: bigint; period_end: bigint;
@@ -35,13 +36,21 @@ function certFacts(id: bigint, c: Cert): HTMLElement {
 export function certificatesPage(): Page {
   const list = h("div", { id: "my-certificates" });
   const claims = h("div", {});
-  const market = h("div", {});
+  const cx = has("CertificateExchange") ? certificateMarket() : null;
+  const market = cx ? cx.el : h("section", {}, h("h2", {}, "Certificate market"), h("p", {}, "No certificate market on this deployment yet."));
+  market.id = "cert-market";
+  const jump = (href: string, text: string) => h("a", { href, onclick: (e: Event) => {
+    e.preventDefault(); // the hash routes pages: scroll instead
+    document.getElementById(href.slice(1))?.scrollIntoView({ block: "start" });
+  } }, text);
   const el = h("section", {}, h("h1", {}, "Certificates"),
     h("p", { class: "note" }, "Each certificate proves renewable generation of one meter over one period; 1 unit = 1 Wh. ",
       "Claiming retires units for a beneficiary: the proof stays on chain for anyone to check."),
-    list, h("h2", {}, "My claims"), claims,
-    h("h2", {}, "Check a claim"), lookupForm(),
-    h("h2", {}, "Certificate market"), market);
+    h("p", { class: "jump" }, jump("#my-certificates", "Held by me"), jump("#cert-market", "Buy & sell"), jump("#my-claims", "Claims"),
+      jump("#check-claim", "Check a claim")),
+    list, market, h("h2", { id: "my-claims" }, "My claims"), claims,
+    h("h2", { id: "check-claim" }, "Check a claim"), lookupForm());
+  let mine: Held[] = [];
   const forms = new Map<bigint, HTMLElement>();
 
   function certCard(id: bigint): HTMLElement {
@@ -56,8 +65,12 @@ export function certificatesPage(): Page {
     const [cAmtF, cAmt] = field("Amount (kWh)", { inputmode: "decimal", autocomplete: "off" });
     const cMsg = message();
     const cForm = h("form", { "aria-label": `Claim certificate #${id}` }, h("h4", {}, "Claim for a beneficiary"), benF, purF, cAmtF, h("button", { type: "submit" }, "Claim"), cMsg);
+    const sellBtn = cx ? h("button", { type: "button", class: "secondary", onclick: () => {
+      const c = mine.find((x) => x.id === id);
+      if (c) void cx.sell(c);
+    } }, "Sell on the market") : null;
     const card = h("article", { class: "card", "aria-labelledby": `cert-${id}-title` },
-      h("h3", { id: `cert-${id}-title` }, `Certificate #${id}`), factsEl, h("p", {}, "You hold ", balEl),
+      h("h3", { id: `cert-${id}-title` }, `Certificate #${id}`), factsEl, h("p", {}, "You hold ", balEl), sellBtn,
       h("details", {}, h("summary", {}, "Transfer or claim"), tForm, cForm));
     (card as any).update = (c: Cert, bal: bigint) => {
       fill(balEl, kwh(bal));
@@ -111,9 +124,14 @@ export function certificatesPage(): Page {
     title: "Certificates", needsAccount: true, el,
     async refresh() {
       const me = app.account!;
-      const [issued, byMe, forMe] = await Promise.all([
+      const [issued, byMe, forMe, byMarket, cxTrades] = await Promise.all([
         logs("EnvironmentalCertificate", "CertificateIssued"),
         logs("EnvironmentalCertificate", "Claimed", { claimer: me }), logs("EnvironmentalCertificate", "Claimed", { beneficiary: me }),
+        cx ? logs("EnvironmentalCertificate", "Claimed", { claimer: addr("CertificateExchange") }) : [],
+        cx ? logs("CertificateExchange", "Trade") : [],
+        // the market's own logs, fetched in the same round trip (cached: its refresh reads them back)
+        cx ? logs("CertificateExchange", "OrderPlaced") : [], cx ? logs("CertificateExchange", "OrderClosed") : [],
+        cx ? logs("CertificateExchange", "UnitsCredited", { owner: me }) : [],
       ]);
       const ids = issued.map((l) => l.args.id as bigint);
       const bals = ids.length ? await read<bigint[]>("EnvironmentalCertificate", "balanceOfBatch", [ids.map(() => me), ids]) : [];
@@ -126,18 +144,24 @@ export function certificatesPage(): Page {
         (card as any).update(certs[i], bals[ids.indexOf(id)]);
         cards.push(card);
       });
+      mine = held.map((id, i) => ({
+        id, bal: bals[ids.indexOf(id)], method: Number(certs[i].method), periodEnd: certs[i].period_end,
+        expiresAt: expiry(certs[i]), revoked: !!certs[i].revoked,
+      }));
       if (!cards.length) fill(list, h("p", {}, "You hold no certificates. Generators issue them from their meters' certified generation (Meters page)."));
       else if (list.children.length !== cards.length || cards.some((c, i) => list.children[i] !== c)) fill(list, cards);
 
+      // buy-and-claim: the market is the claimer; mine when I took the trades of that transaction
+      const lower = me.toLowerCase();
+      const myTx = new Set(cxTrades.filter((t) => (t.args.taker as string).toLowerCase() === lower).map((t) => t.transactionHash));
       const seen = new Set<string>();
-      const rows = [...byMe, ...forMe].filter((l) => !seen.has(`${l.transactionHash}:${l.logIndex}`) && seen.add(`${l.transactionHash}:${l.logIndex}`));
+      const rows = [...byMe, ...forMe, ...byMarket.filter((l) => myTx.has(l.transactionHash))]
+        .sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1)).filter((l) => !seen.has(`${l.transactionHash}:${l.logIndex}`) && seen.add(`${l.transactionHash}:${l.logIndex}`));
       fill(claims, table(["Certificate", "kWh", "Beneficiary", "Purpose", ""], rows.reverse().map((l) => [
         `#${l.args.id}`, kwh(l.args.amount), short(l.args.beneficiary), l.args.purpose,
         h("a", { href: `#/proof/tx/${l.transactionHash}` }, "proof"),
       ]), "Claims I made or that name me"));
-      fill(market, has("CertificateExchange")
-        ? h("p", {}, `The certificate market is deployed at ${addr("CertificateExchange")}; trading it from the app is not built yet.`)
-        : h("p", {}, "No certificate market on this deployment yet."));
+      if (cx) await cx.refresh(mine, issued.map((l) => ({ method: Number(l.args.method), periodEnd: l.args.period_end as bigint })));
     },
   };
 }
@@ -194,6 +218,10 @@ export function proofPage(arg: string): Page {
         return;
       }
       const blocks = await Promise.all(found.map((f) => blockTime(f.blockNumber)));
+      // a buy-and-claim's claimer is the market: name the member who sent it
+      const market = has("CertificateExchange") ? addr("CertificateExchange").toLowerCase() : "";
+      const senders = await Promise.all(found.map((f) => ((f.args.claimer as string).toLowerCase() === market
+        ? app.pub.getTransaction({ hash: f.transactionHash }).then((t) => getAddress(t.from)) : Promise.resolve(undefined))));
       const parts = await Promise.all(found.map(async (f, i) => {
         const id = f.args.id as bigint;
         const [c, total] = await Promise.all([cert(id), read<bigint>("EnvironmentalCertificate", "claimed_balance_of", [f.args.beneficiary, id])]);
@@ -202,7 +230,8 @@ export function proofPage(arg: string): Page {
           h("dl", { class: "facts" },
             h("dt", {}, "Beneficiary"), h("dd", { "data-testid": "proof-beneficiary" }, h("code", {}, f.args.beneficiary)),
             h("dt", {}, "Purpose"), h("dd", { "data-testid": "proof-purpose" }, f.args.purpose),
-            h("dt", {}, "Claimed by"), h("dd", {}, h("code", {}, f.args.claimer)),
+            h("dt", {}, "Claimed by"), h("dd", { "data-testid": "proof-claimer" }, senders[i]
+              ? ["the certificate market in a buy-and-claim sent by ", h("code", {}, senders[i]!)] : h("code", {}, f.args.claimer)),
             h("dt", {}, "Amount"), h("dd", { "data-testid": "proof-amount" }, kwh(f.args.amount)),
             h("dt", {}, "When"), h("dd", {}, `${dateTime(blocks[i])} (block ${f.blockNumber})`),
             h("dt", {}, "Transaction"), h("dd", {}, h("code", {}, f.transactionHash)),

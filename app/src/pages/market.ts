@@ -3,7 +3,7 @@
 // before signing, my open orders (cancel), my trades, proceeds withdrawal.
 import type { Page } from "../main";
 import type { Address } from "viem";
-import { addr, app, blockTime, head, logs, read, send, signPermit } from "../chain";
+import { app, blockTime, ensureQuoteAllowance, logs, read, send } from "../chain";
 import { fill, field, h, message, select, stat, table, txView } from "../ui";
 import { InputError, bps, dateTime, kwh, parseAmount, parseKwh, price, quoteFor, token, WH_PER_KWH } from "../units";
 
@@ -164,26 +164,7 @@ export function marketPage(): Page {
     submit.disabled = true;
     try {
       const view = txView(msg);
-      if (o.isBuy && o.pv.maxSpend > 0n) {
-        const allowance = await read<bigint>("QuoteToken", "allowance", [app.account, addr("EnergyExchange")]);
-        if (allowance < o.pv.maxSpend) {
-          // EIP-2612: the approval is a signature; the permit rides in its own (simulated) transaction
-          view.set("signing", `Sign a permit for ${q(o.pv.maxSpend)} in your wallet…`);
-          const deadline = head.timestamp + 3_600n;
-          let sig;
-          try {
-            sig = await signPermit("QuoteToken", addr("EnergyExchange"), o.pv.maxSpend, deadline);
-          } catch (e) {
-            view.set("failed", `Permit not signed: ${(e as Error).message}`);
-            return;
-          }
-          const r = await send(`Permit ${q(o.pv.maxSpend)} to the exchange`, {
-            contract: "QuoteToken", functionName: "permit",
-            args: [app.account, addr("EnergyExchange"), o.pv.maxSpend, deadline, sig.v, sig.r, sig.s],
-          }, view);
-          if (!r.ok) return;
-        }
-      }
+      if (o.isBuy && !(await ensureQuoteAllowance("EnergyExchange", o.pv.maxSpend, q(o.pv.maxSpend), view))) return;
       const what = `${o.isBuy ? "Buy" : "Sell"} ${kwh(o.wh)} at ${pr(o.p)}`;
       const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, txView(msg));
       if (r.ok) {
