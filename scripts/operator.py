@@ -10,8 +10,9 @@
     ape run operator params                             (values in force, announced changes and when they apply)
     ape run operator mint-tsl MEMBER 100
     ape run operator arrears [--settle] [--release]     (accounts in arrears; record them; release those past the grace period)
-    ape run operator collect                            (rent revenue and exchange fees to the treasury)
-    ape run operator pause|unpause [registry|watt|exchange|all]
+    ape run operator announce cert-price-band 0.0002 0.01   (the certificate market: cert-fees, cert-price-band, cert-min-order)
+    ape run operator collect                            (rent revenue and both markets' fees to the treasury)
+    ape run operator pause|unpause [registry|watt|exchange|certificate-market|all]
     ape run operator status                             (meters: owner, accepted, last reading, rejects)
     ape run operator faucet ADDRESS [--eth 10] [--tsl 100] [--quote 500]   (local chains only)
 
@@ -35,11 +36,11 @@ from rich.table import Table
 
 from gridmint.ape_support import (
     ZERO_ADDRESS, Group, Refused, Sender, account_option, address_or_account, has_function, head, is_local,
-    load_contracts, parse_address, quiet, resolve_account, verbose_option,
+    load_contracts, load_record, parse_address, quiet, resolve_account, verbose_option,
 )
 from gridmint.units import (
     METHOD_NAMES, REJECT_REASONS, UnitError, duration, kwh, parse_duration_s, parse_energy_wh, parse_kw_to_w,
-    parse_method, parse_price, parse_timestamp, parse_token, price, tsl, when,
+    parse_method, parse_price, parse_timestamp, parse_token, price, tick_digits, token, tsl, when,
 )
 
 # quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
@@ -65,6 +66,10 @@ class Ctx:
         self.verbose = verbose
         self._sender = None
         self.qdec, self.qsym = int(self.quote.decimals()), self.quote.symbol()
+        # the certificate market, where the deployment has one (records written before it do not)
+        self.cx = None
+        if "CertificateExchange" in load_record(network).contracts:
+            (self.cx,) = load_contracts(network, ["CertificateExchange"])
 
     @property
     def sender(self) -> Sender:
@@ -315,6 +320,9 @@ PARAMS = {
     "fees": Param("ex", "fees", "PARAM_FEES", ("maker bps", "taker bps"), "exchange fees in basis points"),
     "price-band": Param("ex", "price_band", "PARAM_PRICE_BAND", ("floor per kWh", "ceiling per kWh"), "feed-in .. retail price band"),
     "min-order": Param("ex", "min_order_wh", "PARAM_MIN_ORDER", ("kWh",), "the smallest order that may rest"),
+    "cert-fees": Param("cx", "fees", "PARAM_FEES", ("maker bps", "taker bps"), "certificate market fees in basis points"),
+    "cert-price-band": Param("cx", "price_band", "PARAM_PRICE_BAND", ("floor per kWh", "ceiling per kWh"), "certificate market price band"),
+    "cert-min-order": Param("cx", "min_order_wh", "PARAM_MIN_ORDER", ("kWh",), "the smallest certificate order that may rest"),
     "clock-skew": Param("registry", "max_clock_skew", "PARAM_MAX_CLOCK_SKEW", ("duration, e.g. 300s",), "how far a reading may lie ahead of block time"),
 }
 
@@ -327,9 +335,9 @@ def _param_values(c: Ctx, name: str, values: tuple[str, ...]) -> list[int]:
         return [parse_token(values[0], 18, "TSL/kWh")] if values[0].strip() not in ("0",) else [0]
     if name == "grace-period" or name == "clock-skew":
         return [parse_duration_s(values[0])]
-    if name in ("capacity", "min-order"):
+    if name in ("capacity", "min-order", "cert-min-order"):
         return [parse_energy_wh(values[0])]
-    if name == "fees":
+    if name in ("fees", "cert-fees"):
         out = []
         for v in values:
             if not v.strip().isdigit():
@@ -344,11 +352,12 @@ def _show_value(c: Ctx, name: str, values) -> str:
         return f"{tsl(values[0], 6)} per kWh" + (" per day" if name == "rent-rate" else "")
     if name in ("grace-period", "clock-skew"):
         return duration(values[0])
-    if name in ("capacity", "min-order"):
+    if name in ("capacity", "min-order", "cert-min-order"):
         return kwh(values[0])
-    if name == "fees":
+    if name in ("fees", "cert-fees"):
         return f"maker {values[0]} bps, taker {values[1]} bps"
-    return f"{price(values[0], c.qdec, c.qsym)} .. {price(values[1], c.qdec, c.qsym)}"
+    digits = tick_digits(int(c.cx.TICK()), c.qdec) if name == "cert-price-band" else None
+    return f"{price(values[0], c.qdec, c.qsym, digits)} .. {price(values[1], c.qdec, c.qsym, digits)}"
 
 
 def _current(c: Ctx, name: str) -> list[int]:
@@ -361,6 +370,9 @@ def _current(c: Ctx, name: str) -> list[int]:
         "fees": lambda: [contract.maker_fee_bps(), contract.taker_fee_bps()],
         "price-band": lambda: [contract.floor_price(), contract.ceiling_price()],
         "min-order": lambda: [contract.min_order_wh()],
+        "cert-fees": lambda: [contract.maker_fee_bps(), contract.taker_fee_bps()],
+        "cert-price-band": lambda: [contract.floor_price(), contract.ceiling_price()],
+        "cert-min-order": lambda: [contract.min_order_wh()],
         "clock-skew": lambda: [contract.max_clock_skew()],
     }[name]()
 
@@ -380,9 +392,11 @@ def _pending(c: Ctx, name: str) -> tuple[list[int], int] | None:
     return [int(value)], int(effective_at)
 
 
-def _param_name(name: str) -> str:
+def _param_name(name: str, c: Ctx | None = None) -> str:
     if name not in PARAMS:
         raise Refused(f"unknown parameter {name!r} (one of: {', '.join(PARAMS)})")
+    if c is not None and getattr(c, PARAMS[name].contract) is None:
+        raise Refused(f"{name}: this deployment has no certificate market")
     return name
 
 
@@ -393,7 +407,7 @@ def _param_name(name: str) -> str:
 def announce(network, name, values, account_spec, verbose):
     """Announce a parameter change; it may apply once the notice period (NOTICE_S) is over."""
     c = Ctx(network, account_spec, verbose)
-    name = _param_name(name)
+    name = _param_name(name, c)
     p = PARAMS[name]
     parsed = _param_values(c, name, values)
     contract = getattr(c, p.contract)
@@ -419,7 +433,7 @@ def announce(network, name, values, account_spec, verbose):
 def apply_(network, name, account_spec, verbose):
     """Apply an announced parameter change whose notice is over."""
     c = Ctx(network, account_spec, verbose)
-    name = _param_name(name)
+    name = _param_name(name, c)
     p = PARAMS[name]
     contract = getattr(c, p.contract)
     fn = f"apply_{p.thing}"
@@ -443,6 +457,8 @@ def params(network, account_spec, verbose):
     for col in ("parameter", "in force", "announced", "applies from"):
         table.add_column(col)
     for name, p in PARAMS.items():
+        if getattr(c, p.contract) is None:
+            continue
         pending = _pending(c, name)
         table.add_row(name, _show_value(c, name, _current(c, name)),
                       _show_value(c, name, pending[0]) if pending else "-", when(pending[1]) if pending else "-")
@@ -536,11 +552,12 @@ def arrears(network, settle, release, account_spec, verbose):
 @cli.command(cls=ConnectedProviderCommand)
 @common
 def collect(network, account_spec, verbose):
-    """Send collected storage rent and exchange fees to the treasury."""
+    """Send collected storage rent and both markets' fees to the treasury."""
     c = Ctx(network, account_spec, verbose)
     s = c.operator()
     rent, fees = int(c.watt.rent_revenue()), int(c.ex.fees_accrued())
-    if not rent and not fees:
+    cert_fees = int(c.cx.fees_accrued()) if c.cx is not None else 0
+    if not rent and not fees and not cert_fees:
         raise Refused("nothing to collect: no rent revenue and no exchange fees")
     if rent:
         s.send(c.watt.claim_rent_revenue, what="claim_rent_revenue")
@@ -548,22 +565,25 @@ def collect(network, account_spec, verbose):
     if fees:
         s.send(c.ex.claim_fees, what="claim_fees")
         click.echo(f"exchange fees {_q(c, fees)} sent to the treasury {c.ex.treasury()}")
+    if cert_fees:
+        s.send(c.cx.claim_fees, what="claim_fees")
+        click.echo(f"certificate market fees {token(cert_fees, c.qdec, c.qsym, 6)} sent to the treasury {c.cx.treasury()}")
 
 
 def _q(c: Ctx, units: int) -> str:
-    from gridmint.units import token
-
     return token(units, c.qdec, c.qsym)
 
 
-PAUSABLE = {"registry": "registry", "watt": "watt", "exchange": "ex"}
+PAUSABLE = {"registry": "registry", "watt": "watt", "exchange": "ex", "certificate-market": "cx"}
 
 
 def _pause(network, which, account_spec, verbose, on: bool):
     c = Ctx(network, account_spec, verbose)
     if which not in (*PAUSABLE, "all"):
-        raise Refused(f"unknown contract {which!r} (registry, watt, exchange or all)")
-    targets = list(PAUSABLE) if which == "all" else [which]
+        raise Refused(f"unknown contract {which!r} ({', '.join(PAUSABLE)} or all)")
+    if which != "all" and getattr(c, PAUSABLE[which]) is None:
+        raise Refused(f"this deployment has no {which}")
+    targets = [n for n in PAUSABLE if getattr(c, PAUSABLE[n]) is not None] if which == "all" else [which]
     s = c.operator()
     plan = []
     for name in targets:
@@ -587,7 +607,7 @@ def _pause(network, which, account_spec, verbose, on: bool):
 @click.argument("which", default="all")
 @common
 def pause(network, which, account_spec, verbose):
-    """Pause the registry, WATT, the exchange, or all (withdrawals, cancels and claims keep working)."""
+    """Pause the registry, WATT, the exchange, the certificate market, or all (withdrawals, cancels and claims keep working)."""
     _pause(network, which, account_spec, verbose, True)
 
 

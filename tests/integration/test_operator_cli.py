@@ -130,9 +130,15 @@ def test_operator_commands(cli, tmp_path, accounts, chain, project):
     out = cli("operator", "announce", "rent-rate", "0.004")
     assert "announced rent-rate = 0.004000 TSL per kWh per day" in out and "it may apply from" in out
     assert "may apply only from" in cli("operator", "apply", "rent-rate", code=2)
-    assert "0.004000 TSL per kWh per day" in cli("operator", "params")
+    # the certificate market's band, on its own tick (0.00001 per kWh), within its deploy-time limits
+    assert "ceiling above limit" in cli("operator", "announce", "cert-price-band", "0.0001", "0.5", code=2)
+    out = cli("operator", "announce", "cert-price-band", "0.0002", "0.01")
+    assert "announced cert-price-band = 0.00020 TEUR/kWh .. 0.01000 TEUR/kWh" in out, out
+    params = cli("operator", "params")
+    assert "0.004000 TSL per kWh per day" in params and "cert-price-band" in params
     chain.mine(timestamp=chain.blocks.head.timestamp + 7 * DAY + 60)
     assert "rent-rate: 0.003479 TSL per kWh per day -> 0.004000 TSL per kWh per day" in cli("operator", "apply", "rent-rate")
+    assert "-> 0.00020 TEUR/kWh .. 0.01000 TEUR/kWh" in cli("operator", "apply", "cert-price-band")
     assert watt.rent_rate() == 4 * 10**15
     assert "nothing has been announced" in cli("operator", "apply", "rent-rate", code=2)
 
@@ -149,6 +155,8 @@ def test_operator_commands(cli, tmp_path, accounts, chain, project):
     # pause and unpause; collect the rent
     assert "unknown contract 'bank'" in cli("operator", "pause", "bank", code=2)
     assert "registry paused" in cli("operator", "pause", "registry")
+    assert "certificate-market paused" in cli("operator", "pause", "certificate-market")
+    assert "certificate-market running again" in cli("operator", "unpause", "certificate-market")
     assert "already paused" in cli("operator", "pause", "registry", code=2)
     assert "running again" in cli("operator", "unpause", "registry")
     assert "rent revenue" in cli("operator", "collect")

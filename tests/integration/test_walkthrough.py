@@ -33,7 +33,8 @@ def test_readme_block_is_extracted_whole():
     assert block.lstrip().startswith('N="--network ethereum:local:foundry"')
     assert block.rstrip().endswith("kill %1")
     for step in ("run deploy", "keys new", "operator register", "accept-meter", "faucet", "backfill", "deposit-rent",
-                 "place sell", "place buy", "certificates issue", "certificates claim"):
+                 "place sell", "place buy", "certificates issue", "certificates claim", "market sell",
+                 "market buy-and-claim"):
         assert step in block, step
 
 
@@ -70,6 +71,10 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     assert re.search(r"deposited 20\.0000 TSL; deposit [0-9.]+ TSL; storage left: [0-9.]+ days -> [0-9,.]+ days", out), out
     assert "issued certificate #1: 8.000 kWh" in out
     assert "claimed 1.000 kWh of certificate #1" in out
+    # the certificate market: 4 kWh offered at 0.0045, 2 kWh bought and claimed in one transaction
+    assert re.search(r"order \d+ rests: sell 4\.000 kWh of certificate #1 \(solar 20\d\d-\d\d\) at 0\.00450 TEUR/kWh", out), out
+    assert re.search(r"bought and claimed 2\.000 kWh of solar 20\d\d-\d\d for 0x[0-9a-fA-F]{40} at 0\.00450 TEUR/kWh", out), out
+    assert "withdrew 0.008991 TEUR" in out  # 0.009 minus the 10 bps maker fee
     print(f"walkthrough: {time.time() - started:.0f} s")
 
 
