@@ -1,5 +1,6 @@
 # pragma version ~=0.4.3
 # pragma nonreentrancy off
+# pragma optimize codesize
 """
 @title Certificate exchange: environmental value against a stablecoin
 @custom:contract-name CertificateExchange
