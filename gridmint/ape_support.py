@@ -116,6 +116,13 @@ verbose_option = click.option("-v", "--verbose", is_flag=True, help="print each 
 account_option = click.option("--account", "account_spec", default=None, help="ape account alias, or test:N on a local chain")
 
 
+def order_options(f):
+    """The options every order command takes (both markets): --ioc, --post-only, --expires-in."""
+    f = click.option("--expires-in", default=None, help="time until the order expires (e.g. 3600, 90min, 2h, 7d)")(f)
+    f = click.option("--post-only", is_flag=True, help="only rest; refuse to take")(f)
+    return click.option("--ioc", is_flag=True, help="immediate-or-cancel: never rests")(f)
+
+
 def network_key(network) -> str:
     """The deployment record's network key for the connected provider (see deployments.record_key)."""
     from ape import chain

@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gridmint.ape_support import (
-    ZERO_ADDRESS, Group, Refused, Sender, account_option, address_or_account, head, load_contracts, load_record,
+    ZERO_ADDRESS, Group, Refused, Sender, account_option, order_options, address_or_account, head, load_contracts, load_record,
     parse_address, quiet, resolve_account, verbose_option,
 )
 from gridmint.metadata import certificate_metadata, id_hex, status
@@ -376,9 +376,7 @@ def book(network, method, vintage, levels, verbose):
 @click.argument("id")
 @click.argument("price_text", metavar="PRICE")
 @click.argument("amount", metavar="KWH")
-@click.option("--ioc", is_flag=True, help="immediate-or-cancel: never rests")
-@click.option("--post-only", is_flag=True, help="only rest; refuse to take")
-@click.option("--expires-in", default=None, help="time until the order expires (e.g. 3600, 90min, 2h, 7d)")
+@order_options
 @account_option
 @verbose_option
 def sell(network, id, price_text, amount, ioc, post_only, expires_in, account_spec, verbose):
@@ -412,9 +410,7 @@ def sell(network, id, price_text, amount, ioc, post_only, expires_in, account_sp
 @click.argument("vintage")
 @click.argument("price_text", metavar="PRICE")
 @click.argument("amount", metavar="KWH")
-@click.option("--ioc", is_flag=True, help="immediate-or-cancel: never rests")
-@click.option("--post-only", is_flag=True, help="only rest; refuse to take")
-@click.option("--expires-in", default=None, help="time until the order expires (e.g. 3600, 90min, 2h, 7d)")
+@order_options
 @account_option
 @verbose_option
 def buy(network, method, vintage, price_text, amount, ioc, post_only, expires_in, account_spec, verbose):

@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gridmint.ape_support import (
-    ZERO_ADDRESS, Group, Refused, Sender, account_option, has_function, head, load_contracts, parse_address, quiet,
+    ZERO_ADDRESS, Group, Refused, Sender, account_option, order_options, has_function, head, load_contracts, parse_address, quiet,
     resolve_account, verbose_option,
 )
 from gridmint.units import (
@@ -105,9 +105,7 @@ def book(network, levels, verbose):
 @click.argument("side", type=click.Choice(["buy", "sell"]))
 @click.argument("price_text", metavar="PRICE")
 @click.argument("amount", metavar="KWH")
-@click.option("--ioc", is_flag=True, help="immediate-or-cancel: never rests")
-@click.option("--post-only", is_flag=True, help="only rest; refuse to take")
-@click.option("--expires-in", default=None, help="time until the order expires (e.g. 3600, 90min, 2h, 1d)")
+@order_options
 @account_option
 @verbose_option
 def place(network, side, price_text, amount, ioc, post_only, expires_in, account_spec, verbose):
