@@ -84,7 +84,13 @@ app/node_modules/.installed: app/package.json app/package-lock.json
 	cd app && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-app-build: app/node_modules/.installed
+# what the contracts say (ABIs, event and struct types, reasons, flags), generated for Python
+# (gridmint/generated/) and the app (app/src/generated/); tests/unit/test_generated.py checks it is current
+.PHONY: generate
+generate: $(VENV)/.installed
+	$(BIN)/python -m gridmint.codegen
+
+app-build: app/node_modules/.installed generate
 	cd app && npm run --silent build
 
 # the app's browser tests drive Debian's chromium through Playwright (nothing downloads a browser)

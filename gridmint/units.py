@@ -17,8 +17,12 @@ import re
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from .generated import contracts as _generated
+
 WH_PER_KWH = 1_000
 SECONDS_PER_DAY = 86_400
+# storage left is shown in days up to this many, then as "more than a year"
+DAYS_SHOWN_MAX = 365
 TSL_DECIMALS = 18
 MAX_UINT256 = 2**256 - 1
 # `expires_at` of an order that never expires, and `storage_paid_until` of an account storing nothing
@@ -29,15 +33,8 @@ NO_EXPIRY_EXCHANGE = 2**40 - 1
 METHODS = {"none": 0, "solar": 1, "wind": 2, "hydro": 3, "geothermal": 4, "biomass": 5}
 METHOD_NAMES = {code: name for name, code in METHODS.items()}
 
-REJECT_REASONS = {
-    1: "unknown meter",
-    2: "inactive or not accepted by its owner",
-    3: "bad signature",
-    4: "stale (not after the last accepted reading)",
-    5: "from the future (beyond the allowed clock skew)",
-    6: "a counter went down",
-    7: "implausible (more energy than the meter's rated power allows)",
-}
+# `ReadingRejected.reason` -> words, as MeterRegistry.vy defines them (generated: gridmint/codegen.py)
+REJECT_REASONS = {code: reason.words for code, reason in _generated.REJECT_REASONS.items()}
 
 
 class UnitError(ValueError):
@@ -118,40 +115,26 @@ def tick_digits(tick: int, decimals: int, least: int = 4) -> int:
     return min(max(digits, least), decimals)
 
 
-def quote_for(wh: int, price_per_kwh: int) -> int:
-    """Quote base units a fill of `wh` at `price_per_kwh` moves (rounded down, as the exchange does)."""
-    return wh * price_per_kwh // WH_PER_KWH
-
-
-def bid_escrow(wh: int, price_per_kwh: int, fee_cap_bps: int = 100) -> int:
-    """Quote base units a bid escrows on either market: price x amount rounded up, plus the fee cap
-    (rounded up); what its fills do not use is refunded to the bidder's proceeds."""
-    base = -(-wh * price_per_kwh // WH_PER_KWH)
-    return base + -(-base * fee_cap_bps // 10_000)
-
-
-def order_flags(ioc: bool, post_only: bool) -> int:
-    """The markets' `flags`: 1 immediate-or-cancel, 2 post-only (never both)."""
-    if ioc and post_only:
-        raise UnitError("--ioc and --post-only exclude each other")
-    return (1 if ioc else 0) | (2 if post_only else 0)
-
-
-def bps(amount: int, fee_bps: int) -> int:
-    """A fee of `fee_bps` basis points on `amount` (rounded down)."""
-    return amount * fee_bps // 10_000
-
-
 def rent_per_day(stored_wh: int, rent_rate: int) -> int:
     """TSL base units a day to keep `stored_wh`: rent_rate is TSL base units per kWh per day."""
     return -(-stored_wh * rent_rate // WH_PER_KWH)
 
 
+def days_left(seconds: int | float) -> str:
+    """Storage time left, as every view shows it: "12.5 days" up to a year (`DAYS_SHOWN_MAX`),
+    then "more than a year" (a deposit that lasts centuries reads no better in days)."""
+    days = max(seconds, 0) / SECONDS_PER_DAY
+    if days > DAYS_SHOWN_MAX:
+        return "more than a year"
+    return f"{days:.1f} days"
+
+
 def storage_days_left(paid_until: int, now: int) -> str:
-    """WATT's `storage_paid_until` as the member app shows it: "12.5 days", or "nothing stored"."""
+    """WATT's `storage_paid_until` (s) at chain time `now` (s): "12.5 days", "more than a year",
+    or "nothing stored"."""
     if paid_until >= MAX_UINT256:
         return "nothing stored"
-    return f"{max(paid_until - now, 0) / SECONDS_PER_DAY:.1f} days"
+    return days_left(paid_until - now)
 
 
 def when(ts: int) -> str:
@@ -258,11 +241,12 @@ def duration(seconds: int) -> str:
 
 
 def storage_days(deposit: int, stored_wh: int, rent_rate: int) -> str:
-    """Days a TSL deposit keeps `stored_wh` at `rent_rate`: "88.0 days", or "nothing stored"."""
+    """Days a TSL deposit (base units) keeps `stored_wh` at `rent_rate`: "88.0 days", "more than a
+    year", or "nothing stored"."""
     daily = rent_per_day(stored_wh, rent_rate)
     if stored_wh == 0 or daily == 0:
         return "nothing stored"
-    return f"{deposit / daily:,.1f} days"
+    return days_left(deposit * SECONDS_PER_DAY / daily)
 
 
 # revert strings of the contracts and of the snekmate modules they use, in words for a person
@@ -331,17 +315,6 @@ def revert_reason(message: str | None) -> str:
     return text.split(": ", 1)[1] if re.match(r"^[a-z_0-9]+: ", text) else text
 
 
-# `OrderClosed.reason` of both markets (10: CertificateExchange only)
-CLOSE_REASONS = {
-    1: "filled",
-    2: "cancelled",
-    3: "expired",
-    4: "immediate-or-cancel remainder",
-    5: "self-trade (the taker met its own resting order)",
-    6: "uncrossable remainder",
-    7: "seller in storage-rent arrears",
-    8: "remainder below the minimum order",
-    9: "outside the price band in force",
-    10: "certificate revoked or expired (its units stay credited to the seller)",
-}
+# `OrderClosed.reason` of both markets -> words, as the order book defines them (generated)
+CLOSE_REASONS = {code: reason.words for code, reason in _generated.CLOSE_REASONS.items()}
 

@@ -15,45 +15,81 @@ from dataclasses import dataclass
 
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
 
 from gridmint.deployments import Deployment
-from gridmint.units import REJECT_REASONS
+from gridmint.generated.contracts import REJECT_REASONS, SELECTORS, TOPICS, abi
 from .eip712 import Domain, Reading, domain_from_contract
 from .outbox import REASONS, Outbox, Row
 
 log = logging.getLogger("gridmint.oracle.chain")
 
-REASON_STALE = 4
-
-SUBMIT_SELECTOR = keccak(
-    b"submit_readings((address,uint64,uint256,uint256,uint256,uint256)[],bytes[])"
-)[:4]
-TOPIC_ACCEPTED = keccak(b"ReadingAccepted(address,address,uint64,uint256,uint256,uint256,uint256)")
-TOPIC_REJECTED = keccak(b"ReadingRejected(address,uint64,uint8)")
+REGISTRY_ABI = abi("MeterRegistry")
+REASON_STALE = next(code for code, reason in REJECT_REASONS.items() if reason.name == "stale")
 # gas limit per batch: 25k base + 75k per reading covers the worst path measured by `make gas`
 # (`registry.first_reading`: ~66k beyond the 21k transaction base) with a margin; only gas used
 # is paid. A batch that still runs out is retried with the node's estimate.
 GAS_BASE, GAS_PER_READING = 25_000, 75_000
 
 
+def _abi_type(param: dict) -> str:
+    """An ABI parameter's canonical type, tuples spelled out ("(address,uint64)[]")."""
+    t = param["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + t[len("tuple"):]
+    return t
+
+
+def _abi_item(kind: str, name: str) -> dict:
+    (item,) = [i for i in REGISTRY_ABI if i.get("type") == kind and i.get("name") == name]
+    return item
+
+
+# `submit_readings(readings, signatures)`: its selector and argument types from the generated ABI
+_SUBMIT_TYPES = [_abi_type(p) for p in _abi_item("function", "submit_readings")["inputs"]]
+SUBMIT_SELECTOR = bytes.fromhex(SELECTORS["MeterRegistry"][f"submit_readings({','.join(_SUBMIT_TYPES)})"][2:])
+
+
+def _log_layout(event: str, fields: tuple[str, ...]) -> tuple[bytes, dict[str, tuple[str, int]]]:
+    """topic 0 of a registry event and where each of `fields` sits in its logs: ("topic", index)
+    or ("data", 32-byte word), from the generated ABI (every data field must be static: one word)."""
+    topic, data, where = 1, 0, {}
+    for p in _abi_item("event", event)["inputs"]:
+        if p["indexed"]:
+            where[p["name"]] = ("topic", topic)
+            topic += 1
+        else:
+            if p["type"] in ("bytes", "string") or p["type"].endswith("]") or p["type"].startswith("tuple"):
+                raise TypeError(f"{event}.{p['name']} is not one word: decode it with eth_abi")
+            where[p["name"]] = ("data", data)
+            data += 1
+    return bytes.fromhex(TOPICS["MeterRegistry"][event][2:]), {f: where[f] for f in fields}
+
+
+TOPIC_ACCEPTED, _ACCEPTED_AT = _log_layout("ReadingAccepted", ("meter", "timestamp"))
+TOPIC_REJECTED, _REJECTED_AT = _log_layout("ReadingRejected", ("meter", "timestamp", "reason"))
+
+
+def _field(topics, data: bytes, at: tuple[str, int]) -> int:
+    kind, i = at
+    word = bytes(topics[i]) if kind == "topic" else data[32 * i:32 * i + 32]
+    return int.from_bytes(word, "big")
+
+
 def submit_calldata(rows: list[Row]) -> bytes:
-    """ABI-encoded `submit_readings` call: eth_abi directly (web3's contract encoder costs ~60 ms
-    per 64-reading batch in pure-Python recursion)."""
+    """ABI-encoded `submit_readings` call: eth_abi directly with the generated ABI's types (web3's
+    contract encoder costs ~60 ms per 64-reading batch in pure-Python recursion)."""
     readings = [row.reading.as_call_arg() for row in rows]
     signatures = [row.signature for row in rows]
-    return SUBMIT_SELECTOR + abi_encode(
-        ["(address,uint64,uint256,uint256,uint256,uint256)[]", "bytes[]"], [readings, signatures]
-    )
+    return SUBMIT_SELECTOR + abi_encode(_SUBMIT_TYPES, [readings, signatures])
 
 
 def decode_outcomes(receipt) -> tuple[set[tuple[str, int]], dict[tuple[str, int], int]]:
-    """(accepted keys, rejected key -> reason) from a receipt's registry logs, decoded by hand
-    (topic 1 is the meter; the timestamp is the first data word)."""
+    """(accepted keys, rejected key -> reason) from a receipt's registry logs, each field read from
+    the word the generated ABI places it in (no full decode on the hot path)."""
     accepted: set[tuple[str, int]] = set()
     rejected: dict[tuple[str, int], int] = {}
     for entry in receipt["logs"]:
@@ -61,15 +97,19 @@ def decode_outcomes(receipt) -> tuple[set[tuple[str, int]], dict[tuple[str, int]
         if not topics:
             continue
         topic0 = bytes(topics[0])
-        if topic0 not in (TOPIC_ACCEPTED, TOPIC_REJECTED):
-            continue
-        meter = to_checksum_address(bytes(topics[1])[-20:])
-        data = bytes(entry["data"])
-        ts = int.from_bytes(data[0:32], "big")
         if topic0 == TOPIC_ACCEPTED:
-            accepted.add((meter, ts))
+            at = _ACCEPTED_AT
+        elif topic0 == TOPIC_REJECTED:
+            at = _REJECTED_AT
         else:
-            rejected[(meter, ts)] = int.from_bytes(data[32:64], "big")
+            continue
+        data = bytes(entry["data"])
+        meter = to_checksum_address(_field(topics, data, at["meter"]).to_bytes(32, "big")[-20:])
+        key = (meter, _field(topics, data, at["timestamp"]))
+        if topic0 == TOPIC_ACCEPTED:
+            accepted.add(key)
+        else:
+            rejected[key] = _field(topics, data, at["reason"])
     return accepted, rejected
 
 
@@ -89,9 +129,8 @@ class Registry:
 
     @classmethod
     def from_deployment(cls, w3: Web3, deployment: Deployment) -> "Registry":
-        contract = w3.eth.contract(
-            address=to_checksum_address(deployment.address("MeterRegistry")), abi=deployment.abi("MeterRegistry")
-        )
+        # the ABI of this code's contracts (generated), the address from the deployment record
+        contract = w3.eth.contract(address=to_checksum_address(deployment.address("MeterRegistry")), abi=REGISTRY_ABI)
         return cls(w3, contract, int(deployment.params.get("deployed_at_block", 0)))
 
     def check_domain(self, expected_chain_id: int | None) -> Domain:
@@ -124,7 +163,7 @@ class Registry:
         return dict(zip(names, value))
 
     def meter_info(self, meter: str) -> dict:
-        """`meters(meter)`: owner, method, active, accepted (once the registry has it), rated power, name."""
+        """`meters(meter)`: owner, method, active, accepted, rated power, name."""
         return self._struct("meters", to_checksum_address(meter))
 
     def last_reading(self, meter: str) -> Reading | None:
@@ -335,7 +374,7 @@ class Submitter:
                             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(key[1])),
                             "reason": reason,
                             "reason_name": REASONS.get(reason, str(reason)),
-                            "reason_text": REJECT_REASONS.get(reason, "unknown reason"),
+                            "reason_text": REJECT_REASONS[reason].words if reason in REJECT_REASONS else "unknown reason",
                             "tx": tx_hash,
                         },
                     )

@@ -1,15 +1,31 @@
-// One publicClient and one walletClient per page session; contracts and ABIs from the deployment
-// record the server hands out (deployments/<ecosystem>-<network>-<chain id>.json), never copied.
+// One publicClient and one walletClient per page session. Addresses from the deployment record the
+// server hands out (deployments/<ecosystem>-<network>-<chain id>.json); ABIs generated from the
+// contracts at build time (generated/contracts.ts, `as const`), so every read, write and event is typed.
 import {
-  type Abi, type Address, type Chain, type EIP1193Provider, type Hash, type PublicClient, type WalletClient,
+  type Address, type Chain, type ContractEventName, type ContractFunctionArgs, type ContractFunctionName,
+  type ContractFunctionReturnType, type EIP1193Provider, type Hash, type PublicClient, type WalletClient,
   BaseError, ContractFunctionRevertedError, UserRejectedRequestError, createPublicClient, createWalletClient,
   custom, defineChain, http, numberToHex, parseSignature,
 } from "viem";
+import { abis } from "./generated/contracts";
+
+/** The generated ABIs under the deployment record's names (the quote token: the ERC-20 + EIP-2612
+ *  interface of the local mock stablecoin, which any quote token the deploy accepts provides). */
+export const ABIS = { ...abis, QuoteToken: abis.MockStablecoin } as const;
+export type Name = keyof typeof ABIS;
+type AbiOf<N extends Name> = (typeof ABIS)[N];
+type View = "pure" | "view";
+type Write = "nonpayable" | "payable";
+export type ReadFn<N extends Name> = ContractFunctionName<AbiOf<N>, View>;
+export type ReadArgs<N extends Name, F extends ReadFn<N>> = ContractFunctionArgs<AbiOf<N>, View, F>;
+/** What `read(name, fn)` returns: the type viem infers from the generated ABI (structs as objects). */
+export type Returns<N extends Name, F extends ReadFn<N>> = ContractFunctionReturnType<AbiOf<N>, View, F>;
+export type WriteFn<N extends Name> = ContractFunctionName<AbiOf<N>, Write>;
 
 export type Deployment = {
   network: string;
   chain_id: number;
-  contracts: Record<string, { address: Address; abi: Abi }>;
+  contracts: Record<string, { address: Address }>;
   params: Record<string, unknown>;
 };
 export type Config = { rpcUrl: string; deployment?: string };
@@ -55,13 +71,13 @@ export async function load(): Promise<void> {
   app.pub = createPublicClient({ chain: app.chain, transport: http(cfg.rpcUrl, { batch: { wait: 5 } }), pollingInterval: 500 }) as PublicClient;
   const [wattDecimals, tslDecimals, tslSymbol, quoteDecimals, quoteSymbol, tick, floor, ceiling, minOrderWh, makerBps,
     takerBps, rentRate, graceS, releasePrice, claimWindowS] = await Promise.all([
-    read<number>("WattToken", "decimals"), read<number>("StorageRentToken", "decimals"),
-    read<string>("StorageRentToken", "symbol"), read<number>("QuoteToken", "decimals"), read<string>("QuoteToken", "symbol"),
-    read<bigint>("EnergyExchange", "TICK"), read<bigint>("EnergyExchange", "floor_price"),
-    read<bigint>("EnergyExchange", "ceiling_price"), read<bigint>("EnergyExchange", "min_order_wh"),
-    read<bigint>("EnergyExchange", "maker_fee_bps"), read<bigint>("EnergyExchange", "taker_fee_bps"),
-    read<bigint>("WattToken", "rent_rate"), read<bigint>("WattToken", "rent_grace_period"),
-    read<bigint>("WattToken", "release_price"), read<bigint>("EnvironmentalCertificate", "CLAIM_WINDOW"),
+    read("WattToken", "decimals"), read("StorageRentToken", "decimals"),
+    read("StorageRentToken", "symbol"), read("QuoteToken", "decimals"), read("QuoteToken", "symbol"),
+    read("EnergyExchange", "TICK"), read("EnergyExchange", "floor_price"),
+    read("EnergyExchange", "ceiling_price"), read("EnergyExchange", "min_order_wh"),
+    read("EnergyExchange", "maker_fee_bps"), read("EnergyExchange", "taker_fee_bps"),
+    read("WattToken", "rent_rate"), read("WattToken", "rent_grace_period"),
+    read("WattToken", "release_price"), read("EnvironmentalCertificate", "CLAIM_WINDOW"),
   ]);
   app.meta = { wattDecimals, tslDecimals, tslSymbol, quoteDecimals, quoteSymbol, tick, floor, ceiling, minOrderWh,
     makerBps, takerBps, rentRate, graceS, releasePrice, claimWindowS };
@@ -70,23 +86,23 @@ export async function load(): Promise<void> {
 /** Re-reads the parameters an announced change may have moved (band, fees, rent). */
 export async function refreshMeta(): Promise<void> {
   const [floor, ceiling, minOrderWh, makerBps, takerBps, rentRate] = await Promise.all([
-    read<bigint>("EnergyExchange", "floor_price"), read<bigint>("EnergyExchange", "ceiling_price"),
-    read<bigint>("EnergyExchange", "min_order_wh"), read<bigint>("EnergyExchange", "maker_fee_bps"),
-    read<bigint>("EnergyExchange", "taker_fee_bps"), read<bigint>("WattToken", "rent_rate"),
+    read("EnergyExchange", "floor_price"), read("EnergyExchange", "ceiling_price"),
+    read("EnergyExchange", "min_order_wh"), read("EnergyExchange", "maker_fee_bps"),
+    read("EnergyExchange", "taker_fee_bps"), read("WattToken", "rent_rate"),
   ]);
   Object.assign(app.meta, { floor, ceiling, minOrderWh, makerBps, takerBps, rentRate });
 }
 
 export const has = (name: string) => name in app.dep.contracts;
-export const addr = (name: string) => app.dep.contracts[name].address;
-export const abi = (name: string) => app.dep.contracts[name].abi;
-export const hasFunction = (name: string, fn: string) =>
-  has(name) && abi(name).some((i) => i.type === "function" && i.name === fn);
-export const hasEvent = (name: string, ev: string) =>
-  has(name) && abi(name).some((i) => i.type === "event" && i.name === ev);
+export const addr = (name: Name) => app.dep.contracts[name].address;
+export const abi = <N extends Name>(name: N): AbiOf<N> => ABIS[name];
 
-export function read<T>(name: string, functionName: string, args: readonly unknown[] = []): Promise<T> {
-  return app.pub.readContract({ address: addr(name), abi: abi(name), functionName, args }) as Promise<T>;
+/** A view of a deployed contract, typed by its generated ABI: `read("EnergyExchange", "floor_price")` is a
+ *  Promise<bigint>, `read("EnergyExchange", "depth", [true, 12n])` of readonly { price; amount_wh }[]. */
+export function read<N extends Name, F extends ReadFn<N>>(
+  name: N, functionName: F, ...args: ReadArgs<N, F> extends readonly [] ? [] : [ReadArgs<N, F>]
+): Promise<Returns<N, F>> {
+  return app.pub.readContract({ address: addr(name), abi: abi(name), functionName, args: args[0] } as any) as Promise<Returns<N, F>>;
 }
 
 /** Chain time: the head block's timestamp (the seeded chain runs ahead of the wall clock). */
@@ -102,8 +118,7 @@ type Log = { args: Record<string, any>; blockNumber: bigint; transactionHash: Ha
 const caches = new Map<string, { last: bigint; logs: Log[]; pending?: Promise<Log[]> }>();
 
 /** All logs of `contract.eventName` (optionally filtered on indexed args) up to the head, fetched incrementally. */
-export async function logs(contract: string, eventName: string, args?: Record<string, unknown>): Promise<Log[]> {
-  if (!hasEvent(contract, eventName)) return [];
+export async function logs<N extends Name>(contract: N, eventName: ContractEventName<AbiOf<N>>, args?: Record<string, unknown>): Promise<Log[]> {
   const key = `${contract}.${eventName}.${JSON.stringify(args ?? {}, (_, v) => (typeof v === "bigint" ? v.toString() : v))}`;
   let c = caches.get(key);
   if (!c) caches.set(key, (c = { last: app.fromBlock - 1n, logs: [] }));
@@ -195,7 +210,10 @@ export async function ensureChain(p: EIP1193Provider): Promise<void> {
 
 // ---------------------------------------------------------------- writes: simulate, then send, then track
 
-export type Call = { contract: string; functionName: string; args: readonly unknown[] };
+/** A transaction to a deployed contract, typed by its generated ABI (function name and arguments). */
+export type Call<N extends Name = Name, F extends WriteFn<N> = WriteFn<N>> = {
+  contract: N; functionName: F; args: ContractFunctionArgs<AbiOf<N>, Write, F>;
+};
 export type TxView = { set(state: "simulating" | "signing" | "pending" | "confirmed" | "failed" | "refused", text: string): void };
 
 /** The revert reason in words ("exchange: price outside band"), or the wallet's refusal. */
@@ -211,7 +229,7 @@ export function reason(e: unknown): string {
 
 /** Simulates `call` from the member's account; on a revert shows the reason and sends nothing.
  *  Otherwise asks the wallet to send it and follows it: pending -> confirmed | failed. */
-export async function send(label: string, call: Call, view: TxView): Promise<{ ok: boolean; logs?: any[] }> {
+export async function send<N extends Name, F extends WriteFn<N>>(label: string, call: Call<N, F>, view: TxView): Promise<{ ok: boolean; logs?: any[] }> {
   if (!app.wallet || !app.account) {
     view.set("refused", `${label}: connect a wallet first.`);
     return { ok: false };
@@ -222,7 +240,7 @@ export async function send(label: string, call: Call, view: TxView): Promise<{ o
     ({ request } = await app.pub.simulateContract({
       address: addr(call.contract), abi: abi(call.contract), functionName: call.functionName,
       args: call.args, account: app.account,
-    }));
+    } as any));
   } catch (e) {
     view.set("refused", `${label} refused, nothing sent: ${reason(e)}`);
     return { ok: false };
@@ -256,11 +274,8 @@ export async function send(label: string, call: Call, view: TxView): Promise<{ o
 }
 
 /** An EIP-2612 permit signed in the wallet (no transaction): v, r, s for `token` -> `spender`. */
-export async function signPermit(token: string, spender: Address, value: bigint, deadline: bigint) {
-  const [nonce, domain] = await Promise.all([
-    read<bigint>(token, "nonces", [app.account]),
-    read<readonly [string, string, string, bigint, Address]>(token, "eip712Domain"),
-  ]);
+export async function signPermit(token: "QuoteToken" | "StorageRentToken", spender: Address, value: bigint, deadline: bigint) {
+  const [nonce, domain] = await Promise.all([read(token, "nonces", [app.account!]), read(token, "eip712Domain")]);
   const sig = await app.wallet!.signTypedData({
     account: app.account!,
     domain: { name: domain[1], version: domain[2], chainId: Number(domain[3]), verifyingContract: domain[4] },
@@ -279,9 +294,9 @@ export async function signPermit(token: string, spender: Address, value: bigint,
 
 /** Makes sure `spender` may pull `amount` of the quote token: when the allowance is short, an EIP-2612
  *  permit signed in the wallet (no approve transaction to sign first), sent in its own simulated call. */
-export async function ensureQuoteAllowance(spender: string, amount: bigint, shown: string, view: TxView): Promise<boolean> {
+export async function ensureQuoteAllowance(spender: "EnergyExchange" | "CertificateExchange", amount: bigint, shown: string, view: TxView): Promise<boolean> {
   if (amount === 0n) return true;
-  const allowance = await read<bigint>("QuoteToken", "allowance", [app.account, addr(spender)]);
+  const allowance = await read("QuoteToken", "allowance", [app.account!, addr(spender)]);
   if (allowance >= amount) return true;
   view.set("signing", `Sign a permit for ${shown} in your wallet…`);
   const deadline = head.timestamp + 3_600n;
@@ -293,7 +308,7 @@ export async function ensureQuoteAllowance(spender: string, amount: bigint, show
     return false;
   }
   const r = await send(`Permit ${shown} to the ${spender === "CertificateExchange" ? "certificate market" : "exchange"}`, {
-    contract: "QuoteToken", functionName: "permit", args: [app.account, addr(spender), amount, deadline, sig.v, sig.r, sig.s],
+    contract: "QuoteToken", functionName: "permit", args: [app.account!, addr(spender), amount, deadline, sig.v, sig.r, sig.s],
   }, view);
   return r.ok;
 }

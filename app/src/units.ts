@@ -4,10 +4,13 @@
 //   TSL: 18 decimals; rent_rate: TSL base units per kWh per day
 //   times: unix seconds (chain time)
 import { formatUnits, parseUnits } from "viem";
+import { CLOSE_REASONS, REJECT_REASONS } from "./generated/contracts";
 
 export const WH_PER_KWH = 1000n;
 export const RENT_DENOMINATOR = 86_400n * WH_PER_KWH; // rent_rate x Wh -> base units per this many seconds
 export const SECONDS_PER_DAY = 86_400;
+/** storage left is shown in days up to this many, then as "more than a year" */
+export const DAYS_SHOWN_MAX = 365;
 
 export class InputError extends Error {}
 
@@ -54,10 +57,6 @@ export function parseAmount(text: string, decimals: number, what: string): bigin
   return v;
 }
 
-/** Quote base units for `wh` at `perKwh` rounded down (as a fill's quote_amount) */
-export const quoteFor = (wh: bigint, perKwh: bigint) => (wh * perKwh) / WH_PER_KWH;
-export const bps = (amount: bigint, b: bigint) => (amount * b) / 10_000n;
-
 export function date(ts: number | bigint): string {
   return new Date(Number(ts) * 1000).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
 }
@@ -71,12 +70,19 @@ const MAX_U256 = 2n ** 256n - 1n;
 /** 12403.04 -> "12,403.0" */
 export const days1 = (days: number) => days.toLocaleString("en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
 
-/** "88 days (until 12 Sep 2027)" from storage_paid_until and chain time */
+/** Storage time left as every view shows it (the same rule as gridmint.units.days_left): "88.0 days
+ *  (until 12 Sep 2027)" up to a year (DAYS_SHOWN_MAX), then "more than a year". */
+export function daysLeft(seconds: bigint, now: bigint): { days: number; text: string } {
+  const days = Number(seconds > 0n ? seconds : 0n) / SECONDS_PER_DAY;
+  if (days > DAYS_SHOWN_MAX) return { days, text: "more than a year" };
+  return { days, text: `${days1(days)} days (until ${date(now + seconds)})` };
+}
+
+/** Storage left from storage_paid_until and chain time: daysLeft, or why there is none */
 export function storageLeft(paidUntil: bigint, now: bigint): { days: number | null; text: string } {
   if (paidUntil === MAX_U256) return { days: null, text: "nothing stored: no rent due" };
   if (paidUntil <= now) return { days: 0, text: `0 days: deposit ran out ${dateTime(paidUntil)}` };
-  const days = Number(paidUntil - now) / SECONDS_PER_DAY;
-  return { days, text: `${days1(days)} days (until ${date(paidUntil)})` };
+  return daysLeft(paidUntil - now, now);
 }
 
 /** seconds of storage a TSL deposit pays for `storedWh` at `rate` (TSL base units per kWh per day) */
@@ -88,31 +94,10 @@ export function secondsPaid(depositTsl: bigint, storedWh: bigint, rate: bigint):
 export const METHODS = ["none (consumption only)", "solar", "wind", "hydro", "geothermal", "biomass"];
 export const method = (m: number | bigint) => METHODS[Number(m)] ?? `method ${m}`;
 
-export const REJECTIONS: Record<number, string> = {
-  1: "unknown meter",
-  2: "meter inactive or not accepted by its owner",
-  3: "bad signature",
-  4: "stale: not newer than the last accepted reading",
-  5: "from the future: beyond the allowed clock skew",
-  6: "a counter went down",
-  7: "implausible: more energy than the site's rated power allows",
-};
-
-export const CLOSE_REASONS: Record<number, string> = {
-  1: "filled",
-  2: "cancelled",
-  3: "expired",
-  4: "immediate-or-cancel remainder dropped",
-  5: "self-trade prevented",
-  6: "could not rest (book still crossed)",
-  7: "seller in storage-rent arrears",
-  8: "below the minimum order",
-  9: "outside the price band",
-  10: "certificate revoked or expired",
-};
-
-// reasons the exchange adds later (e.g. an ask closed for its seller's arrears) show as "reason N"
-export const closeReason = (r: number) => CLOSE_REASONS[r] ?? `closed (reason ${r})`;
+/** `ReadingRejected.reason` in words, as MeterRegistry.vy defines it (generated) */
+export const rejection = (r: number | bigint) => REJECT_REASONS[Number(r)]?.words ?? `reason ${r}`;
+/** `OrderClosed.reason` in words, as the order book defines it (generated) */
+export const closeReason = (r: number | bigint) => CLOSE_REASONS[Number(r)]?.words ?? `closed (reason ${r})`;
 
 /** Vintage of a certificate class: YYYYMM, the UTC month of its period_end (as CertificateExchange.vintage_of) */
 export function vintageOf(ts: bigint | number): number {

@@ -2,23 +2,20 @@
 // with a purpose; a claim proof page anyone can open by claim transaction or certificate id.
 import type { Page } from "../main";
 import { type Address, type Hash, decodeEventLog, getAddress, isAddress, isHash } from "viem";
-import { abi, addr, app, blockTime, has, head, logs, read, send } from "../chain";
+import { type Returns, abi, addr, app, blockTime, has, head, logs, read, send } from "../chain";
 import { fill, field, h, message, table, txView } from "../ui";
 import { InputError, dateTime, date, kwh, method, parseKwh, short } from "../units";
 import { type Held, certificateMarket } from "./certmarket";
 
-type Cert = {
-  meter: Address; generator: Address; generator_name: string; method: number; period_start: bigint; period_end: bigint;
-  amount_wh: bigint; issued_at: bigint; expires_at?: bigint; revoked?: boolean; outstanding_wh?: bigint; claimed_wh?: bigint;
-};
+type Cert = Returns<"EnvironmentalCertificate", "certificate">;
 
 const certCache = new Map<bigint, Cert>();
 async function cert(id: bigint): Promise<Cert> {
-  const c = await read<Cert>("EnvironmentalCertificate", "certificate", [id]);
+  const c = await read("EnvironmentalCertificate", "certificate", [id]);
   certCache.set(id, c);
   return c;
 }
-const expiry = (c: Cert) => c.expires_at ?? c.period_end + app.meta.claimWindowS;
+const expiry = (c: Cert) => c.expires_at;
 
 function certFacts(id: bigint, c: Cert): HTMLElement {
   const expired = expiry(c) < head.timestamp;
@@ -27,7 +24,7 @@ function certFacts(id: bigint, c: Cert): HTMLElement {
     h("dt", {}, "Method"), h("dd", {}, method(c.method)),
     h("dt", {}, "Generation period"), h("dd", {}, `${dateTime(c.period_start)} – ${dateTime(c.period_end)}`),
     h("dt", {}, "Issued"), h("dd", {}, `${kwh(c.amount_wh)} on ${dateTime(c.issued_at)}`),
-    c.claimed_wh !== undefined ? [h("dt", {}, "Claimed (retired)"), h("dd", {}, kwh(c.claimed_wh))] : null,
+    h("dt", {}, "Claimed (retired)"), h("dd", {}, kwh(c.claimed_wh)),
     h("dt", {}, "Claimable until"), h("dd", {}, c.revoked ? "revoked by the operator" : `${date(expiry(c))}${expired ? " (expired)" : ""}`),
     h("dt", {}, "Meter"), h("dd", {}, h("code", {}, c.meter)),
     h("dt", {}, "Certificate id"), h("dd", {}, `#${id}`));
@@ -88,7 +85,7 @@ export function certificatesPage(): Page {
         if (!isAddress(toIn.value.trim())) throw new InputError("Send to: not an address (0x… 40 hex digits).");
         const wh = amountOf(tAmt);
         const r = await send(`Transfer ${kwh(wh)} of certificate #${id}`, {
-          contract: "EnvironmentalCertificate", functionName: "safeTransferFrom", args: [app.account, toIn.value.trim(), id, wh, "0x"],
+          contract: "EnvironmentalCertificate", functionName: "safeTransferFrom", args: [app.account!, toIn.value.trim() as Address, id, wh, "0x"],
         }, txView(tMsg));
         if (r.ok) tAmt.value = "";
       } catch (e) {
@@ -105,7 +102,7 @@ export function certificatesPage(): Page {
         if (new TextEncoder().encode(purpose).length > 128) throw new InputError("Purpose: at most 128 bytes.");
         const wh = amountOf(cAmt);
         const r = await send(`Claim ${kwh(wh)} of certificate #${id}`, {
-          contract: "EnvironmentalCertificate", functionName: "claim", args: [id, wh, benIn.value.trim(), purpose],
+          contract: "EnvironmentalCertificate", functionName: "claim", args: [id, wh, benIn.value.trim() as Address, purpose],
         }, txView(cMsg));
         if (r.ok) {
           const hash = (r.logs ?? []).find((l) => l.address.toLowerCase() === addr("EnvironmentalCertificate").toLowerCase())?.transactionHash;
@@ -134,7 +131,7 @@ export function certificatesPage(): Page {
         cx ? logs("CertificateExchange", "UnitsCredited", { owner: me }) : [],
       ]);
       const ids = issued.map((l) => l.args.id as bigint);
-      const bals = ids.length ? await read<bigint[]>("EnvironmentalCertificate", "balanceOfBatch", [ids.map(() => me), ids]) : [];
+      const bals = ids.length ? await read("EnvironmentalCertificate", "balanceOfBatch", [ids.map(() => me), ids]) : [];
       const held = ids.filter((_, i) => bals[i] > 0n);
       const certs = await Promise.all(held.map(cert));
       const cards: HTMLElement[] = [];
@@ -146,7 +143,7 @@ export function certificatesPage(): Page {
       });
       mine = held.map((id, i) => ({
         id, bal: bals[ids.indexOf(id)], method: Number(certs[i].method), periodEnd: certs[i].period_end,
-        expiresAt: expiry(certs[i]), revoked: !!certs[i].revoked,
+        expiresAt: expiry(certs[i]), revoked: certs[i].revoked,
       }));
       if (!cards.length) fill(list, h("p", {}, "You hold no certificates. Generators issue them from their meters' certified generation (Meters page)."));
       else if (list.children.length !== cards.length || cards.some((c, i) => list.children[i] !== c)) fill(list, cards);
@@ -224,7 +221,7 @@ export function proofPage(arg: string): Page {
         ? app.pub.getTransaction({ hash: f.transactionHash }).then((t) => getAddress(t.from)) : Promise.resolve(undefined))));
       const parts = await Promise.all(found.map(async (f, i) => {
         const id = f.args.id as bigint;
-        const [c, total] = await Promise.all([cert(id), read<bigint>("EnvironmentalCertificate", "claimed_balance_of", [f.args.beneficiary, id])]);
+        const [c, total] = await Promise.all([cert(id), read("EnvironmentalCertificate", "claimed_balance_of", [f.args.beneficiary, id])]);
         return h("article", { class: "card proof", "data-testid": "claim-proof" },
           h("h2", {}, h("span", { class: "ok", "aria-hidden": "true" }, "✔ "), `Verified on chain: ${kwh(f.args.amount)} of certificate #${id} claimed`),
           h("dl", { class: "facts" },

@@ -7,19 +7,14 @@
 import { type Address, type Hash, decodeEventLog, isAddress } from "viem";
 import { abi, addr, app, blockTime, ensureQuoteAllowance, head, logs, read, send } from "../chain";
 import { fill, field, h, message, select, stat, table, txView } from "../ui";
+import { FLAG_IOC, type Level, type Preview, bidEscrow, preview, quoteFor } from "../market";
 import {
-  InputError, bps, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, quoteFor, short, token, vintageLabel,
-  vintageOf, WH_PER_KWH,
+  InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, vintageLabel, vintageOf,
 } from "../units";
 
 const CX = "CertificateExchange";
 const CERT = "EnvironmentalCertificate";
 
-type Level = { price: bigint; amount_wh: bigint };
-type CxOrder = {
-  owner: Address; is_buy: boolean; method: number; vintage: bigint; certificate_id: bigint; price: bigint;
-  remaining_wh: bigint; expires_at: bigint; escrow_quote: bigint; open: boolean;
-};
 type Params = { tick: bigint; floor: bigint; ceiling: bigint; minOrderWh: bigint; makerBps: bigint; takerBps: bigint };
 /** A certificate the member holds (from the page's own reads). */
 export type Held = { id: bigint; bal: bigint; method: number; periodEnd: bigint; expiresAt: bigint; revoked: boolean };
@@ -28,32 +23,6 @@ type Placed = { isBuy: boolean; method: number; vintage: number; certificateId: 
 const classKey = (m: number, v: number) => `${m}:${v}`;
 const classLabel = (m: number, v: number) => `${method(m)}, ${vintageLabel(v)}`;
 const parseClass = (k: string): [number, number] => k.split(":").map(Number) as [number, number];
-
-/** Bid escrow as the exchange computes it: price x Wh rounded up, plus the 100 bps fee cap (rounded up). */
-const bidEscrow = (wh: bigint, p: bigint) => {
-  const base = (wh * p + WH_PER_KWH - 1n) / WH_PER_KWH;
-  return base + (base * 100n + 9_999n) / 10_000n;
-};
-
-type Walk = { fillWh: bigint; quote: bigint; fee: bigint; left: bigint; ownWh: bigint };
-/** What an order takes from the opposite side's levels (best first) at its limit, as the book matches
- *  it; the member's own orders in the way are closed (self-trade prevention), not traded. */
-function walk(isBuy: boolean, limit: bigint, wh: bigint, levels: Level[], own: Map<bigint, bigint>, takerBps: bigint): Walk {
-  let left = wh, quote = 0n, fee = 0n, ownWh = 0n;
-  for (const l of levels) {
-    if (left === 0n || (isBuy ? l.price > limit : l.price < limit)) break;
-    const mine = own.get(l.price) ?? 0n;
-    ownWh += mine;
-    const avail = l.amount_wh - mine;
-    if (avail <= 0n) continue;
-    const w = left < avail ? left : avail;
-    const qv = quoteFor(w, l.price);
-    quote += qv;
-    fee += bps(qv, takerBps);
-    left -= w;
-  }
-  return { fillWh: wh - left, quote, fee, left, ownWh };
-}
 
 export function certificateMarket() {
   const m = app.meta;
@@ -135,7 +104,7 @@ export function certificateMarket() {
 
   // ---- state from the last refresh
   let selected = "";
-  let asks: Level[] = [], bids: Level[] = [];
+  let asks: readonly Level[] = [], bids: readonly Level[] = [];
   let myAsks = new Map<bigint, bigint>(), myBids = new Map<bigint, bigint>(); // price -> Wh of my open orders in the class
   let held: Held[] = [];
   let approved = false;
@@ -157,7 +126,7 @@ export function certificateMarket() {
   }
 
   // ---------------------------------------------------------------- sell
-  type Sell = { id: bigint; p: bigint; wh: bigint; flags: number; w: Walk; restWh: bigint };
+  type Sell = { id: bigint; p: bigint; wh: bigint; flags: number; w: Preview; restWh: bigint };
   function parseSell(): Sell {
     const c = held.find((x) => String(x.id) === certSel.value);
     if (!c) throw new InputError("You hold no certificate of this class to sell.");
@@ -165,10 +134,9 @@ export function certificateMarket() {
     const wh = amountOf(sAmt);
     const p = priceOf(sPrice, "Price");
     if (wh > c.bal) throw new InputError(`You hold ${kwh(c.bal)} of certificate #${c.id}.`);
-    const w = walk(false, p, wh, bids, myBids, P.takerBps);
-    if (flags === 2 && w.fillWh > 0n) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
-    const restWh = flags === 1 || w.left < P.minOrderWh ? 0n : w.left;
-    return { id: c.id, p, wh, flags, w, restWh };
+    const w = preview(false, p, wh, flags, bids, myBids, P.takerBps, P.minOrderWh);
+    if (w.postOnlyCrosses) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
+    return { id: c.id, p, wh, flags, w, restWh: w.restWh };
   }
   function drawSell(): void {
     if (!sAmt.value.trim() || !sPrice.value.trim()) return void fill(sPrev, "Enter an amount and a price to see what it trades, its fees and what rests.");
@@ -176,14 +144,16 @@ export function certificateMarket() {
       const s = parseSell();
       const lines: HTMLElement[] = [];
       if (s.w.fillWh > 0n)
-        lines.push(h("p", {}, `Trades now: ${kwh(s.w.fillWh)} to bids for ${q(s.w.quote)}; taker fee ${q(s.w.fee)} (${P.takerBps} bps); `,
-          `${q(s.w.quote - s.w.fee)} is added to your proceeds.`));
+        lines.push(h("p", {}, `Trades now: ${kwh(s.w.fillWh)} to bids for ${q(s.w.quote)}; taker fee ${q(s.w.takerFee)} (${P.takerBps} bps); `,
+          `${q(s.w.receive)} is added to your proceeds.`));
       if (s.restWh > 0n)
         lines.push(h("p", {}, `Rests in the book: ${kwh(s.restWh)} of certificate #${s.id} at ${pr(s.p)}, escrowed by the market; `,
           `when it sells you receive ${q(quoteFor(s.restWh, s.p))} less the maker fee (${P.makerBps} bps).`));
-      const kept = s.wh - s.w.fillWh - s.restWh;
-      if (kept > 0n) lines.push(h("p", {}, `${kwh(kept)} neither trades nor rests`, s.flags === 1 ? " (immediate-or-cancel)" : " (below the minimum order)", ": it stays in your wallet."));
-      if (s.w.ownWh > 0n) lines.push(h("p", {}, "Your own bids at these prices are closed, not traded (self-trade prevention)."));
+      const kept = s.w.droppedWh;
+      if (kept > 0n) lines.push(h("p", {}, `${kwh(kept)} neither trades nor rests`, s.flags & FLAG_IOC ? " (immediate-or-cancel)" : " (below the minimum order)", ": it stays in your wallet."));
+      if (s.w.ownClosedWh + s.w.ownMaybeWh > 0n)
+        lines.push(h("p", {}, `Your own bids at these prices (${s.w.ownMaybeWh > 0n ? "up to " : ""}${kwh(s.w.ownClosedWh + s.w.ownMaybeWh)}) `,
+          "are closed, not traded (self-trade prevention); their escrow goes to your proceeds."));
       fill(sPrev, lines);
     } catch (e) {
       if (e instanceof InputError) fill(sPrev, h("p", { class: "msg refused" }, e.message));
@@ -241,15 +211,13 @@ export function certificateMarket() {
   }
 
   // ---------------------------------------------------------------- buy
-  type Buy = { p: bigint; wh: bigint; flags: number; w: Walk; restWh: bigint; escrow: bigint; spend: bigint; bound: bigint };
+  type Buy = { p: bigint; wh: bigint; flags: number; w: Preview; restWh: bigint; escrow: bigint; spend: bigint; bound: bigint };
   function parseBuy(amt: HTMLInputElement, priceIn: HTMLInputElement, flags: number): Buy {
     const wh = amountOf(amt);
     const p = priceOf(priceIn, priceIn === cPrice ? "Highest price" : "Price");
-    const w = walk(true, p, wh, asks, myAsks, P.takerBps);
-    if (flags === 2 && w.fillWh > 0n) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
-    const restWh = flags === 1 || w.left < P.minOrderWh ? 0n : w.left;
-    const escrow = restWh > 0n ? bidEscrow(restWh, p) : 0n;
-    const spend = w.quote + w.fee + escrow;
+    const w = preview(true, p, wh, flags, asks, myAsks, P.takerBps, P.minOrderWh);
+    if (w.postOnlyCrosses) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
+    const { restWh, escrow, pay: spend } = w;
     // the permit covers the worst the book could change to before the call is mined: every Wh at the limit plus the fee cap
     const bound = bidEscrow(wh, p) > spend ? bidEscrow(wh, p) : spend;
     if (spend > quoteBal) throw new InputError(`This needs ${q(spend)}; you hold ${q(quoteBal)}.`);
@@ -261,13 +229,15 @@ export function certificateMarket() {
       const b = parseBuy(bAmt, bPrice, Number(bType.value));
       const lines: HTMLElement[] = [];
       if (b.w.fillWh > 0n)
-        lines.push(h("p", {}, `Trades now: ${kwh(b.w.fillWh)} for ${q(b.w.quote)}; taker fee ${q(b.w.fee)} (${P.takerBps} bps); you pay ${q(b.w.quote + b.w.fee)}.`));
+        lines.push(h("p", {}, `Trades now: ${kwh(b.w.fillWh)} for ${q(b.w.quote)}; taker fee ${q(b.w.takerFee)} (${P.takerBps} bps); you pay ${q(b.w.quote + b.w.takerFee)}.`));
       if (b.restWh > 0n)
         lines.push(h("p", {}, `Rests as a bid: ${kwh(b.restWh)} at ${pr(b.p)}, escrowing ${q(b.escrow)} (price plus up to 1% for fees; `,
           "the unused part is refunded to your proceeds). Units it buys later are held for you here to withdraw."));
-      const dropped = b.wh - b.w.fillWh - b.restWh;
-      if (dropped > 0n) lines.push(h("p", {}, `${kwh(dropped)} is not bought`, b.flags === 1 ? " (immediate-or-cancel)." : " (below the minimum order)."));
-      if (b.w.ownWh > 0n) lines.push(h("p", {}, "Your own asks at these prices are closed, not bought (self-trade prevention); their units come back to you."));
+      const dropped = b.w.droppedWh;
+      if (dropped > 0n) lines.push(h("p", {}, `${kwh(dropped)} is not bought`, b.flags & FLAG_IOC ? " (immediate-or-cancel)." : " (below the minimum order)."));
+      if (b.w.ownClosedWh + b.w.ownMaybeWh > 0n)
+        lines.push(h("p", {}, `Your own asks at these prices (${b.w.ownMaybeWh > 0n ? "up to " : ""}${kwh(b.w.ownClosedWh + b.w.ownMaybeWh)}) `,
+          "are closed, not bought (self-trade prevention); their units come back to you."));
       lines.push(h("p", {}, h("strong", {}, `At most ${q(b.spend)} leaves your wallet.`)));
       fill(bPrev, lines);
     } catch (e) {
@@ -319,7 +289,7 @@ export function certificateMarket() {
     try {
       const c = parseClaim();
       fill(cPrev,
-        h("p", {}, `Buys and claims ${kwh(c.w.fillWh)} for ${q(c.w.quote)}; taker fee ${q(c.w.fee)} (${P.takerBps} bps); you pay ${q(c.w.quote + c.w.fee)}.`),
+        h("p", {}, `Buys and claims ${kwh(c.w.fillWh)} for ${q(c.w.quote)}; taker fee ${q(c.w.takerFee)} (${P.takerBps} bps); you pay ${q(c.w.quote + c.w.takerFee)}.`),
         c.w.fillWh < c.wh ? h("p", {}, `Only ${kwh(c.w.fillWh)} is offered at up to ${pr(c.p)}: the rest is not bought.`) : null,
         h("p", {}, `Claimed for ${short(c.beneficiary)}${c.beneficiary.toLowerCase() === app.account?.toLowerCase() ? " (you)" : ""}: “${c.purpose}”. Claimed units are retired: they cannot be sold again.`),
         h("p", {}, h("strong", {}, `At most ${q(c.spend)} leaves your wallet.`)));
@@ -449,14 +419,14 @@ export function certificateMarket() {
 
     const creditedIds = [...new Set(credited.map((l) => l.args.certificate_id as bigint))];
     const [tick, floor, ceiling, minOrderWh, makerBps, takerBps, bb, ba, a, b, ids, proc, qb, ok, units, info] = await Promise.all([
-      read<bigint>(CX, "TICK"), read<bigint>(CX, "floor_price"), read<bigint>(CX, "ceiling_price"), read<bigint>(CX, "min_order_wh"),
-      read<bigint>(CX, "maker_fee_bps"), read<bigint>(CX, "taker_fee_bps"),
-      read<readonly [bigint, bigint]>(CX, "best_bid", [mt, V]), read<readonly [bigint, bigint]>(CX, "best_ask", [mt, V]),
-      read<Level[]>(CX, "depth", [mt, V, false, 12n]), read<Level[]>(CX, "depth", [mt, V, true, 12n]),
-      read<bigint[]>(CX, "open_orders", [me]), read<bigint>(CX, "proceeds_of", [me]), read<bigint>("QuoteToken", "balanceOf", [me]),
-      read<boolean>(CERT, "isApprovedForAll", [me, addr(CX)]),
-      Promise.all(creditedIds.map((id) => read<bigint>(CX, "units_of", [me, id]))),
-      Promise.all(creditedIds.map((id) => read<readonly [number, bigint, boolean, bigint]>(CERT, "trade_info", [id]))),
+      read(CX, "TICK"), read(CX, "floor_price"), read(CX, "ceiling_price"), read(CX, "min_order_wh"),
+      read(CX, "maker_fee_bps"), read(CX, "taker_fee_bps"),
+      read(CX, "best_bid", [mt, V]), read(CX, "best_ask", [mt, V]),
+      read(CX, "depth", [mt, V, false, 12n]), read(CX, "depth", [mt, V, true, 12n]),
+      read(CX, "open_orders", [me]), read(CX, "proceeds_of", [me]), read("QuoteToken", "balanceOf", [me]),
+      read(CERT, "isApprovedForAll", [me, addr(CX)]),
+      Promise.all(creditedIds.map((id) => read(CX, "units_of", [me, id]))),
+      Promise.all(creditedIds.map((id) => read(CERT, "trade_info", [id]))),
     ]);
     if (run !== runs) return;
     P = { tick, floor, ceiling, minOrderWh, makerBps, takerBps };
@@ -490,7 +460,7 @@ export function certificateMarket() {
     // one more round trip: block times of the trades and my open orders' records
     const [times, orders] = await Promise.all([
       Promise.all(inClass.map((t) => blockTime(t.blockNumber))),
-      Promise.all(ids.map(async (id) => [id, await read<CxOrder>(CX, "order", [id])] as const)),
+      Promise.all(ids.map(async (id) => [id, await read(CX, "order", [id])] as const)),
     ]);
     if (run !== runs) return;
     fill(tradesEl, table(["When", "Certificate", "kWh", "Price", "Value", "Me"], inClass.map((t, i) => {

@@ -2,14 +2,15 @@
 // event any deployed contract declares in its ABI, with when it applies; and the changes applied so far.
 import type { Page } from "../main";
 import type { AbiEvent } from "viem";
-import { abi, app, blockTime, head, logs } from "../chain";
+import { ABIS, type Name, abi, app, blockTime, head, logs } from "../chain";
 import { fill, h, table } from "../ui";
 import { dateTime, kwh, price, token } from "../units";
 
-function events(pred: (e: AbiEvent) => boolean): [string, AbiEvent][] {
-  const out: [string, AbiEvent][] = [];
-  for (const name of Object.keys(app.dep.contracts))
-    for (const item of abi(name)) if (item.type === "event" && pred(item)) out.push([name, item]);
+function events(pred: (e: AbiEvent) => boolean): [Name, AbiEvent][] {
+  const out: [Name, AbiEvent][] = [];
+  for (const name of Object.keys(app.dep.contracts).filter((n): n is Name => n in ABIS))
+    for (const item of abi(name) as readonly (AbiEvent | { type: string })[])
+      if (item.type === "event" && pred(item as AbiEvent)) out.push([name, item as AbiEvent]);
   return out;
 }
 
@@ -46,7 +47,7 @@ export function changesPage(): Page {
     async refresh() {
       const ann = events((e) => e.name.endsWith("Announced"));
       const upd = events((e) => /^Update/.test(e.name) && !e.name.endsWith("Announced"));
-      const annRows = (await Promise.all(ann.map(async ([c, e]) => (await logs(c, e.name)).map((l) => {
+      const annRows = (await Promise.all(ann.map(async ([c, e]) => (await logs(c, e.name as never)).map((l) => {
         const { effective_at, ...rest } = l.args;
         const at = effective_at !== undefined ? BigInt(effective_at) : undefined;
         const when = at === undefined ? "—" : at > head.timestamp
@@ -55,7 +56,7 @@ export function changesPage(): Page {
       })))).flat().sort((a, b) => Number(b.bn - a.bn));
       fill(announced, annRows.length ? table(["Parameter", "New value", "Applies"], annRows.map((r) => r.row), "Announced changes")
         : h("p", {}, ann.length ? "No change announced." : "These contracts do not announce changes yet (no …Announced events in their ABIs)."));
-      const updRows = (await Promise.all(upd.map(async ([c, e]) => Promise.all((await logs(c, e.name)).map(async (l) => ({
+      const updRows = (await Promise.all(upd.map(async ([c, e]) => Promise.all((await logs(c, e.name as never)).map(async (l) => ({
         bn: l.blockNumber,
         row: [`${c}.${e.name.replace(/^Update/, "")}`, Object.entries(l.args).map(([k, v]) => `${label(k)} ${show(k, v)}`).join("; "), dateTime(await blockTime(l.blockNumber))],
       })))))).flat().sort((a, b) => Number(b.bn - a.bn)).slice(0, 30);

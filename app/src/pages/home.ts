@@ -3,7 +3,8 @@
 import type { Page } from "../main";
 import { app, head, logs, read } from "../chain";
 import { fill, h, stat, table } from "../ui";
-import { bps, date, dateTime, kwh, quoteFor, storageLeft, token } from "../units";
+import { bps, quoteFor } from "../market";
+import { date, dateTime, kwh, storageLeft, token } from "../units";
 import { tradesOf } from "./market";
 
 type Sums = { generated: bigint; consumed: bigint; exported: bigint; imported: bigint; bought: bigint; sold: bigint;
@@ -43,9 +44,9 @@ export function homePage(): Page {
     async refresh() {
       const me = app.account!;
       const [bal, escrowed, deposit, paidUntil, arr, readings, trades] = await Promise.all([
-        read<bigint>("WattToken", "balanceOf", [me]), read<bigint>("WattToken", "escrowed_of", [me]),
-        read<bigint>("WattToken", "rent_deposit", [me]), read<bigint>("WattToken", "storage_paid_until", [me]),
-        read<readonly [bigint, bigint]>("WattToken", "arrears_of", [me]),
+        read("WattToken", "balanceOf", [me]), read("WattToken", "escrowed_of", [me]),
+        read("WattToken", "rent_deposit", [me]), read("WattToken", "storage_paid_until", [me]),
+        read("WattToken", "arrears_of", [me]),
         logs("MeterRegistry", "ReadingAccepted", { owner: me }), tradesOf(me),
       ]);
       fill(heldEl, kwh(bal));

@@ -5,10 +5,8 @@ import type { Page } from "../main";
 import type { Address } from "viem";
 import { app, blockTime, ensureQuoteAllowance, logs, read, send } from "../chain";
 import { fill, field, h, message, select, stat, table, txView } from "../ui";
-import { InputError, bps, dateTime, kwh, parseAmount, parseKwh, price, quoteFor, token, WH_PER_KWH } from "../units";
-
-type Level = { price: bigint; amount_wh: bigint };
-type OrderView = { owner: Address; is_buy: boolean; price: bigint; remaining_wh: bigint; expires_at: bigint; escrow_quote: bigint; open: boolean };
+import { FLAG_IOC, type Level, preview } from "../market";
+import { InputError, dateTime, kwh, parseAmount, parseKwh, price, token } from "../units";
 export type MyTrade = { args: Record<string, any>; time: bigint; iBuy: boolean; iAmMaker: boolean; hash: string };
 
 /** Side of each order id, from OrderPlaced (the Trade event names maker and taker, not who bought). */
@@ -36,30 +34,6 @@ export async function tradesOf(me: Address): Promise<MyTrade[]> {
     out.push({ args: t.args, time: t.time, hash: t.hash, iAmMaker: maker, iBuy: maker ? t.makerBuys : !t.makerBuys });
   }
   return out;
-}
-
-/** Bid escrow at placement, as the exchange computes it: price x Wh rounded up, plus the 100 bps fee cap. */
-const bidEscrow = (wh: bigint, p: bigint) => {
-  const base = (wh * p + WH_PER_KWH - 1n) / WH_PER_KWH;
-  return base + (base * 100n + 9_999n) / 10_000n;
-};
-
-type Preview = { fillWh: bigint; quote: bigint; fee: bigint; restWh: bigint; escrow: bigint; maxSpend: bigint };
-
-/** What the order would do against the current book (levels from depth()), before signing. */
-function preview(isBuy: boolean, p: bigint, wh: bigint, flags: number, opposite: Level[]): Preview {
-  let left = wh, quote = 0n, fee = 0n;
-  for (const l of opposite) {
-    if (left === 0n || (isBuy ? l.price > p : l.price < p)) break;
-    const w = left < l.amount_wh ? left : l.amount_wh;
-    const q = quoteFor(w, l.price);
-    quote += q;
-    fee += bps(q, app.meta.takerBps);
-    left -= w;
-  }
-  const restWh = flags === 1 ? 0n : left;
-  const escrow = isBuy && restWh > 0n ? bidEscrow(restWh, p) : 0n;
-  return { fillWh: wh - left, quote, fee, restWh, escrow, maxSpend: isBuy ? quote + fee + escrow : 0n };
 }
 
 export function marketPage(): Page {
@@ -106,10 +80,11 @@ export function marketPage(): Page {
     h("h2", {}, "Proceeds"), proceedsEl,
     h("h2", {}, "My trades"), myTradesEl);
 
-  let asks: Level[] = [], bids: Level[] = [];
+  let asks: readonly Level[] = [], bids: readonly Level[] = [];
+  let myAsks = new Map<bigint, bigint>(), myBids = new Map<bigint, bigint>(); // price -> Wh of my open orders
   let free = 0n, quoteBal = 0n, arrears = 0n;
 
-  type Parsed = { isBuy: boolean; p: bigint; wh: bigint; flags: number; pv: Preview };
+  type Parsed = { isBuy: boolean; p: bigint; wh: bigint; flags: number; pv: ReturnType<typeof preview> };
   function parse(): Parsed {
     const isBuy = sideSel.value === "buy";
     const flags = Number(typeSel.value);
@@ -119,11 +94,11 @@ export function marketPage(): Page {
       throw new InputError(`Price outside the band: it must be between ${pr(m.floor)} (feed-in tariff) and ${pr(m.ceiling)} (utility price).`);
     if (p % m.tick !== 0n) throw new InputError(`Price must be a multiple of ${pr(m.tick)}.`);
     if (wh < m.minOrderWh) throw new InputError(`Orders must be at least ${kwh(m.minOrderWh)}.`);
-    const pv = preview(isBuy, p, wh, flags, isBuy ? asks : bids);
-    if (flags === 2 && pv.fillWh > 0n) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
+    const pv = preview(isBuy, p, wh, flags, isBuy ? asks : bids, isBuy ? myAsks : myBids, m.takerBps, m.minOrderWh);
+    if (pv.postOnlyCrosses) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
     if (!isBuy && arrears > 0n) throw new InputError("You are in storage-rent arrears: deposit TSL on the Rent page before selling.");
     if (!isBuy && wh > free) throw new InputError(`You hold ${kwh(free)} you can sell; the order needs ${kwh(wh)}.`);
-    if (isBuy && pv.maxSpend > quoteBal) throw new InputError(`This bid needs up to ${q(pv.maxSpend)}; you hold ${q(quoteBal)}.`);
+    if (isBuy && pv.pay > quoteBal) throw new InputError(`This bid needs up to ${q(pv.pay)}; you hold ${q(quoteBal)}.`);
     return { isBuy, p, wh, flags, pv };
   }
 
@@ -133,16 +108,20 @@ export function marketPage(): Page {
       return;
     }
     try {
-      const { isBuy, pv } = parse();
+      const { isBuy, flags, pv } = parse();
       const lines: (string | HTMLElement)[] = [];
       if (pv.fillWh > 0n)
-        lines.push(h("p", {}, `Trades now: ${kwh(pv.fillWh)} for ${q(pv.quote)}; taker fee ${q(pv.fee)} (${m.takerBps} bps); `,
-          isBuy ? `you pay ${q(pv.quote + pv.fee)}.` : `you receive ${q(pv.quote - pv.fee)}.`));
+        lines.push(h("p", {}, `Trades now: ${kwh(pv.fillWh)} for ${q(pv.quote)}; taker fee ${q(pv.takerFee)} (${m.takerBps} bps); `,
+          isBuy ? `you pay ${q(pv.quote + pv.takerFee)}.` : `you receive ${q(pv.receive)}.`));
       if (pv.restWh > 0n)
         lines.push(h("p", {}, `Rests in the book: ${kwh(pv.restWh)}`, isBuy ? `, escrowing ${q(pv.escrow)} (price plus up to 1% for fees; the unused part is refunded to your proceeds)` :
           ` (your WATT stays escrowed and keeps paying rent); maker fee when it fills: ${m.makerBps} bps`, "."));
-      if (typeSel.value === "1" && pv.fillWh < parseKwh(amt.value)) lines.push(h("p", {}, "Immediate-or-cancel: the rest is dropped."));
-      if (isBuy) lines.push(h("p", {}, h("strong", {}, `At most ${q(pv.maxSpend)} leaves your wallet.`)));
+      if (pv.droppedWh > 0n)
+        lines.push(h("p", {}, flags & FLAG_IOC ? "Immediate-or-cancel: the rest is dropped." : `${kwh(pv.droppedWh)} is dropped (below the minimum order).`));
+      if (pv.ownClosedWh + pv.ownMaybeWh > 0n)
+        lines.push(h("p", {}, `Your own ${isBuy ? "asks" : "bids"} at these prices (${pv.ownMaybeWh > 0n ? "up to " : ""}${kwh(pv.ownClosedWh + pv.ownMaybeWh)}) `,
+          "are closed, not traded (self-trade prevention)", isBuy ? "; their WATT comes back to you." : "; their escrow goes to your proceeds."));
+      if (isBuy) lines.push(h("p", {}, h("strong", {}, `At most ${q(pv.pay)} leaves your wallet.`)));
       fill(prev, lines);
     } catch (e) {
       if (e instanceof InputError) fill(prev, h("p", { class: "msg refused" }, e.message));
@@ -164,7 +143,7 @@ export function marketPage(): Page {
     submit.disabled = true;
     try {
       const view = txView(msg);
-      if (o.isBuy && !(await ensureQuoteAllowance("EnergyExchange", o.pv.maxSpend, q(o.pv.maxSpend), view))) return;
+      if (o.isBuy && !(await ensureQuoteAllowance("EnergyExchange", o.pv.pay, q(o.pv.pay), view))) return;
       const what = `${o.isBuy ? "Buy" : "Sell"} ${kwh(o.wh)} at ${pr(o.p)}`;
       const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, txView(msg));
       if (r.ok) {
@@ -187,10 +166,10 @@ export function marketPage(): Page {
     async refresh() {
       const me = app.account!;
       const [bb, ba, a, b, ids, proc, bal, arr, qb, trades, mine] = await Promise.all([
-        read<readonly [bigint, bigint]>("EnergyExchange", "best_bid"), read<readonly [bigint, bigint]>("EnergyExchange", "best_ask"),
-        read<Level[]>("EnergyExchange", "depth", [false, 12n]), read<Level[]>("EnergyExchange", "depth", [true, 12n]),
-        read<bigint[]>("EnergyExchange", "open_orders", [me]), read<bigint>("EnergyExchange", "proceeds_of", [me]),
-        read<bigint>("WattToken", "balanceOf", [me]), read<readonly [bigint, bigint]>("WattToken", "arrears_of", [me]), read<bigint>("QuoteToken", "balanceOf", [me]),
+        read("EnergyExchange", "best_bid"), read("EnergyExchange", "best_ask"),
+        read("EnergyExchange", "depth", [false, 12n]), read("EnergyExchange", "depth", [true, 12n]),
+        read("EnergyExchange", "open_orders", [me]), read("EnergyExchange", "proceeds_of", [me]),
+        read("WattToken", "balanceOf", [me]), read("WattToken", "arrears_of", [me]), read("QuoteToken", "balanceOf", [me]),
         allTrades(), tradesOf(me),
       ]);
       asks = a; bids = b; quoteBal = qb; arrears = arr[0];
@@ -209,7 +188,12 @@ export function marketPage(): Page {
       fill(chartEl, chart(trades.slice(-40).map((t) => ({ p: t.args.price as bigint, time: t.time })), m.floor, m.ceiling, pr),
         h("figcaption", {}, trades.length ? `Last ${Math.min(40, trades.length)} of ${trades.length} trades; dotted: utility (top) and feed-in (bottom) prices.` : "No trades yet."));
 
-      const orders = await Promise.all(ids.map(async (id) => [id, await read<OrderView>("EnergyExchange", "order", [id])] as const));
+      const orders = await Promise.all(ids.map(async (id) => [id, await read("EnergyExchange", "order", [id])] as const));
+      myAsks = new Map(); myBids = new Map();
+      for (const [, o] of orders) {
+        const mine = o.is_buy ? myBids : myAsks;
+        if (o.open) mine.set(o.price, (mine.get(o.price) ?? 0n) + o.remaining_wh);
+      }
       fill(openEl, table(["#", "Side", "Price", "Left", ""], orders.map(([id, o]) => [
         `#${id}`, o.is_buy ? "buy" : "sell", pr(o.price), kwh(o.remaining_wh),
         h("button", { type: "button", "aria-label": `Cancel order ${id}`, onclick: (e: Event) => cancel(id, e.currentTarget as HTMLButtonElement) }, "Cancel"),

@@ -2,12 +2,12 @@
 // (issue a certificate), recent rejections with reasons.
 import type { Page } from "../main";
 import type { Address } from "viem";
-import { app, hasFunction, logs, read, send } from "../chain";
+import { type Returns, app, logs, read, send } from "../chain";
 import { fill, h, message, table, txView } from "../ui";
-import { REJECTIONS, dateTime, kwh, method } from "../units";
+import { dateTime, kwh, method, rejection } from "../units";
 
-type Info = { owner: Address; method: number; active: boolean; accepted?: boolean; rated_power_w: bigint; name: string };
-type Last = { timestamp: bigint; has_baseline?: boolean; generated_wh: bigint; consumed_wh: bigint; exported_wh: bigint; imported_wh: bigint };
+type Info = Returns<"MeterRegistry", "meters">;
+type Last = Returns<"MeterRegistry", "last_reading">;
 
 export function metersPage(): Page {
   const list = h("div", {});
@@ -22,7 +22,7 @@ export function metersPage(): Page {
     const card = h("article", { class: "card" }, h("h3", {}, h("code", {}, meter)), body, actions, msg);
     const update = (info: Info, last: Last, cert: readonly [bigint, bigint, bigint]) => {
       const state = !info.active ? "deactivated by the operator"
-        : info.accepted === false ? "waiting for you to accept it (its readings are rejected until then)" : "active";
+        : !info.accepted ? "waiting for you to accept it (its readings are rejected until then)" : "active";
       fill(body, h("dl", { class: "facts" },
         h("dt", {}, "Name"), h("dd", {}, info.name),
         h("dt", {}, "Generation"), h("dd", {}, method(info.method)),
@@ -33,7 +33,7 @@ export function metersPage(): Page {
           `exported ${kwh(last.exported_wh)} · imported ${kwh(last.imported_wh)}`),
         info.method ? [h("dt", {}, "Certifiable, not yet issued"), h("dd", {}, cert[0] > 0n ? `${kwh(cert[0])} (${dateTime(cert[1])} – ${dateTime(cert[2])})` : "nothing")] : null));
       const buttons: HTMLElement[] = [];
-      if (info.accepted === false && hasFunction("MeterRegistry", "accept_meter"))
+      if (!info.accepted)
         buttons.push(h("button", { type: "button", onclick: () => send(`Accept meter ${info.name}`, { contract: "MeterRegistry", functionName: "accept_meter", args: [meter] }, txView(msg)) }, "Accept this meter"));
       if (info.method && cert[0] > 0n)
         buttons.push(h("button", { type: "button", onclick: () => send(`Issue a certificate for ${kwh(cert[0])}`, { contract: "EnvironmentalCertificate", functionName: "issue", args: [meter] }, txView(msg)) }, "Issue certificate"));
@@ -57,8 +57,8 @@ export function metersPage(): Page {
       }
       const meters = [...mine];
       const data = await Promise.all(meters.map((m) => Promise.all([
-        read<Info>("MeterRegistry", "meters", [m]), read<Last>("MeterRegistry", "last_reading", [m]),
-        read<readonly [bigint, bigint, bigint]>("MeterRegistry", "certifiable", [m]),
+        read("MeterRegistry", "meters", [m]), read("MeterRegistry", "last_reading", [m]),
+        read("MeterRegistry", "certifiable", [m]),
       ])));
       const shown: HTMLElement[] = [];
       meters.forEach((m, i) => {
@@ -75,7 +75,7 @@ export function metersPage(): Page {
       const rej = (await Promise.all(meters.map((m) => logs("MeterRegistry", "ReadingRejected", { meter: m })))).flat()
         .sort((a, b) => Number(b.blockNumber - a.blockNumber)).slice(0, 20);
       fill(rejections, table(["Meter", "Reading time", "Reason"], rej.map((r) => [
-        `${(r.args.meter as string).slice(0, 10)}…`, dateTime(r.args.timestamp), REJECTIONS[Number(r.args.reason)] ?? `reason ${r.args.reason}`,
+        `${(r.args.meter as string).slice(0, 10)}…`, dateTime(r.args.timestamp), rejection(r.args.reason),
       ]), "Readings the chain refused"));
     },
   };

@@ -1,8 +1,8 @@
 // Rent: deposit and withdraw TSL for storage rent; days of storage left before and after.
 import type { Page } from "../main";
-import { addr, app, hasFunction, head, read, reason, send, signPermit } from "../chain";
+import { addr, app, head, read, reason, send, signPermit } from "../chain";
 import { fill, field, h, message, stat, txView } from "../ui";
-import { InputError, date, days1, kwh, parseAmount, secondsPaid, storageLeft, token } from "../units";
+import { InputError, daysLeft, kwh, parseAmount, secondsPaid, storageLeft, token } from "../units";
 
 export function rentPage(): Page {
   const m = app.meta;
@@ -35,7 +35,7 @@ export function rentPage(): Page {
   let s = { stored: 0n, deposit: 0n, due: 0n, wallet: 0n };
   const after = (deposit: bigint) => {
     const secs = secondsPaid(deposit, s.stored, m.rentRate);
-    return secs === null ? "nothing stored: no rent due" : `${days1(Number(secs) / 86_400)} days (until ${date(head.timestamp + secs)})`;
+    return secs === null ? "nothing stored: no rent due" : daysLeft(secs, head.timestamp).text;
   };
   function parse(input: HTMLInputElement, what: string) {
     return parseAmount(input.value, m.tslDecimals, what);
@@ -80,23 +80,11 @@ export function rentPage(): Page {
       const view = txView(depMsg);
       const watt = addr("WattToken");
       const deadline = head.timestamp + 3_600n;
-      if (hasFunction("WattToken", "deposit_rent_with_permit")) {
-        // one transaction: the TSL approval is an EIP-2612 signature
-        view.set("signing", "Sign the TSL permit in your wallet…");
-        const sig = await signPermit("StorageRentToken", watt, amount, deadline);
-        const r = await send(`Deposit ${t(amount)}`, { contract: "WattToken", functionName: "deposit_rent_with_permit", args: [amount, deadline, sig.v, sig.r, sig.s] }, view);
-        if (r.ok) depIn.value = "";
-      } else {
-        const allowance = await read<bigint>("StorageRentToken", "allowance", [app.account, watt]);
-        if (allowance < amount) {
-          view.set("signing", "Sign the TSL permit in your wallet…");
-          const sig = await signPermit("StorageRentToken", watt, amount, deadline);
-          const r = await send(`Permit ${t(amount)} to WATT`, { contract: "StorageRentToken", functionName: "permit", args: [app.account, watt, amount, deadline, sig.v, sig.r, sig.s] }, view);
-          if (!r.ok) return;
-        }
-        const r = await send(`Deposit ${t(amount)}`, { contract: "WattToken", functionName: "deposit_rent", args: [amount] }, txView(depMsg));
-        if (r.ok) depIn.value = "";
-      }
+      // one transaction: the TSL approval is an EIP-2612 signature
+      view.set("signing", "Sign the TSL permit in your wallet…");
+      const sig = await signPermit("StorageRentToken", watt, amount, deadline);
+      const r = await send(`Deposit ${t(amount)}`, { contract: "WattToken", functionName: "deposit_rent_with_permit", args: [amount, deadline, sig.v, sig.r, sig.s] }, view);
+      if (r.ok) depIn.value = "";
     } catch (e) {
       depMsg.className = "msg failed";
       depMsg.textContent = `Not sent: ${reason(e)}`;
@@ -126,9 +114,9 @@ export function rentPage(): Page {
     async refresh() {
       const me = app.account!;
       const [st, deposit, d, paidUntil, w] = await Promise.all([
-        read<bigint>("WattToken", "stored_of", [me]), read<bigint>("WattToken", "rent_deposit", [me]),
-        read<bigint>("WattToken", "rent_due", [me]), read<bigint>("WattToken", "storage_paid_until", [me]),
-        read<bigint>("StorageRentToken", "balanceOf", [me]),
+        read("WattToken", "stored_of", [me]), read("WattToken", "rent_deposit", [me]),
+        read("WattToken", "rent_due", [me]), read("WattToken", "storage_paid_until", [me]),
+        read("StorageRentToken", "balanceOf", [me]),
       ]);
       s = { stored: st, deposit, due: d, wallet: w };
       fill(storedEl, kwh(st));

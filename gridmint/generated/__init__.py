@@ -1,0 +1,1 @@
+"""Code generated from the contracts by `python -m gridmint.codegen`: see `contracts`."""
