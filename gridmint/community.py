@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oracle.sources.simulator import SiteSpec
+from gridmint.sites import SiteSpec
 
 SLOT_S = 1_800  # 30-minute slots, as smart meters report
 

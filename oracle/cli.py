@@ -5,6 +5,7 @@
     gridmint-oracle keys new --dir keys [--count 3]
     gridmint-oracle keys list --dir keys
     gridmint-oracle backfill readings.csv --config oracle.toml
+    gridmint-oracle unhalt METER --config oracle.toml [--drop-unsent]
 
 docs/oracle.md is the user documentation (every config key, meter examples, re-commissioning).
 
@@ -120,8 +121,7 @@ def run(config_path: str) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     from .daemon import Daemon
     from .metrics import Metrics
-
-    from .daemon import SourceError
+    from .sources import SourceError
 
     cfg = _config(config_path)
     if not cfg.meters:
@@ -134,10 +134,12 @@ def run(config_path: str) -> None:
     _check_meters(registry, cfg)
     outbox = Outbox(cfg.database)
     seeds = _seeds(registry, outbox, cfg)
+    # the owner may accept a meter while the daemon runs: registration is left to the chain
+    rules = _rules(registry, cfg, registration=False)
     metrics = Metrics()
     if cfg.metrics_port:
         metrics.serve(cfg.metrics_port, cfg.metrics_addr)
-    daemon = Daemon(cfg, outbox, registry, domain, signers, payer, metrics, stop_event=stop, seeds=seeds)
+    daemon = Daemon(cfg, outbox, registry, domain, signers, payer, metrics, stop_event=stop, seeds=seeds, rules=rules)
     try:
         daemon.start()
     except SourceError as exc:
@@ -168,12 +170,13 @@ def _check_meters(registry, cfg) -> None:
                         extra={"meter": m.address, "owner": info["owner"]})
 
 
-def _seeds(registry, outbox, cfg) -> dict:
+def _seeds(registry, outbox, cfg, every_meter: bool = False) -> dict:
     """The chain's last reading (the commissioning values, before any reading) of every meter the
-    outbox has no sample of: the first signed reading must not fall below or precede it."""
+    outbox has no sample of (with `every_meter`, of every meter: readings accepted on chain from
+    elsewhere count too): a signed reading must not fall below or precede it."""
     seeds = {}
     for m in cfg.meters:
-        if outbox.last_sample(m.address) is not None:
+        if not every_meter and outbox.last_sample(m.address) is not None:
             continue
         try:
             last = registry.last_reading(m.address)
@@ -182,6 +185,41 @@ def _seeds(registry, outbox, cfg) -> dict:
         if last is not None:
             seeds[m.address] = last
     return seeds
+
+
+def _rules(registry, cfg, registration: bool):
+    """The registry's limits (`oracle.checks.ChainRules`) for the configured meters, read from the
+    chain: max_clock_skew, MAX_TIMESTAMP, MAX_REGISTER_WH and each meter's rated power; with
+    `registration`, also whether each meter is registered, active and accepted by its owner."""
+    from .checks import ChainRules, MeterRules
+
+    functions = registry.contract.functions
+    try:
+        skew_s = int(functions.max_clock_skew().call())
+        max_ts = int(functions.MAX_TIMESTAMP().call())
+        max_wh = int(functions.MAX_REGISTER_WH().call())
+        meters = {}
+        for m in cfg.meters:
+            info = registry.meter_info(m.address)
+            registered = int(info["owner"], 16) != 0
+            meters[m.address] = MeterRules(
+                rated_power_w=int(info["rated_power_w"]) if registered else None,
+                registered=registered if registration else None,
+                active_and_accepted=bool(info["active"] and info["accepted"]) if registration and registered else None,
+            )
+    except Exception as exc:
+        _fail(f"cannot read the registry's limits (max_clock_skew, meters) from the chain: {exc.__class__.__name__}")
+    return ChainRules(skew_s, max_ts, max_wh, meters)
+
+
+def _chain_time_s(w3) -> int:
+    """The earliest block time (s) a transaction sent now can land in: the pending block's time where
+    the node tells it (Anvil, geth), else the latest block's."""
+    latest = int(w3.eth.get_block("latest")["timestamp"])
+    try:
+        return max(latest, int(w3.eth.get_block("pending")["timestamp"]))
+    except Exception:
+        return latest
 
 
 @main.command()
@@ -254,7 +292,7 @@ def _chain_view(cfg):
 
 def status_doc(cfg, outbox: Outbox, registry) -> dict:
     """Everything `status` shows, as one JSON-able dict."""
-    from .daemon import plans_of
+    from .ingest import plans_of
 
     counts = outbox.counts()
     summary = outbox.meters_summary()
@@ -334,49 +372,150 @@ def keys_list(directory: str) -> None:
         click.echo(address)
 
 
+def _refused(message: str) -> None:
+    """A user error: one line on stderr, exit status 2."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def _progress(length: int, label: str):
+    """A progress bar on a terminal; nothing where stderr is a pipe or file (it carries the refusals)."""
+    import contextlib
+
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+
+    class _Silent:
+        def update(self, n: int) -> None:
+            pass
+
+    return contextlib.nullcontext(_Silent())
+
+
+def _when(ts: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+class _NoRejectLogs(logging.Filter):
+    """The backfill names each rejected row itself, one line each."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "reading rejected"
+
+
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True)
 @click.option("--no-submit", is_flag=True, help="only sign and store; the running daemon submits")
 @click.option("--timeout", type=float, default=600.0, show_default=True, help="seconds to wait for the chain")
 def backfill(file: str, config_path: str, no_submit: bool, timeout: float) -> None:
-    """Signs and stores a CSV / JSON-lines file of readings, then submits them (idempotent)."""
+    """Signs and stores a CSV / JSON-lines file of readings, then submits them (idempotent).
+
+    Rows the chain would refuse (unknown or not accepted meter, not after the last reading, beyond
+    the chain's clock skew, a falling counter, more energy than the meter's rated power allows) are
+    refused before signing, each named in one line on stderr; the exit status is then 2."""
     from .chain import Submitter
-    from .daemon import Ingestor, ReplayError, check_replay, replay
+    from .ingest import Ingestor, halt_hint
+    from .outbox import REASONS, states_of
+    from .sources.replay import ReplayError, check_replay, replay
 
     cfg = _config(config_path)
     registry, domain, signers, payer = _connect(cfg, need_payer=not no_submit)
+    name = Path(file).name
     try:
         total = check_replay(Path(file), set(signers))  # the whole file, before anything is signed
     except ReplayError as exc:
         _fail(str(exc))
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"cannot read {file}: {exc.__class__.__name__}")
+    rules = _rules(registry, cfg, registration=True)
+    chain_now_s = _chain_time_s(registry.w3)
     outbox = Outbox(cfg.database)
-    ingestor = Ingestor(outbox, domain, signers, seeds=_seeds(registry, outbox, cfg))
-    with click.progressbar(length=total, label="signing", file=sys.stderr) as bar:
-        stats = replay(Path(file), ingestor, bar.update)
-    click.echo(f"stored {stats['stored']}, refused {stats['refused']}")
+    ingestor = Ingestor(outbox, domain, signers, seeds=_seeds(registry, outbox, cfg, every_meter=True), rules=rules,
+                        clock_s=lambda: chain_now_s, log_refusals=False)
+    with _progress(total, "signing") as bar:
+        results = replay(Path(file), ingestor, bar.update)
+    for r in results:
+        if not r.stored:
+            line = f"{name} line {r.line}: meter {r.meter} at {_when(r.timestamp)}: refused, {r.kind}: {r.detail}"
+            if r.halted:
+                line += f"; meter HALTED, nothing more is signed for it; {halt_hint(r.meter, config_path)}"
+            click.echo(line, err=True)
+    ours = [r for r in results if r.stored]
+    keys = [(r.meter, r.timestamp) for r in ours]
+    signed_now = sum(1 for r in ours if r.signed)
+    refused = len(results) - len(ours)
+    head = f"{name}: {len(results)} rows: {signed_now} signed, {len(ours) - signed_now} stored before, {refused} refused"
     if no_submit:
-        return
+        click.echo(head + "; the running daemon submits them")
+        sys.exit(2 if refused else 0)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_NoRejectLogs())
     submitter = Submitter(outbox, registry, payer, batch_size=cfg.batch_size, max_in_flight=cfg.max_in_flight)
-    start_backlog = outbox.counts()["signed"]
-    with click.progressbar(length=start_backlog, label="submitting", file=sys.stderr) as bar:
+
+    def unsettled() -> int:
+        states = states_of(outbox, keys)
+        return sum(1 for state, _reason in states.values() if state not in ("accepted", "rejected"))
+
+    with _progress(len(keys), "submitting") as bar:
         deadline = time.time() + timeout
         done = 0
         while time.time() < deadline:
             submitter.pump()
-            counts = outbox.counts()
-            settled = start_backlog - counts["signed"] - counts["submitted"]
-            bar.update(max(settled - done, 0))
-            done = max(done, settled)
-            if counts["signed"] == 0 and counts["submitted"] == 0:
+            left = unsettled()
+            bar.update(max(len(keys) - left - done, 0))
+            done = max(done, len(keys) - left)
+            if left == 0:
                 break
             time.sleep(0.05)
-    counts = outbox.counts()
-    click.echo(f"accepted {counts['accepted']}, rejected {counts['rejected']}, backlog {counts['signed'] + counts['submitted']}")
-    if counts["signed"] or counts["submitted"]:
-        _fail("the chain did not settle every reading before the timeout")
+    states = states_of(outbox, keys)
+    accepted = sum(1 for state, _ in states.values() if state == "accepted")
+    rejected = [(r, states[(r.meter, r.timestamp)][1]) for r in ours if states.get((r.meter, r.timestamp), ("",))[0] == "rejected"]
+    for r, reason in rejected:
+        click.echo(f"{name} line {r.line}: meter {r.meter} at {_when(r.timestamp)}: rejected on chain, reason {reason}"
+                   f" {REASONS.get(reason, '?')}", err=True)
+    left = len(keys) - accepted - len(rejected)
+    click.echo(f"{head}; accepted {accepted}, rejected {len(rejected)}, not settled {left}")
+    if left:
+        _fail(f"the chain did not settle {left} of this file's readings within {timeout:.0f} s (they stay in the outbox)")
+    if refused or rejected:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("meter")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--drop-unsent", is_flag=True,
+              help="also delete the meter's signed readings that were never sent and its devices' stored values")
+def unhalt(meter: str, config_path: str, drop_unsent: bool) -> None:
+    """Clears the halt of METER that a falling counter caused, when the sample was wrong (a typo in a
+    backfill row, a device glitch) and the chain never saw it. Nothing is signed. A counter that
+    really fell (a reset, a new device) halts the meter again at its next sample: re-commission it."""
+    from eth_utils import is_address, to_checksum_address
+
+    from .outbox import InFlight, clear_halt, unsent_of
+
+    if not is_address(meter):
+        _refused(f"not a meter address: {meter!r}")
+    meter = to_checksum_address(meter)
+    cfg = _config(config_path)
+    if not cfg.database.exists():
+        _refused(f"no outbox at {cfg.database} (nothing has halted)")
+    outbox = Outbox(cfg.database)
+    halt = outbox.halts().get(meter)
+    if halt is None:
+        _refused(f"meter {meter} is not halted")
+    try:
+        dropped = clear_halt(outbox, meter, drop_unsent)
+    except InFlight:
+        _refused(f"meter {meter} has readings sent and not settled yet: wait until `status` shows no backlog for it")
+    what = f"{halt['register']} fell {halt['was_wh']} -> {halt['now_wh']} Wh"
+    if drop_unsent:
+        kept = f"dropped {dropped.readings} unsent readings and {dropped.inputs} stored device values"
+    else:
+        left = unsent_of(outbox, meter)
+        kept = f"kept {left.readings} unsent readings and {left.inputs} stored device values"
+    click.echo(f"meter {meter}: halt cleared ({what}); {kept}; nothing was signed")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ ORACLE_KEYS = {
     "metrics_port", "metrics_addr",
 }
 MQTT_KEYS = {"host", "port", "client_id", "username", "tls", "ca_file", "cert_file", "key_file"}
-SIMULATOR_KEYS = {"interval_s"}
+SIMULATOR_KEYS = {"interval_s", "start", "speed"}
 HA_KEYS = {"enabled", "discovery_prefix", "state_prefix", "interval_s"}
 METER_KEYS = {
     "address", "source", "inputs", "device", "timezone", "min_interval_s", "p1_crc",
@@ -103,6 +104,8 @@ class Config:
     ha_state_prefix: str = "gridmint"
     ha_interval_s: float = 300.0
     simulator_interval_s: float = 60.0
+    simulator_start: datetime | None = None  # simulated time starts here (default: now)
+    simulator_speed: float = 1.0  # simulated seconds per wall-clock second
     meters: list[MeterConfig] = field(default_factory=list)
 
     def key_password(self) -> str:
@@ -220,6 +223,32 @@ def _meter(raw: dict, i: int, base: Path | None = None) -> MeterConfig:
     )
 
 
+def _simulator_clock(sim: dict) -> tuple[datetime | None, float]:
+    """`simulator.start` (ISO 8601 or unix seconds; TOML dates too) and `simulator.speed` (> 0)."""
+    from gridmint.units import UnitError, parse_timestamp
+
+    start = sim.get("start")
+    if start is not None:
+        if isinstance(start, datetime):
+            start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+        else:
+            try:
+                if isinstance(start, bool) or not isinstance(start, (int, str)):
+                    raise UnitError(str(start))
+                start = datetime.fromtimestamp(parse_timestamp(str(start)), timezone.utc)
+            except (UnitError, ValueError, OverflowError, OSError):
+                raise ConfigError(
+                    f"simulator.start: not a time: {start!r} (ISO 8601 like 2026-06-15T00:00:00Z, or unix seconds)"
+                ) from None
+    speed = sim.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed <= 10_000:
+        raise ConfigError(f"simulator.speed: simulated seconds per wall-clock second, > 0 and <= 10000, got {speed!r}")
+    if speed != 1 and start is None:
+        raise ConfigError("simulator.speed: set simulator.start too (a past time to run accelerated from;"
+                          " the simulation never runs ahead of the present)")
+    return start, float(speed)
+
+
 def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     """Reads `path` (may be None: defaults + environment only); relative paths are relative to the file."""
     env = os.environ if env is None else env
@@ -275,6 +304,7 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     cfg.ha_state_prefix = str(ha.get("state_prefix", cfg.ha_state_prefix))
     cfg.ha_interval_s = float(ha.get("interval_s", cfg.ha_interval_s))
     cfg.simulator_interval_s = float(sim.get("interval_s", cfg.simulator_interval_s))
+    cfg.simulator_start, cfg.simulator_speed = _simulator_clock(sim)
     cfg.meters = [_meter(m, i, base) for i, m in enumerate(raw.get("meters", []))]
     seen = set()
     for m in cfg.meters:

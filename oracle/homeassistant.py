@@ -16,6 +16,8 @@ import time
 
 from gridmint.units import MAX_UINT256, SECONDS_PER_DAY, WH_PER_KWH
 
+from .sources.mqtt import MqttSettings, connect_checked, mqtt_client
+
 log = logging.getLogger("gridmint.oracle.homeassistant")
 
 # (object id, name, unit, device class, state class, JSON key of the state payload)
@@ -65,8 +67,6 @@ class HomeAssistantPublisher:
     def __init__(self, cfg, registry, outbox, stop: threading.Event):
         from gridmint import deployments
 
-        from .daemon import MqttSettings, mqtt_client
-
         self.cfg, self.registry, self.outbox, self.stop_event = cfg, registry, outbox, stop
         deployment = deployments.read(cfg.deployment)
         self.watt = registry.w3.eth.contract(address=deployment.address("WattToken"), abi=deployment.abi("WattToken"))
@@ -86,8 +86,6 @@ class HomeAssistantPublisher:
         self._announced.clear()  # announce again after a reconnect (the broker may have restarted)
 
     def start(self) -> None:
-        from .daemon import connect_checked
-
         connect_checked(self.client, self.settings, self._connected, self._result)
         self.thread.start()
 

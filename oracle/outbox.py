@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gridmint.generated.contracts import REJECT_REASONS
+
 from .eip712 import Reading
 
 SIGNED = "signed"
@@ -33,16 +35,8 @@ ACCEPTED = "accepted"
 REJECTED = "rejected"
 STATES = (SIGNED, SUBMITTED, ACCEPTED, REJECTED)
 
-# ReadingRejected reasons, as MeterRegistry.vy numbers them
-REASONS = {
-    1: "unknown_meter",
-    2: "inactive_meter",
-    3: "bad_signature",
-    4: "stale",
-    5: "future",
-    6: "counter_down",
-    7: "implausible",
-}
+# `ReadingRejected.reason` -> its name ("stale"), as MeterRegistry.vy defines them (generated)
+REASONS = {code: reason.name for code, reason in REJECT_REASONS.items()}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -434,3 +428,62 @@ def _row(r) -> Row:
         reason=r[10],
         attempts=r[11],
     )
+
+
+# ------------------------------------------------------------ backfill and halts (module functions)
+
+
+def states_of(outbox: Outbox, keys: list[tuple[str, int]]) -> dict[tuple[str, int], tuple[str, int | None]]:
+    """(state, reject reason) of each stored (meter, timestamp) in `keys`; keys not stored are left out."""
+    conn = outbox._conn()
+    out = {}
+    for meter, ts in keys:
+        row = conn.execute("SELECT state, reason FROM readings WHERE meter = ? AND ts = ?", (meter, ts)).fetchone()
+        if row is not None:
+            out[(meter, ts)] = (row[0], row[1])
+    return out
+
+
+class InFlight(Exception):
+    """The meter has readings sent and not yet settled: the chain may have seen them."""
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """What the chain has never seen of a meter: signed readings not yet sent and its devices' stored values."""
+
+    readings: int
+    inputs: int
+
+
+def unsent_of(outbox: Outbox, meter: str) -> Unsent:
+    conn = outbox._conn()
+    readings = conn.execute("SELECT COUNT(*) FROM readings WHERE meter = ? AND state = 'signed'", (meter,)).fetchone()[0]
+    inputs = conn.execute("SELECT COUNT(*) FROM inputs WHERE meter = ?", (meter,)).fetchone()[0]
+    return Unsent(readings, inputs)
+
+
+def clear_halt(outbox: Outbox, meter: str, drop_unsent: bool) -> Unsent:
+    """Lifts the halt of `meter`, in one transaction; with `drop_unsent` also deletes what the chain
+    never saw of it: its signed, unsent readings and its devices' stored values (the next sample of
+    each device is checked against the meter's last reading that remains). Raises `InFlight` if any
+    of its readings are submitted and not settled, `KeyError` if it is not halted. Returns what was
+    dropped (nothing without `drop_unsent`)."""
+    conn = outbox._conn()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("SELECT 1 FROM halts WHERE meter = ?", (meter,)).fetchone() is None:
+            raise KeyError(meter)
+        if conn.execute("SELECT 1 FROM readings WHERE meter = ? AND state = 'submitted'", (meter,)).fetchone():
+            raise InFlight(meter)
+        dropped = Unsent(0, 0)
+        if drop_unsent:
+            readings = conn.execute("DELETE FROM readings WHERE meter = ? AND state = 'signed'", (meter,)).rowcount
+            inputs = conn.execute("DELETE FROM inputs WHERE meter = ?", (meter,)).rowcount
+            dropped = Unsent(readings, inputs)
+        conn.execute("DELETE FROM halts WHERE meter = ?", (meter,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return dropped

@@ -29,11 +29,12 @@ from rich.progress import Progress
 from rich.table import Table
 from web3 import HTTPProvider, Web3
 
-from gridmint.units import bid_escrow, certificate_class, storage_days_left
+from gridmint.market import bid_escrow
+from gridmint.units import certificate_class, storage_days_left
 from oracle.chain import Registry, Submitter
 from gridmint.community import COMMUNITY, SLOT_S
 from gridmint.hardhat import skip_console_log_traces
-from oracle.daemon import Ingestor
+from oracle.ingest import Ingestor
 from oracle.eip712 import MeterSigner
 from oracle.outbox import Outbox
 from oracle.sources.parsers import REGISTERS

@@ -220,3 +220,63 @@ def test_kill_9_and_chain_restart_lose_nothing_and_credit_nothing_twice(tmp_path
     for meter in env.meters:
         newest = outbox.last_sample(meter.address)
         assert tuple(env.system.registry.last_reading(meter.address))[:1] == (newest.timestamp,)
+
+
+def _csv(meter: str, rows: list[tuple[int, int, int]]) -> str:
+    """A backfill file: (timestamp, exported Wh, imported Wh) per row."""
+    lines = ["meter,timestamp,generated_wh,consumed_wh,exported_wh,imported_wh"]
+    lines += [f"{meter},{ts},0,0,{exp},{imp}" for ts, exp, imp in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _rejected_events(env) -> int:
+    return len(env.system.registry.contract.events.ReadingRejected().get_logs(from_block=0))
+
+
+def test_backfill__rows_the_chain_would_refuse__named_one_line_each_nothing_sent_exit_2_then_unhalt(tmp_path, chain):
+    # a 10 kW meter: at most 5,000 Wh per register in half an hour
+    env = oracle_env.build(tmp_path, chain, 1, rated_power_w=10_000)
+    meter = env.meters[0].address
+    env.write_config(f'[[meters]]\naddress = "{meter}"\nsource = "simulator"\n')
+    w3 = chain.w3()
+    now = w3.eth.get_block("latest")["timestamp"]
+    (env.root / "good.csv").write_text(_csv(meter, [(now - 7_200, 1_000, 4_000)]))
+    good = env.cli("backfill", "good.csv", "--config", "oracle.toml")
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.strip() == "good.csv: 1 rows: 1 signed, 0 stored before, 0 refused; accepted 1, rejected 0, not settled 0"
+
+    (env.root / "bad.csv").write_text(_csv(meter, [
+        (now + 3_600, 2_000, 4_100),  # line 2: an hour ahead of the chain's clock
+        (now - 9_000, 500, 4_000),  # line 3: before the last accepted reading
+        (now - 5_400, 21_000, 4_000),  # line 4: 20,000 Wh in 30 min from a 10 kW meter
+        (now - 3_600, 3_000, 8),  # line 5: 8 kWh typed into the Wh column: imported falls 4,000 -> 8
+        (now - 1_800, 3_500, 8_500),  # line 6: fine, but its meter is halted now
+    ]))
+    block = w3.eth.block_number
+    bad = env.cli("backfill", "bad.csv", "--config", "oracle.toml")
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    lines = bad.stderr.splitlines()
+    at = lambda ts: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))  # noqa: E731
+    assert [line.split(": refused, ")[0] for line in lines] == [
+        f"bad.csv line {n}: meter {meter} at {at(ts)}"
+        for n, ts in ((2, now + 3_600), (3, now - 9_000), (4, now - 5_400), (5, now - 3_600), (6, now - 1_800))
+    ], bad.stderr
+    kinds = [line.split(": refused, ")[1].split(":")[0] for line in lines]
+    assert kinds == ["future", "stale_sample", "implausible", "counter_down", "meter_halted"]
+    assert "max_clock_skew is 300 s" in lines[0] and "rated power 10000 W allows 5000 Wh" in lines[2]
+    assert "imported_wh fell 4000 -> 8 Wh; meter HALTED" in lines[3] and f"`gridmint-oracle unhalt {meter} --config oracle.toml`" in lines[3]
+    assert bad.stdout.strip() == "bad.csv: 5 rows: 0 signed, 0 stored before, 5 refused; accepted 0, rejected 0, not settled 0"
+    assert w3.eth.block_number == block and _rejected_events(env) == 0  # nothing was sent
+
+    # the typo was never on chain: one command clears the halt, nothing is signed
+    cleared = env.cli("unhalt", meter, "--config", "oracle.toml")
+    assert cleared.returncode == 0, cleared.stderr
+    assert cleared.stdout.startswith(f"meter {meter}: halt cleared (imported_wh fell 4000 -> 8 Wh)")
+    assert w3.eth.block_number == block and Outbox(env.db).counts()["signed"] == 0
+    (env.root / "fixed.csv").write_text(_csv(meter, [(now - 7_200, 1_000, 4_000), (now - 3_600, 3_000, 8_000),
+                                                    (now - 1_800, 3_500, 8_500)]))
+    fixed = env.cli("backfill", "fixed.csv", "--config", "oracle.toml")
+    assert fixed.returncode == 0, fixed.stderr
+    # the summary counts this file's rows, not the outbox's
+    assert fixed.stdout.strip() == "fixed.csv: 3 rows: 2 signed, 1 stored before, 0 refused; accepted 3, rejected 0, not settled 0"
+    assert len(_accepted_events(env)) == 3 and _rejected_events(env) == 0

@@ -115,3 +115,24 @@ def test_load__every_toml_example_in_docs_oracle_md__loads_as_written(tmp_path, 
         cfg = _load(tmp_path, text)
         for meter in cfg.meters:
             assert meter.address.startswith("0x")
+
+
+def test_load__simulator_start_and_speed(tmp_path):
+    from datetime import datetime, timezone
+
+    path = tmp_path / "c.toml"
+    path.write_text('[simulator]\nstart = "2026-06-15T00:00:00Z"\nspeed = 60\ninterval_s = 60\n')
+    cfg = config_mod.load(path, env={})
+    assert (cfg.simulator_start, cfg.simulator_speed) == (datetime(2026, 6, 15, tzinfo=timezone.utc), 60.0)
+    path.write_text("[simulator]\nstart = 2026-06-15T02:00:00+02:00\n")  # a TOML date-time
+    assert config_mod.load(path, env={}).simulator_start == datetime(2026, 6, 15, tzinfo=timezone.utc)
+    assert config_mod.load(None, env={}).simulator_start is None
+    for text, message in [
+        ('[simulator]\nstart = "yesterday"\n', "simulator.start: not a time: 'yesterday'"),
+        ('[simulator]\nstart = "2026-06-15"\nspeed = 0\n', "simulator.speed: simulated seconds per wall-clock second"),
+        ("[simulator]\nspeed = 60\n", "simulator.speed: set simulator.start too"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(config_mod.ConfigError) as err:
+            config_mod.load(path, env={})
+        assert str(err.value).startswith(message)

@@ -4,7 +4,7 @@ device times, commissioning values from the chain, and the sign-at-most-every-N-
 import pytest
 from eth_hash.auto import keccak
 
-from oracle.daemon import Ingestor, MeterPlan
+from oracle.ingest import Ingestor, MeterPlan
 from oracle.eip712 import Domain, MeterSigner, Reading
 from oracle.metrics import Metrics
 from oracle.outbox import Outbox
@@ -119,7 +119,8 @@ def test_ingest__min_interval__signs_at_most_once_per_interval_with_the_newest_v
 def test_p1_source__device_cannot_be_opened__one_line_startup_error(tmp_path):
     import threading
 
-    from oracle.daemon import P1Source, SourceError
+    from oracle.sources import SourceError
+    from oracle.sources.p1 import P1Source
 
     source = P1Source(METER.address, str(tmp_path / "ttyUSB9"), _ingestor(tmp_path / "o.db"), threading.Event())
     with pytest.raises(SourceError) as err:

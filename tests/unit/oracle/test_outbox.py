@@ -7,7 +7,8 @@ import pytest
 from eth_hash.auto import keccak
 
 from oracle import config as config_mod
-from oracle.daemon import Ingestor, ReplayError, check_replay, replay
+from oracle.ingest import Ingestor
+from oracle.sources.replay import ReplayError, check_replay, replay
 from oracle.eip712 import Domain, MeterSigner, Reading, digest
 from oracle.metrics import Metrics
 from oracle.outbox import Conflict, Outbox
@@ -156,14 +157,18 @@ def test_replay__csv_and_jsonl__stores_rows_once_and_refuses_falling_ones(tmp_pa
         f"{METER.address},10,1,2,3,4\n"
         f"{METER.address},2026-01-01T00:00:00Z,1,2,3,5\n"
     )
-    assert replay(csv_path, ingestor) == {"stored": 2, "refused": 0}
-    assert replay(csv_path, ingestor) == {"stored": 2, "refused": 0}  # idempotent: nothing new
+    first = replay(csv_path, ingestor)
+    assert [(r.line, r.stored, r.signed) for r in first] == [(2, True, True), (3, True, True)]
+    again = replay(csv_path, ingestor)  # idempotent: nothing new
+    assert [(r.line, r.stored, r.signed) for r in again] == [(2, True, False), (3, True, False)]
     assert [r.reading.timestamp for r in outbox.next_batch(5)] == [10, 1_767_225_600]
     jl = tmp_path / "r.jsonl"
     row = {"meter": METER.address, "timestamp": 1_767_225_700, "generated_wh": 1, "consumed_wh": 2,
            "exported_wh": 3, "imported_wh": 4}
     jl.write_text(json.dumps(row) + "\n")
-    assert replay(jl, ingestor) == {"stored": 0, "refused": 1}  # imported_wh fell 5 -> 4
+    [fell] = replay(jl, ingestor)  # imported_wh fell 5 -> 4
+    assert (fell.line, fell.stored, fell.kind, fell.detail, fell.halted) == (
+        1, False, "counter_down", "imported_wh fell 5 -> 4 Wh", True)
     assert ingestor.halted(METER.address)
 
 

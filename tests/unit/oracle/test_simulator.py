@@ -82,3 +82,72 @@ def test_simulator_counters_never_fall_and_balance():
     assert abs(gen + imp - cons - exp - stored) <= 4
     with pytest.raises(ValueError):
         sim.advance(start)
+
+
+def test_sim_clock__past_day_accelerated__never_ahead_of_the_wall_clock():
+    from oracle.sources.simulator import SimClock
+
+    wall0 = datetime(2026, 6, 16, 12, 0, tzinfo=timezone.utc).timestamp()
+    clock = SimClock(datetime(2026, 6, 15, tzinfo=timezone.utc), speed=60, wall0_s=wall0)
+    assert clock.now(wall0) == datetime(2026, 6, 15, tzinfo=timezone.utc)
+    # 24 wall-clock minutes are a simulated day
+    assert clock.now(wall0 + 24 * 60) == datetime(2026, 6, 16, tzinfo=timezone.utc)
+    # 36 wall minutes: 36 simulated hours, the present is not reached yet; 40: it is, then real time
+    assert clock.now(wall0 + 36 * 60) == datetime(2026, 6, 16, 12, 0, tzinfo=timezone.utc)
+    assert clock.now(wall0 + 40 * 60) == datetime.fromtimestamp(wall0 + 40 * 60, timezone.utc)
+    with pytest.raises(ValueError):
+        SimClock(datetime(2026, 6, 15), speed=60)
+
+
+class _Sink:
+    def __init__(self, last=None):
+        self.samples, self._last = [], last
+
+    def ingest(self, meter, values, source, timestamp=None, input_id=None):
+        self.samples.append((meter, timestamp, values))
+        return True
+
+    def refuse(self, *args, **kw):
+        raise AssertionError("nothing to refuse")
+
+    def last(self, meter):
+        return self._last
+
+
+def test_simulator_source__start_and_speed__a_june_day_of_readings_in_24_wall_minutes():
+    import threading
+    from types import SimpleNamespace
+
+    from oracle.sources.simulator import SimulatorSource
+
+    meter = SimpleNamespace(address="0x" + "aa" * 20, pv_kwp=10, annual_kwh=4_500, profile="H25", battery_kwh=0)
+    sink = _Sink()
+    wall0 = datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc).timestamp()
+    source = SimulatorSource([meter], sink, 60, threading.Event(), datetime(2026, 6, 15, tzinfo=CEST), 60, wall0)
+    for minute in range(1, 25):  # what 24 wall-clock minutes of 60 s ticks do
+        source.tick(source.clock.now(wall0 + 60 * minute))
+    stamps = [ts for _m, ts, _v in sink.samples]
+    assert stamps[0] == int(datetime(2026, 6, 15, 1, 0, tzinfo=CEST).timestamp())  # one simulated hour a tick
+    assert stamps[-1] == int(datetime(2026, 6, 16, 0, 0, tzinfo=CEST).timestamp())
+    assert all(b - a == 3_600 for a, b in zip(stamps, stamps[1:]))
+    generated = [v["generated_wh"] for _m, _ts, v in sink.samples]
+    # a 10 kWp roof in June: nothing at night, 30-80 kWh over the day
+    assert generated[3] == 0 and 30_000 < generated[-1] < 80_000
+    assert generated == sorted(generated)
+
+
+def test_simulator_source__starts_after_the_meters_last_reading():
+    import threading
+    from types import SimpleNamespace
+
+    from oracle.eip712 import Reading
+    from oracle.sources.simulator import SimulatorSource
+
+    meter = SimpleNamespace(address="0x" + "aa" * 20, pv_kwp=5, annual_kwh=3_000, profile="H25", battery_kwh=0)
+    last = Reading(meter.address, int(datetime(2026, 6, 15, 9, 0, tzinfo=timezone.utc).timestamp()), 7, 8, 9, 10)
+    wall0 = datetime(2026, 12, 5, tzinfo=timezone.utc).timestamp()
+    source = SimulatorSource([meter], _Sink(last), 60, threading.Event(), datetime(2026, 6, 15, tzinfo=timezone.utc),
+                             60, wall0)
+    # a restart (or a meter commissioned later than `start`) resumes at its last reading, from its counters
+    assert source.clock.now(wall0) == datetime(2026, 6, 15, 9, 0, tzinfo=timezone.utc)
+    assert source.sim.counters()[meter.address] == (7, 8, 9, 10)
