@@ -13,6 +13,8 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # hypothesis example budget for stateful machines: CI runs bounded soaks
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
+# a pydantic-settings warning that ape 0.8.51's config models raise on every start is noise to a user
+export PYTHONWARNINGS ?= ignore::UserWarning
 # the local chain of `make demo`: anvil (ape-foundry, the default) or hardhat (ape-hardhat)
 CHAIN ?= anvil
 PROVIDER_anvil := foundry
@@ -76,7 +78,7 @@ gas: setup
 
 bench-oracle: setup
 	$(BIN)/ape compile >/dev/null
-	$(BIN)/python -m scripts.bench_oracle
+	$(BIN)/python -m tools.bench_oracle
 
 # the member app (app/): npm packages pinned in app/package-lock.json, built by Vite into app/dist
 .PHONY: app app-build chromium
@@ -101,10 +103,12 @@ chromium:
 	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }; }
 
 # a persistent local Anvil, deployed and seeded with the demo community's morning, and the built app
-# on http://127.0.0.1:5173 (scripts/app_serve.py; APP_ARGS=--fresh starts the chain over). Ctrl-C stops both.
+# on http://127.0.0.1:5173 (tools/app_serve.py; APP_ARGS=--fresh starts the chain over). Ctrl-C stops both.
 app: setup app-build
 	$(BIN)/ape compile >/dev/null
-	$(BIN)/python -m scripts.app_serve $(APP_ARGS)
+	@# the shell and make ignore Ctrl-C; the server catches it itself, stops Anvil (saving its state) and exits 0,
+	@# so Ctrl-C ends `make app` without "make: *** [app] Interrupt"
+	@trap '' INT; exec $(BIN)/python -m tools.app_serve $(APP_ARGS)
 
 clean:
 	rm -rf .build .ape/.cache out
