@@ -1,0 +1,191 @@
+"""The recompute core on hand-built event sequences (no chain): state, and invariant findings."""
+
+from __future__ import annotations
+
+import itertools
+
+from gridmint.audit.events import Event
+from gridmint.audit.recompute import ZERO, Ledger, bid_escrow, rent_charge
+
+OWNER, BUYER, METER = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20
+T0 = 1_781_500_000
+RATE = 3_479_000_000_000_000
+
+
+class Chain:
+    """Builds events in chain order: one transaction per `tx()`, one block per transaction."""
+
+    def __init__(self):
+        self.events: list[Event] = []
+        self.block = 0
+        self.ts = T0
+        self._log = itertools.count()
+
+    def tx(self, dt: int = 0):
+        self.block += 1
+        self.ts += dt
+        self._log = itertools.count()
+        return self
+
+    def ev(self, contract, event, **args):
+        self.events.append(Event(contract, event, args, self.block, next(self._log), f"tx{self.block}", self.ts))
+        return self
+
+
+def deployed() -> Chain:
+    c = Chain().tx()
+    c.ev("WattToken", "UpdateCapacity", capacity_wh=10_000).ev("WattToken", "UpdateRentRate", rent_rate=RATE)
+    c.tx().ev("EnergyExchange", "UpdatePriceBand", floor_price=80_000, ceiling_price=350_000)
+    c.ev("EnergyExchange", "UpdateMinOrder", min_order_wh=100).ev("EnergyExchange", "UpdateFees", maker_fee_bps=10,
+                                                                   taker_fee_bps=20)
+    c.tx().ev("MeterRegistry", "MeterRegistered", meter=METER, owner=OWNER, method=1, rated_power_w=10_000, name="a",
+              commissioned_at=T0, generated_wh=100, consumed_wh=0, exported_wh=0, imported_wh=0)
+    c.tx().ev("MeterRegistry", "MeterAccepted", meter=METER, owner=OWNER)
+    return c
+
+
+def reading(c: Chain, dt: int, gen: int, exp: int, imp: int = 0, minted=None, burned=None):
+    c.tx(dt).ev("MeterRegistry", "ReadingAccepted", meter=METER, owner=OWNER, timestamp=c.ts, generated_wh=gen,
+                consumed_wh=0, exported_wh=exp, imported_wh=imp)
+    minted = exp if minted is None else minted
+    if minted:
+        c.ev("WattToken", "Transfer", sender=ZERO, receiver=OWNER, value=minted)
+    if burned:
+        c.ev("WattToken", "Transfer", sender=OWNER, receiver=ZERO, value=burned)
+    return c
+
+
+def checks(ledger: Ledger) -> set[str]:
+    return {f.check for f in ledger.findings}
+
+
+def test_readings__mint_to_owner__registers_and_totals():
+    c = reading(deployed(), 1_800, 2_000, 1_500)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert checks(ledger) == set()
+    assert ledger.accounts[OWNER].balance == 1_500 and ledger.supply == 1_500
+    assert ledger.meters[METER].registers == [2_100, 0, 1_500, 0]
+    assert ledger.meters[METER].pending_cert_wh == 2_000
+    assert ledger.totals[METER].minted == 1_500
+
+
+def test_mint_without_export__and_export_not_credited__found():
+    c = deployed()
+    c.tx().ev("WattToken", "Transfer", sender=ZERO, receiver=OWNER, value=5)  # no reading
+    reading(c, 1_800, 2_000, 1_500, minted=1_000)  # 500 Wh neither minted nor GridExport
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert {"inv1.mint-without-export", "inv1.export-not-credited"} <= checks(ledger)
+
+
+def test_grid_export__covers_what_the_battery_could_not_take():
+    c = reading(deployed(), 1_800, 2_000, 1_500, minted=1_000)
+    c.ev("MeterRegistry", "GridExport", owner=OWNER, wh=500)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert checks(ledger) == set() and ledger.totals[METER].grid_export == 500
+
+
+def test_rent__charged_as_the_contract_does__skipped_rent_found():
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    owed = rent_charge(1_000, RATE * 86_400)  # a day of 1 kWh
+    c.tx().ev("WattToken", "RentDeposited", account=OWNER, amount=10**18, arrears_paid=0)  # same second: nothing due
+    c.tx(86_400).ev("WattToken", "RentCharged", account=OWNER, paid=owed, unpaid=0)
+    c.ev("WattToken", "RentWithdrawn", account=OWNER, amount=1)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert checks(ledger) == set()
+    assert ledger.accounts[OWNER].deposit == 10**18 - owed - 1 and ledger.revenue == owed
+    # a day later the account is touched without a charge
+    c.tx(86_400).ev("WattToken", "RentWithdrawn", account=OWNER, amount=1)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert "inv2.rent-skipped" in checks(ledger)
+
+
+def test_rent__wrong_amount_found():
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    c.tx().ev("WattToken", "RentDeposited", account=OWNER, amount=10**18, arrears_paid=0)
+    c.tx(86_400).ev("WattToken", "RentCharged", account=OWNER, paid=1, unpaid=0)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert {"inv2.rent-charge", "inv2.rent-paid"} <= checks(ledger)
+
+
+def test_trade__proceeds_fees_and_escrow():
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    # a resting bid, then an ask that sells into it
+    c.tx().ev("EnergyExchange", "OrderPlaced", order_id=1, owner=BUYER, is_buy=True, price=100_000, amount_wh=600,
+              expires_at=2**40 - 1)
+    c.tx().ev("EnergyExchange", "OrderPlaced", order_id=2, owner=OWNER, is_buy=False, price=100_000, amount_wh=400,
+              expires_at=2**40 - 1)
+    q = 400 * 100_000 // 1_000
+    fee = q * 10 // 10_000 + q * 20 // 10_000
+    c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, taker=OWNER, price=100_000,
+         amount_wh=400, quote_amount=q, fee=fee)
+    c.ev("EnergyExchange", "OrderClosed", order_id=2, reason=1, refunded=0)
+    c.ev("WattToken", "Escrowed", account=OWNER, wh=400)
+    c.ev("WattToken", "EscrowDelivered", seller=OWNER, buyer=BUYER, wh=400)
+    c.ev("WattToken", "Transfer", sender=OWNER, receiver=BUYER, value=400)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert checks(ledger) == set()
+    m = ledger.markets["EnergyExchange"]
+    assert m.proceeds[OWNER] == q - q * 20 // 10_000
+    assert m.orders[1].escrow == bid_escrow(600, 100_000) - q - q * 10 // 10_000
+    assert m.orders[1].remaining == 200 and m.fees == fee
+    assert ledger.accounts[BUYER].balance == 400 and ledger.accounts[OWNER].balance == 600
+
+
+def test_trade__fee_outside_rules_and_band__found():
+    c = deployed()
+    c.tx().ev("EnergyExchange", "OrderPlaced", order_id=1, owner=BUYER, is_buy=True, price=400_000, amount_wh=600,
+              expires_at=2**40 - 1)
+    c.tx().ev("EnergyExchange", "OrderPlaced", order_id=2, owner=OWNER, is_buy=False, price=400_000, amount_wh=600,
+              expires_at=2**40 - 1)
+    c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, taker=OWNER, price=400_000,
+         amount_wh=600, quote_amount=240_000, fee=0)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert {"inv4.trade-fee", "inv4.trade-outside-band"} <= checks(ledger)
+
+
+def test_parameter_change__before_notice_or_unannounced__found():
+    c = deployed()
+    c.tx().ev("EnergyExchange", "UpdateFeesAnnounced", maker_fee_bps=30, taker_fee_bps=30, effective_at=c.ts + 3_600)
+    c.tx(60).ev("EnergyExchange", "UpdateFees", maker_fee_bps=30, taker_fee_bps=30)
+    c.tx(60).ev("WattToken", "UpdateRentRate", rent_rate=RATE * 2)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert {"inv6.applied-before-notice", "inv6.change-without-notice"} <= checks(ledger)
+
+
+def test_certificates__issued_outstanding_claimed__and_over_issue_found():
+    c = reading(deployed(), 1_800, 2_000, 0)
+    c.tx().ev("MeterRegistry", "CertifiableTaken", meter=METER, wh=2_000, period_start=T0, period_end=c.ts)
+    c.ev("EnvironmentalCertificate", "CertificateIssued", id=1, meter=METER, generator=OWNER, method=1,
+         period_start=T0, period_end=c.ts, amount_wh=2_000)
+    c.ev("EnvironmentalCertificate", "TransferSingle", _operator=OWNER, _from=ZERO, _to=OWNER, _id=1, _value=2_000)
+    c.tx().ev("EnvironmentalCertificate", "TransferSingle", _operator=OWNER, _from=OWNER, _to=ZERO, _id=1, _value=500)
+    c.ev("EnvironmentalCertificate", "Claimed", claimer=OWNER, beneficiary=BUYER, id=1, amount=500, purpose="x")
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert checks(ledger) == set()
+    cert = ledger.certificates[1]
+    assert (cert.issued, cert.outstanding, cert.claimed) == (2_000, 1_500, 500)
+    assert ledger.claimed_by[(BUYER, 1)] == 500 and ledger.units[(OWNER, 1)] == 1_500
+    # a second issue of generation never credited
+    c.tx().ev("EnvironmentalCertificate", "CertificateIssued", id=2, meter=METER, generator=OWNER, method=1,
+              period_start=T0, period_end=c.ts, amount_wh=1_000)
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert {"inv3.issued-not-taken", "inv3.certified-above-generation", "inv3.overlapping-period"} <= checks(ledger)
+
+
+def test_reading_credited_twice__found():
+    c = reading(deployed(), 1_800, 100, 0)
+    c.events.append(Event("MeterRegistry", "ReadingAccepted", dict(c.events[-1].args), c.block + 1, 0, "again", c.ts))
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert "inv5.credited-twice" in checks(ledger)
