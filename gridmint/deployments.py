@@ -81,12 +81,17 @@ def read(path: Path) -> Deployment:
     return Deployment(data["network"], int(data["chain_id"]), data["contracts"], data.get("params", {}))
 
 
-def from_ape_system(system, network: str, chain_id: int) -> Deployment:
-    """Builds the record from ape contract instances (ABIs straight from the compiled artefacts)."""
+def from_ape_system(system, network: str, chain_id: int, deploy_block: int | None = None) -> Deployment:
+    """Builds the record from ape contract instances (ABIs straight from the compiled artefacts).
+    `deploy_block`: the first block of the deployment, where the auditor (gridmint-audit) starts
+    reading events (params["deploy_block"])."""
     contracts = {}
     for name, contract in system.contracts().items():
         contracts[name] = {
             "address": str(contract.address),
             "abi": [item.model_dump(mode="json", by_alias=True) for item in contract.contract_type.abi],
         }
-    return Deployment(network, chain_id, contracts, system.params.as_dict())
+    params = system.params.as_dict()
+    if deploy_block is not None:
+        params["deploy_block"] = int(deploy_block)
+    return Deployment(network, chain_id, contracts, params)

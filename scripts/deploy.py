@@ -1,74 +1,9 @@
-"""Deploys and wires every gridmint contract, then writes deployments/<ecosystem>-<network>-<chain id>.json.
+"""`ape run deploy ...`: deploy every contract, wired, and write the deployment record.
 
-    make deploy                                                   (a local chain: compile + deploy)
-    ape run deploy --network ethereum:local:foundry
-    ape run deploy --network ethereum:sepolia:node --account operator --capacity-kwh 2000
+The commands live in gridmint/cli/deploy.py (tested in-process); docs/cli.md documents them."""
 
-On a local network the first test account deploys unless --account names an ape account
-(keystore); the deploying account becomes the operator. With no node listening, ape starts a
-throwaway Anvil that stops when the command ends: the command says so and writes no record.
-"""
+from gridmint.cli.entry import prepare
 
-import click
-from ape import chain
-from ape.cli import ConnectedProviderCommand
+prepare()
 
-from gridmint import deployments
-from gridmint.ape_support import (
-    Refused, deployment_path, guarded_command, is_local, network_key, quiet, resolve_account, verbose_option,
-)
-from gridmint.system import SystemParams, ape_deployer, deploy_system
-from gridmint.units import kwh, parse_duration_s, parse_energy_wh
-
-# quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
-# are noise to a user; the command's -v turns ape's INFO lines back on
-quiet()
-
-
-def _throwaway() -> bool:
-    """True when ape started the node itself (nothing was listening): it dies with this command."""
-    return getattr(chain.provider, "process", None) is not None
-
-
-@click.command(cls=ConnectedProviderCommand)
-@click.option("--account", "alias", default=None, help="ape account alias of the operator (test:0 locally)")
-@click.option("--capacity-kwh", "capacity", default=None, help="the shared battery's usable size, kWh (1000)")
-@click.option("--max-clock-skew", "skew", default=None, help="how far a reading may lie ahead of block time (300s)")
-@verbose_option
-def cli(network, alias, capacity, skew, verbose):
-    """Deploy every contract, wired together; the deploying account is the operator."""
-    quiet(verbose)
-    capacity_wh = parse_energy_wh(capacity) if capacity else SystemParams.capacity_wh
-    skew_s = parse_duration_s(skew) if skew else SystemParams.max_clock_skew_s
-    if alias:
-        operator = resolve_account(alias)
-    elif is_local(network):
-        operator = resolve_account("test:0")
-    else:
-        raise Refused("name the operator with --account on a live network")
-    if not is_local(network) and operator.balance == 0:
-        raise Refused(f"the operator {operator.address} has no {network.ecosystem.name} gas money on {network.name}")
-    if hasattr(operator, "set_autosign") and hasattr(operator, "keyfile_path"):
-        operator.set_autosign(True)  # one passphrase prompt for the whole deploy
-    params = SystemParams(capacity_wh=capacity_wh, max_clock_skew_s=skew_s)
-    click.echo(f"deploying to {network_key(network)} (chain id {chain.chain_id}) from {operator.address} ...", err=True)
-    system = deploy_system(ape_deployer(operator), operator, params)
-    for name, address in system.addresses().items():
-        click.echo(f"{name:25s} {address}")
-    click.echo(f"{'operator':25s} {operator.address}")
-    click.echo(f"battery capacity {kwh(capacity_wh)}, reading clock skew {skew_s} s")
-    if _throwaway():
-        click.echo(
-            f"no node was listening at {chain.provider.uri}: ape started a throwaway Anvil for this command "
-            "and it stops now, taking these contracts with it; no deployment record was written. "
-            "Start a persistent chain first (`make chain &` or `node_modules/.bin/anvil &`), then deploy again.",
-            err=True,
-        )
-        return
-    record = deployments.from_ape_system(system, network_key(network), chain.chain_id)
-    path = deployments.write(record)
-    assert path == deployment_path(network)
-    click.echo(f"written to {path.relative_to(deployments.ROOT) if path.is_relative_to(deployments.ROOT) else path}")
-
-
-guarded_command(cli)
+from gridmint.cli.deploy import cli  # noqa: E402,F401

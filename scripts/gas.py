@@ -16,7 +16,7 @@ from eth_hash.auto import keccak
 
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 from gridmint.onboarding import commissioning, onboard_meter
-from gridmint.ape_support import quiet
+from gridmint.cli.options import quiet
 from gridmint.system import SystemParams, ape_deployer, deploy_system
 
 # quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")

@@ -72,3 +72,68 @@ def standalone_chain(local_chain_name):
         return Anvil(state=tmp_path / "anvil-state.json", **kw)
 
     return make
+
+
+# ---------------------------------------------------------------- the command line, in-process
+
+# `ape run <script>` -> the click group the script's entry point (scripts/<script>.py) exposes
+_CLI_MODULES = {name: f"gridmint.cli.{name}" for name in ("deploy", "operator", "trade", "certificates")}
+
+
+class CliResult:
+    def __init__(self, code: int, stdout: str, stderr: str):
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+    @property
+    def out(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def cli(tmp_path, chain, local_network, monkeypatch):
+    """Runs `ape run <script> <args> --network <session network>` in this process (click's CliRunner on
+    the command the script exposes), against the session's node, with the deployment record in
+    tmp_path and a 100-column terminal. `cli(...)` expects exit 0 and returns stdout + stderr;
+    `cli(..., code=2)` expects a refusal: exit 2, one line on stderr starting "Error: ", nothing on
+    stdout, no block mined (nothing sent) — and returns that line. Nothing carries a traceback or an
+    ape log line. `cli.table(...)` also checks that no line is wider than the 100 columns."""
+    import importlib
+
+    from click.testing import CliRunner
+
+    from gridmint import deployments
+
+    from gridmint.cli.entry import prepare
+
+    prepare()  # what scripts/<script>.py does before ape connects: tools on PATH, ape quiet
+    monkeypatch.setenv("GRIDMINT_DEPLOYMENTS_DIR", str(tmp_path))
+    monkeypatch.setattr(deployments, "DEPLOYMENTS_DIR", tmp_path)
+    try:  # click 8.1 mixes stderr into stdout unless told not to; 8.2 keeps them apart
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+
+    def run(script: str, *args: str, code: int = 0, env: dict | None = None) -> str:
+        command = importlib.import_module(_CLI_MODULES[script]).cli
+        before = chain.blocks.head.number
+        result = runner.invoke(command, [*args, "--network", local_network], env={"COLUMNS": "100", **(env or {})})
+        res = CliResult(result.exit_code, result.stdout, result.stderr)
+        detail = f"exit {res.code}\n{res.out[-3000:]}\n{result.exception!r}"
+        assert res.code == code, detail
+        assert "Traceback" not in res.out and "INFO:" not in res.out and "ERROR:" not in res.out, detail
+        if code == 2:
+            assert chain.blocks.head.number == before, f"a refused command sent something: {res.out}"
+            lines = res.stderr.splitlines()
+            assert len(lines) == 1 and lines[0].startswith("Error: "), f"stderr is not one line: {res.stderr!r}"
+            assert res.stdout == "", f"a refusal printed to stdout: {res.stdout!r}"
+            return lines[0]
+        return res.out
+
+    def table(script: str, *args: str, **kw) -> str:
+        out = run(script, *args, **kw)
+        too_wide = [line for line in out.splitlines() if len(line) > 100]
+        assert not too_wide, f"wider than 100 columns: {too_wide}"
+        return out
+
+    run.table = table
+    return run

@@ -1,6 +1,7 @@
-"""The operator CLI (and the member's accept-meter / rent commands) as people run them: `ape run ...`
-subprocesses against the test session's Anvil (127.0.0.1:8545). Every refusal is checked for exit
-status 2, one line on stderr, and an unchanged block number (nothing was sent)."""
+"""The operator CLI (and the member's accept-meter / rent commands), run in-process against the test
+session's node (the `cli` fixture of conftest.py: the command an `ape run operator ...` runs). Every
+refusal is checked for exit status 2, one line on stderr, nothing on stdout, and an unchanged block
+number (nothing was sent)."""
 
 import os
 import subprocess
@@ -14,30 +15,7 @@ from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-NET = ["--network", "ethereum:local:foundry"]
 DAY = 86_400
-
-
-@pytest.fixture
-def cli(tmp_path, chain):
-    base_env = {**os.environ, "GRIDMINT_DEPLOYMENTS_DIR": str(tmp_path)}
-    ape = str(Path(sys.executable).parent / "ape")
-
-    def run(*args, code=0, env=None):
-        before = chain.blocks.head.number
-        result = subprocess.run([ape, "run", *args, *NET], cwd=ROOT, env={**base_env, **(env or {})}, capture_output=True,
-                                text=True, timeout=240, stdin=subprocess.DEVNULL)
-        out = result.stdout + result.stderr
-        assert result.returncode == code, out[-3000:]
-        assert "Traceback" not in out and "INFO:" not in out, out[-3000:]
-        if code == 2:
-            assert chain.blocks.head.number == before, f"a refused command sent something: {out}"
-            lines = [line for line in result.stderr.splitlines() if line.strip()]
-            assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-            return lines[0]
-        return out
-
-    return run
 
 
 def _meter(label: str) -> MeterSigner:
@@ -96,9 +74,11 @@ def test_operator_commands(cli, tmp_path, accounts, chain, project):
     assert "now active" in cli("operator", "activate", pv.address)
     assert "no meter 0x" in cli("operator", "activate", new_key.address, code=2)
 
-    # status: owner, accepted or not, last reading
-    out = cli("operator", "status")
-    assert "Operator roof" in out and "Meyer flat" in out and "no (owner must accept)" in out
+    # status: owner, accepted or not, last reading; fits a 100-column terminal (it was 200-240 wide)
+    out = cli.table("operator", "status")
+    assert "Operator roof" in out and "Meyer flat" in out and "not accepted" in out
+    assert f"{pv.address[:6]}…{pv.address[-4:]}" in out and "active" in out
+    assert pv.address in cli("operator", "status", "--wide")
 
     # TSL for a member, then a deposit with days of storage before and after
     assert "not an amount of TSL" in cli("operator", "mint-tsl", owner.address, "lots", code=2)
@@ -166,13 +146,14 @@ def test_operator_commands(cli, tmp_path, accounts, chain, project):
     payer = "0x000000000000000000000000000000000000bEEF"
     out = cli("operator", "faucet", payer, "--tsl", "1", "--quote", "2")
     assert "10.0000 ETH, 1.0000 TSL, 2.0000 TEUR" in out
-    assert "the recipient must be an address (0x followed by 40 hex digits), not 'payer'" in cli(
-        "operator", "faucet", "payer", code=2)
+    assert "the recipient must be an address (0x followed by 40 hex digits), test:N or an ape account alias, " \
+           "not 'payer'" in cli("operator", "faucet", "payer", code=2)
 
 
-def test_keystore_account__signs_a_whole_command_after_one_unlock(cli, tmp_path, accounts, chain, project):
+def test_keystore_account__signs_a_whole_command_after_one_unlock(cli, tmp_path, accounts, chain, project, local_network):
     """An ape keystore account: the passphrase is asked once (here from APE_ACCOUNTS_<alias>_PASSPHRASE),
-    then the permit signature and the deposit transaction go through with no per-transaction prompt."""
+    then the permit signature and the deposit transaction go through with no per-transaction prompt. A real
+    `ape run` (ape reads its data folder and the passphrase variable when it starts)."""
     import json
 
     from eth_account import Account
@@ -184,8 +165,52 @@ def test_keystore_account__signs_a_whole_command_after_one_unlock(cli, tmp_path,
     keyfile = Account.encrypt(member.private_key, "walkthrough", kdf="pbkdf2", iterations=2)
     (data / "accounts" / "member.json").write_text(json.dumps(keyfile))
     cli("operator", "faucet", member.address, "--eth", "0", "--tsl", "3", "--quote", "0")
-    env = {"APE_DATA_FOLDER": str(data), "APE_ACCOUNTS_member_PASSPHRASE": "walkthrough"}
-    out = cli("trade", "deposit-rent", "2", "--account", "member", env=env)
-    assert "deposited 2.0000 TSL" in out
+    env = {**os.environ, "GRIDMINT_DEPLOYMENTS_DIR": str(tmp_path), "APE_DATA_FOLDER": str(data),
+           "APE_ACCOUNTS_member_PASSPHRASE": "walkthrough"}
+    ape = str(Path(sys.executable).parent / "ape")
+    result = subprocess.run([ape, "run", "trade", "deposit-rent", "2", "--account", "member", "--network", local_network],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "deposited 2.0000 TSL" in result.stdout
     record = deployments.read(deployments.path_for("ethereum:local", chain.chain_id, tmp_path))
     assert project.WattToken.at(record.address("WattToken")).rent_deposit(member) == 2 * 10**18
+
+
+def test_local_chain__test_accounts_listed__csv_owner_as_test_n__time_moved(cli, tmp_path, accounts, chain, project):
+    """A newcomer's local-chain tools: the test accounts' addresses (`operator accounts`), `test:N` in the
+    CSV's owner column as in `register`'s OWNER, and a day of the chain's time without waiting a day."""
+    cli("deploy")
+    record = deployments.read(deployments.path_for("ethereum:local", chain.chain_id, tmp_path))
+    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
+
+    listed = cli.table("operator", "accounts", "--count", "6")
+    for i in range(6):
+        assert f"test:{i}" in listed and str(accounts[i].address) in listed
+
+    header = "address,owner,method,rated_power_kw,name,commissioned_at,generated_kwh,consumed_kwh,exported_kwh,imported_kwh\n"
+    meters = tmp_path / "meters.csv"
+    a, b = _meter("61"), _meter("62")
+    meters.write_text(header + f"{a.address},test:4,solar,5,Roof A,,0,0,0,0\n"
+                      f"{b.address},{accounts[5].address.lower()},none,3,Flat B,,0,0,0,0\n")
+    assert "registered 2 meters (1 none, 1 solar)" in cli("operator", "register-csv", str(meters))
+    assert registry.meters(a.address).owner == accounts[4].address
+    assert registry.meters(b.address).owner == accounts[5].address
+    meters.write_text(header + f"{_meter('63').address},test:99,solar,5,Roof C,,0,0,0,0\n")
+    assert "meters.csv:2: no local test account 'test:99'" in cli("operator", "register-csv", str(meters), code=2)
+    meters.write_text(header + f"{_meter('63').address},nobody-by-that-name,solar,5,Roof C,,0,0,0,0\n")
+    assert "meters.csv:2: owner must be an address (0x followed by 40 hex digits), test:N or an ape account alias" in cli(
+        "operator", "register-csv", str(meters), code=2)
+
+    before = chain.blocks.head.timestamp
+    out = cli("operator", "advance-time", "1d")
+    assert chain.blocks.head.timestamp >= before + DAY and "chain time" in out
+    assert "not a duration" in cli("operator", "advance-time", "tomorrow", code=2)
+
+
+def test_refusals__out_of_bounds_announce__one_line_nothing_sent(cli):
+    """An announcement outside the deploy-time limits is refused by the simulation: one line on stderr (no
+    call trace before it), exit 2, no block mined."""
+    cli("deploy")
+    assert cli("operator", "announce", "fees", "5000", "5000", code=2) == (
+        "Error: announce_fees would be refused: fee above limit")
+    assert "ceiling above limit" in cli("operator", "announce", "price-band", "0.08", "9", code=2)

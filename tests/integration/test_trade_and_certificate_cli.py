@@ -1,10 +1,8 @@
-"""The trader and certificate CLIs as a user runs them: `ape run trade|certificates ...` subprocesses
-against the test session's Anvil (127.0.0.1:8545), with bad input refused before anything is sent."""
+"""The trader and certificate CLIs, run in-process against the test session's node (the `cli` fixture of
+conftest.py: the command an `ape run trade|certificates ...` runs), with bad input refused before
+anything is sent: exit status 2, one line on stderr, nothing on stdout, no block mined."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+import re
 
 import pytest
 
@@ -13,55 +11,6 @@ from gridmint.onboarding import commissioning, onboard_meter
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
 pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-# refusals that send nothing are checked side by side (each `ape run` is seconds of start-up)
-PARALLEL = 6
-
-
-@pytest.fixture
-def cli(tmp_path, chain, local_network):
-    """Runs a command; a refusal (ok=False) must exit 2 with one line on stderr and send nothing.
-    `cli.refused(cmd, ...)` runs several refusals at once (nothing is sent, so their order does not
-    matter) and returns their outputs in order."""
-    env = {**os.environ, "GRIDMINT_DEPLOYMENTS_DIR": str(tmp_path)}
-    ape = str(Path(sys.executable).parent / "ape")
-
-    def start(args):
-        return subprocess.Popen([ape, "run", *args, "--network", local_network], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def check(proc, ok):
-        stdout, stderr = proc.communicate(timeout=180)
-        out = stdout + stderr
-        assert "Traceback" not in out and "INFO:" not in out, out[-3000:]
-        if ok:
-            assert proc.returncode == 0, out[-3000:]
-        else:
-            assert proc.returncode == 2, out[-3000:]
-            lines = [line for line in stderr.splitlines() if line.strip()]
-            assert len(lines) == 1 and lines[0].startswith("Error: "), stderr
-        return out
-
-    def run(*args, ok=True):
-        before = chain.blocks.head.number
-        out = check(start(args), ok)
-        if not ok:
-            assert chain.blocks.head.number == before, f"a refused command sent something: {out}"
-        return out
-
-    def refused(*commands):
-        before = chain.blocks.head.number
-        outs = []
-        for i in range(0, len(commands), PARALLEL):
-            procs = [start(args) for args in commands[i:i + PARALLEL]]
-            outs += [check(proc, False) for proc in procs]
-        assert chain.blocks.head.number == before, f"a refused command sent something: {outs}"
-        return outs
-
-    run.refused = refused
-    return run
 
 
 def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project, local_network):
@@ -105,7 +54,8 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
         "no order 99": ("trade", "cancel", "99", "--account", "test:2"),
         "belongs to": ("trade", "cancel", "1", "--account", "test:3"),
     }
-    for text, out in zip(expected, cli.refused(*expected.values())):
+    for text, args in expected.items():
+        out = cli(*args, code=2)
         assert text in out, out
     assert seller.nonce == nonce
 
@@ -115,29 +65,30 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
     orders = cli("trade", "orders", "--account", "test:2")
     assert "3.000" in orders and "sell" in orders
     assert "order 1 cancelled; refunded 3.000 kWh of WATT" in cli("trade", "cancel", "1", "--account", "test:2")
-    assert "already closed" in cli("trade", "cancel", "1", "--account", "test:2", ok=False)
-    balances = cli("trade", "balances", "--account", "test:2")
-    assert "4.000 kWh" in balances and "storage left" in balances and "days" in balances
+    assert "already closed" in cli("trade", "cancel", "1", "--account", "test:2", code=2)
+    balances = cli.table("trade", "balances", "--account", "test:2")
+    assert "4.000 kWh" in balances and "rent arrears now               0.000000 TSL" in balances
+    assert re.search(r"storage left +(more than a year|[0-9.,]+ days)", balances), balances
     assert "withdrew 0.3996 TEUR" in cli("trade", "withdraw", "--account", "test:2")  # 0.40 minus the 10 bps maker fee
-    assert "no proceeds to withdraw" in cli("trade", "withdraw", "--account", "test:2", ok=False)
+    assert "no proceeds to withdraw" in cli("trade", "withdraw", "--account", "test:2", code=2)
     assert watt.balanceOf(buyer) == 2_000 and quote.balanceOf(seller) == 399_600
 
     # certificates: a stranger's issue is simulated and refused with the contract's reason, nothing sent
-    assert "issue would be refused" in cli("certificates", "issue", meter.address, "--account", "test:5", ok=False)
-    assert "meter must be an address" in cli("certificates", "issue", "roof", "--account", "test:2", ok=False)
+    assert "issue would be refused" in cli("certificates", "issue", meter.address, "--account", "test:5", code=2)
+    assert "meter must be an address" in cli("certificates", "issue", "roof", "--account", "test:2", code=2)
     # issue the meter's 8 kWh, move some, claim, and refuse bad input
     assert "issued certificate #1: 8.000 kWh" in cli("certificates", "issue", meter.address, "--account", "test:2")
     assert "CLI roof" in cli("certificates", "show", "1")
-    assert "no certificate #7" in cli("certificates", "show", "7", ok=False)
+    assert "no certificate #7" in cli("certificates", "show", "7", code=2)
     assert "moved 3.000 kWh of certificate #1" in cli("certificates", "transfer", "1", buyer.address, "3", "--account", "test:2")
     assert "you hold 3.000 kWh of certificate #1, not 5.000 kWh" in cli(
-        "certificates", "claim", "1", "5", "--beneficiary", buyer.address, "--purpose", "x", "--account", "test:3", ok=False)
+        "certificates", "claim", "1", "5", "--beneficiary", buyer.address, "--purpose", "x", "--account", "test:3", code=2)
     assert "beneficiary must be an address" in cli(
-        "certificates", "claim", "1", "1", "--beneficiary", "Hofmann Tools", "--purpose", "x", "--account", "test:3", ok=False)
+        "certificates", "claim", "1", "1", "--beneficiary", "Hofmann Tools", "--purpose", "x", "--account", "test:3", code=2)
     cli("certificates", "claim", "1", "1000 Wh", "--beneficiary", buyer.address, "--purpose", "school year", "--account", "test:3")
     certificate = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
     assert certificate.claimed_balance_of(buyer, 1) == 1_000 and certificate.balanceOf(buyer, 1) == 2_000
-    assert "CLI roof" in cli("certificates", "list")
+    assert "CLI roof" in cli.table("certificates", "list", "--holder", "test:3")
 
     # ------------------------------------------------------------ the certificate market
     cx = project.CertificateExchange.at(record.address("CertificateExchange"))
@@ -164,7 +115,8 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
             "--account", "test:3"),
         "nothing to withdraw": (*market, "withdraw", "--account", "test:3"),
     }
-    for text, out in zip(expected, cli.refused(*expected.values())):
+    for text, args in expected.items():
+        out = cli(*args, code=2)
         assert text in out, out
     assert cx.next_order_id() == 1
 
@@ -174,8 +126,8 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
     assert f"order 1 rests: sell 3.000 kWh of certificate #1 (solar {month}) at 0.00500 TEUR/kWh, expires no expiry" in out
     out = cli("certificates", "market", "sell", "1", "0.006", "1", "--account", "test:2")
     assert "approved" not in out and "order 2 rests: sell 1.000 kWh" in out
-    belongs, crosses = cli.refused((*market, "cancel", "1", "--account", "test:3"),
-                                   (*market, "buy", "solar", month, "0.005", "1", "--post-only", "--account", "test:3"))
+    belongs = cli(*market, "cancel", "1", "--account", "test:3", code=2)
+    crosses = cli(*market, "buy", "solar", month, "0.005", "1", "--post-only", "--account", "test:3", code=2)
     assert "order 1 belongs to" in belongs
     assert "post-only order at 0.00500 TEUR/kWh would cross the best ask 0.00500 TEUR/kWh" in crosses
     book = cli("certificates", "market", "book", "solar", month)
@@ -211,7 +163,8 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
     assert "withdrew 1.000 kWh of certificate #1" in out and "TEUR" in out
     out = cli("certificates", "market", "withdraw", "--account", "test:2")
     assert "withdrew 0.500 kWh of certificate #1" in out and "withdrew 0.0" in out
-    closed, nothing = cli.refused((*market, "cancel", "4", "--account", "test:3"), (*market, "withdraw", "--account", "test:2"))
+    closed = cli(*market, "cancel", "4", "--account", "test:3", code=2)
+    nothing = cli(*market, "withdraw", "--account", "test:2", code=2)
     assert "order 4 is already closed" in closed and "nothing to withdraw" in nothing
 
     # conservation: the seller sold 4.5 kWh, the buyer got 3 kWh and claimed 1.5 kWh; the exchange holds nothing
@@ -219,3 +172,55 @@ def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project,
     assert certificate.balanceOf(buyer, 1) == 2_000 + 2_000 + 1_000
     assert certificate.balanceOf(cx.address, 1) == 0 and cx.proceeds_of(seller) == cx.proceeds_of(buyer) == 0
     assert not cx.open_orders(seller) and not cx.open_orders(buyer)
+
+
+def _member_with_watt(cli, tmp_path, accounts, chain, project, local_network, label: str):
+    """A deployment and a member (test:2) whose meter just exported 2 kWh into the battery: WATT and no
+    rent deposit. Returns (record, watt)."""
+    cli("deploy")
+    record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
+    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
+    operator, member = accounts[0], accounts[2]
+    meter = MeterSigner(bytes.fromhex(label * 32))
+    onboard_meter(registry, operator, member, meter.address, 1, 50_000, "Arrears roof", commissioning(chain.pending_timestamp - 1))
+    t = chain.pending_timestamp + 600
+    reading = Reading(meter.address, t, 2_000, 0, 2_000, 0)
+    chain.pending_timestamp = t
+    registry.submit_readings([reading.as_call_arg()], [meter.sign(reading, domain_from_contract(registry))], sender=operator)
+    watt = project.WattToken.at(record.address("WattToken"))
+    assert watt.balanceOf(member) == 2_000 and watt.rent_deposit(member) == 0
+    return record, watt
+
+
+def test_sell_without_rent_deposit__refused_for_the_block_it_lands_in(cli, tmp_path, accounts, chain, project, local_network):
+    """WATT and no rent deposit: at the latest block the account owes nothing yet, so a simulation there
+    passes, but rent accrues by the time the order is mined and the exchange reverts ("account in
+    arrears", gas spent). The sale is refused before anything is sent, in one line."""
+    _, watt = _member_with_watt(cli, tmp_path, accounts, chain, project, local_network, "71")
+    line = cli("trade", "place", "sell", "0.2", "1", "--account", "test:2", code=2)
+    assert "your rent deposit" in line and "before this order can land" in line and "deposit-rent" in line, line
+    assert not watt.escrowed_of(accounts[2])
+
+
+def test_balances__show_the_arrears_accrued_until_now(cli, tmp_path, accounts, chain, project, local_network):
+    """`balances` shows what the account owes now (rent accrued to the latest block, `rent_due`), not only
+    the arrears last recorded on chain (0 until someone settles them)."""
+    _, watt = _member_with_watt(cli, tmp_path, accounts, chain, project, local_network, "72")
+    cli("operator", "advance-time", "1d")
+    member = accounts[2]
+    assert watt.arrears_of(member)[0] == 0 and watt.rent_due(member) > 0  # accrued, not recorded
+    out = cli.table("trade", "balances", "--account", "test:2")
+    row = next(line for line in out.splitlines() if "rent arrears now" in line)
+    assert f"{watt.rent_due(member) / 10**18:.6f} TSL" in row, out
+    assert "in arrears since" in out and "selling is refused" in out
+
+
+def test_order_while_paused__one_line_nothing_sent(cli, tmp_path, accounts, chain, project, local_network):
+    cli("deploy")
+    cli("operator", "faucet", "test:3", "--eth", "0", "--tsl", "0", "--quote", "10")
+    cli("operator", "pause", "exchange")
+    assert cli("trade", "place", "buy", "0.2", "1", "--account", "test:3", code=2) == (
+        "Error: the exchange is paused: no new orders (cancels and withdrawals still work)")
+    cli("operator", "pause", "certificate-market")
+    assert "the certificate market is paused" in cli(
+        "certificates", "market", "buy", "solar", "2026-06", "0.005", "1", "--account", "test:3", code=2)

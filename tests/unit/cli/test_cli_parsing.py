@@ -2,7 +2,8 @@
 
 import pytest
 
-from gridmint.ape_support import Refused, parse_address
+from gridmint.cli.addresses import parse_address
+from gridmint.cli.errors import Refused
 from gridmint.units import (
     NO_EXPIRY, UnitError, duration, kwh, parse_duration_s, parse_energy_wh, parse_kw_to_w, parse_method, parse_price,
     parse_timestamp, parse_token, revert_reason, storage_days, tsl, when,
@@ -95,7 +96,7 @@ def test_revert_reason__in_words():
 
 
 def test_meter_csv__header_and_rows_checked(tmp_path):
-    from scripts.operator import CSV_HEADER, read_meter_csv
+    from gridmint.cli.operator import CSV_HEADER, read_meter_csv
 
     path = tmp_path / "meters.csv"
     path.write_text("meter,owner\n")

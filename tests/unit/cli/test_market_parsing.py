@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from gridmint.market import bid_escrow, order_flags
 from gridmint.units import (
-    CLOSE_REASONS, UnitError, bid_escrow, certificate_class, order_flags, parse_renewable_method, parse_vintage, price,
-    revert_reason, tick_digits, vintage, vintage_of,
+    CLOSE_REASONS, UnitError, certificate_class, parse_renewable_method, parse_vintage, price, revert_reason,
+    tick_digits, vintage, vintage_of,
 )
 
 CONTRACTS = Path(__file__).resolve().parents[3] / "contracts"

@@ -5,7 +5,7 @@ from eth_abi import decode, encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from gridmint.ape_support import Sender
+from gridmint.cli.sender import Sender
 from gridmint.permit import permit_typed_data
 
 TOKEN = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

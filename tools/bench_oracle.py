@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from oracle.chain import Registry, Submitter  # noqa: E402
-from oracle.daemon import Ingestor, replay  # noqa: E402
+from oracle.ingest import Ingestor  # noqa: E402
+from oracle.sources.replay import replay  # noqa: E402
 from gridmint.deployments import read as read_deployment  # noqa: E402
 from oracle.eip712 import Domain, MeterSigner, Reading  # noqa: E402
 from oracle.outbox import Outbox  # noqa: E402
