@@ -49,6 +49,13 @@ export const app = {
   fromBlock: 0n,
 };
 
+/** The network in words: "local test chain" for Anvil/Hardhat (31337), else the deployment's network name. */
+function networkName(dep: Deployment): string {
+  const known: Record<number, string> = { 1: "Ethereum", 10: "Optimism", 100: "Gnosis", 137: "Polygon", 8453: "Base", 42161: "Arbitrum One",
+    11155111: "Sepolia testnet", 17000: "Holesky testnet", 31337: "local test chain" };
+  return `gridmint on ${known[dep.chain_id] ?? dep.network}`;
+}
+
 export async function load(): Promise<void> {
   // both at once; a config that names another record costs a second round trip
   const get = async (url: string) => {
@@ -63,7 +70,7 @@ export async function load(): Promise<void> {
   app.fromBlock = BigInt(Number(dep.params?.deployed_at_block ?? 0));
   app.chain = defineChain({
     id: dep.chain_id,
-    name: `gridmint ${dep.network} (${dep.chain_id})`,
+    name: networkName(dep),
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [cfg.rpcUrl] } },
   });
@@ -184,12 +191,24 @@ export async function connect(w: Discovered, onChange: () => void): Promise<void
   app.account = accounts[0];
   app.wallet = createWalletClient({ account: accounts[0], chain: app.chain, transport: custom(p) });
   p.on?.("accountsChanged", (a: Address[]) => {
+    if (app.provider !== p) return; // disconnected in the app
     app.account = a[0];
     app.wallet = a[0] ? createWalletClient({ account: a[0], chain: app.chain, transport: custom(p) }) : undefined;
     onChange();
   });
   p.on?.("chainChanged", () => onChange());
   sessionStorage.setItem("gridmint.wallet", w.info.rdns);
+}
+
+/** Forgets the connected wallet in this tab (the wallet itself keeps its permission until the member revokes it there). */
+export function disconnect(): void {
+  const p = app.provider;
+  app.account = undefined;
+  app.wallet = undefined;
+  app.provider = undefined;
+  sessionStorage.removeItem("gridmint.wallet");
+  // wallets that support it (MetaMask) drop the site's permission too; others ignore it
+  void p?.request({ method: "wallet_revokePermissions" as any, params: [{ eth_accounts: {} }] as any }).catch(() => undefined);
 }
 
 /** Asks the wallet to switch to the deployment's chain, adding it first when the wallet lacks it. */
@@ -229,7 +248,9 @@ export function reason(e: unknown): string {
 
 /** Simulates `call` from the member's account; on a revert shows the reason and sends nothing.
  *  Otherwise asks the wallet to send it and follows it: pending -> confirmed | failed. */
-export async function send<N extends Name, F extends WriteFn<N>>(label: string, call: Call<N, F>, view: TxView): Promise<{ ok: boolean; logs?: any[] }> {
+export async function send<N extends Name, F extends WriteFn<N>>(label: string, call: Call<N, F>, view: TxView,
+  /** what the mined transaction did, in words, from its receipt's logs (the confirmation line) */
+  describe?: (logs: readonly any[]) => string): Promise<{ ok: boolean; logs?: any[] }> {
   if (!app.wallet || !app.account) {
     view.set("refused", `${label}: connect a wallet first.`);
     return { ok: false };
@@ -256,20 +277,27 @@ export async function send<N extends Name, F extends WriteFn<N>>(label: string, 
     view.set("failed", `${label} not sent: ${reason(e)}`);
     return { ok: false };
   }
-  view.set("pending", `${label}: pending (${hash.slice(0, 10)}…)`);
+  view.set("pending", `${label}: sent, waiting for the next block (${hash.slice(0, 10)}…)`);
   const receipt = await app.pub.waitForTransactionReceipt({ hash, pollingInterval: 250 });
   if (receipt.status !== "success") {
-    // the chain moved between simulation and inclusion: replay it at that block for the reason
+    // the chain moved between simulation and inclusion (a transaction ahead of it in the block, time):
+    // replay it on the state after that block, where what made it fail usually still holds
     let why = "reverted";
     try {
-      await app.pub.simulateContract({ ...(request as any), blockNumber: receipt.blockNumber - 1n });
+      await app.pub.simulateContract({ ...(request as any), account: app.account, blockNumber: receipt.blockNumber });
     } catch (e) {
       why = reason(e);
     }
-    view.set("failed", `${label} failed in block ${receipt.blockNumber}: ${why}`);
+    view.set("failed", `${label} failed on chain, nothing changed but the gas: ${why}`);
     return { ok: false };
   }
-  view.set("confirmed", `${label}: confirmed in block ${receipt.blockNumber}`);
+  let what = "";
+  try {
+    what = describe ? describe(receipt.logs) : "";
+  } catch (e) {
+    console.error(e); // the transaction is confirmed whatever its description
+  }
+  view.set("confirmed", what ? `Confirmed: ${what}` : `${label}: confirmed`);
   return { ok: true, logs: receipt.logs };
 }
 

@@ -1,5 +1,5 @@
 import "./style.css";
-import { app, connect, discover, head, load, refreshMeta, updateHead, wallets } from "./chain";
+import { app, connect, disconnect, discover, head, load, refreshMeta, updateHead, wallets } from "./chain";
 import { fill, h } from "./ui";
 import { short } from "./units";
 import { homePage } from "./pages/home";
@@ -57,17 +57,30 @@ function route(): void {
   current = make(rest.join("/"));
   document.title = `${current.title} — gridmint`;
   if (current.needsAccount && !app.account) {
-    fill(main, h("h1", {}, current.title), h("p", {}, "Connect your wallet to see your account."), connectButtons());
+    fill(main, h("h1", {}, current.title), name === "home" || !routes[name] ? intro() : null,
+      h("p", {}, "Connect your wallet to see your account."), connectButtons(true));
     return;
   }
   fill(main, current.el);
   void refresh();
 }
 
-function connectButtons(): HTMLElement {
+/** What gridmint is, for someone who has not connected yet. */
+function intro(): HTMLElement {
+  return h("div", { class: "intro", "data-testid": "intro" },
+    h("p", {}, h("strong", {}, "gridmint is your energy community's market and battery account. "),
+      "Your meters sign their readings; energy you put into the shared battery is held as WATT (1 WATT = 1 kWh), ",
+      "which you sell to your neighbours or keep for later while a small storage rent in TSL pays for the battery. ",
+      "Renewable generation becomes certificates that you sell, or claim for whoever used the energy."),
+    h("p", {}, "Everything is on a blockchain: the app reads it directly, and your wallet signs what you send. ",
+      "Anyone can check a claim proof or the announced parameter changes without a wallet."));
+}
+
+/** The wallets' connect buttons; `inPage`: the page asks for a wallet (the header stays quiet without one). */
+function connectButtons(inPage = false): HTMLElement {
   const box = h("div", { class: "connect" });
   if (!wallets.length) {
-    fill(box, h("p", {}, "No browser wallet found. Install MetaMask, Rabby or Frame, or open this page in a wallet's browser."));
+    if (inPage) fill(box, h("p", {}, "No browser wallet found. Install MetaMask, Rabby or Frame, or open this page in a wallet's browser."));
     return box;
   }
   for (const w of wallets) {
@@ -89,7 +102,10 @@ function connectButtons(): HTMLElement {
 
 function walletBar(): void {
   const bar = document.getElementById("wallet")!;
-  if (app.account) fill(bar, h("span", { class: "account", title: app.account, "data-testid": "account" }, short(app.account)));
+  if (app.account) fill(bar,
+    h("span", { class: "network", "data-testid": "network", title: `chain id ${app.chain.id}` }, app.chain.name),
+    h("span", { class: "account", title: app.account, "data-testid": "account" }, short(app.account)),
+    h("button", { type: "button", class: "disconnect", onclick: () => { disconnect(); walletBar(); route(); } }, "Disconnect"));
   else fill(bar, connectButtons());
 }
 
@@ -115,6 +131,11 @@ async function start(): Promise<void> {
   });
   walletBar();
   window.addEventListener("hashchange", route);
+  // a "Not sent: …" line answers the input as it was: changing the input clears it
+  document.addEventListener("input", (e) => {
+    const form = (e.target as Element | null)?.closest?.("form");
+    if (form) for (const m of form.querySelectorAll<HTMLElement>(".msg.refused[role=status]")) { m.textContent = ""; m.className = "msg"; }
+  });
   route();
   // live: every new block redraws the open page (polling; works with any node)
   app.pub.watchBlockNumber({ onBlockNumber: () => { void refreshMeta().then(refresh, refresh); }, pollingInterval: 500, emitOnBegin: false });

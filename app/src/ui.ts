@@ -1,5 +1,6 @@
 // Plain DOM helpers: no UI library (the pages are forms, tables and numbers).
 import type { TxView } from "./chain";
+import { short } from "./units";
 
 type Child = Node | string | number | null | undefined | false;
 type Props = Record<string, any>;
@@ -83,4 +84,22 @@ export function table(head: string[], rows: (Child | Child[])[][], caption?: str
     h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))
       : h("tr", {}, h("td", { colspan: head.length, class: "empty" }, "none yet")))));
+}
+
+/** An address or hash shown short (0x1234…abcd) with the full value in its title, and a button that
+ *  copies it: a phone shows it on one line, anyone can still check the whole value. */
+export function fullValue(value: string, what = "address"): HTMLElement {
+  const copy = h("button", { type: "button", class: "copy", "aria-label": `Copy the full ${what}`, title: `Copy ${value}` }, "copy");
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      copy.textContent = "copied";
+    } catch {
+      // no clipboard (an insecure origin): show the whole value to copy by hand
+      window.prompt(`The full ${what}:`, value);
+    }
+    setTimeout(() => { copy.textContent = "copy"; }, 1500);
+  });
+  const code = h("code", { title: value, "data-value": value, class: "full" }, short(value));
+  return h("span", { class: "value-copy" }, code, " ", copy);
 }

@@ -66,6 +66,14 @@ export function dateTime(ts: number | bigint): string {
   });
 }
 
+/** A period with its dates: "15 Jun 2027, 06:00–11:00" within a day, "14 Jun 2027, 20:25 → 15 Jun 2027, 04:27" across days */
+export function period(start: number | bigint, end: number | bigint): string {
+  const a = new Date(Number(start) * 1000), b = new Date(Number(end) * 1000);
+  const hm = (d: Date) => d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  if (a.toDateString() === b.toDateString()) return `${date(start)}, ${hm(a)}–${hm(b)}`;
+  return `${dateTime(start)} → ${dateTime(end)}`;
+}
+
 const MAX_U256 = 2n ** 256n - 1n;
 /** 12403.04 -> "12,403.0" */
 export const days1 = (days: number) => days.toLocaleString("en", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
@@ -111,4 +119,5 @@ export function vintageLabel(v: bigint | number): string {
     .toLocaleDateString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
 }
 
+/** 0x1234…abcd: an address or hash shortened for display (the full value goes in a title / copy button) */
 export const short = (a: string) => `${a.slice(0, 6)}…${a.slice(-4)}`;

@@ -32,7 +32,7 @@ def chain(tmp_path_factory):
     if not (DIST / "index.html").exists():
         pytest.fail("app/dist is missing: `make app-build` builds the member app before the browser tests")
     from scripts.app_seed import FIRST_MEMBER, seed
-    from scripts.app_serve import start_anvil
+    from tools.app_serve import start_anvil
 
     port = free_port()
     anvil = start_anvil(port, FIRST_MEMBER + len(MEMBERS) + 2, None)
@@ -47,7 +47,7 @@ def chain(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def app_url(chain):
-    from scripts.app_serve import serve
+    from tools.app_serve import serve
 
     _, rpc, seeded = chain
     server = serve(rpc, seeded.deployment, 0)

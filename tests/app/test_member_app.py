@@ -30,10 +30,33 @@ def units(value: int, decimals: int, shown: int, symbol: str) -> str:
     return f"{whole:,}.{str(frac).zfill(decimals)[:shown]} {symbol}"
 
 
+DAYS_SHOWN_MAX = 365  # storage left shows in days up to a year, then "more than a year" (units.ts daysLeft)
+
+
 def days_left(text: str) -> float:
+    if text.startswith("more than a year"):
+        return float("inf")
     m = re.match(r"([\d,.]+) days", text)
     assert m, text
     return float(m.group(1).replace(",", ""))
+
+
+def expect_days_left(text: str, days: float) -> None:
+    """The app's storage-left text for `days` left: days to a tenth up to a year, then "more than a year"."""
+    if days > DAYS_SHOWN_MAX:
+        assert text == "more than a year", text
+    else:
+        assert days_left(text) == pytest.approx(days, abs=0.051), text
+
+
+def leave_days_of_rent(w3, watt, member: str, days: float) -> None:
+    """Withdraws the member's deposit down to about `days` of storage (the seed deposits for years)."""
+    stored, rate = watt.functions.stored_of(member).call(), watt.functions.rent_rate().call()
+    keep = rate * stored * int(days * 86_400) // (86_400 * 1_000)
+    excess = watt.functions.rent_deposit(member).call() - keep
+    if excess > 0:
+        tx = watt.functions.withdraw_rent(excess).transact({"from": member})
+        assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
 
 
 def market_row(page, heading: str):
@@ -86,7 +109,11 @@ def test_home__numbers_equal_the_chains(open_app, members, contracts, chain, dep
     expect(page.get_by_test_id("tsl-deposit")).to_have_text(units(watt.functions.rent_deposit(me).call(**at), 18, 4, "TSL"))
     ts = w3.eth.get_block(block)["timestamp"]
     paid_until = watt.functions.storage_paid_until(me).call(**at)
-    assert days_left(page.get_by_test_id("storage-left").inner_text()) == pytest.approx((paid_until - ts) / 86_400, abs=0.051)
+    expect_days_left(page.get_by_test_id("storage-left").inner_text(), (paid_until - ts) / 86_400)
+    # the wallet's own balances beside the app's: the quote token and the ETH that pays gas
+    quote_sym = contracts["QuoteToken"].functions.symbol().call()
+    expect(page.get_by_test_id("quote-wallet")).to_have_text(units(contracts["QuoteToken"].functions.balanceOf(me).call(**at), 6, 2, quote_sym))
+    expect(page.get_by_test_id("eth-wallet")).to_have_text(units(w3.eth.get_balance(me, block), 18, 4, "ETH"))
 
     # today's energy: the member's accepted readings since local midnight of chain time
     day0 = int(datetime.fromtimestamp(ts, BERLIN).replace(hour=0, minute=0, second=0).timestamp())
@@ -131,7 +158,7 @@ def test_trade__one_member_rests_an_ask_another_takes_it__both_pages_show_it(ope
     form.get_by_label(re.compile(r"^Price \(")).fill("0.2000")
     expect(form.get_by_test_id("order-preview")).to_contain_text("Rests in the book: 0.500 kWh")
     form.get_by_role("button", name="Place order").click()
-    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    expect(form.get_by_role("status")).to_contain_text("confirmed", ignore_case=True, timeout=15_000)
     mine = [ex.functions.order(i).call() for i in ex.functions.open_orders(seller).call()]
     assert [(o[2], o[3]) for o in mine if not o[1]].count((200_000, 500)) == 1  # (price, Wh) of the new ask
     expect(s_page.get_by_role("table", name="My open orders")).to_contain_text(f"0.2000 {sym}/kWh")
@@ -144,9 +171,15 @@ def test_trade__one_member_rests_an_ask_another_takes_it__both_pages_show_it(ope
     form.get_by_label("Amount (kWh)").fill("0.5")
     form.get_by_label(re.compile(r"^Price \(")).fill("0.2000")
     # cost and fees before signing: 0.5 kWh x 0.20 = 0.1000, taker fee 20 bps = 0.0002
-    expect(form.get_by_test_id("order-preview")).to_contain_text(f"Trades now: 0.500 kWh for 0.1000 {sym}; taker fee 0.0002 {sym}")
+    # split: what the buyer pays (price + taker fee), what the seller receives (price - maker fee)
+    expect(form.get_by_test_id("order-preview")).to_contain_text(
+        f"Trades now: 0.500 kWh for 0.1000 {sym}. You pay 0.1002 {sym} (0.1000 {sym} + taker fee 0.0002 {sym}, 0.20 %); "
+        f"the sellers receive 0.1000 {sym} less their maker fee (0.10 %).")
     form.get_by_role("button", name="Place order").click()
-    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    # the confirmation is the fill, not the limit and a block number
+    expect(form.get_by_role("status")).to_have_text(
+        f"Confirmed: Bought 0.500 kWh at 0.2000 {sym}/kWh on average: 0.1002 {sym} paid (0.1000 {sym} + taker fee 0.0002 {sym}).",
+        timeout=15_000)
     t_trade = time.time()
 
     # the seller's page shows the trade without a reload
@@ -193,28 +226,37 @@ def test_trade__one_member_rests_an_ask_another_takes_it__both_pages_show_it(ope
         expect(s_page.get_by_test_id("best-ask")).to_contain_text(kwh(best_wh - 100))
 
 
-def test_rent__deposit_with_a_permit__days_left_move(open_app, members, contracts):
+def test_rent__deposit_with_a_permit__days_left_move(open_app, members, contracts, chain):
     watt, tsl = contracts["WattToken"], contracts["StorageRentToken"]
     me = members[SELLER]["account"]
+    leave_days_of_rent(chain[0], watt, me, 30)  # the seed's deposit lasts more than a year
+    stored, rate = watt.functions.stored_of(me).call(), watt.functions.rent_rate().call()
+    # a deposit worth about 20 more days, in whole hundredths of a TSL
+    amount_cents = max(1, rate * stored * 20 // 1_000 // 10**16)
+    amount = f"{amount_cents / 100:.2f}"
     page = open_app(me, path="#/rent")
     connect(page)
     drawn_at(page)
     before = days_left(page.get_by_test_id("rent-days-left").inner_text())
     deposit_before, wallet_before = watt.functions.rent_deposit(me).call(), tsl.functions.balanceOf(me).call()
     form = page.get_by_role("form", name="Deposit rent")
-    form.get_by_label("Deposit (TSL)").fill("5")
+    assert before < DAYS_SHOWN_MAX
+    form.get_by_label("Deposit (TSL)").fill(amount)
     expect(form.get_by_test_id("deposit-after")).to_contain_text("Storage left after:")
     predicted = days_left(form.get_by_test_id("deposit-after").inner_text().split("after: ")[1])
-    assert predicted > before
+    assert before < predicted < DAYS_SHOWN_MAX
     form.get_by_role("button", name="Deposit").click()
-    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
-    assert tsl.functions.balanceOf(me).call() == wallet_before - 5 * 10**18
-    assert watt.functions.rent_deposit(me).call() > deposit_before + 4 * 10**18
+    expect(form.get_by_role("status")).to_contain_text("confirmed", ignore_case=True, timeout=15_000)
+    assert tsl.functions.balanceOf(me).call() == wallet_before - amount_cents * 10**16
+    assert watt.functions.rent_deposit(me).call() > deposit_before + amount_cents * 10**16 * 9 // 10
     calls = page.evaluate("() => window.__walletCalls")
     assert "eth_signTypedData_v4" in calls, "the TSL approval is an EIP-2612 permit signature"
     expect(page.get_by_test_id("rent-days-left")).not_to_have_text(re.compile(rf"^{before:,.1f} days"))
     after = days_left(page.get_by_test_id("rent-days-left").inner_text())
     assert after == pytest.approx(predicted, abs=0.15) and after > before + 1
+    # more than a year of deposit reads "more than a year", before and after alike
+    form.get_by_label("Deposit (TSL)").fill(f"{rate * stored * 400 // 1_000 / 10**18:.2f}")
+    expect(form.get_by_test_id("deposit-after")).to_have_text("Storage left after: more than a year")
 
 
 def test_certificates__claim_for_a_beneficiary__proof_page_checks_it(open_app, members, contracts, browser, app_url):
@@ -228,6 +270,9 @@ def test_certificates__claim_for_a_beneficiary__proof_page_checks_it(open_app, m
     held = cert.functions.balanceOf(me, cert_id).call()
     assert held > 100
     expect(card.get_by_test_id(f"cert-{cert_id}-balance")).to_have_text(kwh(held))
+    # the generation period with its dates: one date within a day, both when it spans days
+    day, hm = r"\d{1,2} \w{3} \d{4}", r"\d{2}:\d{2}"
+    expect(card.get_by_test_id("cert-period")).to_have_text(re.compile(rf"^{day}, {hm}(–{hm}| → {day}, {hm})$"))
     card.get_by_text("Transfer or claim").click()
     claim = card.get_by_role("form", name=f"Claim certificate #{cert_id}")
     beneficiary = members["Riverside school"]["account"]
@@ -244,20 +289,75 @@ def test_certificates__claim_for_a_beneficiary__proof_page_checks_it(open_app, m
     proof = page.get_by_test_id("claim-proof")
     expect(proof.get_by_test_id("proof-purpose")).to_have_text("school canteen, June")
     expect(proof.get_by_test_id("proof-amount")).to_have_text("0.100 kWh")
-    expect(proof.get_by_test_id("proof-beneficiary")).to_have_text(beneficiary)
+    expect_full_value(proof.get_by_test_id("proof-beneficiary"), beneficiary)
     tx_hash = page.url.rsplit("/", 1)[1]
 
-    # anyone (no wallet at all) opens the proof by certificate id or by transaction
-    ctx = browser.new_context(timezone_id="Europe/Berlin", locale="en-GB")
+    # anyone (no wallet at all) opens the proof by certificate id or by transaction, on a phone
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2,
+                              timezone_id="Europe/Berlin", locale="en-GB")
     try:
         stranger = ctx.new_page()
         stranger.goto(f"{app_url}#/proof/id/{cert_id}")
         expect(stranger.get_by_test_id("proof-purpose").filter(has_text="school canteen, June")).to_have_count(1)
+        claims_of_cert = stranger.get_by_test_id("claim-proof").count()
+        assert_readable_on_a_phone(stranger, max_height_px=1_200 + 800 * claims_of_cert)
+        record("proof_page_by_id_phone_height_px", {"claims": claims_of_cert,
+                                                     "px": stranger.evaluate("() => document.documentElement.scrollHeight")})
         stranger.goto(f"{app_url}#/proof/tx/{tx_hash}")
         expect(stranger.get_by_test_id("claim-proof")).to_have_count(1)
-        expect(stranger.get_by_test_id("proof-beneficiary")).to_have_text(beneficiary)
+        expect_full_value(stranger.get_by_test_id("proof-beneficiary"), beneficiary)
+        assert_readable_on_a_phone(stranger, max_height_px=2_500)
+        # the proof needs no wallet: no "install a wallet" nag, no connect prompt
+        expect(stranger.get_by_text(re.compile("Install MetaMask|No browser wallet", re.I))).to_have_count(0)
+        expect(stranger.get_by_role("button", name=re.compile("^Connect"))).to_have_count(0)
+        record("proof_page_phone_height_px", stranger.evaluate("() => document.documentElement.scrollHeight"))
     finally:
         ctx.close()
+
+
+def expect_full_value(cell, value: str) -> None:
+    """An address or hash shown short (0x1234…abcd), the whole value in its title and copy button."""
+    code = cell.locator("code[data-value]")
+    expect(code).to_have_text(f"{value[:6]}…{value[-4:]}")
+    expect(code).to_have_attribute("title", value)
+    expect(cell.get_by_role("button", name=re.compile(r"^Copy the full"))).to_have_attribute("title", f"Copy {value}")
+
+
+# Every value of the proof is readable on a phone: no value box narrower than its longest word (a
+# value one character wide breaks every word), nothing clipped or scrolling inside it, the page not
+# wider than the screen and not thousands of pixels tall.
+READABLE_JS = r"""
+() => {
+  const bad = [];
+  const probe = document.createElement("span");
+  probe.style.cssText = "position:absolute;visibility:hidden;white-space:nowrap";
+  document.body.append(probe);
+  const cells = document.querySelectorAll("#page dl.facts dd, #page [data-testid=claim-proof] h2");
+  for (const el of cells) {
+    const cs = getComputedStyle(el);
+    probe.style.font = cs.font;
+    probe.style.letterSpacing = cs.letterSpacing;
+    const words = (el.innerText || "").split(/\s+/).filter(Boolean);
+    let widest = 0, word = "";
+    for (const w of words) { probe.textContent = w; if (probe.offsetWidth > widest) { widest = probe.offsetWidth; word = w; } }
+    const inner = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    if (widest > inner + 1) bad.push(`${el.dataset.testid || el.tagName}: "${word}" needs ${widest}px, has ${inner}px`);
+    if (el.scrollWidth > el.clientWidth + 1) bad.push(`${el.dataset.testid || el.tagName}: clipped (${el.scrollWidth} > ${el.clientWidth})`);
+    if (el.clientWidth < 120) bad.push(`${el.dataset.testid || el.tagName}: only ${el.clientWidth}px wide`);
+  }
+  probe.remove();
+  return { bad, cells: cells.length, width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight };
+}
+"""
+
+
+def assert_readable_on_a_phone(page, max_height_px: int) -> None:
+    page.get_by_test_id("claim-proof").first.wait_for()
+    got = page.evaluate(READABLE_JS)
+    assert got["cells"] >= 8, got
+    assert not got["bad"], got["bad"]
+    assert got["width"] <= 390, f"the proof page is {got['width']} px wide on a 390 px phone"
+    assert got["height"] < max_height_px, f"the proof page is {got['height']} px tall (bound {max_height_px})"
 
 
 def test_refused_inputs__price_outside_the_band_and_a_reverting_transfer__nothing_sent(open_app, members, chain, contracts):
@@ -342,7 +442,7 @@ def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page
     expect(sell.get_by_test_id("cx-sell-preview")).to_contain_text(
         f"Rests in the book: 1.500 kWh of certificate #{cert_id} at 0.00300 {sym}/kWh")
     sell.get_by_role("button", name="Sell", exact=True).click()
-    expect(sell.get_by_role("status").last).to_contain_text("confirmed", timeout=15_000)
+    expect(sell.get_by_role("status").last).to_contain_text("confirmed", ignore_case=True, timeout=15_000)
     t_sold = time.time()
     assert cert.functions.balanceOf(seller, cert_id).call() == held - 1_500
     expect(s_market.get_by_role("table", name="My open certificate orders")).to_contain_text(f"0.00300 {sym}/kWh")
@@ -359,8 +459,9 @@ def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page
     claim.get_by_label("Purpose").fill("Lindqvist flat, June electricity")
     q, taker_fee, maker_fee = 1_500 * 3_000 // 1_000, 4_500 * 20 // 10_000, 4_500 * 10 // 10_000
     expect(claim.get_by_test_id("cx-claim-preview")).to_contain_text(
-        f"Buys and claims 1.500 kWh for {units(q, 6, 6, sym)}; taker fee {units(taker_fee, 6, 6, sym)} (20 bps); "
-        f"you pay {units(q + taker_fee, 6, 6, sym)}.")
+        f"Buys and claims: 1.500 kWh for {units(q, 6, 6, sym)}. You pay {units(q + taker_fee, 6, 6, sym)} "
+        f"({units(q, 6, 6, sym)} + taker fee {units(taker_fee, 6, 6, sym)}, 0.20 %); the sellers receive {units(q, 6, 6, sym)} "
+        "less their maker fee (0.10 %).")
     claimed_before = cert.functions.claimed_balance_of(school, cert_id).call()
     quote_before, proceeds_before = quote.functions.balanceOf(buyer).call(), cx.functions.proceeds_of(seller).call()
     t_click = time.time()
@@ -368,7 +469,10 @@ def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page
     proof_link = claim.get_by_role("link", name="Open the claim proof")
     expect(proof_link).to_be_visible(timeout=20_000)
     record("buy_and_claim_click_to_proof_link_s", round(time.time() - t_click, 3))
-    expect(claim.get_by_role("status")).to_contain_text(f"Bought and claimed 1.500 kWh (certificate #{cert_id})")
+    # the confirmation says what happened: the fill at its average price, what it cost, the claim
+    expect(claim.get_by_role("status")).to_contain_text(
+        f"Confirmed: Bought 1.500 kWh at 0.00300 {sym}/kWh on average: {units(q + taker_fee, 6, 6, sym)} paid")
+    expect(claim.get_by_role("status")).to_contain_text(f"Claimed 1.500 kWh (certificate #{cert_id})")
     assert cert.functions.claimed_balance_of(school, cert_id).call() == claimed_before + 1_500
     assert quote.functions.balanceOf(buyer).call() == quote_before - q - taker_fee
     assert cx.functions.proceeds_of(seller).call() == proceeds_before + q - maker_fee
@@ -382,8 +486,9 @@ def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page
     expect(proof.get_by_test_id("proof-purpose")).to_have_text("Lindqvist flat, June electricity")
     record("claim_proof_drawn_after_click_s", round(time.time() - t_proof, 3))
     expect(proof.get_by_test_id("proof-amount")).to_have_text("1.500 kWh")
-    expect(proof.get_by_test_id("proof-beneficiary")).to_have_text(school)
-    expect(proof.get_by_test_id("proof-claimer")).to_contain_text(f"buy-and-claim sent by {buyer}")
+    expect_full_value(proof.get_by_test_id("proof-beneficiary"), school)
+    expect(proof.get_by_test_id("proof-claimer")).to_contain_text("buy-and-claim sent by")
+    expect_full_value(proof.get_by_test_id("proof-claimer"), buyer)
 
     # the seller's page: the ask is gone, the trade is listed, the proceeds withdrawn to the wallet
     expect(s_market.get_by_role("table", name="My open certificate orders")).not_to_contain_text(f"0.00300 {sym}/kWh")
@@ -416,9 +521,11 @@ def test_certificate_market__sale_into_a_resting_bid__bidder_withdraws_the_units
     sell.get_by_label("Order type").select_option("1")
     sell.get_by_label("Amount (kWh)").fill("1")
     sell.get_by_label("Price (per kWh)").fill(f"{bid_price / 1e6:.5f}")
-    expect(sell.get_by_test_id("cx-sell-preview")).to_contain_text("Trades now: 1.000 kWh to bids")
+    preview = sell.get_by_test_id("cx-sell-preview")
+    expect(preview).to_contain_text("Trades now: 1.000 kWh for")
+    expect(preview).to_contain_text(re.compile(r"The buyers pay .* plus their maker fee \(0\.10 %\); you receive .* − taker fee .*, 0\.20 %\)"))
     sell.get_by_role("button", name="Sell", exact=True).click()
-    expect(sell.get_by_role("status").last).to_contain_text("confirmed", timeout=15_000)
+    expect(sell.get_by_role("status").last).to_contain_text("confirmed", ignore_case=True, timeout=15_000)
     assert cx.functions.units_of(company, cert_id).call() == 1_000
 
     held = cert.functions.balanceOf(company, cert_id).call()
@@ -462,7 +569,7 @@ PAGES = [("home", "My energy"), ("market", "Market"), ("rent", "Storage rent"), 
 @pytest.mark.parametrize("viewport", ["phone", "desktop"])
 def test_every_page__phone_and_desktop__fits_and_is_screenshotted(open_app, members, viewport, contracts):
     phone = viewport == "phone"
-    width, height = (390, 844) if phone else (1280, 900)
+    width, height = (390, 844) if phone else (1280, 800)
     page = open_app(members[COMPANY]["account"], width=width, height=height, mobile=phone)
     connect(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -481,7 +588,9 @@ def test_every_page__phone_and_desktop__fits_and_is_screenshotted(open_app, memb
     assert claimed, "the seed claims part of a certificate"
     page.goto(page.url.split("#")[0] + f"#/proof/tx/{claimed[0]['transactionHash'].to_0x_hex()}")
     expect(page.get_by_test_id("claim-proof")).to_be_visible()
-    page.screenshot(path=str(SHOTS / f"{viewport}-proof.png"), full_page=not phone)
+    if phone:
+        assert_readable_on_a_phone(page, max_height_px=2_500)
+    page.screenshot(path=str(SHOTS / f"{viewport}-proof.png"), full_page=True)
 
 
 def test_meters__accept_a_new_meter__rejections_shown_with_their_reason(open_app, members, contracts, chain):
@@ -520,11 +629,19 @@ def test_changes__an_announced_fee_change_shows_when_it_applies(open_app, member
     if not any(i.get("name") == "announce_fees" for i in ex.abi):
         pytest.skip("this exchange announces no fee changes yet")
     ex.functions.announce_fees(15, 25).transact({"from": w3.eth.accounts[0]})
+    cx = contracts["CertificateExchange"]
+    cx_floor, cx_ceiling = cx.functions.floor_price().call(), cx.functions.ceiling_price().call()
+    cx.functions.announce_price_band(cx_floor, cx_ceiling - 1_000).transact({"from": w3.eth.accounts[0]})
     page = open_app(members[SELLER]["account"], path="#/changes")
     expect(page.get_by_role("heading", name="Parameter changes", level=1)).to_be_visible()
-    row = page.get_by_role("table", name="Announced changes").get_by_role("row").filter(has_text="EnergyExchange.UpdateFees")
-    expect(row).to_contain_text("maker fee bps 15 bps (0.15 %); taker fee bps 25 bps (0.25 %)")
+    row = page.get_by_role("table", name="Announced changes").get_by_role("row").filter(has_text="energy market fees")
+    expect(row).to_contain_text("maker fee 0.15 % (15 bps); taker fee 0.25 % (25 bps)")
     expect(row).to_contain_text("(in 7.0 days)")
+    # in words throughout: no contract or event names, no "bps 15 bps"
+    band = page.get_by_role("table", name="Announced changes").get_by_role("row").filter(has_text="certificate market price band")
+    expect(band).to_contain_text(f"lowest price {cx_floor / 1e6:.5f}")
+    text = page.get_by_role("main").inner_text()
+    assert not re.search(r"\b(EnergyExchange|CertificateExchange|WattToken|MeterRegistry)\.|Update[A-Z]|bps \d+ bps", text), text
 
 
 def test_cancel__a_resting_ask_is_cancelled_from_my_open_orders__escrow_returns(open_app, members, contracts):
@@ -540,7 +657,7 @@ def test_cancel__a_resting_ask_is_cancelled_from_my_open_orders__escrow_returns(
     form.get_by_label("Amount (kWh)").fill("0.3")
     form.get_by_label(re.compile(r"^Price \(")).fill("0.3400")
     form.get_by_role("button", name="Place order").click()
-    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    expect(form.get_by_role("status")).to_contain_text("confirmed", ignore_case=True, timeout=15_000)
     assert watt.functions.balanceOf(me).call() == free_before - 300
     order_id = max(ex.functions.open_orders(me).call())
     page.get_by_role("button", name=f"Cancel order {order_id}").click()
@@ -570,7 +687,7 @@ def test_buy__a_newcomer_approves_by_permit_signature__then_takes_the_best_ask(o
     fee = cost * ex.functions.taker_fee_bps().call() // 10_000
     expect(form.get_by_test_id("order-preview")).to_contain_text(f"At most {units(cost + fee, 6, 4, sym)} leaves your wallet.")
     form.get_by_role("button", name="Place order").click()
-    expect(form.get_by_role("status")).to_contain_text("confirmed", timeout=15_000)
+    expect(form.get_by_role("status")).to_contain_text("confirmed", ignore_case=True, timeout=15_000)
     assert watt.functions.balanceOf(newcomer).call() == 300
     assert quote.functions.balanceOf(newcomer).call() == 10 * 10**6 - cost - fee
     calls = page.evaluate("() => window.__walletCalls")
@@ -605,3 +722,103 @@ def test_arrears__home_says_what_to_do__selling_is_refused_before_sending(open_a
     expect(form.get_by_role("status")).to_contain_text("Not sent: You are in storage-rent arrears")
     assert w3.eth.block_number == block
     assert "eth_sendTransaction" not in page.evaluate("() => window.__walletCalls")
+
+
+def test_confirmations__on_a_chain_with_a_block_time__pending_then_the_fill_or_the_failure(open_app, members, contracts, chain):
+    """Against a node that mines every second (and, for the failure, when the test says), not at once:
+    each transaction shows as pending, then what it did; a stale refusal goes when the input changes."""
+    w3 = chain[0]
+    rpc = w3.provider.make_request
+    ex = contracts["EnergyExchange"]
+    seller, buyer = members[SELLER]["account"], members[BUYER]["account"]
+    page = open_app(seller, path="#/market")
+    connect(page)
+    drawn_at(page)
+    form = page.get_by_role("form", name="Place an order")
+    status = form.get_by_role("status")
+
+    # a refusal the app makes itself, then the input changes: the "Not sent" line goes
+    form.get_by_label("Side").select_option("sell")
+    form.get_by_label("Order type").select_option("2")
+    form.get_by_label("Amount (kWh)").fill("0.4")
+    form.get_by_label(re.compile(r"^Price \(")).fill("9.0000")
+    form.get_by_role("button", name="Place order").click()
+    expect(status).to_contain_text("Not sent: Price outside the band")
+    form.get_by_label(re.compile(r"^Price \(")).fill("0.3")
+    expect(status).to_have_text("")
+
+    ask_price, _ = ex.functions.best_ask().call()
+    bid_price, _ = ex.functions.best_bid().call()
+    tick = ex.functions.TICK().call()
+    inside = ask_price - tick  # inside the spread: a post-only ask there rests unless a bid arrives first
+    assert inside - tick > bid_price, "the seed leaves a spread of at least two ticks"
+    try:
+        rpc("evm_setAutomine", [False])
+        rpc("evm_setIntervalMining", [1])
+        # 1. mined within a second: pending, then the fill in words
+        form.get_by_label("Order type").select_option("2")
+        form.get_by_label("Amount (kWh)").fill("0.4")
+        form.get_by_label(re.compile(r"^Price \(")).fill(f"{inside / 1e6:.4f}")
+        t0 = time.time()
+        form.get_by_role("button", name="Place order").click()
+        expect(status).to_contain_text("waiting for the next block")
+        expect(page.locator("#activity .tx.pending")).to_have_count(1)
+        expect(status).to_have_text(re.compile(r"^Confirmed: Nothing traded at once\. 0\.400 kWh rests in the book as order #\d+\.$"), timeout=10_000)
+        expect(page.locator("#activity .tx.confirmed").first).to_contain_text("confirmed")
+        record("order_click_to_confirmed_with_1s_blocks_s", round(time.time() - t0, 3))
+
+        # 2. a bid lands ahead of the member's post-only ask in the same block: the ask fails on chain
+        rpc("evm_setIntervalMining", [0])  # blocks only when the test mines one
+        before = w3.eth.block_number
+        form.get_by_label("Amount (kWh)").fill("0.3")
+        form.get_by_label(re.compile(r"^Price \(")).fill(f"{(inside - tick) / 1e6:.4f}")
+        form.get_by_role("button", name="Place order").click()
+        expect(status).to_contain_text("waiting for the next block")
+        expect(status).to_have_class(re.compile(r"\bpending\b"))
+        base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+        ex.functions.place_order(True, inside - tick, 300, 0, 0).transact(
+            {"from": buyer, "gas": 2_000_000, "maxPriorityFeePerGas": 50 * 10**9, "maxFeePerGas": base_fee * 2 + 50 * 10**9})
+        rpc("evm_mine", [])
+        expect(status).to_contain_text("failed on chain", timeout=10_000)
+        expect(status).to_contain_text("post-only would cross")
+        expect(page.locator("#activity .tx.failed").first).to_contain_text("failed")
+        assert w3.eth.block_number == before + 1
+    finally:
+        rpc("evm_setIntervalMining", [0])
+        rpc("evm_setAutomine", [True])
+
+
+def test_first_page__says_what_gridmint_is__then_network_balances_disconnect(open_app, members, contracts, chain):
+    w3 = chain[0]
+    me = members[BUYER]["account"]
+    page = open_app(me)
+    intro = page.get_by_test_id("intro")
+    expect(intro).to_contain_text("gridmint is your energy community's market and battery account")
+    connect(page)
+    drawn_at(page)
+    expect(page.get_by_test_id("network")).to_have_text("gridmint on local test chain")
+    expect(page.get_by_test_id("intro")).to_have_count(0)
+
+    # rent: a member without TSL is told where it comes from
+    tsl = contracts["StorageRentToken"]
+    held = tsl.functions.balanceOf(me).call()
+    if held:
+        tsl.functions.transfer(w3.eth.accounts[0], held).transact({"from": me})
+    page.get_by_role("link", name="Rent").click()
+    drawn_at(page, w3.eth.block_number)
+    expect(page.get_by_test_id("tsl-source")).to_contain_text("You hold no TSL.")
+    expect(page.get_by_test_id("tsl-source")).to_contain_text("operator mints it")
+
+    # the price chart has labelled axes with units
+    page.get_by_role("link", name="Market").click()
+    drawn_at(page)
+    chart = page.locator("figure.chart svg")
+    expect(chart.locator("text.axis-title")).to_have_text([re.compile(r"/kWh$"), "time of trade (chain time)"])
+    assert chart.locator("line.axis").count() >= 4  # two axes and their ticks
+    expect(page.get_by_test_id("fees")).to_contain_text("The buyer pays the price plus 0.20 % when taking an offer")
+
+    # a certificate's generation period carries its dates
+    page.get_by_role("banner").get_by_role("button", name="Disconnect").click()
+    expect(page.get_by_test_id("account")).to_have_count(0)
+    expect(page.get_by_role("banner").get_by_role("button", name="Connect Test Wallet")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.getItem('gridmint.wallet')") is None

@@ -3,8 +3,8 @@
 import type { Page } from "../main";
 import { type Address, type Hash, decodeEventLog, getAddress, isAddress, isHash } from "viem";
 import { type Returns, abi, addr, app, blockTime, has, head, logs, read, send } from "../chain";
-import { fill, field, h, message, table, txView } from "../ui";
-import { InputError, dateTime, date, kwh, method, parseKwh, short } from "../units";
+import { fill, field, fullValue, h, message, table, txView } from "../ui";
+import { InputError, dateTime, date, kwh, method, parseKwh, period, short } from "../units";
 import { type Held, certificateMarket } from "./certmarket";
 
 type Cert = Returns<"EnvironmentalCertificate", "certificate">;
@@ -20,13 +20,13 @@ const expiry = (c: Cert) => c.expires_at;
 function certFacts(id: bigint, c: Cert): HTMLElement {
   const expired = expiry(c) < head.timestamp;
   return h("dl", { class: "facts" },
-    h("dt", {}, "Generator"), h("dd", {}, `${c.generator_name} (${short(c.generator)})`),
+    h("dt", {}, "Generator"), h("dd", {}, c.generator_name, " ", fullValue(c.generator)),
     h("dt", {}, "Method"), h("dd", {}, method(c.method)),
-    h("dt", {}, "Generation period"), h("dd", {}, `${dateTime(c.period_start)} – ${dateTime(c.period_end)}`),
+    h("dt", {}, "Generation period"), h("dd", { "data-testid": "cert-period" }, period(c.period_start, c.period_end)),
     h("dt", {}, "Issued"), h("dd", {}, `${kwh(c.amount_wh)} on ${dateTime(c.issued_at)}`),
     h("dt", {}, "Claimed (retired)"), h("dd", {}, kwh(c.claimed_wh)),
     h("dt", {}, "Claimable until"), h("dd", {}, c.revoked ? "revoked by the operator" : `${date(expiry(c))}${expired ? " (expired)" : ""}`),
-    h("dt", {}, "Meter"), h("dd", {}, h("code", {}, c.meter)),
+    h("dt", {}, "Meter"), h("dd", {}, fullValue(c.meter, "meter address")),
     h("dt", {}, "Certificate id"), h("dd", {}, `#${id}`));
 }
 
@@ -219,24 +219,29 @@ export function proofPage(arg: string): Page {
       const market = has("CertificateExchange") ? addr("CertificateExchange").toLowerCase() : "";
       const senders = await Promise.all(found.map((f) => ((f.args.claimer as string).toLowerCase() === market
         ? app.pub.getTransaction({ hash: f.transactionHash }).then((t) => getAddress(t.from)) : Promise.resolve(undefined))));
-      const parts = await Promise.all(found.map(async (f, i) => {
+      const ids = [...new Set(found.map((f) => f.args.id as bigint))];
+      const [certs, totals] = await Promise.all([Promise.all(ids.map(cert)),
+        Promise.all(found.map((f) => read("EnvironmentalCertificate", "claimed_balance_of", [f.args.beneficiary, f.args.id])))]);
+      const claimCards = found.map((f, i) => {
         const id = f.args.id as bigint;
-        const [c, total] = await Promise.all([cert(id), read("EnvironmentalCertificate", "claimed_balance_of", [f.args.beneficiary, id])]);
         return h("article", { class: "card proof", "data-testid": "claim-proof" },
           h("h2", {}, h("span", { class: "ok", "aria-hidden": "true" }, "✔ "), `Verified on chain: ${kwh(f.args.amount)} of certificate #${id} claimed`),
           h("dl", { class: "facts" },
-            h("dt", {}, "Beneficiary"), h("dd", { "data-testid": "proof-beneficiary" }, h("code", {}, f.args.beneficiary)),
+            h("dt", {}, "Beneficiary"), h("dd", { "data-testid": "proof-beneficiary" }, fullValue(f.args.beneficiary, "beneficiary address")),
             h("dt", {}, "Purpose"), h("dd", { "data-testid": "proof-purpose" }, f.args.purpose),
             h("dt", {}, "Claimed by"), h("dd", { "data-testid": "proof-claimer" }, senders[i]
-              ? ["the certificate market in a buy-and-claim sent by ", h("code", {}, senders[i]!)] : h("code", {}, f.args.claimer)),
+              ? ["the certificate market in a buy-and-claim sent by ", fullValue(senders[i]!, "sender address")] : fullValue(f.args.claimer, "claimer address")),
             h("dt", {}, "Amount"), h("dd", { "data-testid": "proof-amount" }, kwh(f.args.amount)),
             h("dt", {}, "When"), h("dd", {}, `${dateTime(blocks[i])} (block ${f.blockNumber})`),
-            h("dt", {}, "Transaction"), h("dd", {}, h("code", {}, f.transactionHash)),
-            h("dt", {}, "All claims of this certificate for this beneficiary"), h("dd", {}, kwh(total))),
-          h("h3", {}, "The certified generation"), certFacts(id, c),
-          h("p", { class: "note" }, `Read from the certificate contract ${addr("EnvironmentalCertificate")} on chain ${app.dep.chain_id}; `,
-            "the Claimed event and the certificate record are on chain: anyone can check them with any node."));
-      }));
+            h("dt", {}, "Transaction"), h("dd", {}, fullValue(f.transactionHash, "transaction hash")),
+            h("dt", {}, "Claimed for this beneficiary in all"), h("dd", {}, kwh(totals[i]))));
+      });
+      // the certificate's record once, however many of its claims the proof lists
+      const certCards = ids.map((id, i) => h("article", { class: "card proof", "data-testid": "proof-certificate" },
+        h("h3", {}, `The certified generation: certificate #${id}`), certFacts(id, certs[i])));
+      const parts = [...claimCards, ...certCards,
+        h("p", { class: "note" }, "Read from the certificate contract ", fullValue(addr("EnvironmentalCertificate"), "contract address"), ` on chain ${app.dep.chain_id}; `,
+          "the Claimed events and the certificate records are on chain: anyone can check them with any node.")];
       fill(out, parts);
     },
   };

@@ -8,6 +8,7 @@ import { type Address, type Hash, decodeEventLog, isAddress } from "viem";
 import { abi, addr, app, blockTime, ensureQuoteAllowance, head, logs, read, send } from "../chain";
 import { fill, field, h, message, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, type Preview, bidEscrow, preview, quoteFor } from "../market";
+import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import {
   InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, vintageLabel, vintageOf,
 } from "../units";
@@ -37,7 +38,7 @@ export function certificateMarket() {
   const [bid, bidEl] = stat("Best bid", "cx-best-bid");
   const [ask, askEl] = stat("Best ask", "cx-best-ask");
   const [band, bandEl] = stat("Price band", "cx-band");
-  const [fees, feesEl] = stat("Fees (maker / taker)", "cx-fees");
+  const feesEl = h("p", { class: "note fees", "data-testid": "cx-fees" });
   const depthEl = h("div", { class: "depth" });
   const tradesEl = h("div", {});
 
@@ -89,7 +90,7 @@ export function certificateMarket() {
   const unitsEl = h("div", {});
   const emptyEl = h("p", { hidden: true }, "No certificates issued yet: nothing to trade.");
   const bodyEl = h("div", {},
-    classF, h("dl", { class: "stats" }, bid, ask, band, fees),
+    classF, h("dl", { class: "stats" }, bid, ask, band), feesEl,
     h("div", { class: "cx-forms" }, sellForm, buyForm, claimForm),
     h("h3", {}, "Order book"), depthEl,
     h("h3", {}, "Recent trades"), tradesEl,
@@ -144,8 +145,7 @@ export function certificateMarket() {
       const s = parseSell();
       const lines: HTMLElement[] = [];
       if (s.w.fillWh > 0n)
-        lines.push(h("p", {}, `Trades now: ${kwh(s.w.fillWh)} to bids for ${q(s.w.quote)}; taker fee ${q(s.w.takerFee)} (${P.takerBps} bps); `,
-          `${q(s.w.receive)} is added to your proceeds.`));
+        lines.push(h("p", {}, tradesNow(s.w, P.makerBps, P.takerBps, q), " It is added to your proceeds."));
       if (s.restWh > 0n)
         lines.push(h("p", {}, `Rests in the book: ${kwh(s.restWh)} of certificate #${s.id} at ${pr(s.p)}, escrowed by the market; `,
           `when it sells you receive ${q(quoteFor(s.restWh, s.p))} less the maker fee (${P.makerBps} bps).`));
@@ -174,7 +174,8 @@ export function certificateMarket() {
     sBtn.disabled = true;
     try {
       const r = await send(`Sell ${kwh(s.wh)} of certificate #${s.id} at ${pr(s.p)}`,
-        { contract: CX, functionName: "place_ask", args: [s.id, s.p, s.wh, 0n, BigInt(s.flags)] }, txView(sMsg));
+        { contract: CX, functionName: "place_ask", args: [s.id, s.p, s.wh, 0n, BigInt(s.flags)] }, txView(sMsg),
+        (logs) => describeFill(fillOf(CX, logs, P.takerBps), false, q, pr));
       if (r.ok) {
         sAmt.value = "";
         fill(sPrev);
@@ -229,7 +230,7 @@ export function certificateMarket() {
       const b = parseBuy(bAmt, bPrice, Number(bType.value));
       const lines: HTMLElement[] = [];
       if (b.w.fillWh > 0n)
-        lines.push(h("p", {}, `Trades now: ${kwh(b.w.fillWh)} for ${q(b.w.quote)}; taker fee ${q(b.w.takerFee)} (${P.takerBps} bps); you pay ${q(b.w.quote + b.w.takerFee)}.`));
+        lines.push(h("p", {}, tradesNow(b.w, P.makerBps, P.takerBps, q)));
       if (b.restWh > 0n)
         lines.push(h("p", {}, `Rests as a bid: ${kwh(b.restWh)} at ${pr(b.p)}, escrowing ${q(b.escrow)} (price plus up to 1% for fees; `,
           "the unused part is refunded to your proceeds). Units it buys later are held for you here to withdraw."));
@@ -261,7 +262,8 @@ export function certificateMarket() {
       const view = txView(bMsg);
       if (!(await ensureQuoteAllowance(CX, b.bound, q(b.bound), view))) return;
       const r = await send(`Buy ${kwh(b.wh)} of ${classLabel(mt, vt)} at ${pr(b.p)}`,
-        { contract: CX, functionName: "place_bid", args: [mt, BigInt(vt), b.p, b.wh, 0n, BigInt(b.flags)] }, txView(bMsg));
+        { contract: CX, functionName: "place_bid", args: [mt, BigInt(vt), b.p, b.wh, 0n, BigInt(b.flags)] }, view,
+        (logs) => describeFill(fillOf(CX, logs, P.takerBps), true, q, pr));
       if (r.ok) {
         bAmt.value = "";
         fill(bPrev);
@@ -289,7 +291,7 @@ export function certificateMarket() {
     try {
       const c = parseClaim();
       fill(cPrev,
-        h("p", {}, `Buys and claims ${kwh(c.w.fillWh)} for ${q(c.w.quote)}; taker fee ${q(c.w.takerFee)} (${P.takerBps} bps); you pay ${q(c.w.quote + c.w.takerFee)}.`),
+        h("p", {}, tradesNow(c.w, P.makerBps, P.takerBps, q, "Buys and claims")),
         c.w.fillWh < c.wh ? h("p", {}, `Only ${kwh(c.w.fillWh)} is offered at up to ${pr(c.p)}: the rest is not bought.`) : null,
         h("p", {}, `Claimed for ${short(c.beneficiary)}${c.beneficiary.toLowerCase() === app.account?.toLowerCase() ? " (you)" : ""}: “${c.purpose}”. Claimed units are retired: they cannot be sold again.`),
         h("p", {}, h("strong", {}, `At most ${q(c.spend)} leaves your wallet.`)));
@@ -315,7 +317,7 @@ export function certificateMarket() {
       if (!(await ensureQuoteAllowance(CX, c.bound, q(c.bound), view))) return;
       const r = await send(`Buy and claim ${kwh(c.wh)} of ${classLabel(mt, vt)} at up to ${pr(c.p)}`, {
         contract: CX, functionName: "buy_and_claim", args: [mt, BigInt(vt), c.p, c.wh, c.beneficiary, c.purpose],
-      }, txView(cMsg));
+      }, view, (logs) => describeFill(fillOf(CX, logs, P.takerBps), true, q, pr));
       if (!r.ok) return;
       const certAddr = addr(CERT).toLowerCase();
       let total = 0n, hash: Hash | undefined;
@@ -332,7 +334,8 @@ export function certificateMarket() {
       }
       cAmt.value = "";
       fill(cPrev);
-      if (hash) fill(cMsg, `Bought and claimed ${kwh(total)} (certificate ${ids.map((i) => `#${i}`).join(", ")}) for ${short(c.beneficiary)}. `,
+      if (hash) fill(cMsg, `Confirmed: ${describeFill(fillOf(CX, r.logs ?? [], P.takerBps), true, q, pr)} `,
+        `Claimed ${kwh(total)} (certificate ${ids.map((i) => `#${i}`).join(", ")}) for ${short(c.beneficiary)}. `,
         h("a", { href: `#/proof/tx/${hash}` }, "Open the claim proof"));
       else fill(cMsg, "Confirmed, but nothing was bought: the asks were taken before your transaction.");
     } finally {
@@ -438,7 +441,7 @@ export function certificateMarket() {
     fill(bidEl, bb[1] > 0n ? `${pr(bb[0])} · ${kwh(bb[1])}` : "no bids");
     fill(askEl, ba[1] > 0n ? `${pr(ba[0])} · ${kwh(ba[1])}` : "no asks");
     fill(bandEl, `${pr(floor).replace(/ \S+$/, "")} – ${pr(ceiling)}`);
-    fill(feesEl, `${makerBps} / ${takerBps} bps`);
+    fill(feesEl, `Fees: ${feeSplit(makerBps, takerBps)}`);
     const hint = `between ${pr(floor)} and ${pr(ceiling)} (${perMwh(floor)} – ${perMwh(ceiling)}), in steps of ${pr(tick)}`;
     if (sHint.textContent !== hint) {
       sHint.textContent = hint;

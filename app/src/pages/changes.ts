@@ -4,7 +4,7 @@ import type { Page } from "../main";
 import type { AbiEvent } from "viem";
 import { ABIS, type Name, abi, app, blockTime, head, logs } from "../chain";
 import { fill, h, table } from "../ui";
-import { dateTime, kwh, price, token } from "../units";
+import { dateTime, kwh, price, short, token } from "../units";
 
 function events(pred: (e: AbiEvent) => boolean): [Name, AbiEvent][] {
   const out: [Name, AbiEvent][] = [];
@@ -22,18 +22,54 @@ function duration(s: bigint): string {
 }
 
 /** A parameter's value in the unit its name gives (DESIGN.md), raw only when the name says nothing. */
-function show(field: string, v: unknown): string {
+function show(contract: Name, field: string, v: unknown): string {
+  if (typeof v === "string" && /^0x[0-9a-fA-F]{40}$/.test(v)) return short(v);
   if (typeof v !== "bigint") return raw(v);
   const m = app.meta;
   if (field === "release_price") return `${token(v, m.tslDecimals, m.tslSymbol, 4)} per kWh`;
-  if (field.endsWith("_price")) return price(v, m.quoteDecimals, m.quoteSymbol);
+  // certificate prices are quoted to the certificate market's finer tick (TEUR/kWh with 5 decimals)
+  if (field.endsWith("_price")) return price(v, m.quoteDecimals, m.quoteSymbol, contract === "CertificateExchange" ? 5 : 4);
   if (field === "rent_rate") return `${token(v, m.tslDecimals, m.tslSymbol, 6)} per kWh per day`;
   if (field.endsWith("_wh")) return kwh(v);
-  if (field.endsWith("_bps")) return `${v} bps (${(Number(v) / 100).toFixed(2)} %)`;
+  if (field.endsWith("_bps")) return `${(Number(v) / 100).toFixed(2)} % (${v} bps)`;
   if (field.endsWith("_period") || field.endsWith("_skew") || field.endsWith("_s")) return duration(v);
   return raw(v);
 }
-const label = (field: string) => field.replace(/_/g, " ");
+
+// the words a member reads for each contract and parameter (the event names are the contracts')
+const CONTRACT_WORDS: Record<string, string> = {
+  EnergyExchange: "energy market", CertificateExchange: "certificate market", WattToken: "storage",
+  MeterRegistry: "meters", EnvironmentalCertificate: "certificates", StorageRentToken: "TSL token",
+};
+// a market's parameters read "<market> <thing>"; the others have their own name
+const THING_WORDS: Record<string, string> = {
+  PriceBand: "price band", Fees: "fees", MinOrder: "minimum order", MaxFills: "fills per order", Treasury: "treasury",
+};
+const NAMES: Record<string, string> = {
+  "WattToken.RentRate": "storage rent rate", "WattToken.RentGracePeriod": "grace period before unpaid storage is released",
+  "WattToken.ReleasePrice": "price of released unpaid storage", "WattToken.Capacity": "battery capacity",
+  "WattToken.Treasury": "storage rent treasury", "WattToken.Exchange": "energy market holding escrowed WATT",
+  "WattToken.Registry": "meter registry minting WATT", "MeterRegistry.MaxClockSkew": "meter clock tolerance",
+  "MeterRegistry.Certificate": "certificate contract the meters issue through", "EnvironmentalCertificate.BaseUri": "certificate metadata address",
+};
+const FIELD_WORDS: Record<string, string> = {
+  floor_price: "floor (feed-in tariff)", ceiling_price: "ceiling (utility price)", min_order_wh: "minimum", capacity_wh: "capacity",
+  max_clock_skew: "clock tolerance", rent_grace_period: "grace period", base_uri: "address", max_fills: "at most",
+};
+/** "CertificateExchange", "UpdatePriceBandAnnounced" -> "certificate market price band" */
+function parameter(contract: string, event: string): string {
+  const thing = event.replace(/^Update/, "").replace(/Announced$/, "");
+  const own = NAMES[`${contract}.${thing}`];
+  if (own) return own;
+  const words = THING_WORDS[thing] ?? thing.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+  return `${CONTRACT_WORDS[contract] ?? contract} ${words}`;
+}
+/** "maker_fee_bps" -> "maker fee" (the unit goes with the value) */
+const label = (contract: Name, field: string) =>
+  (contract !== "EnergyExchange" && field.endsWith("_price") && field !== "release_price" ? field.replace(/^floor_price$/, "lowest price").replace(/^ceiling_price$/, "highest price") : null)
+  ?? FIELD_WORDS[field] ?? field.replace(/_(bps|wh|s)$/, "").replace(/_/g, " ");
+const values = (contract: Name, args: Record<string, unknown>) =>
+  Object.entries(args).map(([k, v]) => `${label(contract, k)} ${show(contract, k, v)}`).join("; ");
 
 export function changesPage(): Page {
   const announced = h("div", {});
@@ -52,13 +88,13 @@ export function changesPage(): Page {
         const at = effective_at !== undefined ? BigInt(effective_at) : undefined;
         const when = at === undefined ? "—" : at > head.timestamp
           ? `${dateTime(at)} (in ${((Number(at - head.timestamp)) / 86_400).toFixed(1)} days)` : `${dateTime(at)} (notice over)`;
-        return { bn: l.blockNumber, row: [`${c}.${e.name.replace(/Announced$/, "")}`, Object.entries(rest).map(([k, v]) => `${label(k)} ${show(k, v)}`).join("; "), when] };
+        return { bn: l.blockNumber, row: [parameter(c, e.name), values(c, rest), when] };
       })))).flat().sort((a, b) => Number(b.bn - a.bn));
       fill(announced, annRows.length ? table(["Parameter", "New value", "Applies"], annRows.map((r) => r.row), "Announced changes")
         : h("p", {}, ann.length ? "No change announced." : "These contracts do not announce changes yet (no …Announced events in their ABIs)."));
       const updRows = (await Promise.all(upd.map(async ([c, e]) => Promise.all((await logs(c, e.name as never)).map(async (l) => ({
         bn: l.blockNumber,
-        row: [`${c}.${e.name.replace(/^Update/, "")}`, Object.entries(l.args).map(([k, v]) => `${label(k)} ${show(k, v)}`).join("; "), dateTime(await blockTime(l.blockNumber))],
+        row: [parameter(c, e.name), values(c, l.args), dateTime(await blockTime(l.blockNumber))],
       })))))).flat().sort((a, b) => Number(b.bn - a.bn)).slice(0, 30);
       fill(applied, table(["Parameter", "Value", "When"], updRows.map((r) => r.row), "Applied changes (most recent first)"));
     },

@@ -28,11 +28,13 @@ export function homePage(): Page {
   const [esc, escEl] = stat("Escrowed in my sell orders", "watt-escrowed");
   const [dep, depEl] = stat("TSL storage-rent deposit", "tsl-deposit");
   const [left, leftEl] = stat("Storage left", "storage-left");
+  const [quoteW, quoteWEl] = stat(`${m.quoteSymbol} in your wallet`, "quote-wallet");
+  const [eth, ethEl] = stat("ETH in your wallet (pays gas)", "eth-wallet");
   const arrears = h("div", { id: "arrears" });
   const energy = h("div", { id: "energy" });
   const el = h("section", {},
     h("h1", {}, "My energy"),
-    h("dl", { class: "stats" }, held, esc, dep, left),
+    h("dl", { class: "stats" }, held, esc, dep, left, quoteW, eth),
     arrears,
     h("h2", {}, "Today and this month"),
     energy,
@@ -43,12 +45,16 @@ export function homePage(): Page {
     title: "Home", needsAccount: true, el,
     async refresh() {
       const me = app.account!;
-      const [bal, escrowed, deposit, paidUntil, arr, readings, trades] = await Promise.all([
+      const [bal, escrowed, deposit, paidUntil, arr, readings, trades, quoteBal, ethBal] = await Promise.all([
         read("WattToken", "balanceOf", [me]), read("WattToken", "escrowed_of", [me]),
         read("WattToken", "rent_deposit", [me]), read("WattToken", "storage_paid_until", [me]),
         read("WattToken", "arrears_of", [me]),
         logs("MeterRegistry", "ReadingAccepted", { owner: me }), tradesOf(me),
+        read("QuoteToken", "balanceOf", [me]), app.pub.getBalance({ address: me }),
       ]);
+      fill(quoteWEl, token(quoteBal, m.quoteDecimals, m.quoteSymbol, 2));
+      fill(ethEl, token(ethBal, 18, "ETH", 4));
+      ethEl.classList.toggle("warn", ethBal === 0n);
       fill(heldEl, kwh(bal));
       fill(escEl, kwh(escrowed));
       fill(depEl, token(deposit, m.tslDecimals, m.tslSymbol));

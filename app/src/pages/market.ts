@@ -6,6 +6,7 @@ import type { Address } from "viem";
 import { app, blockTime, ensureQuoteAllowance, logs, read, send } from "../chain";
 import { fill, field, h, message, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, preview } from "../market";
+import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import { InputError, dateTime, kwh, parseAmount, parseKwh, price, token } from "../units";
 export type MyTrade = { args: Record<string, any>; time: bigint; iBuy: boolean; iAmMaker: boolean; hash: string };
 
@@ -46,6 +47,7 @@ export function marketPage(): Page {
   const [feed, feedEl] = stat("Feed-in tariff (floor)", "feedin-price");
   const depthEl = h("div", { class: "depth" });
   const chartEl = h("figure", { class: "chart" });
+  const feesEl = h("p", { class: "note fees", "data-testid": "fees" });
 
   // ---- order form
   const [sideF, sideSel] = select("Side", [["sell", "Sell WATT (ask)"], ["buy", "Buy WATT (bid)"]]);
@@ -73,6 +75,7 @@ export function marketPage(): Page {
   const el = h("section", {},
     h("h1", {}, "Market"),
     h("dl", { class: "stats" }, bid, ask, util, feed),
+    feesEl,
     form,
     h("h2", {}, "Order book"), depthEl,
     h("h2", {}, "Recent trades"), chartEl,
@@ -110,9 +113,7 @@ export function marketPage(): Page {
     try {
       const { isBuy, flags, pv } = parse();
       const lines: (string | HTMLElement)[] = [];
-      if (pv.fillWh > 0n)
-        lines.push(h("p", {}, `Trades now: ${kwh(pv.fillWh)} for ${q(pv.quote)}; taker fee ${q(pv.takerFee)} (${m.takerBps} bps); `,
-          isBuy ? `you pay ${q(pv.quote + pv.takerFee)}.` : `you receive ${q(pv.receive)}.`));
+      if (pv.fillWh > 0n) lines.push(h("p", {}, tradesNow(pv, m.makerBps, m.takerBps, q)));
       if (pv.restWh > 0n)
         lines.push(h("p", {}, `Rests in the book: ${kwh(pv.restWh)}`, isBuy ? `, escrowing ${q(pv.escrow)} (price plus up to 1% for fees; the unused part is refunded to your proceeds)` :
           ` (your WATT stays escrowed and keeps paying rent); maker fee when it fills: ${m.makerBps} bps`, "."));
@@ -145,7 +146,8 @@ export function marketPage(): Page {
       const view = txView(msg);
       if (o.isBuy && !(await ensureQuoteAllowance("EnergyExchange", o.pv.pay, q(o.pv.pay), view))) return;
       const what = `${o.isBuy ? "Buy" : "Sell"} ${kwh(o.wh)} at ${pr(o.p)}`;
-      const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, txView(msg));
+      const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, view,
+        (logs) => describeFill(fillOf("EnergyExchange", logs, m.takerBps), o.isBuy, q, pr));
       if (r.ok) {
         amt.value = "";
         fill(prev);
@@ -178,6 +180,7 @@ export function marketPage(): Page {
       fill(askEl, ba[1] > 0n ? `${pr(ba[0])} · ${kwh(ba[1])}` : "no asks");
       fill(utilEl, pr(m.ceiling));
       fill(feedEl, pr(m.floor));
+      fill(feesEl, `Fees: ${feeSplit(m.makerBps, m.takerBps)}`);
 
       const maxWh = [...a, ...b].reduce((x, l) => (l.amount_wh > x ? l.amount_wh : x), 1n);
       const bar = (l: Level, cls: string) => h("span", { class: `bar ${cls}`, style: `width:${Number((l.amount_wh * 100n) / maxWh)}%` });
@@ -185,8 +188,8 @@ export function marketPage(): Page {
         table(["Ask price", "kWh", ""], [...a].reverse().map((l) => [pr(l.price), kwh(l.amount_wh), bar(l, "ask")]), "Asks (sellers), best last"),
         table(["Bid price", "kWh", ""], b.map((l) => [pr(l.price), kwh(l.amount_wh), bar(l, "bid")]), "Bids (buyers), best first"));
 
-      fill(chartEl, chart(trades.slice(-40).map((t) => ({ p: t.args.price as bigint, time: t.time })), m.floor, m.ceiling, pr),
-        h("figcaption", {}, trades.length ? `Last ${Math.min(40, trades.length)} of ${trades.length} trades; dotted: utility (top) and feed-in (bottom) prices.` : "No trades yet."));
+      fill(chartEl, chart(trades.slice(-40).map((t) => ({ p: t.args.price as bigint, time: t.time })), m.floor, m.ceiling, m.quoteSymbol, m.quoteDecimals),
+        h("figcaption", {}, trades.length ? `Price of the last ${Math.min(40, trades.length)} of ${trades.length} trades (${m.quoteSymbol} per kWh) by time of trade; dotted: the utility price (top) and the feed-in tariff (bottom).` : "No trades yet."));
 
       const orders = await Promise.all(ids.map(async (id) => [id, await read("EnergyExchange", "order", [id])] as const));
       myAsks = new Map(); myBids = new Map();
@@ -212,35 +215,56 @@ export function marketPage(): Page {
   };
 }
 
-function chart(points: { p: bigint; time: bigint }[], floor: bigint, ceiling: bigint, pr: (v: bigint) => string): SVGSVGElement {
+/** Recent trade prices over time, with axes: price (quote per kWh) up the left, chain time along the
+ *  bottom, the utility price (ceiling) and the feed-in tariff (floor) as dotted reference lines. */
+function chart(points: { p: bigint; time: bigint }[], floor: bigint, ceiling: bigint, quoteSymbol: string, decimals: number): SVGSVGElement {
   const NS = "http://www.w3.org/2000/svg";
-  const W = 340, H = 120, pad = 6;
+  const W = 340, H = 160, left = 46, right = 8, top = 14, bottom = 30;
   const svg = document.createElementNS(NS, "svg");
+  const el = (tag: string, attrs: Record<string, string | number>, text?: string) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", points.length ? `Price of recent trades, last ${pr(points[points.length - 1].p)}` : "No trades yet");
-  const lo = Number(floor) * 0.95, hi = Number(ceiling) * 1.02;
-  const y = (v: number) => H - pad - ((v - lo) / (hi - lo)) * (H - 2 * pad);
-  const line = (v: bigint, cls: string, text: string) => {
-    const l = document.createElementNS(NS, "line");
-    Object.entries({ x1: 0, x2: W, y1: y(Number(v)), y2: y(Number(v)), class: cls }).forEach(([k, val]) => l.setAttribute(k, String(val)));
-    const t = document.createElementNS(NS, "text");
-    Object.entries({ x: W - pad, y: y(Number(v)) - 3, "text-anchor": "end", class: "label" }).forEach(([k, val]) => t.setAttribute(k, String(val)));
-    t.textContent = text;
-    svg.append(l, t);
-  };
-  line(ceiling, "ref", `utility ${pr(ceiling)}`);
-  line(floor, "ref", `feed-in ${pr(floor)}`);
+  const num = (v: bigint) => (Number(v) / 10 ** decimals).toFixed(Math.min(4, decimals));
+  const hm = (t: bigint) => new Date(Number(t) * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  svg.setAttribute("aria-label", points.length
+    ? `Price of the last ${points.length} trades in ${quoteSymbol} per kWh, ${hm(points[0].time)} to ${hm(points[points.length - 1].time)}; last ${num(points[points.length - 1].p)}`
+    : "No trades yet");
+  const lo = Number(floor) * 0.95, hi = Number(ceiling) * 1.03;
+  const y = (v: number) => top + (1 - (v - lo) / (hi - lo)) * (H - top - bottom);
+  const t0 = points.length ? Number(points[0].time) : 0, t1 = points.length ? Number(points[points.length - 1].time) : 1;
+  const x = (t: number) => left + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * (W - left - right);
+  // axes
+  el("line", { x1: left, x2: left, y1: top, y2: H - bottom, class: "axis" });
+  el("line", { x1: left, x2: W - right, y1: H - bottom, y2: H - bottom, class: "axis" });
+  el("text", { x: 2, y: top - 4, class: "label axis-title" }, `${quoteSymbol}/kWh`);
+  el("text", { x: W - right, y: H - 3, "text-anchor": "end", class: "label axis-title" }, "time of trade (chain time)");
+  // price ticks: the band's ends and its middle
+  for (const v of [floor, (floor + ceiling) / 2n, ceiling]) {
+    el("line", { x1: left - 3, x2: left, y1: y(Number(v)), y2: y(Number(v)), class: "axis" });
+    el("text", { x: left - 5, y: y(Number(v)) + 3, "text-anchor": "end", class: "label" }, num(v));
+  }
+  el("line", { x1: left, x2: W - right, y1: y(Number(ceiling)), y2: y(Number(ceiling)), class: "ref" });
+  el("text", { x: W - right, y: y(Number(ceiling)) - 3, "text-anchor": "end", class: "label" }, "utility price");
+  el("line", { x1: left, x2: W - right, y1: y(Number(floor)), y2: y(Number(floor)), class: "ref" });
+  el("text", { x: W - right, y: y(Number(floor)) - 3, "text-anchor": "end", class: "label" }, "feed-in tariff");
   if (points.length) {
-    const step = points.length > 1 ? (W - 2 * pad) / (points.length - 1) : 0;
-    const poly = document.createElementNS(NS, "polyline");
-    poly.setAttribute("points", points.map((pt, i) => `${pad + i * step},${y(Number(pt.p))}`).join(" "));
-    poly.setAttribute("class", "price");
+    // time ticks: first, middle and last trade
+    const ticks = t1 > t0 ? [t0, (t0 + t1) / 2, t1] : [t0];
+    ticks.forEach((t, i) => {
+      el("line", { x1: x(t), x2: x(t), y1: H - bottom, y2: H - bottom + 3, class: "axis" });
+      el("text", { x: x(t), y: H - bottom + 12, "text-anchor": ticks.length > 1 && i === 0 ? "start" : ticks.length > 1 && i === 2 ? "end" : "middle", class: "label" },
+        hm(BigInt(Math.round(t))));
+    });
+    el("polyline", { points: points.map((pt) => `${x(Number(pt.time))},${y(Number(pt.p))}`).join(" "), class: "price" });
+    for (const pt of points) el("circle", { cx: x(Number(pt.time)), cy: y(Number(pt.p)), r: 1.8, class: "price" });
     const last = points[points.length - 1];
-    const t = document.createElementNS(NS, "text");
-    Object.entries({ x: pad, y: y(Number(last.p)) - 5, class: "label" }).forEach(([k, val]) => t.setAttribute(k, String(val)));
-    t.textContent = `last ${pr(last.p)}`;
-    svg.append(poly, t);
+    el("text", { x: x(Number(last.time)) - 3, y: y(Number(last.p)) - 5, "text-anchor": "end", class: "label last" }, `last ${num(last.p)}`);
   }
   return svg;
 }

@@ -30,7 +30,7 @@ export function rentPage(): Page {
     h("dl", { class: "stats" }, stored, dep, left, due, wal, rate),
     h("p", { class: "note" }, "Everything you store — WATT held and WATT escrowed in your sell orders — pays rent from this deposit. ",
       "When it runs dry the shortfall becomes arrears: you cannot sell until you pay them."),
-    depForm, wdForm);
+    h("div", { "data-testid": "tsl-source" }), depForm, wdForm);
 
   let s = { stored: 0n, deposit: 0n, due: 0n, wallet: 0n };
   const after = (deposit: bigint) => {
@@ -124,6 +124,13 @@ export function rentPage(): Page {
       fill(leftEl, storageLeft(paidUntil, head.timestamp).text);
       fill(dueEl, t(d));
       fill(walEl, t(w));
+      const source = el.querySelector<HTMLElement>("[data-testid=tsl-source]")!;
+      if (w === 0n) fill(source, h("div", { class: "alert" },
+        h("strong", {}, `You hold no ${m.tslSymbol}. `),
+        `${m.tslSymbol} is the community's storage-rent token: the operator mints it and sells it to members. Ask your community's operator for some `,
+        `(they send it with `, h("code", {}, `operator mint-tsl ${app.account}`), `). On a local test chain, `,
+        h("code", {}, `operator faucet ${app.account} --tsl 100`), ` gives you some.`));
+      else fill(source);
       fill(rateEl, `${token(m.rentRate, m.tslDecimals, m.tslSymbol, 6)} per kWh per day`);
       if (depIn.value && document.activeElement !== depIn) drawDeposit();
       if (wdIn.value && document.activeElement !== wdIn) drawWithdraw();
