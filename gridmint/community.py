@@ -7,10 +7,21 @@ BDEW's H25 (households) and G25 (commerce: the school and the company).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from gridmint.sites import SiteSpec
 
 SLOT_S = 1_800  # 30-minute slots, as smart meters report
+BERLIN = ZoneInfo("Europe/Berlin")  # the community's time zone
+
+
+def next_june_day(after_ts: int) -> datetime:
+    """Midnight (Berlin) of the next 15 June after `after_ts`: a long summer day, and chain time only
+    moves forward (the demo's day and `make app`'s seeded morning)."""
+    now = datetime.fromtimestamp(after_ts, BERLIN)
+    year = now.year if now < datetime(now.year, 6, 14, tzinfo=BERLIN) else now.year + 1
+    return datetime(year, 6, 15, tzinfo=BERLIN)
 
 
 @dataclass(frozen=True)

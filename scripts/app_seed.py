@@ -25,7 +25,7 @@ from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 
 from gridmint import deployments
-from gridmint.community import COMMUNITY, SLOT_S, Member
+from gridmint.community import next_june_day, COMMUNITY, SLOT_S, Member
 from gridmint.system import SystemParams, deploy_system, web3_deployer, web3_deployment_record
 from oracle.eip712 import Domain, MeterSigner, Reading
 
@@ -64,11 +64,6 @@ def dev_key(index: int) -> str:
     return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key.to_0x_hex()
 
 
-def next_june_day(after_ts: int) -> datetime:
-    """Midnight (Berlin) of the next 15 June after `after_ts` (chain time only moves forward)."""
-    now = datetime.fromtimestamp(after_ts, BERLIN)
-    year = now.year if now < datetime(now.year, 6, 14, tzinfo=BERLIN) else now.year + 1
-    return datetime(year, 6, 15, tzinfo=BERLIN)
 
 
 class _Chain:

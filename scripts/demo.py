@@ -17,52 +17,46 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
-from ape import accounts, chain
 from ape.cli import ConnectedProviderCommand
-from eth_account import Account
-from eth_hash.auto import keccak
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
-from web3 import HTTPProvider, Web3
 
-from gridmint.market import bid_escrow
-from gridmint.units import certificate_class, storage_days_left
-from oracle.chain import Registry, Submitter
-from gridmint.community import COMMUNITY, SLOT_S
-from gridmint.hardhat import skip_console_log_traces
-from oracle.ingest import Ingestor
-from oracle.eip712 import MeterSigner
-from oracle.outbox import Outbox
-from oracle.sources.parsers import REGISTERS
-from oracle.sources.simulator import Simulator
-from gridmint.onboarding import commissioning, onboard_meter
-from gridmint.ape_support import quiet
-from gridmint.system import SystemParams, ape_deployer, deploy_system
+from gridmint.cli.options import quiet
+from gridmint.community import BERLIN, COMMUNITY, SLOT_S, next_june_day
+
+# Everything else is imported inside the command: `ape run X` loads every script in scripts/ to find X,
+# and a top-level `from ape import chain` here cost every other command ~1 s of CPU.
 
 # quiet before ape connects: a provider's INFO lines ("Connecting to existing 'Hardhat node' process.")
 # are noise to a user, and so is a line per transaction
 quiet()
 
-BERLIN = ZoneInfo("Europe/Berlin")
 DAY_LABEL = "15 June"
 RENT_TSL = 40 * 10**18
 QUOTE_EUR = 200 * 10**6
 
 
-def next_june_day(after_ts: int) -> datetime:
-    """Midnight (Berlin) of the next 15 June after `after_ts`: a long summer day, chain time only moves forward."""
-    now = datetime.fromtimestamp(after_ts, BERLIN)
-    year = now.year if now < datetime(now.year, 6, 14, tzinfo=BERLIN) else now.year + 1
-    return datetime(year, 6, 15, tzinfo=BERLIN)
-
 
 def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Path = Path("out"),
-            console: Console | None = None) -> dict:
+            console=None) -> dict:
     """Runs the day; returns the summary (numbers read back from the chain and the outbox)."""
+    from ape import accounts, chain
+    from eth_account import Account
+    from eth_hash.auto import keccak
+    from rich.console import Console
+    from rich.progress import Progress
+    from web3 import HTTPProvider, Web3
+
+    from gridmint import deployments
+    from gridmint.onboarding import commissioning, onboard_meter
+    from gridmint.system import SystemParams, ape_deployer, deploy_system
+    from oracle.chain import Registry, Submitter
+    from oracle.eip712 import MeterSigner
+    from oracle.ingest import Ingestor
+    from oracle.outbox import Outbox
+    from oracle.sources.parsers import REGISTERS
+    from oracle.sources.simulator import Simulator
+
     console = console or Console(width=150)
     out_dir.mkdir(parents=True, exist_ok=True)
     operator, payer = accounts.test_accounts[0], accounts.test_accounts[1]
@@ -72,6 +66,7 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
     def spend(kind: str, receipt) -> None:
         gas.setdefault(kind, []).append(int(receipt.gas_used))
 
+    first_block = chain.blocks.head.number + 1  # where the audit at the end starts reading events
     system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=5_000_000))
     registry, watt, ex, quote, cert, tsl = (
         system.registry, system.watt, system.exchange, system.quote, system.certificate, system.tsl,
@@ -92,7 +87,7 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
         spend("watt.deposit_rent", watt.deposit_rent(RENT_TSL, sender=owner))
         quote.mint(owner, QUOTE_EUR, sender=operator)  # mock EUR: local chains only
         quote.approve(ex.address, 2**256 - 1, sender=owner)
-    console.print(f"registered {len(members)} meters; each member deposited 40 TSL of storage rent and holds 200 mock EUR")
+    console.print(f"registered {len(members)} meters; each member deposited 40 TSL of storage rent and holds 200 TEUR (test euros)")
 
     # chain time follows the simulated clock
     day = next_june_day(chain.blocks.head.timestamp) + timedelta(hours=start_hour)
@@ -182,15 +177,31 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
     summary.update(market)
     summary["chart"] = str(_chart(series, floor, ceiling, out_dir / "demo-day.png", day))
     _print(console, members, owners, watt, summary)
+
+    # the public auditor recomputes the day from the chain's events alone (docs/audit.md)
+    from gridmint.audit import audit
+
+    record = deployments.write(deployments.from_ape_system(system, "ethereum:local", chain.chain_id, first_block),
+                               out_dir / "deployments")
+    store = out_dir / "demo-audit.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    report = audit(record, chain.provider.uri, store, html_path=out_dir / "audit.html")
+    (out_dir / "audit.json").write_text(report.to_json())
+    report.render_summary(console)  # ends with the headline and the report's path
+    summary["audit"] = {"headline": report.headline(), "exit_code": report.exit_code()}
     return summary
 
 
 def certificate_market(members, owners, cert, cx, quote, issued: dict, consumed: dict, spend) -> dict:
     """Certificates change hands on CertificateExchange. Every generator that is not a buyer offers its
-    whole certificate (an ask at 3.0-5.0 EUR/MWh); each company first claims its own certificate, if it
+    whole certificate (an ask at 3.0-5.0 TEUR/MWh); each company first claims its own certificate, if it
     has one, for its consumption, then buys environmental value for the rest of the day's consumption
     with `buy_and_claim` (one transaction: buy across the class's asks, cheapest first, and claim),
-    the care home up to 4.0 EUR/MWh, the others up to 6.0. Returns the market's part of the summary."""
+    the care home up to 4.0 TEUR/MWh, the others up to 6.0. Returns the market's part of the summary."""
+    from gridmint.market import bid_escrow
+    from gridmint.units import certificate_class
+
     floor, tick, minimum = int(cx.floor_price()), int(cx.TICK()), int(cx.min_order_wh())
     ask_price = [3_000, 4_000, 3_500, 5_000, 4_500]  # quote base units per kWh (6 decimals): 0.0030 .. 0.0050
     buyers = [i for i, m in enumerate(members) if m.kind == "company"]
@@ -243,6 +254,8 @@ def certificate_market(members, owners, cert, cx, quote, issued: dict, consumed:
 
 
 def _summary(web3_registry, watt, cert, issued, trades, floor, ceiling, gas) -> dict:
+    from oracle.sources.parsers import REGISTERS
+
     accepted = web3_registry.events.ReadingAccepted().get_logs(from_block=0)
     totals = {r: sum(int(e["args"][r]) for e in accepted) for r in REGISTERS}
     grid_import = sum(int(e["args"]["wh"]) for e in web3_registry.events.GridImport().get_logs(from_block=0))
@@ -301,7 +314,7 @@ def _chart(series, floor, ceiling, path: Path, day: datetime) -> Path:
                "o", color="#c62828", label="average trade price")
     ptwin.axhline(ceiling / 1e6, color="#c62828", linestyle=":", label="utility retail price")
     ptwin.axhline(floor / 1e6, color="#777", linestyle=":", label="feed-in tariff")
-    ptwin.set_ylabel("EUR per kWh")
+    ptwin.set_ylabel("TEUR per kWh (test euro)")
     ptwin.set_ylim(0, ceiling / 1e6 * 1.15)
     ptwin.legend(loc="upper right")
     bottom.legend(loc="upper left")
@@ -313,6 +326,11 @@ def _chart(series, floor, ceiling, path: Path, day: datetime) -> Path:
 
 
 def _print(console, members, owners, watt, s) -> None:
+    from ape import chain
+    from rich.table import Table
+
+    from gridmint.units import storage_days_left
+
     table = Table(title="Members at the end of the day")
     for col in ("member", "kind", "WATT kWh", "TSL deposit", "storage left"):
         table.add_column(col, justify="left" if col in ("member", "kind") else "right")
@@ -330,11 +348,13 @@ def _print(console, members, owners, watt, s) -> None:
         ("readings accepted on chain", f"{s['readings_accepted']}"),
         ("energy generated", f"{s['generated_kwh']:.1f} kWh"),
         ("energy consumed", f"{s['consumed_kwh']:.1f} kWh"),
-        ("exported into the battery / imported from it", f"{s['exported_kwh']:.1f} / {s['imported_kwh']:.1f} kWh"),
-        ("from the utility (GridImport)", f"{s['grid_import_kwh']:.1f} kWh"),
+        ("exported into the battery / drawn from it", f"{s['exported_kwh'] - s['grid_export_kwh']:.1f} / "
+                                                       f"{s['imported_kwh'] - s['grid_import_kwh']:.1f} kWh"),
+        ("sold to / bought from the utility (battery full / empty)",
+         f"{s['grid_export_kwh']:.1f} / {s['grid_import_kwh']:.1f} kWh"),
         ("stored at the end (WATT supply)", f"{s['stored_kwh']:.1f} kWh"),
         ("traded between members", f"{s['traded_kwh']:.1f} kWh in {s['trades']} trades"),
-        ("average trade price", f"{avg} (EUR/kWh; utility {s['utility_price_eur_kwh']:.4f}, "
+        ("average trade price", f"{avg} (TEUR/kWh; utility {s['utility_price_eur_kwh']:.4f}, "
                                 f"feed-in {s['feed_in_price_eur_kwh']:.4f})"),
         ("community self-sufficiency", f"{s['self_sufficiency']:.1%}" if s["self_sufficiency"] is not None else "-"),
         ("certificates issued", f"{s['certificates_issued']} for {s['certificates_issued_kwh']:.1f} kWh"),
@@ -353,7 +373,9 @@ def _print(console, members, owners, watt, s) -> None:
     for col in ("operation", "count", "gas"):
         gtable.add_column(col, justify="left" if col == "operation" else "right")
     for kind, g in s["gas"].items():
-        gtable.add_row(kind, str(g["count"]), f"{g['avg']:,}")
+        # the relayed readings' row counts readings (its average is per reading), not batches
+        count = s["readings_accepted"] if kind.endswith("(per reading)") else g["count"]
+        gtable.add_row(kind, str(count), f"{g['avg']:,}")
     console.print(gtable)
     console.print(f"chart written to {s['chart']}")
 
@@ -364,5 +386,7 @@ def _print(console, members, owners, watt, s) -> None:
 @click.option("--start-hour", type=click.IntRange(0, 23), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True)
 def cli(members, slots, start_hour, out_dir):
+    from gridmint.hardhat import skip_console_log_traces
+
     skip_console_log_traces()  # on Hardhat (make demo CHAIN=hardhat): see gridmint/hardhat.py
     run_day(COMMUNITY[:members], slots, start_hour, Path(out_dir))
