@@ -64,10 +64,31 @@ from .modules import notice
 
 initializes: notice
 
-# @dev The matching engine shared with EnergyExchange.
+# @dev Band, tick, minimum, fees, max fills and their announced changes; treasury; pause.
+from .modules import book_params
+
+initializes: book_params[ownable := ownable, pausable := pausable, notice := notice]
+
+# @dev The price-level index (bitmap of active levels, each level's FIFO ends and total Wh).
+from .modules import price_levels
+
+initializes: price_levels
+
+# @dev Quote owed to traders (proceeds, refunds) and its withdrawal.
+from .modules import proceeds
+
+initializes: proceeds
+
+# @dev Orders and matching, shared with EnergyExchange.
 from .modules import order_book
 
-initializes: order_book[ownable := ownable, pausable := pausable, notice := notice]
+initializes: order_book[
+    ownable := ownable,
+    pausable := pausable,
+    book_params := book_params,
+    price_levels := price_levels,
+    proceeds := proceeds,
+]
 
 exports: (
     # ---- roles
@@ -77,41 +98,41 @@ exports: (
     notice.pending_change,
     notice.NOTICE_S,
     # ---- trading
-    order_book.withdraw_proceeds,
+    proceeds.withdraw_proceeds,
     order_book.claim_fees,
-    order_book.proceeds_of,
+    proceeds.proceeds_of,
     order_book.fees_accrued,
     order_book.open_orders,
     order_book.next_order_id,
     order_book.bid_escrow_total,
     # ---- operator bounds
-    order_book.announce_price_band,
-    order_book.apply_price_band,
-    order_book.announce_min_order_wh,
-    order_book.apply_min_order_wh,
-    order_book.announce_fees,
-    order_book.apply_fees,
-    order_book.set_max_fills,
-    order_book.set_treasury,
-    order_book.pause,
-    order_book.unpause,
+    book_params.announce_price_band,
+    book_params.apply_price_band,
+    book_params.announce_min_order_wh,
+    book_params.apply_min_order_wh,
+    book_params.announce_fees,
+    book_params.apply_fees,
+    book_params.set_max_fills,
+    book_params.set_treasury,
+    book_params.pause,
+    book_params.unpause,
     # ---- parameters
-    order_book.floor_price,
-    order_book.ceiling_price,
-    order_book.min_order_wh,
-    order_book.max_fills,
-    order_book.maker_fee_bps,
-    order_book.taker_fee_bps,
-    order_book.treasury,
-    order_book.QUOTE,
-    order_book.TICK,
-    order_book.MAX_FEE_BPS,
-    order_book.MIN_FLOOR_PRICE,
-    order_book.MAX_CEILING_PRICE,
-    order_book.MAX_MIN_ORDER_WH,
-    order_book.PARAM_PRICE_BAND,
-    order_book.PARAM_MIN_ORDER,
-    order_book.PARAM_FEES,
+    book_params.floor_price,
+    book_params.ceiling_price,
+    book_params.min_order_wh,
+    book_params.max_fills,
+    book_params.maker_fee_bps,
+    book_params.taker_fee_bps,
+    book_params.treasury,
+    proceeds.QUOTE,
+    book_params.TICK,
+    book_params.MAX_FEE_BPS,
+    book_params.MIN_FLOOR_PRICE,
+    book_params.MAX_CEILING_PRICE,
+    book_params.MAX_MIN_ORDER_WH,
+    book_params.PARAM_PRICE_BAND,
+    book_params.PARAM_MIN_ORDER,
+    book_params.PARAM_FEES,
 )
 
 implements: IERC165
@@ -215,8 +236,7 @@ def __init__(
     ownable.__init__()
     pausable.__init__()
     notice.__init__(notice_s_)
-    order_book.__init__(
-        quote_,
+    book_params.__init__(
         tick_,
         floor_price_,
         ceiling_price_,
@@ -228,6 +248,9 @@ def __init__(
         min_floor_price_,
         max_ceiling_price_,
         max_min_order_wh_,
+    )
+    proceeds.__init__(quote_)
+    order_book.__init__(
         certificate_.address,
         2,  # order_book.GATE_CERTIFICATE: revoked or expired units never fill
     )
@@ -480,7 +503,7 @@ def best_ask(method: uint8, vintage: uint256) -> (uint256, uint256):
 
 @external
 @view
-def depth(method: uint8, vintage: uint256, is_buy: bool, levels: uint256) -> DynArray[order_book.Level, order_book.MAX_DEPTH]:
+def depth(method: uint8, vintage: uint256, is_buy: bool, levels: uint256) -> DynArray[price_levels.Level, price_levels.MAX_DEPTH]:
     """
     @notice Up to `levels` (<= 32) price levels of one side of a class, best first.
     @param method The 1-byte generation method.
@@ -535,12 +558,13 @@ def _trade(
          are delivered by the caller).
     """
     book: uint256 = self._book(method, vintage)
-    params: uint256 = 0
+    params: book_params.Params = book_params._load()
     idx: uint256 = 0
     expiry: uint256 = 0
-    params, idx, expiry = order_book._check_order(is_buy, book, price, amount_wh, expires_at, flags)
+    idx, expiry = order_book._check_order(params, is_buy, book, price, amount_wh, expires_at, flags)
+    order_id: uint256 = order_book._peek_id()
     log OrderPlaced(
-        order_id=order_book._peek_id(),
+        order_id=order_id,
         owner=msg.sender,
         is_buy=is_buy,
         method=method,
@@ -550,11 +574,11 @@ def _trade(
         amount_wh=amount_wh,
         expires_at=convert(expiry, uint64),
     )
-    order_id: uint256 = 0
     dropped: uint256 = 0
     pull: uint256 = 0
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, dropped, pull, settle = order_book._place(book, certificate_id, is_buy, price, amount_wh, expiry, flags, params, idx)
+    rested: uint256 = 0
+    rested, dropped, pull, settle = order_book._place(order_id, book, certificate_id, is_buy, price, amount_wh, expiry, flags, params, idx)
     # effects: an ask's words are the resting bids that bought (their units are credited here, never
     # pushed to a maker); a bid's flagged words are asks the book closed (expired, own, off-band, below
     # minimum, revoked or expired certificate), whose units go back to their owners' `units_of`
@@ -562,11 +586,11 @@ def _trade(
         if not is_buy or s & _SETTLE_REFUND != 0:
             self._credit(s)
     if is_buy:
-        order_book._pull_quote(pull)
+        proceeds._pull(pull)
     elif amount_wh != dropped:
         # interaction last: escrow what filled or rests; only our own hook runs (operator == self)
         extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, amount_wh - dropped, b"")
-    return order_id, settle
+    return rested, settle
 
 
 @internal

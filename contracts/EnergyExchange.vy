@@ -76,10 +76,31 @@ from .modules import notice
 
 initializes: notice
 
-# @dev The matching engine shared with CertificateExchange.
+# @dev Band, tick, minimum, fees, max fills and their announced changes; treasury; pause.
+from .modules import book_params
+
+initializes: book_params[ownable := ownable, pausable := pausable, notice := notice]
+
+# @dev The price-level index (bitmap of active levels, each level's FIFO ends and total Wh).
+from .modules import price_levels
+
+initializes: price_levels
+
+# @dev Quote owed to traders (proceeds, refunds) and its withdrawal.
+from .modules import proceeds
+
+initializes: proceeds
+
+# @dev Orders and matching, shared with CertificateExchange.
 from .modules import order_book
 
-initializes: order_book[ownable := ownable, pausable := pausable, notice := notice]
+initializes: order_book[
+    ownable := ownable,
+    pausable := pausable,
+    book_params := book_params,
+    price_levels := price_levels,
+    proceeds := proceeds,
+]
 
 exports: (
     # ---- roles
@@ -89,42 +110,42 @@ exports: (
     notice.pending_change,
     notice.NOTICE_S,
     # ---- trading
-    order_book.withdraw_proceeds,
+    proceeds.withdraw_proceeds,
     order_book.claim_fees,
-    order_book.proceeds_of,
+    proceeds.proceeds_of,
     order_book.fees_accrued,
     order_book.open_orders,
     order_book.next_order_id,
     order_book.bid_escrow_total,
     # ---- operator bounds
-    order_book.announce_price_band,
-    order_book.apply_price_band,
-    order_book.announce_min_order_wh,
-    order_book.apply_min_order_wh,
-    order_book.announce_fees,
-    order_book.apply_fees,
-    order_book.set_max_fills,
-    order_book.set_treasury,
-    order_book.pause,
-    order_book.unpause,
+    book_params.announce_price_band,
+    book_params.apply_price_band,
+    book_params.announce_min_order_wh,
+    book_params.apply_min_order_wh,
+    book_params.announce_fees,
+    book_params.apply_fees,
+    book_params.set_max_fills,
+    book_params.set_treasury,
+    book_params.pause,
+    book_params.unpause,
     # ---- parameters
-    order_book.floor_price,
-    order_book.ceiling_price,
-    order_book.min_order_wh,
-    order_book.max_fills,
-    order_book.maker_fee_bps,
-    order_book.taker_fee_bps,
-    order_book.treasury,
-    order_book.QUOTE,
-    order_book.TICK,
-    order_book.MAX_FEE_BPS,
-    order_book.MIN_FLOOR_PRICE,
-    order_book.MAX_CEILING_PRICE,
-    order_book.MAX_MIN_ORDER_WH,
+    book_params.floor_price,
+    book_params.ceiling_price,
+    book_params.min_order_wh,
+    book_params.max_fills,
+    book_params.maker_fee_bps,
+    book_params.taker_fee_bps,
+    book_params.treasury,
+    proceeds.QUOTE,
+    book_params.TICK,
+    book_params.MAX_FEE_BPS,
+    book_params.MIN_FLOOR_PRICE,
+    book_params.MAX_CEILING_PRICE,
+    book_params.MAX_MIN_ORDER_WH,
     order_book.MAX_ASKS_PER_OWNER,
-    order_book.PARAM_PRICE_BAND,
-    order_book.PARAM_MIN_ORDER,
-    order_book.PARAM_FEES,
+    book_params.PARAM_PRICE_BAND,
+    book_params.PARAM_MIN_ORDER,
+    book_params.PARAM_FEES,
 )
 
 
@@ -202,8 +223,7 @@ def __init__(
     ownable.__init__()
     pausable.__init__()
     notice.__init__(notice_s_)
-    order_book.__init__(
-        quote_,
+    book_params.__init__(
         tick_,
         floor_price_,
         ceiling_price_,
@@ -215,6 +235,9 @@ def __init__(
         min_floor_price_,
         max_ceiling_price_,
         max_min_order_wh_,
+    )
+    proceeds.__init__(quote_)
+    order_book.__init__(
         watt_.address,
         1,  # order_book.GATE_SELLER_ARREARS: an account in rent arrears cannot sell
     )
@@ -243,26 +266,27 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
     @param flags The 32-byte flags: 1 immediate-or-cancel, 2 post-only.
     @return uint256 The 32-byte order id if it rests, 0 if it closed at once.
     """
-    params: uint256 = 0
+    params: book_params.Params = book_params._load()
     idx: uint256 = 0
     expiry: uint256 = 0
-    params, idx, expiry = order_book._check_order(is_buy, _BOOK, price, amount_wh, expires_at, flags)
+    idx, expiry = order_book._check_order(params, is_buy, _BOOK, price, amount_wh, expires_at, flags)
+    order_id: uint256 = order_book._peek_id()
     log OrderPlaced(
-        order_id=order_book._peek_id(),
+        order_id=order_id,
         owner=msg.sender,
         is_buy=is_buy,
         price=price,
         amount_wh=amount_wh,
         expires_at=convert(expiry, uint64),
     )
-    order_id: uint256 = 0
     dropped: uint256 = 0
     pull: uint256 = 0
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, dropped, pull, settle = order_book._place(_BOOK, 0, is_buy, price, amount_wh, expiry, flags, params, idx)
+    rested: uint256 = 0
+    rested, dropped, pull, settle = order_book._place(order_id, _BOOK, 0, is_buy, price, amount_wh, expiry, flags, params, idx)
 
     # ---- interactions: quote in; WATT moves inside the token (no hooks)
-    order_book._pull_quote(pull)
+    proceeds._pull(pull)
     if is_buy:
         # one call: fills delivered from each seller's escrow to the taker (credited once), asks the
         # book closed (expired, own, off-band, below minimum, arrears) back to their owners; the
@@ -276,7 +300,7 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
             extcall WATT.deliver_escrow(msg.sender, self._account(s), (s >> 160) & _M56)
         if dropped != 0:
             extcall WATT.release_escrow(msg.sender, dropped)
-    return order_id
+    return rested
 
 
 @external
@@ -371,7 +395,7 @@ def best_ask() -> (uint256, uint256):
 
 @external
 @view
-def depth(is_buy: bool, levels: uint256) -> DynArray[order_book.Level, order_book.MAX_DEPTH]:
+def depth(is_buy: bool, levels: uint256) -> DynArray[price_levels.Level, price_levels.MAX_DEPTH]:
     """
     @notice Up to `levels` (<= 32) price levels of one side, best first.
     @param is_buy True for bids, false for asks.

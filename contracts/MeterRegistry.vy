@@ -18,7 +18,8 @@
         A bad reading never reverts a batch: it is skipped with
         `ReadingRejected(meter, timestamp, reason)` and changes nothing else.
         Non-standard functions: `register_meter`, `accept_meter`,
-        `set_meter_active`, `rotate_meter_key`, `submit_readings`,
+        `set_meter_active`, `rotate_meter_key`, `recommission_meter` (same key,
+        new baseline, accepted again), `submit_readings`,
         `take_certifiable` (certificate contract only), `set_certificate`,
         `announce_max_clock_skew`, `apply_max_clock_skew`, `pause`,
         `unpause`, views `meters`, `meter_name`, `last_reading`,
@@ -133,12 +134,19 @@ _RATED_POWER_CAP_W: constant(uint256) = 2**64 - 1
 PARAM_MAX_CLOCK_SKEW: public(constant(uint256)) = 1
 
 # Rejection reasons (DESIGN.md).
+# @dev unknown meter
 REJECT_UNKNOWN_METER: constant(uint8) = 1
+# @dev inactive or not accepted by its owner
 REJECT_INACTIVE_METER: constant(uint8) = 2
+# @dev bad signature
 REJECT_BAD_SIGNATURE: constant(uint8) = 3
+# @dev stale (not after the last accepted reading)
 REJECT_STALE: constant(uint8) = 4
+# @dev from the future (beyond the allowed clock skew)
 REJECT_FUTURE: constant(uint8) = 5
+# @dev a counter went down
 REJECT_COUNTER_DOWN: constant(uint8) = 6
+# @dev implausible (more energy than the meter's rated power allows)
 REJECT_IMPLAUSIBLE: constant(uint8) = 7
 
 # Packed meter info word:
@@ -235,6 +243,17 @@ event MeterKeyRotated:
     old_meter: indexed(address)
     new_meter: indexed(address)
     commissioned_at: uint64
+    generated_wh: uint256
+    consumed_wh: uint256
+    exported_wh: uint256
+    imported_wh: uint256
+
+
+event MeterRecommissioned:
+    meter: indexed(address)
+    owner: indexed(address)
+    commissioned_at: uint64
+    not_before: uint64
     generated_wh: uint256
     consumed_wh: uint256
     exported_wh: uint256
@@ -463,6 +482,63 @@ def rotate_meter_key(old: address, new: address, commissioning: Registers):
         old_meter=old,
         new_meter=new,
         commissioned_at=commissioning.timestamp,
+        generated_wh=commissioning.generatedWh,
+        consumed_wh=commissioning.consumedWh,
+        exported_wh=commissioning.exportedWh,
+        imported_wh=commissioning.importedWh,
+    )
+
+
+@external
+def recommission_meter(meter: address, commissioning: Registers):
+    """
+    @notice Re-commissions a meter whose counters on chain went ahead of the
+            device (a typo that reached the chain, a device reset) with its
+            same key (operator only; no key ceremony: the hardware did not
+            change). Its baseline becomes `commissioning`; it credits and
+            debits nothing until its owner accepts it again
+            (`accept_meter`); and no reading signed before this call ever
+            counts again: every reading with a timestamp up to `not_before`
+            = max(commissioning time, now + `max_clock_skew`, its last
+            accepted reading) is stale (reason 4), since a reading signed
+            before now could carry a time up to `max_clock_skew` ahead.
+            Certifiable generation accrued so far is kept (carried, as on a
+            key rotation); the next reading's plausibility counts from
+            `not_before`.
+    @param meter The 20-byte meter address.
+    @param commissioning The device's registers (Wh, each < 2**48) and the
+           8-byte time (s) they were read, at most `max_clock_skew` ahead of
+           block time.
+    """
+    ownable._check_owner()
+    info: uint256 = self._info[meter]
+    assert info != 0, "registry: unknown meter"
+    commissioned: uint256 = self._pack_commissioning(commissioning)
+    last: uint256 = self._last[meter]
+    not_before: uint256 = max(
+        max(convert(commissioning.timestamp, uint256), block.timestamp + convert(self.max_clock_skew, uint256)),
+        last & _MASK56,
+    )
+    base: uint256 = self._cert_base[meter]
+    if base != 0:
+        wh: uint256 = 0
+        start: uint256 = 0
+        end: uint256 = 0
+        wh, start, end = self._pending(meter)
+        assert wh <= _MASK64, "registry: certifiable overflow"
+        # the pending Wh ride along; the period still starts at the old boundary;
+        # generation counts from the new commissioning value
+        self._cert_base[meter] = (
+            _BASE_SET | commissioning.generatedWh | (base & (_MASK56 << _SHIFT_BASE_TS)) | (wh << _SHIFT_CARRY)
+        )
+    # not_before <= MAX_TIMESTAMP + max_clock_skew < 2**56
+    self._last[meter] = (commissioned & ~_MASK56) | not_before
+    self._info[meter] = info & ~(1 << _SHIFT_ACCEPTED)
+    log MeterRecommissioned(
+        meter=meter,
+        owner=self._info_owner(info),
+        commissioned_at=commissioning.timestamp,
+        not_before=convert(not_before, uint64),
         generated_wh=commissioning.generatedWh,
         consumed_wh=commissioning.consumedWh,
         exported_wh=commissioning.exportedWh,

@@ -23,18 +23,13 @@
           deploy (`MAX_RENT_RATE`, `MIN_RENT_GRACE_PERIOD_S`,
           `MIN_RELEASE_PRICE`, `MIN_CAPACITY_WH`, `MAX_CAPACITY_WH`);
           view `pending_change(param)`.
-@custom:security Rent. Every account's stored energy (free balance + WATT
-        escrowed in its sell orders) accrues rent continuously at
-        `rent_rate` TSL base units per kWh per day. A global index
-        I(t) = integral of rent_rate dt grows with time; an account is
-        charged lazily when touched:
-            charge = ceil(stored_wh * (I(now) - I(last touch)) / 86_400_000)
-        (86_400_000 = 1,000 Wh per kWh x 86,400 s per day). Rounding is up,
-        to the next TSL base unit (1e-18 TSL), at each charge: rent is never
-        under-charged, splitting a balance over several accounts can only
-        round up more, and touching more or less often moves the total by at
-        most 1e-18 TSL per touch. A rate change first closes the index at
-        the old rate, so rent already accrued never changes.
+@custom:security The concerns live in modules: `storage_rent` (the account
+        ledger with rent accrual, deposits, arrears and the three rent
+        parameters: the rent formula, rounding, bounds and the gas-estimate
+        sentinels are documented there), `watt_escrow` (escrow of asks,
+        registered exchange only) and `notice`; this contract is the ERC-20
+        surface, the battery (supply, capacity, registry flows) and
+        `release_unpaid`.
         Arrears: what a deposit cannot pay is recorded as arrears; an
         account in arrears cannot transfer WATT, escrow it for sale or have
         its escrow delivered (the exchange closes its asks instead of
@@ -46,25 +41,32 @@
         cap) and the escrow burns too.
         Operator bounds: every parameter that can cost members value changes
         only after an announcement and `NOTICE_S` seconds, and only within
-        limits fixed at deploy; rent accrued before a rate change stays at
-        the old rate (the index is closed at the old rate on apply).
-        Gas estimates: no storage slot's zero/non-zero state depends on how
-        much time passed, so an estimate stays valid while rent accrues: the
-        revenue slot keeps a +1 sentinel, and an account's side word is
-        written non-zero (a sentinel bit) when it first stores WATT, so
-        falling into arrears later rewrites a non-zero slot.
-        Bounds: balances < 2**56 Wh (`capacity_wh` is capped there), deposits
-        < 2**96 TSL base units, arrears < 2**127, `rent_rate` < 2**64; index snapshots are kept
-        mod 2**96, which is exact while an account is touched at least once
-        per 2**96 / rent_rate seconds (>= 139 years at the largest rate).
+        limits fixed at deploy.
         Ledger. Balances live in one packed word per account with the
-        account's rent state (one storage slot per touch); snekmate's ERC-20
-        module supplies allowances, `permit`, nonces and the EIP-712 domain.
+        account's rent state (`storage_rent`: one storage slot per touch),
+        so snekmate's `erc20` (which keeps balances of its own) is not
+        used: allowances, `permit` and nonces are written here, on
+        snekmate's `eip712_domain_separator` and `ecdsa`, with `erc20`'s
+        revert reasons (`erc20: ...`). `transfer_ownership` moves the
+        operator role only (there is no minter role: only the registry
+        mints, through `credit_flows`).
 """
 
 from ethereum.ercs import IERC20
 
 implements: IERC20
+
+from ethereum.ercs import IERC20Detailed
+
+implements: IERC20Detailed
+
+from snekmate.tokens.interfaces import IERC20Permit
+
+implements: IERC20Permit
+
+from snekmate.utils.interfaces import IERC5267
+
+implements: IERC5267
 
 from .interfaces import IWattLedger
 
@@ -77,90 +79,104 @@ implements: IWattEscrow
 # @dev The exchange side of the escrow seam: closes an account's asks on release.
 from .interfaces import IAskBook
 
-# @dev EIP-2612 `permit` of the TSL token, for `deposit_rent_with_permit`.
-from snekmate.tokens.interfaces import IERC20Permit
-
-# @dev Operator role for wiring and rent parameters.
+# @dev Operator role for wiring, capacity and rent parameters.
 from snekmate.auth import ownable
 
 initializes: ownable
 
-# @dev Allowances, EIP-2612 `permit`, nonces, metadata and EIP-5267 from the
-# audited module; its own balance ledger is not used (see @custom:security).
-from snekmate.tokens import erc20
+# @dev Recovers `permit` signers (rejects malleable high-s signatures).
+from snekmate.utils import ecdsa
 
-initializes: erc20[ownable := ownable]
+# @dev The EIP-712 domain of `permit` ("gridmint WATT", "1") and EIP-5267 `eip712Domain`.
+from snekmate.utils import eip712_domain_separator
+
+initializes: eip712_domain_separator
 
 # @dev Announce-then-apply after NOTICE_S for value-costing parameters.
 from .modules import notice
 
 initializes: notice
 
+# @dev The account ledger with storage rent: balances, deposits, arrears, the rent parameters.
+from .modules import storage_rent
+
+initializes: storage_rent[ownable := ownable, notice := notice]
+
+# @dev Escrow of WATT in the exchange's sell orders.
+from .modules import watt_escrow
+
+initializes: watt_escrow[ownable := ownable, storage_rent := storage_rent]
+
 exports: (
+    ownable.owner,
     notice.pending_change,
     notice.NOTICE_S,
-    erc20.approve,
-    erc20.allowance,
-    erc20.name,
-    erc20.symbol,
-    erc20.decimals,
-    erc20.nonces,
-    erc20.permit,
-    erc20.DOMAIN_SEPARATOR,
-    erc20.eip712Domain,
-    erc20.owner,
-    erc20.transfer_ownership,
+    eip712_domain_separator.eip712Domain,
+    # ---- rent
+    storage_rent.deposit_rent,
+    storage_rent.deposit_rent_with_permit,
+    storage_rent.withdraw_rent,
+    storage_rent.settle_rent,
+    storage_rent.claim_rent_revenue,
+    storage_rent.set_treasury,
+    storage_rent.announce_rent_rate,
+    storage_rent.apply_rent_rate,
+    storage_rent.announce_rent_grace_period,
+    storage_rent.apply_rent_grace_period,
+    storage_rent.announce_release_price,
+    storage_rent.apply_release_price,
+    storage_rent.rent_revenue,
+    storage_rent.in_arrears,
+    storage_rent.rent_rate,
+    storage_rent.rent_index,
+    storage_rent.stored_of,
+    storage_rent.rent_accrued,
+    storage_rent.rent_deposit,
+    storage_rent.rent_due,
+    storage_rent.arrears_of,
+    storage_rent.storage_paid_until,
+    storage_rent.treasury,
+    storage_rent.rent_grace_period,
+    storage_rent.release_price,
+    storage_rent.TSL,
+    storage_rent.MAX_RENT_RATE,
+    storage_rent.MIN_RENT_GRACE_PERIOD_S,
+    storage_rent.MIN_RELEASE_PRICE,
+    storage_rent.PARAM_RENT_RATE,
+    storage_rent.PARAM_RENT_GRACE_PERIOD,
+    storage_rent.PARAM_RELEASE_PRICE,
+    # ---- exchange escrow
+    watt_escrow.escrow,
+    watt_escrow.release_escrow,
+    watt_escrow.deliver_escrow,
+    watt_escrow.settle_escrow,
+    watt_escrow.set_exchange,
+    watt_escrow.escrowed_of,
+    watt_escrow.exchange,
 )
 
 # ---------------------------------------------------------------- CONSTANTS
 
-# Wh per kWh x seconds per day: rent_rate is per kWh per day
-RENT_DENOMINATOR: constant(uint256) = 86_400_000
 MAX_BALANCE_WH: constant(uint256) = 2**56 - 1
-MAX_DEPOSIT: constant(uint256) = 2**96 - 1
-# the packed clock holds the rate in 64 bits
-RENT_RATE_CAP: constant(uint256) = 2**64 - 1
-MAX_ARREARS: constant(uint256) = 2**127 - 1
-# release prices stay below 2**128 so `arrears * 1000 + price` cannot overflow
-RELEASE_PRICE_CAP: constant(uint256) = 2**128
 
-# parameter ids of announced changes (see `pending_change`)
-PARAM_RENT_RATE: public(constant(uint256)) = 1
-PARAM_RENT_GRACE_PERIOD: public(constant(uint256)) = 2
-PARAM_RELEASE_PRICE: public(constant(uint256)) = 3
+# parameter id of the announced capacity change (see `pending_change`); the rent ones are 1..3
 PARAM_CAPACITY: public(constant(uint256)) = 4
 
-_MASK56: constant(uint256) = 2**56 - 1
-_MASK160: constant(uint256) = 2**160 - 1
-# `settle_escrow` move word: account (160) | Wh << 160 (56) | release flag (bit 255)
-_MOVE_RELEASE: constant(uint256) = 2**255
-_MASK64: constant(uint256) = 2**64 - 1
-_MASK96: constant(uint256) = 2**96 - 1
-_MASK128: constant(uint256) = 2**128 - 1
-_MASK127: constant(uint256) = 2**127 - 1
-# account word: balance (56) | arrears flag (bit 56) | escrow flag (bit 57) |
-# side-written flag (bit 58) | deposit << 64 (96) | index snapshot << 160 (96)
-_FLAG_ARREARS: constant(uint256) = 2**56
-_FLAG_ESCROW: constant(uint256) = 2**57
-_FLAG_SIDE: constant(uint256) = 2**58
-_SHIFT_DEPOSIT: constant(uint256) = 64
-_SHIFT_SNAPSHOT: constant(uint256) = 160
-# side word: escrowed (64) | arrears << 64 (127) | sentinel bit 191 | arrears_since << 192 (64)
-_SIDE_SENTINEL: constant(uint256) = 2**191
+# the EIP-2612 permit type hash
+_PERMIT_TYPE_HASH: constant(bytes32) = keccak256(
+    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+)
 
 # ---------------------------------------------------------------- IMMUTABLES
 
-# @dev The TSL token rent is paid in.
-TSL: public(immutable(IERC20))
+# @dev The token's name.
+name: public(constant(String[25])) = "Watt-hour storage"
 
-# @dev Highest `rent_rate` an announcement may set, TSL base units per kWh per day.
-MAX_RENT_RATE: public(immutable(uint256))
+# @dev The token's symbol.
+symbol: public(constant(String[5])) = "WATT"
 
-# @dev Shortest `rent_grace_period` an announcement may set, seconds.
-MIN_RENT_GRACE_PERIOD_S: public(immutable(uint256))
-
-# @dev Lowest `release_price` an announcement may set, TSL base units per kWh (>= 1).
-MIN_RELEASE_PRICE: public(immutable(uint256))
+# @dev Decimal places: 3, so one base unit is one Wh.
+decimals: public(constant(uint8)) = 3
 
 # @dev Smallest `capacity_wh` an announcement may set, Wh.
 MIN_CAPACITY_WH: public(immutable(uint256))
@@ -179,61 +195,13 @@ totalSupply: public(uint256)
 # @dev The MeterRegistry: the only address that may call `credit_flows`.
 registry: public(address)
 
-# @dev The EnergyExchange: the only address that may move escrow.
-exchange: public(address)
+# @dev Owner => spender => Wh the spender may move with `transferFrom` (max uint: unlimited).
+allowance: public(HashMap[address, HashMap[address, uint256]])
 
-# @dev Where claimed rent revenue goes.
-treasury: public(address)
-
-# @dev Rent collected and not yet claimed, in TSL base units, plus 1: the
-#      slot never returns to zero, so the first charge after a claim costs
-#      what an estimate made a second earlier predicted (see `rent_revenue`).
-_revenue: uint256
-
-# @dev Seconds an account may stay in arrears before `release_unpaid`.
-rent_grace_period: public(uint256)
-
-# @dev TSL base units per kWh credited against arrears when storage is released.
-release_price: public(uint256)
-
-# @dev Rent clock: rate (64) | updated_at << 64 (64) | index << 128 (128).
-_clock: uint256
-
-# @dev Account => packed (balance, flags, deposit, index snapshot).
-_acct: HashMap[address, uint256]
-
-# @dev Account => packed (escrowed, arrears, arrears_since); only read when a flag says so.
-_side: HashMap[address, uint256]
+# @dev Owner => the nonce its next `permit` signature must carry.
+nonces: public(HashMap[address, uint256])
 
 # ---------------------------------------------------------------- EVENTS
-
-
-struct Account:
-    balance: uint256
-    deposit: uint256
-    snapshot: uint256
-    escrowed: uint256
-    arrears: uint256
-    arrears_since: uint256
-    had_side: bool
-    side_written: bool
-
-
-event RentCharged:
-    account: indexed(address)
-    paid: uint256
-    unpaid: uint256
-
-
-event RentDeposited:
-    account: indexed(address)
-    amount: uint256
-    arrears_paid: uint256
-
-
-event RentWithdrawn:
-    account: indexed(address)
-    amount: uint256
 
 
 event StorageReleased:
@@ -242,72 +210,16 @@ event StorageReleased:
     tsl: uint256
 
 
-event RentRevenueClaimed:
-    treasury: indexed(address)
-    amount: uint256
-
-
-event Escrowed:
-    account: indexed(address)
-    wh: uint256
-
-
-event EscrowReleased:
-    account: indexed(address)
-    wh: uint256
-
-
-event EscrowDelivered:
-    seller: indexed(address)
-    buyer: indexed(address)
-    wh: uint256
-
-
 event UpdateRegistry:
     registry: indexed(address)
-
-
-event UpdateExchange:
-    exchange: indexed(address)
-
-
-event UpdateTreasury:
-    treasury: indexed(address)
 
 
 event UpdateCapacity:
     capacity_wh: uint256
 
 
-event UpdateRentRate:
-    rent_rate: uint256
-
-
-event UpdateRentGracePeriod:
-    rent_grace_period: uint256
-
-
-event UpdateReleasePrice:
-    release_price: uint256
-
-
 event UpdateCapacityAnnounced:
     capacity_wh: uint256
-    effective_at: uint256
-
-
-event UpdateRentRateAnnounced:
-    rent_rate: uint256
-    effective_at: uint256
-
-
-event UpdateRentGracePeriodAnnounced:
-    rent_grace_period: uint256
-    effective_at: uint256
-
-
-event UpdateReleasePriceAnnounced:
-    release_price: uint256
     effective_at: uint256
 
 
@@ -341,32 +253,18 @@ def __init__(
     @param notice_s_ The 32-byte seconds between announcing a change and applying it.
     """
     ownable.__init__()
-    erc20.__init__("Watt-hour storage", "WATT", 3, "gridmint WATT", "1")
+    eip712_domain_separator.__init__("gridmint WATT", "1")
     notice.__init__(notice_s_)
-    assert max_rent_rate_ <= RENT_RATE_CAP, "watt: max rent rate too large"
-    assert min_release_price_ != 0, "watt: zero min release price"
+    storage_rent.__init__(
+        tsl_, rent_rate_, rent_grace_period_, release_price_, max_rent_rate_, min_rent_grace_period_s_, min_release_price_
+    )
     assert min_capacity_wh_ <= max_capacity_wh_ and max_capacity_wh_ <= MAX_BALANCE_WH, "watt: bad capacity limits"
-    MAX_RENT_RATE = max_rent_rate_
-    MIN_RENT_GRACE_PERIOD_S = min_rent_grace_period_s_
-    MIN_RELEASE_PRICE = min_release_price_
     MIN_CAPACITY_WH = min_capacity_wh_
     MAX_CAPACITY_WH = max_capacity_wh_
     self._check_capacity(capacity_wh_)
-    self._check_rent_rate(rent_rate_)
-    self._check_grace(rent_grace_period_)
-    self._check_release_price(release_price_)
-    TSL = tsl_
     self.capacity_wh = capacity_wh_
-    self._clock = rent_rate_ | (block.timestamp << 64)
-    self.rent_grace_period = rent_grace_period_
-    self.release_price = release_price_
-    self.treasury = msg.sender
-    self._revenue = 1
     log UpdateCapacity(capacity_wh=capacity_wh_)
-    log UpdateRentRate(rent_rate=rent_rate_)
-    log UpdateRentGracePeriod(rent_grace_period=rent_grace_period_)
-    log UpdateReleasePrice(release_price=release_price_)
-    log UpdateTreasury(treasury=msg.sender)
+    storage_rent._log_initial()
 
 
 # ================================================================ ERC-20
@@ -380,7 +278,7 @@ def balanceOf(account: address) -> uint256:
     @param account The 20-byte account.
     @return uint256 The 32-byte balance in Wh.
     """
-    return self._acct[account] & _MASK56
+    return storage_rent._acct[account] & MAX_BALANCE_WH
 
 
 @external
@@ -405,9 +303,68 @@ def transferFrom(owner: address, to: address, amount: uint256) -> bool:
     @param amount The 32-byte amount in Wh.
     @return bool Always true.
     """
-    erc20._spend_allowance(owner, msg.sender, amount)
+    self._spend_allowance(owner, msg.sender, amount)
     self._transfer(owner, to, amount)
     return True
+
+
+@external
+def approve(spender: address, amount: uint256) -> bool:
+    """
+    @notice Lets `spender` move up to `amount` Wh of the caller's WATT with
+            `transferFrom` (max uint: unlimited, never decreased).
+    @param spender The 20-byte spender.
+    @param amount The 32-byte allowance in Wh.
+    @return bool Always true.
+    """
+    self._approve(msg.sender, spender, amount)
+    return True
+
+
+@external
+def permit(owner: address, spender: address, amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
+    """
+    @notice EIP-2612: sets `spender`'s allowance over `owner`'s WATT from
+            `owner`'s EIP-712 signature over (owner, spender, value, nonce,
+            deadline) in the domain ("gridmint WATT", "1", chain id, this
+            contract); low-s signatures only.
+    @param owner The 20-byte owner (the signer).
+    @param spender The 20-byte spender.
+    @param amount The 32-byte allowance in Wh.
+    @param deadline The 32-byte last timestamp (s) the signature is valid.
+    @param v The 1-byte secp256k1 signature recovery id.
+    @param r The 32-byte secp256k1 signature r.
+    @param s The 32-byte secp256k1 signature s.
+    """
+    assert block.timestamp <= deadline, "erc20: expired deadline"
+    current_nonce: uint256 = self.nonces[owner]
+    self.nonces[owner] = unsafe_add(current_nonce, 1)
+    struct_hash: bytes32 = keccak256(abi_encode(_PERMIT_TYPE_HASH, owner, spender, amount, current_nonce, deadline))
+    hash: bytes32 = eip712_domain_separator._hash_typed_data_v4(struct_hash)
+    signer: address = ecdsa._recover_vrs(hash, convert(v, uint256), convert(r, uint256), convert(s, uint256))
+    assert signer == owner, "erc20: invalid signature"
+    self._approve(owner, spender, amount)
+
+
+@external
+@view
+def DOMAIN_SEPARATOR() -> bytes32:
+    """
+    @notice The EIP-712 domain separator of `permit` on this chain.
+    @return bytes32 The 32-byte separator.
+    """
+    return eip712_domain_separator._domain_separator_v4()
+
+
+@external
+def transfer_ownership(new_owner: address):
+    """
+    @notice Hands the operator role to `new_owner` (operator only).
+    @param new_owner The 20-byte new operator, not the zero address.
+    """
+    ownable._check_owner()
+    assert new_owner != empty(address), "erc20: new owner is the zero address"
+    ownable._transfer_ownership(new_owner)
 
 
 # ================================================================ REGISTRY
@@ -426,7 +383,7 @@ def credit_flows(owner: address, export_wh: uint256, import_wh: uint256) -> (uin
     @return minted The 32-byte Wh minted, burned The 32-byte Wh burned.
     """
     assert msg.sender == self.registry, "watt: caller is not the registry"
-    acct: Account = self._settled(owner)
+    acct: storage_rent.Account = storage_rent._settled(owner)
     supply: uint256 = self.totalSupply
     # capacity_wh >= totalSupply after every call: no underflow
     minted: uint256 = min(export_wh, unsafe_sub(self.capacity_wh, supply))
@@ -435,7 +392,7 @@ def credit_flows(owner: address, export_wh: uint256, import_wh: uint256) -> (uin
     burned: uint256 = min(import_wh, acct.balance)
     acct.balance = unsafe_sub(acct.balance, burned)
     self.totalSupply = unsafe_sub(unsafe_add(supply, minted), burned)
-    self._save(owner, acct)
+    storage_rent._save(owner, acct)
     if minted != 0:
         log IERC20.Transfer(sender=empty(address), receiver=owner, value=minted)
     if burned != 0:
@@ -443,57 +400,7 @@ def credit_flows(owner: address, export_wh: uint256, import_wh: uint256) -> (uin
     return minted, burned
 
 
-# ================================================================ RENT
-
-
-@external
-def deposit_rent(amount: uint256):
-    """
-    @notice Deposits `amount` TSL (approve first) for the caller's storage
-            rent. Arrears are paid first; the rest is kept as deposit.
-    @param amount The 32-byte TSL amount in base units.
-    """
-    self._deposit_rent(msg.sender, amount)
-
-
-@external
-def deposit_rent_with_permit(amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
-    """
-    @notice `deposit_rent` with an EIP-2612 TSL permit (owner: the caller,
-            spender: this contract) instead of a separate approve
-            transaction. A permit already used by someone who saw it in the
-            mempool does not make the deposit fail while the allowance it set
-            is still there.
-    @param amount The 32-byte TSL amount in base units (also the permit's value).
-    @param deadline The 32-byte permit deadline, a timestamp in seconds.
-    @param v The 1-byte secp256k1 signature recovery id.
-    @param r The 32-byte secp256k1 signature r.
-    @param s The 32-byte secp256k1 signature s.
-    """
-    ok: bool = raw_call(
-        TSL.address,
-        abi_encode(msg.sender, self, amount, deadline, v, r, s, method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)")),
-        revert_on_failure=False,
-    )
-    if not ok:
-        assert staticcall TSL.allowance(msg.sender, self) >= amount, "watt: permit failed"
-    self._deposit_rent(msg.sender, amount)
-
-
-@external
-def withdraw_rent(amount: uint256):
-    """
-    @notice Withdraws unspent TSL from the caller's deposit (rent accrued so
-            far is charged first). Always works: during a notice, in arrears
-            (nothing to withdraw then) and whatever the exchange's state.
-    @param amount The 32-byte TSL amount in base units.
-    """
-    acct: Account = self._settled(msg.sender)
-    assert amount <= acct.deposit, "watt: amount exceeds unspent deposit"
-    acct.deposit = unsafe_sub(acct.deposit, amount)
-    self._save(msg.sender, acct)
-    log RentWithdrawn(account=msg.sender, amount=amount)
-    assert extcall TSL.transfer(msg.sender, amount, default_return_value=True), "watt: tsl transfer failed"
+# ================================================================ RELEASE
 
 
 @external
@@ -511,10 +418,10 @@ def release_unpaid(account: address) -> uint256:
     @param account The 20-byte account in arrears.
     @return uint256 The 32-byte Wh released (burned).
     """
-    acct: Account = self._settled(account)
+    acct: storage_rent.Account = storage_rent._settled(account)
     assert acct.arrears != 0, "watt: no arrears"
-    assert block.timestamp >= acct.arrears_since + self.rent_grace_period, "watt: grace period not over"
-    price: uint256 = self.release_price
+    assert block.timestamp >= acct.arrears_since + storage_rent.rent_grace_period, "watt: grace period not over"
+    price: uint256 = storage_rent.release_price
     # arrears < 2**127 and price <= 2**128: no overflow
     needed_wh: uint256 = (acct.arrears * 1000 + price - 1) // price
     unescrowed: uint256 = 0
@@ -534,144 +441,16 @@ def release_unpaid(account: address) -> uint256:
     if acct.arrears == 0:
         acct.arrears_since = 0
     self.totalSupply -= wh
-    self._save(account, acct)
+    storage_rent._save(account, acct)
     if unescrowed != 0:
-        log EscrowReleased(account=account, wh=unescrowed)
+        log watt_escrow.EscrowReleased(account=account, wh=unescrowed)
     log IERC20.Transfer(sender=account, receiver=empty(address), value=wh)
     log StorageReleased(account=account, wh=wh, tsl=settled)
     if unescrowed != 0:
         # the registered exchange, wired once at deploy; it does not call back
-        closed: uint256 = extcall IAskBook(self.exchange).close_asks_of(account)
+        closed: uint256 = extcall IAskBook(watt_escrow.exchange).close_asks_of(account)
         assert closed == unescrowed, "watt: escrow out of sync with asks"
     return wh
-
-
-@external
-def claim_rent_revenue() -> uint256:
-    """
-    @notice Sends all collected rent to the treasury (operator only).
-    @return uint256 The 32-byte TSL amount claimed.
-    """
-    ownable._check_owner()
-    # the slot keeps its +1 sentinel
-    amount: uint256 = unsafe_sub(self._revenue, 1)
-    self._revenue = 1
-    log RentRevenueClaimed(treasury=self.treasury, amount=amount)
-    assert extcall TSL.transfer(self.treasury, amount, default_return_value=True), "watt: tsl transfer failed"
-    return amount
-
-
-@external
-def settle_rent(account: address):
-    """
-    @notice Charges `account`'s accrued rent now (anyone; changes nothing but
-            the timing of a charge that would happen at its next touch).
-    @param account The 20-byte account.
-    """
-    self._save(account, self._settled(account))
-
-
-# ================================================================ EXCHANGE ESCROW
-
-
-@external
-def escrow(account: address, wh: uint256):
-    """
-    @notice Moves `wh` of `account`'s free WATT into escrow for a sell order
-            (exchange only). Escrow stays the account's and keeps paying rent.
-    @param account The 20-byte seller.
-    @param wh The 32-byte amount in Wh.
-    """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
-    acct: Account = self._settled(account)
-    assert acct.arrears == 0, "watt: account in arrears"
-    assert acct.balance >= wh, "watt: escrow exceeds balance"
-    acct.balance = unsafe_sub(acct.balance, wh)
-    acct.escrowed += wh
-    self._save(account, acct)
-    log Escrowed(account=account, wh=wh)
-
-
-@external
-def release_escrow(account: address, wh: uint256):
-    """
-    @notice Returns `wh` of `account`'s escrow to its free balance (exchange only).
-    @param account The 20-byte seller.
-    @param wh The 32-byte amount in Wh.
-    """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
-    acct: Account = self._settled(account)
-    assert acct.escrowed >= wh, "watt: release exceeds escrow"
-    acct.escrowed = unsafe_sub(acct.escrowed, wh)
-    acct.balance = unsafe_add(acct.balance, wh)
-    self._save(account, acct)
-    log EscrowReleased(account=account, wh=wh)
-
-
-@external
-def deliver_escrow(seller: address, buyer: address, wh: uint256):
-    """
-    @notice Delivers `wh` from `seller`'s escrow to `buyer`'s free balance
-            (exchange only, on a trade). Refused while the seller is in
-            arrears: the exchange checks `in_arrears` first and closes the
-            ask instead.
-    @param seller The 20-byte seller.
-    @param buyer The 20-byte buyer.
-    @param wh The 32-byte amount in Wh.
-    """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
-    assert buyer != empty(address), "watt: transfer to the zero address"
-    s: Account = self._settled(seller)
-    assert s.arrears == 0, "watt: seller in arrears"
-    assert s.escrowed >= wh, "watt: delivery exceeds escrow"
-    s.escrowed = unsafe_sub(s.escrowed, wh)
-    self._save(seller, s)
-    b: Account = self._settled(buyer)
-    b.balance = unsafe_add(b.balance, wh)
-    self._save(buyer, b)
-    log EscrowDelivered(seller=seller, buyer=buyer, wh=wh)
-    log IERC20.Transfer(sender=seller, receiver=buyer, value=wh)
-
-
-@external
-def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
-    """
-    @notice Carries out a taker bid's base-asset settlement in one call
-            (exchange only), in order: each word is account (160) | Wh <<
-            160 (56) | flag << 255. A flagged word returns Wh of the
-            account's escrow to its free balance (an ask the book closed),
-            as `release_escrow`; any other delivers Wh from the seller's
-            escrow to `buyer`, as `deliver_escrow` (refused while the seller
-            is in arrears), with the same events. The buyer is settled and
-            credited once, with the sum of the deliveries.
-    @param buyer The 20-byte buyer (the taker).
-    @param moves Up to 128 move words.
-    """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
-    assert buyer != empty(address), "watt: transfer to the zero address"
-    total: uint256 = 0
-    for m: uint256 in moves:
-        account: address = convert(convert(m & _MASK160, uint160), address)
-        wh: uint256 = (m >> 160) & _MASK56
-        acct: Account = self._settled(account)
-        assert acct.escrowed >= wh, "watt: move exceeds escrow"
-        acct.escrowed = unsafe_sub(acct.escrowed, wh)
-        if m & _MOVE_RELEASE != 0:
-            # balance + escrow <= totalSupply < 2**56
-            acct.balance = unsafe_add(acct.balance, wh)
-            self._save(account, acct)
-            log EscrowReleased(account=account, wh=wh)
-        else:
-            assert acct.arrears == 0, "watt: seller in arrears"
-            self._save(account, acct)
-            # the deliveries come out of escrow: their sum <= totalSupply < 2**56
-            total = unsafe_add(total, wh)
-            log EscrowDelivered(seller=account, buyer=buyer, wh=wh)
-            log IERC20.Transfer(sender=account, receiver=buyer, value=wh)
-    if total != 0:
-        b: Account = self._settled(buyer)
-        b.balance = unsafe_add(b.balance, total)
-        self._save(buyer, b)
 
 
 # ================================================================ OPERATOR
@@ -688,31 +467,6 @@ def set_registry(registry_: address):
     assert registry_ != empty(address), "watt: zero registry"
     self.registry = registry_
     log UpdateRegistry(registry=registry_)
-
-
-@external
-def set_exchange(exchange_: address):
-    """
-    @notice Wires the EnergyExchange, the only mover of escrow. Callable once.
-    @param exchange_ The 20-byte EnergyExchange address.
-    """
-    ownable._check_owner()
-    assert self.exchange == empty(address), "watt: exchange already set"
-    assert exchange_ != empty(address), "watt: zero exchange"
-    self.exchange = exchange_
-    log UpdateExchange(exchange=exchange_)
-
-
-@external
-def set_treasury(treasury_: address):
-    """
-    @notice Sets where rent revenue is claimed to (operator only).
-    @param treasury_ The 20-byte treasury address.
-    """
-    ownable._check_owner()
-    assert treasury_ != empty(address), "watt: zero treasury"
-    self.treasury = treasury_
-    log UpdateTreasury(treasury=treasury_)
 
 
 @external
@@ -741,84 +495,6 @@ def apply_capacity_wh():
     log UpdateCapacity(capacity_wh=capacity_wh_)
 
 
-@external
-def announce_rent_rate(rent_rate_: uint256):
-    """
-    @notice Announces a new rent rate (operator only); it may apply
-            `NOTICE_S` seconds from now. Bound: rate <= `MAX_RENT_RATE`.
-    @param rent_rate_ The 32-byte rate in TSL base units per kWh per day.
-    """
-    ownable._check_owner()
-    self._check_rent_rate(rent_rate_)
-    log UpdateRentRateAnnounced(rent_rate=rent_rate_, effective_at=notice._announce(PARAM_RENT_RATE, rent_rate_))
-
-
-@external
-def apply_rent_rate():
-    """
-    @notice Applies the announced rent rate once its notice is over
-            (operator only). The rent index is closed at the old rate first,
-            so rent accrued before this call is charged at the old rate.
-    """
-    ownable._check_owner()
-    rent_rate_: uint256 = notice._take(PARAM_RENT_RATE)
-    self._clock = rent_rate_ | (block.timestamp << 64) | (self._index_now() << 128)
-    log UpdateRentRate(rent_rate=rent_rate_)
-
-
-@external
-def announce_rent_grace_period(rent_grace_period_: uint256):
-    """
-    @notice Announces a new grace period before storage in arrears may be
-            released (operator only); it may apply `NOTICE_S` seconds from
-            now. Bound: period >= `MIN_RENT_GRACE_PERIOD_S`.
-    @param rent_grace_period_ The 32-byte period in seconds.
-    """
-    ownable._check_owner()
-    self._check_grace(rent_grace_period_)
-    log UpdateRentGracePeriodAnnounced(
-        rent_grace_period=rent_grace_period_, effective_at=notice._announce(PARAM_RENT_GRACE_PERIOD, rent_grace_period_)
-    )
-
-
-@external
-def apply_rent_grace_period():
-    """
-    @notice Applies the announced grace period once its notice is over (operator only).
-    """
-    ownable._check_owner()
-    rent_grace_period_: uint256 = notice._take(PARAM_RENT_GRACE_PERIOD)
-    self.rent_grace_period = rent_grace_period_
-    log UpdateRentGracePeriod(rent_grace_period=rent_grace_period_)
-
-
-@external
-def announce_release_price(release_price_: uint256):
-    """
-    @notice Announces a new release price, the TSL per kWh credited against
-            arrears when storage is released (operator only); it may apply
-            `NOTICE_S` seconds from now. Bounds: `MIN_RELEASE_PRICE` <=
-            price <= 2**128.
-    @param release_price_ The 32-byte price in TSL base units per kWh.
-    """
-    ownable._check_owner()
-    self._check_release_price(release_price_)
-    log UpdateReleasePriceAnnounced(
-        release_price=release_price_, effective_at=notice._announce(PARAM_RELEASE_PRICE, release_price_)
-    )
-
-
-@external
-def apply_release_price():
-    """
-    @notice Applies the announced release price once its notice is over (operator only).
-    """
-    ownable._check_owner()
-    release_price_: uint256 = notice._take(PARAM_RELEASE_PRICE)
-    self.release_price = release_price_
-    log UpdateReleasePrice(release_price=release_price_)
-
-
 # ================================================================ VIEWS
 
 
@@ -832,300 +508,42 @@ def free_capacity_wh() -> uint256:
     return unsafe_sub(self.capacity_wh, self.totalSupply)
 
 
-@external
-@view
-def rent_revenue() -> uint256:
-    """
-    @notice Rent collected and not yet claimed by the treasury.
-    @return uint256 The 32-byte TSL amount in base units.
-    """
-    return unsafe_sub(self._revenue, 1)
-
-
-@external
-@view
-def in_arrears(account: address) -> bool:
-    """
-    @notice Whether `account` would be found in arrears if touched now
-            (recorded arrears, or accrued rent its deposit does not cover).
-            Such an account cannot sell: the exchange closes its asks
-            instead of filling them.
-    @param account The 20-byte account.
-    @return bool True when in arrears.
-    """
-    acct: Account = self._load(account)
-    if acct.arrears != 0:
-        return True
-    return self._charge(acct, self._index_now()) > acct.deposit
-
-
-@external
-@view
-def rent_rate() -> uint256:
-    """
-    @notice The rent in force, in TSL base units per kWh per day.
-    @return uint256 The 32-byte rate.
-    """
-    return self._clock & _MASK64
-
-
-@external
-@view
-def rent_index() -> uint256:
-    """
-    @notice The rent index now: the integral of rent_rate over time
-            (TSL base units per kWh per day x seconds), mod 2**128.
-    @return uint256 The 32-byte index.
-    """
-    return self._index_now()
-
-
-@external
-@view
-def escrowed_of(account: address) -> uint256:
-    """
-    @notice WATT of `account` held in escrow for its open sell orders.
-    @param account The 20-byte account.
-    @return uint256 The 32-byte escrow in Wh.
-    """
-    return self._load(account).escrowed
-
-
-@external
-@view
-def stored_of(account: address) -> uint256:
-    """
-    @notice Energy `account` keeps in the battery (free + escrowed), the rent base.
-    @param account The 20-byte account.
-    @return uint256 The 32-byte energy in Wh.
-    """
-    acct: Account = self._load(account)
-    return acct.balance + acct.escrowed
-
-
-@external
-@view
-def rent_accrued(account: address) -> uint256:
-    """
-    @notice Rent accrued since `account` was last charged (not yet charged).
-    @param account The 20-byte account.
-    @return uint256 The 32-byte TSL amount in base units.
-    """
-    acct: Account = self._load(account)
-    return self._charge(acct, self._index_now())
-
-
-@external
-@view
-def rent_deposit(account: address) -> uint256:
-    """
-    @notice Unspent TSL deposit of `account` as if charged now.
-    @param account The 20-byte account.
-    @return uint256 The 32-byte TSL amount in base units.
-    """
-    acct: Account = self._load(account)
-    owed: uint256 = self._charge(acct, self._index_now())
-    return acct.deposit - min(owed, acct.deposit)
-
-
-@external
-@view
-def rent_due(account: address) -> uint256:
-    """
-    @notice Rent `account` owes now that its deposit does not cover
-            (recorded arrears plus any uncovered accrual).
-    @param account The 20-byte account.
-    @return uint256 The 32-byte TSL amount in base units.
-    """
-    acct: Account = self._load(account)
-    owed: uint256 = self._charge(acct, self._index_now())
-    return acct.arrears + owed - min(owed, acct.deposit)
-
-
-@external
-@view
-def arrears_of(account: address) -> (uint256, uint256):
-    """
-    @notice Recorded arrears of `account` and when they began.
-    @param account The 20-byte account.
-    @return arrears The 32-byte TSL base units, since The 32-byte timestamp (0 if none).
-    """
-    acct: Account = self._load(account)
-    return acct.arrears, acct.arrears_since
-
-
-@external
-@view
-def storage_paid_until(account: address) -> uint256:
-    """
-    @notice Until when `account`'s deposit pays for what it stores, at the
-            current rate: max uint256 when it stores nothing or rent is
-            zero; a time in the past when it is in arrears.
-    @param account The 20-byte account.
-    @return uint256 The 32-byte timestamp.
-    """
-    acct: Account = self._load(account)
-    stored: uint256 = acct.balance + acct.escrowed
-    rate: uint256 = self._clock & _MASK64
-    if stored == 0 or rate == 0:
-        return max_value(uint256)
-    if acct.arrears != 0:
-        return acct.arrears_since
-    owed: uint256 = self._charge(acct, self._index_now())
-    # stored * rate TSL base units per RENT_DENOMINATOR seconds
-    burn_rate: uint256 = stored * rate
-    if owed > acct.deposit:
-        # ran dry since the last touch: when it did
-        return block.timestamp - min(block.timestamp, (owed - acct.deposit) * RENT_DENOMINATOR // burn_rate)
-    return block.timestamp + (acct.deposit - owed) * RENT_DENOMINATOR // burn_rate
-
-
 # ================================================================ INTERNAL
 
 
 @internal
 def _transfer(owner: address, to: address, amount: uint256):
     assert to != empty(address), "watt: transfer to the zero address"
-    src: Account = self._settled(owner)
+    src: storage_rent.Account = storage_rent._settled(owner)
     assert src.arrears == 0, "watt: account in arrears"
     assert src.balance >= amount, "watt: transfer amount exceeds balance"
     src.balance = unsafe_sub(src.balance, amount)
     if owner == to:
         src.balance = unsafe_add(src.balance, amount)
-        self._save(owner, src)
+        storage_rent._save(owner, src)
     else:
-        self._save(owner, src)
-        dst: Account = self._settled(to)
+        storage_rent._save(owner, src)
+        dst: storage_rent.Account = storage_rent._settled(to)
         # dst.balance + amount <= totalSupply < 2**56
         dst.balance = unsafe_add(dst.balance, amount)
-        self._save(to, dst)
+        storage_rent._save(to, dst)
     log IERC20.Transfer(sender=owner, receiver=to, value=amount)
 
 
 @internal
-@view
-def _index_now() -> uint256:
-    clock: uint256 = self._clock
-    rate: uint256 = clock & _MASK64
-    updated_at: uint256 = (clock >> 64) & _MASK64
-    # rate < 2**64 and elapsed < 2**64: the product fits; the index is kept mod 2**128
-    return (unsafe_add(clock >> 128, unsafe_mul(rate, unsafe_sub(block.timestamp, updated_at)))) & _MASK128
+def _approve(owner: address, spender: address, amount: uint256):
+    assert owner != empty(address), "erc20: approve from the zero address"
+    assert spender != empty(address), "erc20: approve to the zero address"
+    self.allowance[owner][spender] = amount
+    log IERC20.Approval(owner=owner, spender=spender, value=amount)
 
 
 @internal
-@view
-def _charge(acct: Account, index_now: uint256) -> uint256:
-    """
-    @dev Rent owed since the account's snapshot, rounded up to the next base unit.
-    """
-    stored: uint256 = acct.balance + acct.escrowed
-    if stored == 0:
-        return 0
-    # snapshots are kept mod 2**96: the wrapped difference is exact (see @custom:security)
-    delta: uint256 = unsafe_sub(index_now, acct.snapshot) & _MASK96
-    # stored < 2**57 and delta < 2**96: no overflow
-    return unsafe_div(unsafe_add(unsafe_mul(stored, delta), RENT_DENOMINATOR - 1), RENT_DENOMINATOR)
-
-
-@internal
-def _settled(account: address) -> Account:
-    """
-    @dev Loads `account` and charges its accrued rent: from the deposit as
-         far as it goes, the rest as arrears. Returns the updated (unsaved) account.
-         An account that stores energy writes the revenue slot (it pays from
-         a deposit) or, in `_save`, its side word (it has none) even when
-         nothing accrued since its last touch in the same block: a call then
-         costs what it costs a second or an hour later, give or take the
-         `RentCharged` event, so gas estimates made right after a touch hold.
-    """
-    acct: Account = self._load(account)
-    index_now: uint256 = self._index_now()
-    owed: uint256 = self._charge(acct, index_now)
-    acct.snapshot = index_now & _MASK96
-    if acct.balance + acct.escrowed == 0:
-        # nothing stored: nothing owed, now or later
-        return acct
-    paid: uint256 = min(owed, acct.deposit)
-    if acct.deposit != 0:
-        acct.deposit = unsafe_sub(acct.deposit, paid)
-        # revenue + 1 <= TSL held by this contract: no overflow
-        self._revenue = unsafe_add(self._revenue, paid)
-    unpaid: uint256 = unsafe_sub(owed, paid)
-    if unpaid != 0:
-        if acct.arrears == 0:
-            acct.arrears_since = block.timestamp
-        acct.arrears += unpaid
-    if owed != 0:
-        log RentCharged(account=account, paid=paid, unpaid=unpaid)
-    return acct
-
-
-@internal
-@view
-def _load(account: address) -> Account:
-    word: uint256 = self._acct[account]
-    acct: Account = Account(
-        balance=word & _MASK56,
-        deposit=(word >> _SHIFT_DEPOSIT) & _MASK96,
-        snapshot=word >> _SHIFT_SNAPSHOT,
-        escrowed=0,
-        arrears=0,
-        arrears_since=0,
-        had_side=(word & (_FLAG_ARREARS | _FLAG_ESCROW)) != 0,
-        side_written=(word & _FLAG_SIDE) != 0,
-    )
-    if acct.had_side:
-        side: uint256 = self._side[account]
-        acct.escrowed = side & _MASK64
-        acct.arrears = (side >> 64) & _MASK127
-        acct.arrears_since = side >> 192
-    return acct
-
-
-@internal
-def _save(account: address, acct: Account):
-    """
-    @dev Writes the account word, and the side word when it carries or
-         carried escrow or arrears, or stores energy without a deposit (it
-         falls into arrears the next second). The side word is first
-         written (with its sentinel bit) when the account first stores
-         WATT, and never written back to zero: whether a later call (a
-         deposit running dry, an escrow ending) writes a zero or a non-zero
-         slot never depends on elapsed time, so gas estimates hold while
-         rent accrues.
-    """
-    flags: uint256 = 0
-    if acct.arrears != 0:
-        flags |= _FLAG_ARREARS
-    if acct.escrowed != 0:
-        flags |= _FLAG_ESCROW
-    assert acct.arrears <= MAX_ARREARS, "watt: arrears overflow"
-    stores: bool = acct.balance + acct.escrowed != 0
-    if flags != 0 or acct.had_side or (stores and (not acct.side_written or acct.deposit == 0)):
-        self._side[account] = acct.escrowed | (acct.arrears << 64) | _SIDE_SENTINEL | (acct.arrears_since << 192)
-        flags |= _FLAG_SIDE
-    elif acct.side_written:
-        flags |= _FLAG_SIDE
-    self._acct[account] = (
-        acct.balance | flags | (acct.deposit << _SHIFT_DEPOSIT) | (acct.snapshot << _SHIFT_SNAPSHOT)
-    )
-
-
-@internal
-def _deposit_rent(account: address, amount: uint256):
-    assert amount != 0, "watt: zero amount"
-    acct: Account = self._settled(account)
-    arrears_paid: uint256 = min(amount, acct.arrears)
-    acct.arrears = unsafe_sub(acct.arrears, arrears_paid)
-    if acct.arrears == 0:
-        acct.arrears_since = 0
-    acct.deposit += unsafe_sub(amount, arrears_paid)
-    assert acct.deposit <= MAX_DEPOSIT, "watt: deposit too large"
-    if arrears_paid != 0:
-        self._revenue += arrears_paid
-    self._save(account, acct)
-    log RentDeposited(account=account, amount=amount, arrears_paid=arrears_paid)
-    assert extcall TSL.transferFrom(account, self, amount, default_return_value=True), "watt: tsl transfer failed"
+def _spend_allowance(owner: address, spender: address, amount: uint256):
+    current_allowance: uint256 = self.allowance[owner][spender]
+    if current_allowance < max_value(uint256):
+        assert current_allowance >= amount, "erc20: insufficient allowance"
+        self._approve(owner, spender, unsafe_sub(current_allowance, amount))
 
 
 @internal
@@ -1133,22 +551,3 @@ def _deposit_rent(account: address, amount: uint256):
 def _check_capacity(capacity_wh_: uint256):
     assert capacity_wh_ >= MIN_CAPACITY_WH, "watt: capacity below limit"
     assert capacity_wh_ <= MAX_CAPACITY_WH, "watt: capacity above limit"
-
-
-@internal
-@view
-def _check_rent_rate(rent_rate_: uint256):
-    assert rent_rate_ <= MAX_RENT_RATE, "watt: rent rate above limit"
-
-
-@internal
-@view
-def _check_grace(rent_grace_period_: uint256):
-    assert rent_grace_period_ >= MIN_RENT_GRACE_PERIOD_S, "watt: grace period below limit"
-
-
-@internal
-@view
-def _check_release_price(release_price_: uint256):
-    assert release_price_ >= MIN_RELEASE_PRICE, "watt: release price below limit"
-    assert release_price_ <= RELEASE_PRICE_CAP, "watt: release price too large"

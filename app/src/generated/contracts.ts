@@ -209,6 +209,7 @@ export const abis = {
     {"inputs": [], "name": "paused", "outputs": [{"name": "", "type": "bool"}], "stateMutability": "view", "type": "function"},
     {"inputs": [{"name": "param", "type": "uint256"}], "name": "pending_change", "outputs": [{"name": "", "type": "uint256"}, {"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [{"components": [{"name": "meter", "type": "address"}, {"name": "timestamp", "type": "uint64"}, {"name": "generatedWh", "type": "uint256"}, {"name": "consumedWh", "type": "uint256"}, {"name": "exportedWh", "type": "uint256"}, {"name": "importedWh", "type": "uint256"}], "name": "reading", "type": "tuple"}], "name": "reading_digest", "outputs": [{"name": "", "type": "bytes32"}], "stateMutability": "view", "type": "function"},
+    {"inputs": [{"name": "meter", "type": "address"}, {"components": [{"name": "timestamp", "type": "uint64"}, {"name": "generatedWh", "type": "uint256"}, {"name": "consumedWh", "type": "uint256"}, {"name": "exportedWh", "type": "uint256"}, {"name": "importedWh", "type": "uint256"}], "name": "commissioning", "type": "tuple"}], "name": "recommission_meter", "outputs": [], "stateMutability": "nonpayable", "type": "function"},
     {"inputs": [{"name": "meter", "type": "address"}, {"name": "owner", "type": "address"}, {"name": "method", "type": "uint8"}, {"name": "rated_power_w", "type": "uint256"}, {"name": "name", "type": "string"}, {"components": [{"name": "timestamp", "type": "uint64"}, {"name": "generatedWh", "type": "uint256"}, {"name": "consumedWh", "type": "uint256"}, {"name": "exportedWh", "type": "uint256"}, {"name": "importedWh", "type": "uint256"}], "name": "commissioning", "type": "tuple"}], "name": "register_meter", "outputs": [], "stateMutability": "nonpayable", "type": "function"},
     {"inputs": [{"name": "arg0", "type": "address"}], "name": "retired", "outputs": [{"name": "", "type": "bool"}], "stateMutability": "view", "type": "function"},
     {"inputs": [{"name": "old", "type": "address"}, {"name": "new", "type": "address"}, {"components": [{"name": "timestamp", "type": "uint64"}, {"name": "generatedWh", "type": "uint256"}, {"name": "consumedWh", "type": "uint256"}, {"name": "exportedWh", "type": "uint256"}, {"name": "importedWh", "type": "uint256"}], "name": "commissioning", "type": "tuple"}], "name": "rotate_meter_key", "outputs": [], "stateMutability": "nonpayable", "type": "function"},
@@ -224,6 +225,7 @@ export const abis = {
     {"anonymous": false, "inputs": [{"indexed": true, "name": "meter", "type": "address"}, {"indexed": true, "name": "owner", "type": "address"}], "name": "MeterAccepted", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": true, "name": "meter", "type": "address"}, {"indexed": false, "name": "active", "type": "bool"}], "name": "MeterActiveChanged", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": true, "name": "old_meter", "type": "address"}, {"indexed": true, "name": "new_meter", "type": "address"}, {"indexed": false, "name": "commissioned_at", "type": "uint64"}, {"indexed": false, "name": "generated_wh", "type": "uint256"}, {"indexed": false, "name": "consumed_wh", "type": "uint256"}, {"indexed": false, "name": "exported_wh", "type": "uint256"}, {"indexed": false, "name": "imported_wh", "type": "uint256"}], "name": "MeterKeyRotated", "type": "event"},
+    {"anonymous": false, "inputs": [{"indexed": true, "name": "meter", "type": "address"}, {"indexed": true, "name": "owner", "type": "address"}, {"indexed": false, "name": "commissioned_at", "type": "uint64"}, {"indexed": false, "name": "not_before", "type": "uint64"}, {"indexed": false, "name": "generated_wh", "type": "uint256"}, {"indexed": false, "name": "consumed_wh", "type": "uint256"}, {"indexed": false, "name": "exported_wh", "type": "uint256"}, {"indexed": false, "name": "imported_wh", "type": "uint256"}], "name": "MeterRecommissioned", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": true, "name": "meter", "type": "address"}, {"indexed": true, "name": "owner", "type": "address"}, {"indexed": false, "name": "method", "type": "uint8"}, {"indexed": false, "name": "rated_power_w", "type": "uint256"}, {"indexed": false, "name": "name", "type": "string"}, {"indexed": false, "name": "commissioned_at", "type": "uint64"}, {"indexed": false, "name": "generated_wh", "type": "uint256"}, {"indexed": false, "name": "consumed_wh", "type": "uint256"}, {"indexed": false, "name": "exported_wh", "type": "uint256"}, {"indexed": false, "name": "imported_wh", "type": "uint256"}], "name": "MeterRegistered", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": true, "name": "previous_owner", "type": "address"}, {"indexed": true, "name": "new_owner", "type": "address"}], "name": "OwnershipTransferred", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": false, "name": "account", "type": "address"}], "name": "Paused", "type": "event"},
@@ -391,12 +393,12 @@ export type Reason = { readonly code: number; readonly name: string; readonly wo
 /** `MeterRegistry.ReadingRejected.reason` (the REJECT_* constants) */
 export const REJECT_REASONS: Readonly<Record<number, Reason>> = {
   1: { code: 1, name: "unknown_meter", words: "unknown meter" },
-  2: { code: 2, name: "inactive_meter", words: "inactive meter" },
+  2: { code: 2, name: "inactive_meter", words: "inactive or not accepted by its owner" },
   3: { code: 3, name: "bad_signature", words: "bad signature" },
-  4: { code: 4, name: "stale", words: "stale" },
-  5: { code: 5, name: "future", words: "future" },
-  6: { code: 6, name: "counter_down", words: "counter down" },
-  7: { code: 7, name: "implausible", words: "implausible" },
+  4: { code: 4, name: "stale", words: "stale (not after the last accepted reading)" },
+  5: { code: 5, name: "future", words: "from the future (beyond the allowed clock skew)" },
+  6: { code: 6, name: "counter_down", words: "a counter went down" },
+  7: { code: 7, name: "implausible", words: "implausible (more energy than the meter's rated power allows)" },
 };
 
 /** `OrderClosed.reason` of both markets (the CLOSE_* constants) */
@@ -404,13 +406,13 @@ export const CLOSE_REASONS: Readonly<Record<number, Reason>> = {
   1: { code: 1, name: "filled", words: "filled" },
   2: { code: 2, name: "cancelled", words: "cancelled" },
   3: { code: 3, name: "expired", words: "expired" },
-  4: { code: 4, name: "ioc", words: "ioc" },
-  5: { code: 5, name: "self_trade", words: "self trade" },
-  6: { code: 6, name: "uncrossable", words: "uncrossable" },
-  7: { code: 7, name: "arrears", words: "arrears" },
-  8: { code: 8, name: "below_minimum", words: "below minimum" },
-  9: { code: 9, name: "out_of_band", words: "out of band" },
-  10: { code: 10, name: "unit_unusable", words: "unit unusable" },
+  4: { code: 4, name: "ioc", words: "immediate-or-cancel remainder" },
+  5: { code: 5, name: "self_trade", words: "self-trade (the taker met its own resting order)" },
+  6: { code: 6, name: "uncrossable", words: "uncrossable remainder" },
+  7: { code: 7, name: "arrears", words: "seller in storage-rent arrears" },
+  8: { code: 8, name: "below_minimum", words: "remainder below the minimum order" },
+  9: { code: 9, name: "out_of_band", words: "outside the price band in force" },
+  10: { code: 10, name: "unit_unusable", words: "certificate revoked or expired: its units never change hands" },
 };
 
 /** order `flags` bits (the FLAG_* constants) */

@@ -1,0 +1,196 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy off
+"""
+@title WATT escrow: energy put up for sale on the EnergyExchange
+@custom:contract-name watt_escrow
+@license GNU Affero General Public License v3.0 only
+@notice WATT for an open sell order stays its seller's (`escrowed_of`) and
+        keeps paying rent; only the registered exchange (`set_exchange`,
+        once, at deploy) can escrow, release or deliver it.
+        Exported externals (through WattToken): `escrow`, `release_escrow`,
+        `deliver_escrow`, `settle_escrow` (a taker bid's fills and closed
+        asks in one call), `set_exchange`; views `escrowed_of`, `exchange`.
+@custom:security An account in arrears cannot escrow WATT or have its
+        escrow delivered (`deliver_escrow`, `settle_escrow` refuse such a
+        seller; the exchange closes its asks instead of filling them);
+        releases always work. Every move settles the account's rent first
+        (`storage_rent._settled`) and writes it back through one `_save`.
+        The `settle_escrow` move stays a packed word (account | Wh << 160 |
+        release flag << 255): a struct array (address, uint256, bool) costs
+        4,427 more gas on a one-maker take and 347 more per extra maker
+        (measured on the same book; see the issue note), and the moves are
+        readable as `EscrowDelivered`/`EscrowReleased`/`Transfer` events.
+"""
+
+from ethereum.ercs import IERC20
+
+# @dev Operator role, for the one-time wiring (the deployable initializes it).
+from snekmate.auth import ownable
+
+uses: ownable
+
+# @dev Accounts are loaded, charged and saved by the rent ledger.
+from . import storage_rent
+
+uses: storage_rent
+
+# ---------------------------------------------------------------- CONSTANTS
+
+_MASK56: constant(uint256) = 2**56 - 1
+_MASK160: constant(uint256) = 2**160 - 1
+# `settle_escrow` move word: account (160) | Wh << 160 (56) | release flag (bit 255)
+_MOVE_RELEASE: constant(uint256) = 2**255
+
+# ---------------------------------------------------------------- STORAGE
+
+# @dev The EnergyExchange: the only address that may move escrow.
+exchange: public(address)
+
+# ---------------------------------------------------------------- EVENTS
+
+
+event Escrowed:
+    account: indexed(address)
+    wh: uint256
+
+
+event EscrowReleased:
+    account: indexed(address)
+    wh: uint256
+
+
+event EscrowDelivered:
+    seller: indexed(address)
+    buyer: indexed(address)
+    wh: uint256
+
+
+event UpdateExchange:
+    exchange: indexed(address)
+
+
+# ================================================================ EXCHANGE ESCROW
+
+
+@external
+def escrow(account: address, wh: uint256):
+    """
+    @notice Moves `wh` of `account`'s free WATT into escrow for a sell order
+            (exchange only). Escrow stays the account's and keeps paying rent.
+    @param account The 20-byte seller.
+    @param wh The 32-byte amount in Wh.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    acct: storage_rent.Account = storage_rent._settled(account)
+    assert acct.arrears == 0, "watt: account in arrears"
+    assert acct.balance >= wh, "watt: escrow exceeds balance"
+    acct.balance = unsafe_sub(acct.balance, wh)
+    acct.escrowed += wh
+    storage_rent._save(account, acct)
+    log Escrowed(account=account, wh=wh)
+
+
+@external
+def release_escrow(account: address, wh: uint256):
+    """
+    @notice Returns `wh` of `account`'s escrow to its free balance (exchange only).
+    @param account The 20-byte seller.
+    @param wh The 32-byte amount in Wh.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    acct: storage_rent.Account = storage_rent._settled(account)
+    assert acct.escrowed >= wh, "watt: release exceeds escrow"
+    acct.escrowed = unsafe_sub(acct.escrowed, wh)
+    acct.balance = unsafe_add(acct.balance, wh)
+    storage_rent._save(account, acct)
+    log EscrowReleased(account=account, wh=wh)
+
+
+@external
+def deliver_escrow(seller: address, buyer: address, wh: uint256):
+    """
+    @notice Delivers `wh` from `seller`'s escrow to `buyer`'s free balance
+            (exchange only, on a trade). Refused while the seller is in
+            arrears: the exchange checks `in_arrears` first and closes the
+            ask instead.
+    @param seller The 20-byte seller.
+    @param buyer The 20-byte buyer.
+    @param wh The 32-byte amount in Wh.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    assert buyer != empty(address), "watt: transfer to the zero address"
+    s: storage_rent.Account = storage_rent._settled(seller)
+    assert s.arrears == 0, "watt: seller in arrears"
+    assert s.escrowed >= wh, "watt: delivery exceeds escrow"
+    s.escrowed = unsafe_sub(s.escrowed, wh)
+    storage_rent._save(seller, s)
+    b: storage_rent.Account = storage_rent._settled(buyer)
+    b.balance = unsafe_add(b.balance, wh)
+    storage_rent._save(buyer, b)
+    log EscrowDelivered(seller=seller, buyer=buyer, wh=wh)
+    log IERC20.Transfer(sender=seller, receiver=buyer, value=wh)
+
+
+@external
+def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
+    """
+    @notice Carries out a taker bid's base-asset settlement in one call
+            (exchange only), in order: each word is account (160) | Wh <<
+            160 (56) | flag << 255. A flagged word returns Wh of the
+            account's escrow to its free balance (an ask the book closed),
+            as `release_escrow`; any other delivers Wh from the seller's
+            escrow to `buyer`, as `deliver_escrow` (refused while the seller
+            is in arrears), with the same events. The buyer is settled and
+            credited once, with the sum of the deliveries.
+    @param buyer The 20-byte buyer (the taker).
+    @param moves Up to 128 move words.
+    """
+    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    assert buyer != empty(address), "watt: transfer to the zero address"
+    total: uint256 = 0
+    for m: uint256 in moves:
+        account: address = convert(convert(m & _MASK160, uint160), address)
+        wh: uint256 = (m >> 160) & _MASK56
+        acct: storage_rent.Account = storage_rent._settled(account)
+        assert acct.escrowed >= wh, "watt: move exceeds escrow"
+        acct.escrowed = unsafe_sub(acct.escrowed, wh)
+        if m & _MOVE_RELEASE != 0:
+            # balance + escrow <= totalSupply < 2**56
+            acct.balance = unsafe_add(acct.balance, wh)
+            storage_rent._save(account, acct)
+            log EscrowReleased(account=account, wh=wh)
+        else:
+            assert acct.arrears == 0, "watt: seller in arrears"
+            storage_rent._save(account, acct)
+            # the deliveries come out of escrow: their sum <= totalSupply < 2**56
+            total = unsafe_add(total, wh)
+            log EscrowDelivered(seller=account, buyer=buyer, wh=wh)
+            log IERC20.Transfer(sender=account, receiver=buyer, value=wh)
+    if total != 0:
+        b: storage_rent.Account = storage_rent._settled(buyer)
+        b.balance = unsafe_add(b.balance, total)
+        storage_rent._save(buyer, b)
+
+
+@external
+def set_exchange(exchange_: address):
+    """
+    @notice Wires the EnergyExchange, the only mover of escrow. Callable once.
+    @param exchange_ The 20-byte EnergyExchange address.
+    """
+    ownable._check_owner()
+    assert self.exchange == empty(address), "watt: exchange already set"
+    assert exchange_ != empty(address), "watt: zero exchange"
+    self.exchange = exchange_
+    log UpdateExchange(exchange=exchange_)
+
+
+@external
+@view
+def escrowed_of(account: address) -> uint256:
+    """
+    @notice WATT of `account` held in escrow for its open sell orders.
+    @param account The 20-byte account.
+    @return uint256 The 32-byte escrow in Wh.
+    """
+    return storage_rent._load(account).escrowed
