@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from gridmint.market import bid_escrow  # noqa: F401  (the one bid-escrow rule; tests import it from here)
+
 from .events import Event
 from .findings import INVARIANT, Finding
 
@@ -25,8 +27,6 @@ ZERO = "0x0000000000000000000000000000000000000000"
 RENT_DENOMINATOR = 86_400_000
 MASK96 = 2**96 - 1
 MASK128 = 2**128 - 1
-# order_book.vy: a bid escrows ceil(amount x price / 1000) plus FEE_BPS_CAP (100 bps), rounded up
-FEE_BPS_CAP = 100
 # OrderClosed reasons of order_book.vy
 CLOSE_FILLED = 1
 
@@ -35,12 +35,6 @@ MARKETS = ("EnergyExchange", "CertificateExchange")
 # the record's quote token is any stablecoin: its logs are not fetched (an L2's USDC has millions);
 # the markets' quote holdings are read with `balanceOf` in the compare step instead
 NOT_FETCHED = ("QuoteToken",)
-
-
-def bid_escrow(wh: int, price: int) -> int:
-    """order_book._bid_escrow: quote base units a resting bid of `wh` at `price` per kWh escrows."""
-    base = (wh * price + 999) // 1000
-    return base + (base * FEE_BPS_CAP + 9_999) // 10_000
 
 
 def rent_charge(stored_wh: int, index_delta: int) -> int:
@@ -306,6 +300,7 @@ class Ledger:
             (REGISTRY, "MeterAccepted"): self._meter_accepted,
             (REGISTRY, "MeterActiveChanged"): self._meter_active,
             (REGISTRY, "MeterKeyRotated"): self._meter_rotated,
+            (REGISTRY, "MeterRecommissioned"): self._meter_recommissioned,
             (REGISTRY, "ReadingAccepted"): self._reading_accepted,
             (REGISTRY, "ReadingRejected"): self._reading_rejected,
             (REGISTRY, "GridExport"): self._grid_export,
@@ -501,6 +496,18 @@ class Ledger:
         old.retired, old.pending_cert_wh = True, 0
         self.meters[new.address] = new
         self.owner_meters.setdefault(new.owner, []).append(new.address)
+
+    def _meter_recommissioned(self, a: dict) -> None:
+        """Same key, new commissioning values (a device reset, a typo that reached the chain): the
+        baseline is the declared registers, no reading at or before `not_before` counts, and the owner
+        must accept again; certifiable generation accrued so far stays the meter's."""
+        meter = self.meters.get(a["meter"])
+        if meter is None or meter.retired:
+            self._find("inv5.unknown-meter", REGISTRY, a["meter"], None, None, "", "re-commissioned before it was registered")
+            return
+        meter.registers = [a["generated_wh"], a["consumed_wh"], a["exported_wh"], a["imported_wh"]]
+        meter.last_ts = a["not_before"]
+        meter.accepted = False
 
     def _reading_accepted(self, a: dict) -> None:
         self._close_reading()

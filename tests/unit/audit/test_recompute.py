@@ -189,3 +189,27 @@ def test_reading_credited_twice__found():
     ledger = Ledger().apply_all(c.events)
     ledger.finish()
     assert "inv5.credited-twice" in checks(ledger)
+
+
+def test_recommission__same_key_new_baseline__credits_from_it_after_the_owner_accepts_again():
+    c = deployed()  # commissioned with generated 100 Wh; the device then turned out to read 50 000
+    not_before = c.ts + 300
+    c.tx(60).ev("MeterRegistry", "MeterRecommissioned", meter=METER, owner=OWNER, commissioned_at=c.ts,
+                not_before=not_before, generated_wh=50_000, consumed_wh=0, exported_wh=0, imported_wh=0)
+    c.tx().ev("MeterRegistry", "MeterAccepted", meter=METER, owner=OWNER)
+    reading(c, 1_800, 1_000, 400)  # deltas from the new baseline
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert checks(ledger) == set()
+    assert ledger.meters[METER].registers == [51_000, 0, 400, 0]
+    assert ledger.meters[METER].last_ts == c.ts and ledger.accounts[OWNER].balance == 400
+
+
+def test_recommission__reading_credited_before_the_owner_accepts_again__found():
+    c = reading(deployed(), 1_800, 2_000, 1_500)
+    c.tx(60).ev("MeterRegistry", "MeterRecommissioned", meter=METER, owner=OWNER, commissioned_at=c.ts,
+                not_before=c.ts + 300, generated_wh=0, consumed_wh=0, exported_wh=0, imported_wh=0)
+    reading(c, 1_800, 1_000, 400)  # no MeterAccepted in between
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    assert "inv5.inactive-meter" in checks(ledger)
