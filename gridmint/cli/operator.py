@@ -291,6 +291,24 @@ def rotate(network, old, new, at, generated, consumed, exported, imported, accou
     )
 
 
+@cli.command(cls=ConnectedProviderCommand)
+@click.argument("meter")
+@_register_options
+@common
+def recommission(network, meter, at, generated, consumed, exported, imported, account_spec, verbose):
+    """Re-commission a meter with its same key (its counters on chain went ahead of the device: a device
+    reset, or a typo that reached the chain): new commissioning values, the owner accepts again, and no
+    reading signed before this ever counts (they are stale)."""
+    c = _open(network, account_spec, verbose)
+    meter, info = _known_meter(c, meter)
+    regs = _registers(at, generated, consumed, exported, imported, c.now())
+    c.operator().send(c.registry.recommission_meter, meter, regs, what="recommission_meter")
+    click.echo(
+        f"meter {info.name!r} ({meter}) re-commissioned at {when(regs[0])}; readings signed before now are stale; "
+        f"the owner {info.owner} must accept it again (`ape run trade accept-meter {meter}`)"
+    )
+
+
 # ---------------------------------------------------------------- parameters with notice
 
 

@@ -104,6 +104,14 @@ def test_operator_commands(cli, tmp_path, accounts, chain, project):
     out = cli("operator", "rotate", pv.address, new_key.address, "--commissioned-at", str(chain.blocks.head.timestamp))
     assert "is retired" in out and registry.meters(new_key.address).owner == owner.address
 
+    # re-commission the same key (its counters on chain went ahead of the device): the owner accepts again
+    assert "no meter 0x" in cli("operator", "recommission", pv.address, code=2)  # retired by the rotation
+    cli("trade", "accept-meter", new_key.address, "--account", "test:4")
+    out = cli("operator", "recommission", new_key.address, "--generated", "0.5", "--exported", "0.25")
+    assert "re-commissioned" in out and "must accept it again" in out, out
+    assert not registry.meters(new_key.address).accepted
+    assert "accepted meter" in cli("trade", "accept-meter", new_key.address, "--account", "test:4")
+
     # parameter changes: announce, refused before the notice is over, applied after
     assert "unknown parameter 'rent'" in cli("operator", "announce", "rent", "1", code=2)
     assert "fees takes 2 value(s)" in cli("operator", "announce", "fees", "5", code=2)
