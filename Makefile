@@ -49,15 +49,21 @@ mosquitto:
 	    $$SUDO apt-get install -y -qq mosquitto >/dev/null 2>&1 || \
 	    { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq mosquitto; }; }
 
+# PYTEST_WORKERS: processes for the in-process (titanoboa) tests; CI's machine has 2 cores
+PYTEST_WORKERS ?= 2
 test: setup mosquitto app-build chromium
-	$(BIN)/ruff check oracle gridmint tests scripts --select F,E9
+	$(BIN)/ruff check oracle gridmint tests scripts tools --select F,E9
 	$(BIN)/ape compile >/dev/null
-	$(BIN)/python -m pytest
+	# contracts, oracle, auditor and order math in-process on titanoboa: no node, so without ape's pytest
+	# plugin (it would start an Anvil per worker on the one port) and spread over the cores
+	$(BIN)/python -m pytest -p no:ape_test -n $(PYTEST_WORKERS) --durations=15 tests/unit tests/fuzz --ignore=tests/unit/cli
+	# the command line, the integration tests and the member app: one ape session on Anvil
+	$(BIN)/python -m pytest --durations=15 tests/unit/cli tests/integration tests/app
 	# the integration tests marked local_chain again, on a Hardhat node (tests/integration/conftest.py)
 	$(BIN)/python -m pytest -m local_chain --network ethereum:local:hardhat tests/integration
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not integration and not slow"
+	$(BIN)/python -m pytest -p no:ape_test -n $(PYTEST_WORKERS) -m "not integration and not slow" tests/unit tests/fuzz --ignore=tests/unit/cli
 
 demo: setup
 	$(BIN)/ape compile >/dev/null
