@@ -46,6 +46,7 @@ from . import tables
 from .addresses import ZERO_ADDRESS, address_or_account, parse_address
 from .context import LANDING_MARGIN_S, CliContext
 from .errors import Group, Refused
+from .orders import own_open_order
 from .options import account_option, order_options, verbose_option
 
 
@@ -494,17 +495,10 @@ def buy_and_claim(network, method, vintage, price_text, amount, beneficiary, pur
 def cancel_(network, order_id, account_spec, verbose):
     """Cancel one of your open orders: an ask's units come back, a bid's escrow goes to your proceeds."""
     if not str(order_id).isdigit() or int(order_id) == 0:
-        raise Refused(f"not an order id: {order_id!r}")
-    order_id = int(order_id)
+        raise Refused(f"not an order id: {order_id!r}")  # before connecting: a typo needs no node
     m = _market(network, verbose, account_spec)
-    view = m.cx.order(order_id)
-    if str(view.owner) == ZERO_ADDRESS or not view.open:
-        if order_id < m.cx.next_order_id():
-            raise Refused(f"order {order_id} is already closed (filled, cancelled or expired)")
-        raise Refused(f"no order {order_id}")
     s = m.sender
-    if str(view.owner) != s.address:
-        raise Refused(f"order {order_id} belongs to {view.owner}, not to you")
+    order_id, view = own_open_order(m.cx, order_id, s.address)
     tx = s.send(m.cx.cancel_order, order_id, what="cancel_order")
     for ev in tx.decode_logs(m.cx.OrderClosed):
         if view.is_buy:

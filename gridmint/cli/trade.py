@@ -33,6 +33,7 @@ from . import tables
 from .addresses import ZERO_ADDRESS, parse_address
 from .context import LANDING_MARGIN_S, CliContext
 from .errors import Group, Refused
+from .orders import own_open_order
 from .options import account_option, order_options, verbose_option
 
 
@@ -178,17 +179,8 @@ def place(network, side, price_text, amount, ioc, post_only, expires_in, account
 def cancel(network, order_id, account_spec, verbose):
     """Cancel one of your open orders; what is left is refunded."""
     c = Trade.open(network, verbose, account_spec)
-    if not str(order_id).isdigit() or int(order_id) == 0:
-        raise Refused(f"not an order id: {order_id!r}")
-    order_id = int(order_id)
-    view = c.ex.order(order_id)
-    if str(view.owner) == ZERO_ADDRESS or not view.open:
-        if order_id < c.ex.next_order_id():
-            raise Refused(f"order {order_id} is already closed (filled, cancelled or expired)")
-        raise Refused(f"no order {order_id}")
     s = c.sender
-    if str(view.owner) != s.address:
-        raise Refused(f"order {order_id} belongs to {view.owner}, not to you")
+    order_id, view = own_open_order(c.ex, order_id, s.address)
     tx = s.send(c.ex.cancel_order, order_id, what="cancel_order")
     for ev in tx.decode_logs(c.ex.OrderClosed):
         refunded = c.money(ev.refunded) + " (to withdraw with `trade withdraw`)" if view.is_buy else kwh(ev.refunded) + " of WATT"
