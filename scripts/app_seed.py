@@ -108,7 +108,7 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
     start_block = w3.eth.block_number
     system = deploy_system(web3_deployer(w3, operator), operator, SystemParams(capacity_wh=5_000_000))
     record = web3_deployment_record(system, "ethereum:local", w3.eth.chain_id)
-    record.params["deployed_at_block"] = start_block
+    record.params["deploy_block"] = start_block  # where the app and the auditor start reading events
     path = deployments.write(record, directory) if directory else deployments.write(record)
     ch = _Chain(w3, record)
     op = operator.address

@@ -28,7 +28,8 @@ export type Deployment = {
   contracts: Record<string, { address: Address }>;
   params: Record<string, unknown>;
 };
-export type Config = { rpcUrl: string; deployment?: string };
+/** config.json: the node, the deployment record and (when the server runs the auditor) its JSON, paths next to the app */
+export type Config = { rpcUrl: string; deployment?: string; audit?: string };
 
 export type Meta = {
   wattDecimals: number; tslDecimals: number; tslSymbol: string;
@@ -67,7 +68,7 @@ export async function load(): Promise<void> {
   const dep: Deployment = cfg.deployment && cfg.deployment !== "deployment.json" ? await get(cfg.deployment) : first;
   app.cfg = cfg;
   app.dep = dep;
-  app.fromBlock = BigInt(Number(dep.params?.deployed_at_block ?? 0));
+  app.fromBlock = BigInt(Number(dep.params?.deploy_block ?? 0));
   app.chain = defineChain({
     id: dep.chain_id,
     name: networkName(dep),

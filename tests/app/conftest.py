@@ -46,14 +46,36 @@ def chain(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_url(chain):
+def audited(chain, tmp_path_factory):
+    """The seeded chain audited as `make app` audits it (tools.app_serve.audit_app); yields
+    (audit directory, Report, the chain's head when the audit ran)."""
+    from tools.app_serve import audit_app
+
+    w3, rpc, seeded = chain
+    head = w3.eth.block_number
+    audit_dir = tmp_path_factory.mktemp("audit")
+    return audit_dir, audit_app(rpc, seeded.deployment, audit_dir), head
+
+
+def _serving(rpc: str, deployment: Path, audit_dir: Path | None):
     from tools.app_serve import serve
 
-    _, rpc, seeded = chain
-    server = serve(rpc, seeded.deployment, 0)
+    server = serve(rpc, deployment, 0, audit_dir=audit_dir)
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def app_url(chain, audited):
+    """The app as `make app` serves it: with the audit of the seeded chain under /audit/."""
+    yield from _serving(chain[1], chain[2].deployment, audited[0])
+
+
+@pytest.fixture(scope="session")
+def app_url_without_audit(chain):
+    """The app as a deployment without an auditor serves it."""
+    yield from _serving(chain[1], chain[2].deployment, None)
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +125,9 @@ def open_app(browser, app_url, chain):
     contexts = []
 
     def _open(account: str, width: int = 1280, height: int = 900, path: str = "#/home", mobile: bool = False,
-              wallet_chain: int | None = None):
+              wallet_chain: int | None = None, base: str | None = None, console_errors: list | None = None):
+        """`base`: another server's URL than app_url; `console_errors`: collects the page's console
+        errors and uncaught exceptions from its first load on."""
         ctx = browser.new_context(viewport={"width": width, "height": height}, timezone_id="Europe/Berlin",
                                   locale="en-GB", is_mobile=mobile, has_touch=mobile,
                                   device_scale_factor=2 if mobile else 1)
@@ -111,7 +135,10 @@ def open_app(browser, app_url, chain):
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(15_000)
-        page.goto(app_url + path)
+        if console_errors is not None:
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+        page.goto((base or app_url) + path)
         return page
 
     yield _open

@@ -6,6 +6,7 @@ import { type Returns, abi, addr, app, blockTime, has, head, logs, read, send } 
 import { fill, field, fullValue, h, message, table, txView } from "../ui";
 import { InputError, dateTime, date, kwh, method, parseKwh, period, short } from "../units";
 import { type Held, certificateMarket } from "./certmarket";
+import { auditLine } from "../audit";
 
 type Cert = Returns<"EnvironmentalCertificate", "certificate">;
 
@@ -181,11 +182,13 @@ function lookupForm(): HTMLElement {
 export function proofPage(arg: string): Page {
   const [kind, value] = arg.split("/");
   const out = h("div", {});
-  const el = h("section", {}, h("h1", {}, "Claim proof"), out, h("h2", {}, "Check another claim"), lookupForm());
+  const [audit, updateAudit] = auditLine(); // what a member shares a proof with may also ask: is the chain sound?
+  const el = h("section", {}, h("h1", {}, "Claim proof"), out, audit, h("h2", {}, "Check another claim"), lookupForm());
   let done = false;
   return {
     title: "Claim proof", needsAccount: false, el,
     async refresh() {
+      void updateAudit();
       if (done) return;
       done = true;
       const certAddr = addr("EnvironmentalCertificate").toLowerCase();

@@ -6,6 +6,7 @@ import { fill, h, stat, table } from "../ui";
 import { bps, quoteFor } from "../market";
 import { date, dateTime, kwh, storageLeft, token } from "../units";
 import { tradesOf } from "./market";
+import { auditLine } from "../audit";
 
 type Sums = { generated: bigint; consumed: bigint; exported: bigint; imported: bigint; bought: bigint; sold: bigint;
   saving: bigint };
@@ -32,6 +33,7 @@ export function homePage(): Page {
   const [eth, ethEl] = stat("ETH in your wallet (pays gas)", "eth-wallet");
   const arrears = h("div", { id: "arrears" });
   const energy = h("div", { id: "energy" });
+  const [audit, updateAudit] = auditLine();
   const el = h("section", {},
     h("h1", {}, "My energy"),
     h("dl", { class: "stats" }, held, esc, dep, left, quoteW, eth),
@@ -39,12 +41,14 @@ export function homePage(): Page {
     h("h2", {}, "Today and this month"),
     energy,
     h("p", { class: "note" }, "From your meters' accepted readings (ReadingAccepted) and your trades (Trade), in chain time. ",
-      "Saving: what buying here saved against the utility's price, plus what selling here earned above the feed-in tariff, after fees."));
+      "Saving: what buying here saved against the utility's price, plus what selling here earned above the feed-in tariff, after fees."),
+    audit);
 
   return {
     title: "Home", needsAccount: true, el,
     async refresh() {
       const me = app.account!;
+      void updateAudit(); // beside the chain's numbers, never holding them up
       const [bal, escrowed, deposit, paidUntil, arr, readings, trades, quoteBal, ethBal] = await Promise.all([
         read("WattToken", "balanceOf", [me]), read("WattToken", "escrowed_of", [me]),
         read("WattToken", "rent_deposit", [me]), read("WattToken", "storage_paid_until", [me]),
