@@ -63,3 +63,34 @@ COMMUNITY = [
     Member("Meadow PV plant", "small PV plant", 1, SiteSpec(pv_kwp=250, annual_kwh=0, profile="G25"), 250_000),
     Member("St. Anna care home", "company", 0, SiteSpec(pv_kwp=0, annual_kwh=120_000, profile="G25"), 150_000),
 ]
+
+
+# ---------------------------------------------------------------- how the simulated members trade
+# One place for the rules the demo (scripts/demo.py) and `make app`'s seed (scripts/app_seed.py) follow
+# each slot; prices in quote base units per kWh, amounts in Wh.
+
+ASK_MIN_STORED_WH = 2_000  # a member with at least this much stored WATT offers half of it
+BID_MIN_IMPORT_WH = 500  # a member that imported at least this much last slot bids for it
+ORDER_STEP_WH = 100  # bids are whole multiples of this
+
+
+def _in_band(floor: int, ceiling: int, tick: int, percent: int) -> int:
+    """`percent` of the way from the floor (feed-in) to the ceiling (retail), down to the tick."""
+    return (floor + (ceiling - floor) * percent // 100) // tick * tick
+
+
+def ask(stored_wh: int, member_index: int, floor: int, ceiling: int, tick: int) -> tuple[int, int] | None:
+    """(price, Wh) of the ask a seller rests: half of what it stores, at 40-56 % of the band (by member,
+    so the book has levels), or None when it stores too little to offer."""
+    if stored_wh < ASK_MIN_STORED_WH:
+        return None
+    return _in_band(floor, ceiling, tick, 40 + 4 * (member_index % 5)), stored_wh // 2
+
+
+def bid(imported_wh: int, floor: int, ceiling: int, tick: int) -> tuple[int, int] | None:
+    """(price, Wh) of the immediate-or-cancel bid of a member that imported `imported_wh` last slot:
+    at 70 % of the band, for what it imported in whole steps; None when it imported too little."""
+    if imported_wh < BID_MIN_IMPORT_WH:
+        return None
+    return _in_band(floor, ceiling, tick, 70), imported_wh // ORDER_STEP_WH * ORDER_STEP_WH
+

@@ -25,7 +25,9 @@ from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 
 from gridmint import deployments
-from gridmint.community import next_june_day, COMMUNITY, SLOT_S, Member
+from gridmint import community
+from gridmint.community import COMMUNITY, SLOT_S, Member, next_june_day
+from gridmint.generated.contracts import FLAG_IOC
 from gridmint.system import SystemParams, deploy_system, web3_deployer, web3_deployment_record
 from oracle.eip712 import Domain, MeterSigner, Reading
 
@@ -84,8 +86,6 @@ class _Chain:
     def call(self, contract: str, fn: str, *args):
         return getattr(self.c[contract].functions, fn)(*args).call()
 
-    def has(self, contract: str, fn: str) -> dict | None:
-        return next((i for i in self.c[contract].abi if i.get("type") == "function" and i["name"] == fn), None)
 
 
 def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
@@ -122,15 +122,10 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
     commissioned_at = t0 - 600
     w3.provider.make_request("evm_setNextBlockTimestamp", [commissioned_at])
     w3.provider.make_request("evm_mine", [])
-    register = ch.has("MeterRegistry", "register_meter")
-    with_commissioning = register is not None and len(register["inputs"]) >= 6
     for member, meter, owner in zip(members, meters, owners):
-        args = [meter.address, owner, member.method, member.rated_power_w, member.name]
-        if with_commissioning:  # MeterRegistry with commissioning values (DESIGN.md)
-            args.append((commissioned_at, *start[meter.address]))
-        ch.send("MeterRegistry", "register_meter", *args, sender=op)
-        if ch.has("MeterRegistry", "accept_meter"):
-            ch.send("MeterRegistry", "accept_meter", meter.address, sender=owner)
+        ch.send("MeterRegistry", "register_meter", meter.address, owner, member.method, member.rated_power_w,
+                member.name, (commissioned_at, *start[meter.address]), sender=op)
+        ch.send("MeterRegistry", "accept_meter", meter.address, sender=owner)
         ch.send("StorageRentToken", "mint", owner, RENT_TSL + SPARE_TSL, sender=op)
         ch.send("StorageRentToken", "approve", ch.c["WattToken"].address, RENT_TSL, sender=owner)
         ch.send("WattToken", "deposit_rent", RENT_TSL, sender=owner)
@@ -172,17 +167,17 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
                 del open_asks[i]
             stored = ch.call("WattToken", "balanceOf", owner)
             # sellers: half of what they store, below the utility's price, one ask at a time (as the demo)
-            if i not in open_asks and stored >= 2_000 and ch.call("WattToken", "arrears_of", owner)[0] == 0:
-                price = (floor + (ceiling - floor) * (40 + 4 * (i % 5)) // 100) // tick * tick
-                receipt = ch.send("EnergyExchange", "place_order", False, price, stored // 2, 0, 0, sender=owner)
+            offer = community.ask(stored, i, floor, ceiling, tick)
+            if i not in open_asks and offer and ch.call("WattToken", "arrears_of", owner)[0] == 0:
+                receipt = ch.send("EnergyExchange", "place_order", False, *offer, 0, 0, sender=owner)
                 trades += len(trade_topic.process_receipt(receipt, errors=DISCARD))
                 ids = ch.call("EnergyExchange", "open_orders", owner)
                 if ids:
                     open_asks[i] = ids[-1]
             # buyers: what they imported last slot, bid above the feed-in price (IOC)
-            if imported >= 500 and ch.call("EnergyExchange", "best_ask")[1] > 0:
-                bid = (floor + (ceiling - floor) * 70 // 100) // tick * tick
-                receipt = ch.send("EnergyExchange", "place_order", True, bid, imported // 100 * 100, 0, 1, sender=owner)
+            want = community.bid(imported, floor, ceiling, tick)
+            if want and ch.call("EnergyExchange", "best_ask")[1] > 0:
+                receipt = ch.send("EnergyExchange", "place_order", True, *want, 0, FLAG_IOC, sender=owner)
                 trades += len(trade_topic.process_receipt(receipt, errors=DISCARD))
         prev = counters
 
@@ -220,7 +215,7 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
         ch.send("EnvironmentalCertificate", "claim", largest, amount // 2, company, "own consumption, 15 June",
                 sender=company)
 
-    if trade and issued and "CertificateExchange" in ch.c:
+    if trade and issued:
         trades += seed_certificate_market(ch, members, owners, issued)
 
     out = Seeded(path, rpc_url, w3.eth.chain_id, trades=trades, certificates=issued,

@@ -22,6 +22,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from gridmint.cli.options import quiet
+from gridmint import community
 from gridmint.community import BERLIN, COMMUNITY, SLOT_S, next_june_day
 
 # Everything else is imported inside the command: `ape run X` loads every script in scripts/ to find X,
@@ -48,6 +49,7 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
     from web3 import HTTPProvider, Web3
 
     from gridmint import deployments
+    from gridmint.generated.contracts import FLAG_IOC
     from gridmint.onboarding import commissioning, onboard_meter
     from gridmint.system import SystemParams, ape_deployer, deploy_system
     from oracle.chain import Registry, Submitter
@@ -133,19 +135,18 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
                 if i in open_asks and not ex.order(open_asks[i]).open:
                     del open_asks[i]
                 stored = watt.balanceOf(owner)
-                if i not in open_asks and stored >= 2_000 and watt.arrears_of(owner)[0] == 0:
-                    price = (floor + (ceiling - floor) * (40 + 4 * (i % 5)) // 100) // tick * tick
-                    tx = ex.place_order(False, price, stored // 2, 0, 0, sender=owner)
+                offer = community.ask(stored, i, floor, ceiling, tick)
+                if i not in open_asks and offer and watt.arrears_of(owner)[0] == 0:
+                    tx = ex.place_order(False, *offer, 0, 0, sender=owner)
                     spend("exchange.place_order", tx)
                     slot_trades += tx.decode_logs(ex.Trade)
                     placed = tx.decode_logs(ex.OrderPlaced)
                     if placed and ex.order(placed[0].order_id).open:
                         open_asks[i] = placed[0].order_id
                 # buyers: what they imported last slot, bid above the feed-in price (IOC)
-                need = flows[3]
-                if need >= 500 and ex.best_ask()[1] > 0:
-                    bid = (floor + (ceiling - floor) * 70 // 100) // tick * tick
-                    tx = ex.place_order(True, bid, need // 100 * 100, 0, 1, sender=owner)
+                want = community.bid(flows[3], floor, ceiling, tick)
+                if want and ex.best_ask()[1] > 0:
+                    tx = ex.place_order(True, *want, 0, FLAG_IOC, sender=owner)
                     spend("exchange.place_order", tx)
                     slot_trades += tx.decode_logs(ex.Trade)
             trades += slot_trades
