@@ -66,7 +66,7 @@ COMMUNITY = [
 
 
 # ---------------------------------------------------------------- how the simulated members trade
-# One place for the rules the demo (scripts/demo.py) and `make app`'s seed (scripts/app_seed.py) follow
+# One place for the rules the demo (scripts/demo.py) and `make app`'s seed (tools/app_seed.py) follow
 # each slot; prices in quote base units per kWh, amounts in Wh.
 
 ASK_MIN_STORED_WH = 2_000  # a member with at least this much stored WATT offers half of it

@@ -178,7 +178,7 @@ def _seeded(w3: Web3, record: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scripts.app_seed import FIRST_MEMBER, dev_key, seed
+    from tools.app_seed import FIRST_MEMBER, dev_key, seed
     from gridmint.community import COMMUNITY
 
     ap = argparse.ArgumentParser(description="the member app on a seeded local chain")

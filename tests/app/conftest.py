@@ -31,7 +31,7 @@ def chain(tmp_path_factory):
     """Anvil + deploy + seed; yields (w3, rpc_url, seeded)."""
     if not (DIST / "index.html").exists():
         pytest.fail("app/dist is missing: `make app-build` builds the member app before the browser tests")
-    from scripts.app_seed import FIRST_MEMBER, seed
+    from tools.app_seed import FIRST_MEMBER, seed
     from tools.app_serve import start_anvil
 
     port = free_port()

@@ -3,7 +3,7 @@ on Anvil's unlocked development accounts, and runs the community through the mor
 (simulated meters -> signed readings -> WATT), with members trading on the way, so the app opens on
 a real book, stored energy and certificates, some of them offered on the certificate market.
 
-    python -m scripts.app_seed --rpc http://127.0.0.1:8545 [--members 20] [--slots 24] [--out deployments]
+    python -m tools.app_seed --rpc http://127.0.0.1:8545 [--members 20] [--slots 24] [--out deployments]
 
 Plain web3.py against any node that holds the members' accounts unlocked (Anvil does): no ape
 needed, so `make app` and the browser tests seed in seconds. Contracts come from ape's build
