@@ -239,23 +239,13 @@ class SyntheticChain:
                                                "quote_amount": q, "fee": maker_fee + taker_fee})
         self._emit("EnergyExchange", "OrderClosed", {"order_id": ask, "reason": 1, "refunded": 0})
         self._emit("EnergyExchange", "OrderClosed", {"order_id": bid, "reason": 1, "refunded": 0})
-        # WATT.settle_escrow(buyer, [seller | amount]): the buyer is settled once, at the end
-        buyer_acct = self.accts.setdefault(buyer, _Acct())
-        pre_stored = buyer_acct.balance + buyer_acct.escrow
+        # WATT.settle_escrow(buyer, [seller | amount]): the buyer is settled once, at the end (its stored
+        # energy is unchanged until then: seller != buyer)
         s = self._settle(seller)
         s.escrow -= amount
         self._emit("WattToken", "EscrowDelivered", {"seller": seller, "buyer": buyer, "wh": amount})
         self._emit("WattToken", "Transfer", {"sender": seller, "receiver": buyer, "value": amount})
-        idx = self._index()
-        if pre_stored:
-            owed = rent_charge(pre_stored, idx - buyer_acct.snap)
-            if owed:
-                paid = min(owed, buyer_acct.deposit)
-                buyer_acct.deposit -= paid
-                buyer_acct.arrears += owed - paid
-                self._emit("WattToken", "RentCharged", {"account": buyer, "paid": paid, "unpaid": owed - paid})
-        buyer_acct.snap = idx & (2**96 - 1)
-        buyer_acct.balance += amount
+        self._settle(buyer).balance += amount
 
     def _certify(self) -> None:
         for i in range(self.n):
