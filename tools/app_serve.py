@@ -64,14 +64,14 @@ def audit_app(rpc_url: str, deployment: Path, audit_dir: Path) -> Report:
 
 
 def audit_every(interval_s: float, rpc_url: str, deployment: Path, audit_dir: Path,
-                stop: threading.Event) -> threading.Thread:
-    """Re-audits every `interval_s` seconds in a daemon thread, when the chain has new blocks, until
-    `stop` is set (the thread then ends within one audit). A failed audit is one line on stderr; the
-    last good report stays served."""
+                stop: threading.Event, audited: int | None = None) -> threading.Thread:
+    """Re-audits every `interval_s` seconds in a daemon thread, when the chain has new blocks since
+    `audited` (the block of the audit already served, if any), until `stop` is set (the thread then
+    ends within one audit). A failed audit is one line on stderr; the last good report stays served."""
     w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 10}))
 
     def run():
-        audited = None  # block
+        nonlocal audited
         while not stop.wait(interval_s):
             try:
                 if w3.eth.block_number != audited:  # an idle chain costs one call, not an audit
@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         from gridmint.audit import AuditInputError
 
         t0 = time.perf_counter()
+        report = None
         try:
             report = audit_app(rpc, record, audit_dir)
             print(f"{report.headline()} ({time.perf_counter() - t0:.1f} s); report {audit_dir / AUDIT_HTML}")
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         # Ctrl-C too: `make app` starts this with SIGINT ignored (so make itself does not report an error)
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         if args.audit_every > 0:
-            auditor = audit_every(args.audit_every, rpc, record, audit_dir, stop)
+            auditor = audit_every(args.audit_every, rpc, record, audit_dir, stop, report.block if report else None)
         try:
             while not stop.wait(1):
                 if anvil.poll() is not None:
