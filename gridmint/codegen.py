@@ -293,6 +293,9 @@ def render_python(k: Knowledge) -> str:
     out += [f"    {r.code}: Reason({r.code}, {r.name!r}, {r.words!r})," for r in k.reject_reasons] + ["}"]
     out += ["# `OrderClosed.reason` of both markets (the CLOSE_* constants)", "CLOSE_REASONS: Final[dict[int, Reason]] = {"]
     out += [f"    {r.code}: Reason({r.code}, {r.name!r}, {r.words!r})," for r in k.close_reasons] + ["}"]
+    out += ["# each reason by its contract name (REJECT_STALE, CLOSE_FILLED, ...)"]
+    out += [f"{prefix}{r.name.upper()}: Final = {r.code}"
+            for prefix, rs in (("REJECT_", k.reject_reasons), ("CLOSE_", k.close_reasons)) for r in rs]
     out += ["# order `flags` bits (the FLAG_* constants)"]
     out += [f"FLAG_{n.upper()}: Final = {v}" for n, v in k.flags.items()]
     out += ["# basis points of the fee cap: a bid escrows its price plus this (FEE_BPS_CAP)",
@@ -334,6 +337,9 @@ def render_typescript(k: Knowledge) -> str:
 
     out += reasons("REJECT_REASONS", "`MeterRegistry.ReadingRejected.reason` (the REJECT_* constants)", k.reject_reasons)
     out += reasons("CLOSE_REASONS", "`OrderClosed.reason` of both markets (the CLOSE_* constants)", k.close_reasons)
+    out += ["/** each reason by its contract name (REJECT_STALE, CLOSE_FILLED, ...) */"]
+    out += [f"export const {prefix}{r.name.upper()} = {r.code};"
+            for prefix, rs in (("REJECT_", k.reject_reasons), ("CLOSE_", k.close_reasons)) for r in rs]
     out += ["/** order `flags` bits (the FLAG_* constants) */"]
     out += [f"export const FLAG_{n.upper()} = {v};" for n, v in k.flags.items()]
     out += ["/** basis points of the fee cap: a bid escrows its price plus this (FEE_BPS_CAP) */",

@@ -21,14 +21,13 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
 
 from gridmint.deployments import Deployment
-from gridmint.generated.contracts import REJECT_REASONS, SELECTORS, TOPICS, abi
+from gridmint.generated.contracts import REJECT_REASONS, REJECT_STALE, SELECTORS, TOPICS, abi
 from .eip712 import Domain, Reading, domain_from_contract
 from .outbox import REASONS, Outbox, Row
 
 log = logging.getLogger("gridmint.oracle.chain")
 
 REGISTRY_ABI = abi("MeterRegistry")
-REASON_STALE = next(code for code, reason in REJECT_REASONS.items() if reason.name == "stale")
 # gas limit per batch: 25k base + 75k per reading covers the worst path measured by `make gas`
 # (`registry.first_reading`: ~66k beyond the 21k transaction base) with a margin; only gas used
 # is paid. A batch that still runs out is retried with the node's estimate.
@@ -361,7 +360,7 @@ class Submitter:
                 outcomes[key] = None
             elif key in rejected:
                 reason = rejected[key]
-                if reason == REASON_STALE and self.registry.accepted_at(*key) is not None:
+                if reason == REJECT_STALE and self.registry.accepted_at(*key) is not None:
                     # an earlier copy of this batch was mined before a crash or a lost receipt
                     outcomes[key] = None
                 else:

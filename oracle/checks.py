@@ -21,17 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gridmint.generated.contracts import REJECT_REASONS
+# the registry's reason codes, generated from its REJECT_* constants
+from gridmint.generated.contracts import (
+    REJECT_COUNTER_DOWN as COUNTER_DOWN,
+    REJECT_FUTURE as FUTURE,
+    REJECT_IMPLAUSIBLE as IMPLAUSIBLE,
+    REJECT_INACTIVE_METER as INACTIVE_METER,
+    REJECT_STALE as STALE,
+    REJECT_UNKNOWN_METER as UNKNOWN_METER,
+)
 
 from .eip712 import Reading
 from .sources.parsers import REGISTERS
-
-_CODE = {reason.name: code for code, reason in REJECT_REASONS.items()}
-UNKNOWN_METER = _CODE["unknown_meter"]
-INACTIVE_METER = _CODE["inactive_meter"]
-STALE = _CODE["stale"]
-FUTURE = _CODE["future"]
-COUNTER_DOWN = _CODE["counter_down"]
-IMPLAUSIBLE = _CODE["implausible"]
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,7 @@ import { decodeEventLog } from "viem";
 import { abi, addr } from "./chain";
 import { bps } from "./market";
 import { closeReason, kwh } from "./units";
-import { CLOSE_REASONS } from "./generated/contracts";
-
-// OrderClosed reasons (CLOSE_REASONS, generated from the order book)
-const CLOSE_IOC = Number(Object.values(CLOSE_REASONS).find((r) => r.name === "ioc")?.code ?? 4);
-const CLOSE_SELF_TRADE = Number(Object.values(CLOSE_REASONS).find((r) => r.name === "self_trade")?.code ?? 5);
+import { CLOSE_IOC, CLOSE_SELF_TRADE } from "./generated/contracts";
 
 type Market = "EnergyExchange" | "CertificateExchange";
 export type Fill = {

@@ -36,6 +36,7 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand
 
+from gridmint.generated.contracts import CLOSE_FILLED
 from gridmint.metadata import certificate_metadata, id_hex, status
 from gridmint.units import (
     CLOSE_REASONS, certificate_class, kwh, parse_duration_s, parse_energy_wh, parse_price, parse_renewable_method,
@@ -298,7 +299,7 @@ class Market(Certs):
         own = int(placed[0].order_id)
         filled = sum(int(t.amount_wh) for t in tx.decode_logs(self.cx.Trade) if int(t.taker_order_id) == own)
         for ev in tx.decode_logs(self.cx.OrderClosed):
-            if int(ev.order_id) == own and int(ev.reason) != 1:
+            if int(ev.order_id) == own and int(ev.reason) != CLOSE_FILLED:
                 click.echo(f"{kwh(wh - filled)} not {verb}: {CLOSE_REASONS.get(int(ev.reason), ev.reason)} "
                            f"(nothing of it was escrowed)")
 

@@ -814,6 +814,24 @@ CLOSE_REASONS: Final[dict[int, Reason]] = {
     9: Reason(9, 'out_of_band', 'outside the price band in force'),
     10: Reason(10, 'unit_unusable', 'certificate revoked or expired: its units never change hands'),
 }
+# each reason by its contract name (REJECT_STALE, CLOSE_FILLED, ...)
+REJECT_UNKNOWN_METER: Final = 1
+REJECT_INACTIVE_METER: Final = 2
+REJECT_BAD_SIGNATURE: Final = 3
+REJECT_STALE: Final = 4
+REJECT_FUTURE: Final = 5
+REJECT_COUNTER_DOWN: Final = 6
+REJECT_IMPLAUSIBLE: Final = 7
+CLOSE_FILLED: Final = 1
+CLOSE_CANCELLED: Final = 2
+CLOSE_EXPIRED: Final = 3
+CLOSE_IOC: Final = 4
+CLOSE_SELF_TRADE: Final = 5
+CLOSE_UNCROSSABLE: Final = 6
+CLOSE_ARREARS: Final = 7
+CLOSE_BELOW_MINIMUM: Final = 8
+CLOSE_OUT_OF_BAND: Final = 9
+CLOSE_UNIT_UNUSABLE: Final = 10
 # order `flags` bits (the FLAG_* constants)
 FLAG_IOC: Final = 1
 FLAG_POST_ONLY: Final = 2

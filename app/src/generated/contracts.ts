@@ -415,6 +415,24 @@ export const CLOSE_REASONS: Readonly<Record<number, Reason>> = {
   10: { code: 10, name: "unit_unusable", words: "certificate revoked or expired: its units never change hands" },
 };
 
+/** each reason by its contract name (REJECT_STALE, CLOSE_FILLED, ...) */
+export const REJECT_UNKNOWN_METER = 1;
+export const REJECT_INACTIVE_METER = 2;
+export const REJECT_BAD_SIGNATURE = 3;
+export const REJECT_STALE = 4;
+export const REJECT_FUTURE = 5;
+export const REJECT_COUNTER_DOWN = 6;
+export const REJECT_IMPLAUSIBLE = 7;
+export const CLOSE_FILLED = 1;
+export const CLOSE_CANCELLED = 2;
+export const CLOSE_EXPIRED = 3;
+export const CLOSE_IOC = 4;
+export const CLOSE_SELF_TRADE = 5;
+export const CLOSE_UNCROSSABLE = 6;
+export const CLOSE_ARREARS = 7;
+export const CLOSE_BELOW_MINIMUM = 8;
+export const CLOSE_OUT_OF_BAND = 9;
+export const CLOSE_UNIT_UNUSABLE = 10;
 /** order `flags` bits (the FLAG_* constants) */
 export const FLAG_IOC = 1;
 export const FLAG_POST_ONLY = 2;

@@ -8,7 +8,8 @@ from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
 from gridmint.generated.contracts import REJECT_REASONS
-from oracle.chain import REASON_STALE, TOPIC_ACCEPTED, TOPIC_REJECTED, decode_outcomes, submit_calldata
+from gridmint.generated.contracts import REJECT_STALE
+from oracle.chain import TOPIC_ACCEPTED, TOPIC_REJECTED, decode_outcomes, submit_calldata
 from oracle.eip712 import Reading
 from oracle.outbox import REASONS, Row
 
@@ -46,5 +47,5 @@ def test_decode_outcomes__reads_meter_timestamp_and_reason_where_the_abi_puts_th
 
 
 def test_reason_names__from_the_registry_constants():
-    assert REASONS[REASON_STALE] == "stale" and REASON_STALE == 4
+    assert REASONS[REJECT_STALE] == "stale" and REJECT_STALE == 4
     assert REASONS == {code: r.name for code, r in REJECT_REASONS.items()} and set(REASONS) == set(range(1, 8))
