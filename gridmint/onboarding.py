@@ -28,6 +28,15 @@ def commissioning(timestamp: int, registers: Sequence[int] = (0, 0, 0, 0)) -> Re
     return Registers(int(timestamp), generated, consumed, exported, imported)
 
 
+def registration_args(
+    meter_address: str, owner_address: str, method: int, rated_power_w: int, name: str,
+    commissioning: Registers | Sequence[int],
+) -> tuple:
+    """`MeterRegistry.register_meter`'s arguments, in its order: the one place the CLI, the demo, the
+    seed and the tests build them."""
+    return (meter_address, owner_address, method, rated_power_w, name, tuple(commissioning))
+
+
 def onboard_meter(
     registry: Any,
     operator: Any,
@@ -47,7 +56,8 @@ def onboard_meter(
     owner_address = getattr(owner, "address", owner)
     sent = [
         registry.register_meter(
-            meter_address, owner_address, method, rated_power_w, name, tuple(commissioning), sender=operator
+            *registration_args(meter_address, owner_address, method, rated_power_w, name, commissioning),
+            sender=operator,
         )
     ]
     if accept:

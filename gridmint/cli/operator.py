@@ -37,6 +37,7 @@ from gridmint.units import (
     METHOD_NAMES, REJECT_REASONS, UnitError, duration, kwh, parse_duration_s, parse_energy_wh, parse_kw_to_w,
     parse_method, parse_price, parse_timestamp, parse_token, price, tick_digits, token, tsl, when,
 )
+from gridmint.onboarding import registration_args
 
 from . import tables
 from .addresses import ZERO_ADDRESS, address_or_account, parse_address, short
@@ -130,7 +131,7 @@ def _check_row(c: Operator, row: MeterRow, now: int, where: str = "") -> None:
 
 
 def _register_args(row: MeterRow) -> tuple:
-    return (row.meter, row.owner, row.method, row.rated_power_w, row.name, row.commissioning)
+    return registration_args(row.meter, row.owner, row.method, row.rated_power_w, row.name, row.commissioning)
 
 
 def _register_options(f):
