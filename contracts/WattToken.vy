@@ -13,10 +13,11 @@
           `release_unpaid`, `settle_rent`, `claim_rent_revenue`; views
           `rent_due`, `rent_deposit`, `rent_accrued`, `storage_paid_until`,
           `arrears_of`, `in_arrears`, `stored_of`, `rent_index`.
-        - exchange escrow (registered exchange only): `escrow`,
+        - market escrow (the registered exchange or auction only): `escrow`,
           `release_escrow`, `deliver_escrow`, `settle_escrow` (a taker
           bid's fills and closed asks in one call); view `escrowed_of`.
-        - operator: `set_registry`, `set_exchange` (once each, at deploy),
+        - operator: `set_registry`, `set_exchange`, `set_auction` (once
+          each, at deploy),
           `set_treasury`; announced changes (`announce_*`, then `apply_*`
           after `NOTICE_S`) of `rent_rate`, `rent_grace_period`,
           `release_price` and `capacity_wh`, each within limits fixed at
@@ -27,7 +28,7 @@
         ledger with rent accrual, deposits, arrears and the three rent
         parameters: the rent formula, rounding, bounds and the gas-estimate
         sentinels are documented there), `watt_escrow` (escrow of asks,
-        registered exchange only) and `notice`; this contract is the ERC-20
+        the two registered markets only) and `notice`; this contract is the ERC-20
         surface, the battery (supply, capacity, registry flows) and
         `release_unpaid`.
         Arrears: what a deposit cannot pay is recorded as arrears; an
@@ -36,9 +37,9 @@
         filling them, see `in_arrears`), but can receive, deposit TSL, and
         its imports still burn. After `rent_grace_period` anyone may
         `release_unpaid` it; when its free balance does not cover the
-        arrears, its asks are closed first (the exchange's
-        `close_asks_of`, at most 64 asks per account by the exchange's own
-        cap) and the escrow burns too.
+        arrears, its asks on both markets are closed first (each market's
+        `close_asks_of`, bounded by that market's own per-account cap: 64
+        on the exchange) and the escrow burns too.
         Operator bounds: every parameter that can cost members value changes
         only after an announcement and `NOTICE_S` seconds, and only within
         limits fixed at deploy.
@@ -76,7 +77,7 @@ from .interfaces import IWattEscrow
 
 implements: IWattEscrow
 
-# @dev The exchange side of the escrow seam: closes an account's asks on release.
+# @dev The market side of the escrow seam: closes an account's asks on release (exchange and auction).
 from .interfaces import IAskBook
 
 # @dev Operator role for wiring, capacity and rent parameters.
@@ -102,7 +103,7 @@ from .modules import storage_rent
 
 initializes: storage_rent[ownable := ownable, notice := notice]
 
-# @dev Escrow of WATT in the exchange's sell orders.
+# @dev Escrow of WATT in the sell orders of the exchange and the auction.
 from .modules import watt_escrow
 
 initializes: watt_escrow[ownable := ownable, storage_rent := storage_rent]
@@ -151,8 +152,10 @@ exports: (
     watt_escrow.deliver_escrow,
     watt_escrow.settle_escrow,
     watt_escrow.set_exchange,
+    watt_escrow.set_auction,
     watt_escrow.escrowed_of,
     watt_escrow.exchange,
+    watt_escrow.auction,
 )
 
 # ---------------------------------------------------------------- CONSTANTS
@@ -411,10 +414,11 @@ def release_unpaid(account: address) -> uint256:
             arrears at `release_price` (rounded up to whole Wh; the
             overshoot, below one Wh's price, is forgiven), or all of it if
             that is not enough. The free balance goes first; when it does
-            not cover the arrears, all of the account's open asks are closed
-            (`OrderClosed` reason 7 on the exchange, at most 64 asks: the
-            exchange's per-account cap bounds the work) and their escrow
-            burns too, so no escrow is kept in the battery rent-free.
+            not cover the arrears, all of the account's open asks on both
+            markets are closed (`OrderClosed` reason 7 on the exchange, at
+            most 64 asks there; the auction's own per-account cap bounds
+            its part) and their escrow burns too, so no escrow is kept in
+            the battery rent-free.
     @param account The 20-byte account in arrears.
     @return uint256 The 32-byte Wh released (burned).
     """
@@ -447,8 +451,12 @@ def release_unpaid(account: address) -> uint256:
     log IERC20.Transfer(sender=account, receiver=empty(address), value=wh)
     log StorageReleased(account=account, wh=wh, tsl=settled)
     if unescrowed != 0:
-        # the registered exchange, wired once at deploy; it does not call back
-        closed: uint256 = extcall IAskBook(watt_escrow.exchange).close_asks_of(account)
+        # the registered markets, wired once at deploy; neither calls back
+        closed: uint256 = 0
+        if watt_escrow.exchange != empty(address):
+            closed = extcall IAskBook(watt_escrow.exchange).close_asks_of(account)
+        if watt_escrow.auction != empty(address):
+            closed += extcall IAskBook(watt_escrow.auction).close_asks_of(account)
         assert closed == unescrowed, "watt: escrow out of sync with asks"
     return wh
 

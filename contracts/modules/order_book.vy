@@ -493,7 +493,8 @@ def _gate(maker: address, tag: uint256) -> uint8:
         revoked: bool = False
         expires_at: uint64 = 0
         method, period_end, revoked, expires_at = staticcall ICertificateMarket(_GATE).trade_info(tag)
-        if revoked or block.timestamp > convert(expires_at, uint256):
+        # the certificate's one expiry rule: live while block.timestamp < expires_at
+        if revoked or block.timestamp >= convert(expires_at, uint256):
             return CLOSE_UNIT_UNUSABLE
     return 0
 

@@ -1,15 +1,18 @@
 # pragma version ~=0.4.3
 # pragma nonreentrancy off
 """
-@title WATT escrow: energy put up for sale on the EnergyExchange
+@title WATT escrow: energy put up for sale on the EnergyExchange or the EnergyAuction
 @custom:contract-name watt_escrow
 @license GNU Affero General Public License v3.0 only
 @notice WATT for an open sell order stays its seller's (`escrowed_of`) and
-        keeps paying rent; only the registered exchange (`set_exchange`,
-        once, at deploy) can escrow, release or deliver it.
+        keeps paying rent; only the two registered markets, the continuous
+        book (`set_exchange`) and the slot auction (`set_auction`), each
+        wired once at deploy, can escrow, release or deliver it. An
+        account's escrow is one figure, the sum over both markets.
         Exported externals (through WattToken): `escrow`, `release_escrow`,
         `deliver_escrow`, `settle_escrow` (a taker bid's fills and closed
-        asks in one call), `set_exchange`; views `escrowed_of`, `exchange`.
+        asks in one call), `set_exchange`, `set_auction`; views
+        `escrowed_of`, `exchange`, `auction`.
 @custom:security An account in arrears cannot escrow WATT or have its
         escrow delivered (`deliver_escrow`, `settle_escrow` refuse such a
         seller; the exchange closes its asks instead of filling them);
@@ -43,8 +46,11 @@ _MOVE_RELEASE: constant(uint256) = 2**255
 
 # ---------------------------------------------------------------- STORAGE
 
-# @dev The EnergyExchange: the only address that may move escrow.
+# @dev The EnergyExchange: one of the two markets that may move escrow.
 exchange: public(address)
+
+# @dev The EnergyAuction (slot market): the other market that may move escrow; empty until wired.
+auction: public(address)
 
 # ---------------------------------------------------------------- EVENTS
 
@@ -69,6 +75,10 @@ event UpdateExchange:
     exchange: indexed(address)
 
 
+event UpdateAuction:
+    auction: indexed(address)
+
+
 # ================================================================ EXCHANGE ESCROW
 
 
@@ -76,11 +86,11 @@ event UpdateExchange:
 def escrow(account: address, wh: uint256):
     """
     @notice Moves `wh` of `account`'s free WATT into escrow for a sell order
-            (exchange only). Escrow stays the account's and keeps paying rent.
+            (a registered market only). Escrow stays the account's and keeps paying rent.
     @param account The 20-byte seller.
     @param wh The 32-byte amount in Wh.
     """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    self._check_market()
     acct: storage_rent.Account = storage_rent._settled(account)
     assert acct.arrears == 0, "watt: account in arrears"
     assert acct.balance >= wh, "watt: escrow exceeds balance"
@@ -93,11 +103,11 @@ def escrow(account: address, wh: uint256):
 @external
 def release_escrow(account: address, wh: uint256):
     """
-    @notice Returns `wh` of `account`'s escrow to its free balance (exchange only).
+    @notice Returns `wh` of `account`'s escrow to its free balance (a registered market only).
     @param account The 20-byte seller.
     @param wh The 32-byte amount in Wh.
     """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    self._check_market()
     acct: storage_rent.Account = storage_rent._settled(account)
     assert acct.escrowed >= wh, "watt: release exceeds escrow"
     acct.escrowed = unsafe_sub(acct.escrowed, wh)
@@ -110,14 +120,14 @@ def release_escrow(account: address, wh: uint256):
 def deliver_escrow(seller: address, buyer: address, wh: uint256):
     """
     @notice Delivers `wh` from `seller`'s escrow to `buyer`'s free balance
-            (exchange only, on a trade). Refused while the seller is in
-            arrears: the exchange checks `in_arrears` first and closes the
-            ask instead.
+            (a registered market only, on a trade). Refused while the seller
+            is in arrears: the market checks `in_arrears` first and closes
+            the ask instead.
     @param seller The 20-byte seller.
     @param buyer The 20-byte buyer.
     @param wh The 32-byte amount in Wh.
     """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    self._check_market()
     assert buyer != empty(address), "watt: transfer to the zero address"
     s: storage_rent.Account = storage_rent._settled(seller)
     assert s.arrears == 0, "watt: seller in arrears"
@@ -135,7 +145,7 @@ def deliver_escrow(seller: address, buyer: address, wh: uint256):
 def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
     """
     @notice Carries out a taker bid's base-asset settlement in one call
-            (exchange only), in order: each word is account (160) | Wh <<
+            (a registered market only), in order: each word is account (160) | Wh <<
             160 (56) | flag << 255. A flagged word returns Wh of the
             account's escrow to its free balance (an ask the book closed),
             as `release_escrow`; any other delivers Wh from the seller's
@@ -145,7 +155,7 @@ def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
     @param buyer The 20-byte buyer (the taker).
     @param moves Up to 128 move words.
     """
-    assert msg.sender == self.exchange, "watt: caller is not the exchange"
+    self._check_market()
     assert buyer != empty(address), "watt: transfer to the zero address"
     total: uint256 = 0
     for m: uint256 in moves:
@@ -186,10 +196,33 @@ def set_exchange(exchange_: address):
 
 
 @external
+def set_auction(auction_: address):
+    """
+    @notice Wires the EnergyAuction, the second mover of escrow. Callable
+            once. The auction must implement `close_asks_of` (IAskBook)
+            without calling WATT back: `release_unpaid` reaches its escrow
+            through it.
+    @param auction_ The 20-byte EnergyAuction address.
+    """
+    ownable._check_owner()
+    assert self.auction == empty(address), "watt: auction already set"
+    assert auction_ != empty(address), "watt: zero auction"
+    self.auction = auction_
+    log UpdateAuction(auction=auction_)
+
+
+@internal
+@view
+def _check_market():
+    # msg.sender is never the zero address, so an unwired market admits no one
+    assert msg.sender == self.exchange or msg.sender == self.auction, "watt: caller is not a market"
+
+
+@external
 @view
 def escrowed_of(account: address) -> uint256:
     """
-    @notice WATT of `account` held in escrow for its open sell orders.
+    @notice WATT of `account` held in escrow for its open sell orders on both markets.
     @param account The 20-byte account.
     @return uint256 The 32-byte escrow in Wh.
     """

@@ -188,6 +188,33 @@ class ExchangeMachine(AnchoredMachine):
     def advance_time(self, data):
         boa.env.time_travel(seconds=data.draw(self.TIME_STEPS))
 
+    def _expiring(self):
+        return sorted(i for i, o in self.book.orders.items() if o.expiry != ref.NO_EXPIRY and o.expiry > self.now)
+
+    @precondition(lambda self: self._expiring())
+    @rule(data=st.data(), then=st.sampled_from(["meet", "meet", "cancel_expired", "nothing"]))
+    def land_on_an_expiry(self, data, then):
+        """Time lands on exactly a resting order's `expires_at`: from that second on it is expired (one
+        boundary, live iff now < expires_at) for a taker that meets it and for `cancel_expired` alike."""
+        oid = data.draw(st.sampled_from(self._expiring()))
+        o = self.book.orders[oid]
+        boa.env.time_travel(seconds=o.expiry - self.now)
+        assert self.now == o.expiry
+        event("landed on an expiry")
+        if then == "cancel_expired":
+            self.book.cancel(oid, ref.EXPIRED)
+            self.ex.cancel_expired(oid, sender=self.TRADERS[0])
+            self._expect(self.ex.get_logs())
+            self._take_refunds("expired")
+        elif then == "meet":
+            taker = data.draw(st.sampled_from([t for t in self.TRADERS if t != o.owner]))
+            wh = max(o.remaining, self.book.min_wh)
+            if o.is_buy:
+                picks = [q for q in range(12) if self._ask_target(taker, q)[0] == o.book]
+                self.place(taker, False, data.draw(st.sampled_from(picks)), o.price, wh, 0, ref.IOC)
+            else:
+                self.place(taker, True, self.BOOK_KEYS.index(o.book), o.price, wh, 0, ref.IOC)
+
     @rule(trader=st.sampled_from(range(3)), frac=st.sampled_from([0, 0.3, 1, 1, 2]))
     def withdraw_proceeds(self, trader, frac):
         t = self.TRADERS[trader]

@@ -85,7 +85,7 @@ def test_settle_escrow__fills_and_closed_asks_in_one_call(exchange, watt, seller
 
 
 def test_settle_escrow__exchange_only(watt, stranger, sellers):
-    with boa.reverts("watt: caller is not the exchange"):
+    with boa.reverts("watt: caller is not a market"):
         watt.settle_escrow(stranger, [int(sellers[0], 16) | (1 << 160)], sender=stranger)
 
 

@@ -207,10 +207,10 @@ def test_claim_revenue__operator_to_treasury(watt, tsl, operator, stranger, give
 
 
 @pytest.mark.parametrize("fn", ["escrow", "release_escrow"])
-def test_escrow__only_exchange(watt, operator, stranger, meter_owner, fn):
-    with boa.reverts("watt: caller is not the exchange"):
+def test_escrow__only_a_market(watt, operator, stranger, meter_owner, fn):
+    with boa.reverts("watt: caller is not a market"):
         getattr(watt, fn)(meter_owner, 1, sender=stranger)
-    with boa.reverts("watt: caller is not the exchange"):
+    with boa.reverts("watt: caller is not a market"):
         watt.deliver_escrow(meter_owner, stranger, 1, sender=operator)
 
 
