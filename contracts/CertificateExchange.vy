@@ -11,12 +11,18 @@
         and vintage (the calendar month, UTC, of the certificate's
         `period_end`, as YYYYMM) — and fills from any ask of that class in
         price-time order. Each class is its own book (bitmap, FIFO levels).
-        Units bought by a taker are delivered in the same call; units bought
-        by a resting bid, and units of asks closed by the book (expired,
-        self-trade, band, minimum, revoked or expired certificate), are
-        credited to `units_of` and withdrawn with `withdraw_units`; quote
-        proceeds and refunds go to `proceeds_of` (`withdraw_proceeds`):
-        matching never pushes a token to a maker.
+        Units bought are delivered in the same call: to a taker bid, and
+        to each resting bid a taker ask sells into (straight from the
+        seller, once every effect is done): a bid never holds units it
+        cannot use. Units of asks closed by the book (expired, self-trade,
+        band, minimum, revoked or expired certificate), and units a resting
+        bidder's own ERC-1155 hook refused, are credited to `units_of` and
+        withdrawn with `withdraw_units`; quote proceeds and refunds go to
+        `proceeds_of` (`withdraw_proceeds`): matching never pushes quote.
+        One expiry rule, the certificate's: units are live while
+        `block.timestamp < expires_at`; from that second on they are not
+        listed, not sold (a resting ask met then closes, reason 10) and
+        cannot move.
         Non-standard functions: `place_ask`, `place_bid`, `buy_and_claim`
         (buy up to N Wh of a class and claim them for a beneficiary in one
         call: the exchange claims the units it escrows, the beneficiary's
@@ -36,8 +42,12 @@
         the certificate contract lets them move no more).
 @custom:security Reentrancy: every state-changing entry point holds the
         contract's lock; ERC-1155 hooks run only at the end, after every
-        effect: the taker's own hook on delivery, or a canceller's own hook
-        (a failing push is credited to `units_of` instead). The exchange
+        effect: the taker's own hook on delivery, a canceller's own hook,
+        or the hook of a resting bidder a taker ask sold to. A push to a
+        maker gets at most `_PUSH_GAS` gas (the seller must leave enough
+        for it, or the call reverts), so a bidder's hook can neither block
+        nor drain a sale; a push that fails is credited to `units_of`
+        instead (the lock is held; only the refusing account's own units). The exchange
         accepts units only from the certificate contract in a transfer it
         started itself (`operator == self`); batch transfers are refused.
         Units held by the exchange == units left in open asks + `units_of`.
@@ -156,6 +166,9 @@ struct OrderView:
 _M160: constant(uint256) = 2**160 - 1
 _M56: constant(uint256) = 2**56 - 1
 _SETTLE_REFUND: constant(uint256) = 1 << 255
+# gas a push of units to a resting bidder may use, its ERC-1155 hook included (a transfer to an
+# account without code uses ~35k; a hook that needs more than the rest refuses, see `_trade`)
+_PUSH_GAS: constant(uint256) = 100_000
 _RECEIVED: constant(bytes4) = 0xf23a6e61  # onERC1155Received(address,address,uint256,uint256,bytes)
 _IERC1155_RECEIVER_ID: constant(bytes4) = 0x4e2312e0
 _IERC165_ID: constant(bytes4) = 0x01ffc9a7
@@ -265,11 +278,13 @@ def __init__(
 def place_ask(certificate_id: uint256, price: uint256, amount_wh: uint256, expires_at: uint64, flags: uint256) -> uint256:
     """
     @notice Offers `amount_wh` units of `certificate_id` at `price`: takes
-            the best bids of the certificate's class first (they get the
-            units in `units_of`), then rests the remainder unless IOC, still
-            crossing or below the minimum. The units that fill or rest are
-            escrowed here (call `setApprovalForAll(exchange, True)` on the
-            certificate contract first); the rest never leave the seller.
+            the best bids of the certificate's class first (each bidder gets
+            its units in this call, from the seller; credited to its
+            `units_of` only if its own hook refuses them), then rests the
+            remainder unless IOC, still crossing or below the minimum. The
+            units that rest are escrowed here (call `setApprovalForAll(
+            exchange, True)` on the certificate contract first); the rest
+            never leave the seller.
     @param certificate_id The 32-byte certificate id (not revoked, not expired).
     @param price The 32-byte limit price, quote base units per kWh (a multiple of TICK).
     @param amount_wh The 32-byte amount in Wh (units).
@@ -296,7 +311,7 @@ def place_bid(method: uint8, vintage: uint256, price: uint256, amount_wh: uint25
             then rests the remainder (escrowing price x amount rounded up
             plus the 100 bps fee cap; approve the quote token first).
     @param method The 1-byte generation method (1 solar .. 5 biomass).
-    @param vintage The 32-byte vintage, YYYYMM (UTC month of `period_end`).
+    @param vintage The 32-byte vintage, YYYYMM (UTC month of the period's last second, `period_end - 1`).
     @param price The 32-byte limit price, quote base units per kWh (a multiple of TICK).
     @param amount_wh The 32-byte amount in Wh (units).
     @param expires_at The 8-byte expiry timestamp in seconds; 0 for good-till-cancelled.
@@ -321,7 +336,7 @@ def buy_and_claim(method: uint8, vintage: uint256, max_price: uint256, amount_wh
             `Claimed(exchange, beneficiary, id, amount, purpose)` per id and
             the beneficiary's `claimed_balance_of` grows.
     @param method The 1-byte generation method (1 solar .. 5 biomass).
-    @param vintage The 32-byte vintage, YYYYMM (UTC month of `period_end`).
+    @param vintage The 32-byte vintage, YYYYMM (UTC month of the period's last second, `period_end - 1`).
     @param max_price The 32-byte highest price paid, quote base units per kWh (a multiple of TICK).
     @param amount_wh The 32-byte most Wh to buy.
     @param beneficiary The 20-byte consumer the claim is for.
@@ -520,7 +535,7 @@ def depth(method: uint8, vintage: uint256, is_buy: bool, levels: uint256) -> Dyn
 def class_of(certificate_id: uint256) -> (uint8, uint256):
     """
     @notice The class a certificate trades in: its method and vintage
-            (YYYYMM, UTC month of its `period_end`). Reverts for an unknown id.
+            (YYYYMM, UTC month of its period's last second, `period_end - 1`). Reverts for an unknown id.
     @param certificate_id The 32-byte certificate id.
     @return method, vintage
     """
@@ -579,17 +594,37 @@ def _trade(
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
     rested: uint256 = 0
     rested, dropped, pull, settle = order_book._place(order_id, book, certificate_id, is_buy, price, amount_wh, expiry, flags, params, idx)
-    # effects: an ask's words are the resting bids that bought (their units are credited here, never
-    # pushed to a maker); a bid's flagged words are asks the book closed (expired, own, off-band, below
-    # minimum, revoked or expired certificate), whose units go back to their owners' `units_of`
-    for s: uint256 in settle:
-        if not is_buy or s & _SETTLE_REFUND != 0:
-            self._credit(s)
     if is_buy:
+        # effects: a bid's flagged words are asks the book closed (expired, own, off-band, below
+        # minimum, revoked or expired certificate), whose units go back to their owners' `units_of`
+        for s: uint256 in settle:
+            if s & _SETTLE_REFUND != 0:
+                self._credit(s)
         proceeds._pull(pull)
-    elif amount_wh != dropped:
-        # interaction last: escrow what filled or rests; only our own hook runs (operator == self)
-        extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, amount_wh - dropped, b"")
+        return rested, settle
+    # an ask's words are the resting bids that bought. Interactions last: each bidder gets its units
+    # now, from the seller, so no bid ever holds units that expire before it could withdraw them
+    escrow_wh: uint256 = amount_wh - dropped
+    for s: uint256 in settle:
+        wh: uint256 = (s >> 160) & _M56
+        bidder: address = convert(convert(s & _M160, uint160), address)
+        # the seller cannot starve the push to make it fail: it gets its full allowance (63/64 rule)
+        assert msg.gas > _PUSH_GAS * 64 // 63 + 5_000, "certificate_exchange: out of gas for delivery"
+        ok: bool = raw_call(
+            CERTIFICATE.address,
+            abi_encode(msg.sender, bidder, certificate_id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
+            gas=_PUSH_GAS,
+            revert_on_failure=False,
+        )
+        if ok:
+            escrow_wh -= wh
+        else:
+            # nothing moved (the bidder's own hook refused, or the seller lacks the units and the
+            # escrow below reverts); the lock is held: held here for the bidder instead
+            self._credit(s)
+    if escrow_wh != 0:
+        # escrow what rests and any refused delivery; only our own hook runs (operator == self)
+        extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, escrow_wh, b"")
     return rested, settle
 
 
@@ -653,7 +688,8 @@ def _class_of(certificate_id: uint256) -> (uint8, uint256):
     expires_at: uint64 = 0
     method, vintage, revoked, expires_at = self._trade_info(certificate_id)
     assert not revoked, "certificate_exchange: certificate revoked"
-    assert block.timestamp <= convert(expires_at, uint256), "certificate_exchange: certificate expired"
+    # the one expiry rule (the certificate's own): live while block.timestamp < expires_at
+    assert block.timestamp < convert(expires_at, uint256), "certificate_exchange: certificate expired"
     assert certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range"
     return method, vintage
 
@@ -670,7 +706,9 @@ def _trade_info(certificate_id: uint256) -> (uint8, uint256, bool, uint64):
     expires_at: uint64 = 0
     method, period_end, revoked, expires_at = staticcall CERTIFICATE.trade_info(certificate_id)
     assert period_end != 0, "certificate_exchange: unknown certificate"
-    return method, self._vintage(convert(period_end, uint256)), revoked, expires_at
+    # the vintage is the month of the period's last second (as EnvironmentalCertificate.vintage): a
+    # period ending at 00:00 on the 1st belongs to the month before
+    return method, self._vintage(convert(period_end, uint256) - 1), revoked, expires_at
 
 
 @internal

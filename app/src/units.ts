@@ -112,6 +112,8 @@ export function vintageOf(ts: bigint | number): number {
   const d = new Date(Number(ts) * 1000);
   return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
 }
+/** Vintage of a certificate: the month of its period's last second (as EnvironmentalCertificate.vintage) */
+export const vintageOfPeriod = (periodEnd: bigint) => vintageOf(periodEnd - 1n);
 /** 202706 -> "June 2027" */
 export function vintageLabel(v: bigint | number): string {
   const n = Number(v);

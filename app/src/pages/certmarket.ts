@@ -10,7 +10,7 @@ import { fill, field, h, message, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, type Preview, bidEscrow, preview, quoteFor } from "../market";
 import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import {
-  InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, vintageLabel, vintageOf,
+  InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, vintageLabel, vintageOfPeriod,
 } from "../units";
 
 const CX = "CertificateExchange";
@@ -233,7 +233,7 @@ export function certificateMarket() {
         lines.push(h("p", {}, tradesNow(b.w, P.makerBps, P.takerBps, q)));
       if (b.restWh > 0n)
         lines.push(h("p", {}, `Rests as a bid: ${kwh(b.restWh)} at ${pr(b.p)}, escrowing ${q(b.escrow)} (price plus up to 1% for fees; `,
-          "the unused part is refunded to your proceeds). Units it buys later are held for you here to withdraw."));
+          "the unused part is refunded to your proceeds). Units it buys later arrive in your wallet in the seller's transaction."));
       const dropped = b.w.droppedWh;
       if (dropped > 0n) lines.push(h("p", {}, `${kwh(dropped)} is not bought`, b.flags & FLAG_IOC ? " (immediate-or-cancel)." : " (below the minimum order)."));
       if (b.w.ownClosedWh + b.w.ownMaybeWh > 0n)
@@ -393,7 +393,7 @@ export function certificateMarket() {
     }
     for (const c of issued) {
       if (c.periodEnd + m.claimWindowS < head.timestamp) continue;
-      const k = classKey(c.method, vintageOf(c.periodEnd));
+      const k = classKey(c.method, vintageOfPeriod(c.periodEnd));
       if (!counts.has(k)) counts.set(k, [0, 0]);
     }
     const keys = [...counts.keys()].sort((a, b) => {
@@ -497,10 +497,10 @@ export function certificateMarket() {
       const stuck = info[k][2] || info[k][3] < head.timestamp;
       return [`#${id}`, kwh(wh), stuck ? "revoked or expired: these units can no longer move" :
         h("button", { type: "button", "aria-label": `Withdraw units of certificate ${id}`, onclick: (e: Event) => withdrawUnits(id, wh, e.currentTarget as HTMLButtonElement) }, "Withdraw")];
-    }), "Units held for me by the market (bought by my bids, or left in closed asks)"));
+    }), "Units held for me by the market (left in my closed asks, or refused by my contract's hook)"));
 
     // the sell form lists my certificates of the class that can still trade
-    held = mine.filter((c) => c.method === mt && vintageOf(c.periodEnd) === vt && !c.revoked && c.expiresAt >= head.timestamp && c.bal > 0n);
+    held = mine.filter((c) => c.method === mt && vintageOfPeriod(c.periodEnd) === vt && !c.revoked && c.expiresAt > head.timestamp && c.bal > 0n);
     const opts = held.map((c) => [String(c.id), `#${c.id} — you hold ${kwh(c.bal)}`] as [string, string]);
     const want = pendingCert || certSel.value;
     if (JSON.stringify(opts) !== JSON.stringify([...certSel.options].map((o) => [o.value, o.text]))) {
@@ -519,7 +519,7 @@ export function certificateMarket() {
   /** A certificate card's "Sell on the market": its class, its id in the sell form. */
   let pendingCert = "";
   async function sell(c: Held): Promise<void> {
-    selected = classKey(c.method, vintageOf(c.periodEnd));
+    selected = classKey(c.method, vintageOfPeriod(c.periodEnd));
     pendingCert = String(c.id);
     await refresh(...last);
     sellForm.scrollIntoView({ block: "start" });

@@ -6,13 +6,16 @@ several ids per class: each trader holds two solar September ids, a wind Septemb
 October id, with different periods and so different expiries. The adapter: an ask escrows units of
 one id and rests in its class's book; a bid names a class and fills from any ask of it (the
 reference book compares the price-time order across ids); a taker bid's units are delivered in the
-call (or claimed for a beneficiary by `buy_and_claim`), a resting bid's are credited to `units_of`;
-asks closed by the book credit their units to `units_of`, a cancel pushes them back unless the
+call (or claimed for a beneficiary by `buy_and_claim`), and so are a resting bid's (pushed from the
+seller when a taker ask meets it: issue 25, no bid holds units it cannot withdraw in time); asks
+closed by the book credit their units to `units_of`, a cancel pushes them back unless the
 certificate can no longer move; the gate: a revoked or expired certificate's ask closes with
-reason 10 when met. Certificate rules: revoke (operator) and expiry (time travel) of certificates
-with resting asks, buy_and_claim, withdraw_units. Its invariants: units are conserved per id across
-holders, exchange escrow, `units_of` and claims; no trade of a revoked or expired id after its
-revocation or expiry (checked on every fill, and in the chain's logs)."""
+reason 10 when met. One expiry rule: units are live while `now < expires_at` (time steps land on
+exactly `expires_at`). Certificate rules: revoke (operator) and expiry (time travel) of
+certificates with resting asks, buy_and_claim, withdraw_units. Its invariants: units are conserved
+per id across holders, exchange escrow, `units_of` and claims, and `units_of` equals the model for
+every holder and id (zero included: a credit after a successful push shows); no trade of a revoked
+or expired id after its revocation or expiry (checked on every fill, and in the chain's logs)."""
 
 import boa
 from hypothesis import event
@@ -36,7 +39,7 @@ OCT1 = 1_790_812_800  # 2026-10-01 00:00 UTC
 SEP, OCT = 202609, 202610
 CLASSES = [(SOLAR, SEP), (WIND, SEP), (SOLAR, OCT)]
 # per trader: (method, end of its generation period relative to OCT1)
-HOLDINGS = [(SOLAR, -7_200), (SOLAR, -3_600), (WIND, -3_600), (SOLAR, 3_600)]
+HOLDINGS = [(SOLAR, -7_200), (SOLAR, -3_600), (WIND, -3_600), (SOLAR, 3_800)]  # no period crosses a month
 PARAMS = SystemParams(capacity_wh=10**9, max_rated_power_w=10**15, claim_window_s=WINDOW, notice_s=NOTICE,
                       cert_tick=10, cert_floor_price=1_000, cert_ceiling_price=1_200, cert_min_order_wh=10,
                       cert_max_fills=4, cert_maker_fee_bps=10, cert_taker_fee_bps=20, cert_max_fee_bps=100)
@@ -100,7 +103,8 @@ class CertificateExchangeMachine(ExchangeMachine):
     # ------------------------------------------------------------ helpers
 
     def _unusable(self, id):
-        return id in self.revoked or self.now > self.expiry[id]
+        # the one expiry rule: live while now < expires_at
+        return id in self.revoked or self.now >= self.expiry[id]
 
     def _credit(self, owner, id, wh):
         self.held_for[(owner, id)] = self.held_for.get((owner, id), 0) + wh
@@ -117,7 +121,7 @@ class CertificateExchangeMachine(ExchangeMachine):
     def _ask_precheck(self, trader, tag):
         if tag in self.revoked:
             return "certificate_exchange: certificate revoked"
-        if self.now > self.expiry[tag]:
+        if self.now >= self.expiry[tag]:
             return "certificate_exchange: certificate expired"
         return None
 
@@ -139,12 +143,13 @@ class CertificateExchangeMachine(ExchangeMachine):
     def _check_trade(self, fill, before):
         id = fill.tag
         assert id not in self.revoked, "a revoked unit changed hands"
-        assert self.now <= self.expiry[id], "an expired unit changed hands"
+        assert self.now < self.expiry[id], "an expired unit changed hands"
 
     def _settle_ask(self, trader, tag, wh, p):
         self.units[(trader, tag)] -= wh - p.dropped
         for f in p.fills:
-            self._credit(f.buyer, tag, f.wh)
+            # delivered to the resting bidder in the call, straight from the seller
+            self.units[(f.buyer, tag)] += f.wh
         if p.fills:
             event(f"ask fills {min(len(p.fills), 3)} bids")
 
@@ -227,7 +232,7 @@ class CertificateExchangeMachine(ExchangeMachine):
             self._reverts("certificate_exchange: amount exceeds units", self.cx.withdraw_units, id, amount, sender=owner)
         elif id in self.revoked:
             self._reverts("certificate: revoked", self.cx.withdraw_units, id, amount, sender=owner)
-        elif self.now > self.expiry[id]:
+        elif self.now >= self.expiry[id]:
             self._reverts("certificate: expired", self.cx.withdraw_units, id, amount, sender=owner)
         else:
             self.cx.withdraw_units(id, amount, sender=owner)
@@ -259,14 +264,54 @@ class CertificateExchangeMachine(ExchangeMachine):
         self._revoke(id)
         self._meet_class(TRADERS[buyer], self.class_of[id], wh, claim)
 
+    def _front_asks(self):
+        """The ask a bid of its class meets first, for each class where it is still usable: (owner, id)."""
+        out = []
+        for book in self.BOOK_KEYS:
+            best = self.book.best(False, book)
+            if best is not None:
+                o = self.book.orders[self.book.side(book, False)[best][0]]
+                if not self._unusable(o.tag):
+                    out.append((o.owner, o.tag))
+        return sorted(out)
+
     @precondition(lambda self: self._asks_of_usable_ids())
     @rule(data=st.data(), buyer=st.sampled_from(range(3)), wh=st.integers(10, 6_000), claim=st.booleans(),
-          late=st.sampled_from([1, 1, 60]))
-    def let_a_resting_ask_expire_then_meet_it(self, data, buyer, wh, claim, late):
-        """The claim window ends while an ask rests: the first bid after it closes the ask (10)."""
-        id = data.draw(st.sampled_from(self._asks_of_usable_ids()))
+          late=st.sampled_from([0, 0, 1, 60]), front=st.booleans())
+    def let_a_resting_ask_expire_then_meet_it(self, data, buyer, wh, claim, late, front):
+        """The claim window ends while an ask rests: the first bid from its very second `expires_at` on
+        closes the ask (10). With `front`, the ask is the first its class's bids meet (and the bidder is
+        not its owner), so the boundary second is always tested on it."""
+        if front and self._front_asks():
+            owner, id = data.draw(st.sampled_from(self._front_asks()))
+            buyer = next(i for i, t in enumerate(TRADERS) if t != owner)
+            event("front ask met at its expiry" if late == 0 else "front ask met after its expiry")
+        else:
+            id = data.draw(st.sampled_from(self._asks_of_usable_ids()))
         boa.env.evm.patch.timestamp = self.expiry[id] + late
         self._meet_class(TRADERS[buyer], self.class_of[id], wh, claim)
+
+    def _resting_bid_classes(self):
+        return sorted({o.book for o in self.book.orders.values() if o.is_buy})
+
+    @precondition(lambda self: self._resting_bid_classes())
+    @rule(data=st.data(), seller=st.sampled_from(range(3)), early=st.sampled_from([1, 0]))
+    def dump_expiring_units_into_a_resting_bid(self, data, seller, early):
+        """Issue 25's attack: units sold into a resting bid in their last second (`early` 1) reach the
+        bidder in the call; in the second they expire (`early` 0) they cannot be listed at all."""
+        book = data.draw(st.sampled_from(self._resting_bid_classes()))
+        trader = TRADERS[seller]
+        picks = [h for h in range(len(HOLDINGS)) if self.class_of[self.ids[(trader, h)]] == book]
+        if not picks:
+            return
+        h = data.draw(st.sampled_from(picks))
+        id = self.ids[(trader, h)]
+        if id in self.revoked or self.expiry[id] - early < self.now:
+            return
+        boa.env.evm.patch.timestamp = self.expiry[id] - early
+        bid = max((o for o in self.book.orders.values() if o.is_buy and o.book == book), key=lambda o: o.price)
+        self.place(trader, False, h, bid.price, max(bid.remaining, self.book.min_wh), 0, ref.IOC)
+        event(f"dumped at expires_at - {early}")
 
     def _meet_class(self, buyer, book, wh, claim):
         pick = self.BOOK_KEYS.index(book)
@@ -286,9 +331,9 @@ class CertificateExchangeMachine(ExchangeMachine):
         for o in self.book.orders.values():
             if not o.is_buy:
                 escrow[o.tag] += o.remaining
-        for (owner, id), v in self.held_for.items():
-            if v:
-                assert self.cx.units_of(owner, id) == v, (owner, id)
+        for owner in self.holders:
+            for id in self.all_ids:  # everywhere, expected zero included
+                assert self.cx.units_of(owner, id) == self.held_for.get((owner, id), 0), (owner, id)
         for j, id in enumerate(self.all_ids):
             held = [balances[k * n + j] for k in range(len(self.holders))]
             assert held == [self.units[(t, id)] for t in self.holders], id

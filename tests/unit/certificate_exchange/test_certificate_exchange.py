@@ -31,7 +31,7 @@ def test_vintage_of__utc_months_and_leap_days__yyyymm(cx):
 def test_place_ask__escrows_units_and_names_its_class(cx, cert, seller, issue, class_of):
     id = issue(seller, 5_000)
     method, vintage = class_of(id)
-    assert method == SOLAR and vintage == cx.vintage_of(cert.certificate(id).period_end)
+    assert method == SOLAR and vintage == cx.vintage_of(cert.certificate(id).period_end - 1) == cert.vintage(id)
     oid = cx.place_ask(id, P, 3_000, 0, 0, sender=seller)
     (ev,) = events(cx.get_logs(), "OrderPlaced")
     assert (ev.order_id, str(ev.owner), ev.is_buy, ev.method, ev.vintage, ev.certificate_id, ev.amount_wh) == (
@@ -84,20 +84,20 @@ def test_place_bid__bad_class__reverts(cx, buyer):
         cx.place_bid(SOLAR, 202613, P, 1_000, 0, 0, sender=buyer)
 
 
-def test_place_ask__taker_hits_resting_bids__bidder_credited_units_and_withdraws(cx, cert, quote, seller, issue, buyer, class_of):
+def test_place_ask__taker_hits_resting_bids__bidder_gets_its_units_in_the_call(cx, cert, quote, seller, issue, buyer, class_of):
     id = issue(seller, 5_000)
     method, vintage = class_of(id)
     bid = cx.place_bid(method, vintage, P, 3_000, 0, 0, sender=buyer)
     assert quote.balanceOf(cx.address) == escrow_of(3_000, P)
     assert cx.place_ask(id, 4_000, 3_000, 0, 0, sender=seller) == 0
     q = 3_000 * P // 1000
-    assert cx.units_of(buyer, id) == 3_000 and cert.balanceOf(cx.address, id) == 3_000
-    assert cert.balanceOf(seller, id) == 2_000
+    # delivered straight from the seller: nothing passes through the exchange, nothing is credited
+    assert cert.balanceOf(buyer, id) == 3_000 and cx.units_of(buyer, id) == 0
+    assert cert.balanceOf(cx.address, id) == 0 and cert.balanceOf(seller, id) == 2_000
+    assert not events(cx.get_logs(), "UnitsCredited")
     assert cx.proceeds_of(seller) == q - fee(q, 20)
     assert cx.proceeds_of(buyer) == escrow_of(3_000, P) - q - fee(q, 10)
     assert not cx.order(bid).open
-    cx.withdraw_units(id, 3_000, sender=buyer)
-    assert cert.balanceOf(buyer, id) == 3_000 and cx.units_of(buyer, id) == 0
     with boa.reverts("certificate_exchange: amount exceeds units"):
         cx.withdraw_units(id, 1, sender=buyer)
 
@@ -108,7 +108,8 @@ def test_place_ask__ioc_remainder__never_leaves_the_seller(cx, cert, seller, iss
     cx.place_bid(method, vintage, P, 1_000, 0, 0, sender=buyer)
     assert cx.place_ask(id, P, 4_000, 0, 1, sender=seller) == 0
     logs = cx.get_logs()
-    assert cert.balanceOf(seller, id) == 4_000 and cert.balanceOf(cx.address, id) == 1_000 == cx.units_of(buyer, id)
+    assert cert.balanceOf(seller, id) == 4_000 and cert.balanceOf(buyer, id) == 1_000
+    assert cert.balanceOf(cx.address, id) == 0 == cx.units_of(buyer, id)
     assert [e.reason for e in events(logs, "OrderClosed")] == [1, 4]
 
 
@@ -267,8 +268,9 @@ def test_contract_maker_bid__rejecting_hook__never_blocks_the_book(cx, cert, sel
     t = contract_trader()
     t.set_mode(3, 0)
     t.bid(method, vintage, P, 2_000)
-    cx.place_ask(id, P, 2_000, 0, 0, sender=seller)  # fills the contract's bid: units credited, not pushed
-    assert cx.units_of(t.address, id) == 2_000
+    cx.place_ask(id, P, 2_000, 0, 0, sender=seller)  # fills the contract's bid: its hook refuses the push
+    assert cx.units_of(t.address, id) == 2_000 == cert.balanceOf(cx.address, id)
+    assert cert.balanceOf(seller, id) == 0 and cx.best_bid(method, vintage) == (0, 0)
     with boa.reverts():
         t.withdraw(id, 2_000)
     t.set_mode(0, 0)
