@@ -3,6 +3,7 @@
 #               (CHAIN=hardhat: on a Hardhat 2 node instead; see docs/chains.md)
 #   make test   the whole test suite (what CI runs)
 #   make gas    gas of the named operations on Anvil -> gas-report.json
+#   make bench-scale  readings at utility scale: 1M readings of one slot verified, built, committed
 #   make app    the member app on a seeded local chain (docs/app.md)
 
 SHELL := /bin/bash
@@ -21,7 +22,7 @@ PROVIDER_anvil := foundry
 PROVIDER_hardhat := hardhat
 LOCAL_NETWORK = ethereum:local:$(or $(PROVIDER_$(CHAIN)),$(error CHAIN must be anvil or hardhat, not '$(CHAIN)'))
 
-.PHONY: setup test test-fast demo gas bench-oracle clean mosquitto chain deploy
+.PHONY: setup test test-fast demo gas bench-oracle bench-scale clean mosquitto chain deploy
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -85,6 +86,13 @@ gas: setup
 bench-oracle: setup
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/python -m tools.bench_oracle
+
+# readings at utility scale (docs/rules.md "Readings at scale"): verification, trees, proofs and gas per
+# core, then one real slot of 1M readings end to end on Dask (BENCH_SCALE_ARGS="--scheduler tcp://host:8786"
+# spreads the slot job over a cluster; "--readings 100000" for a shorter run)
+bench-scale: setup
+	$(BIN)/ape compile >/dev/null
+	$(BIN)/python -m tools.bench_scale $(BENCH_SCALE_ARGS)
 
 # the member app (app/): npm packages pinned in app/package-lock.json, built by Vite into app/dist
 .PHONY: app app-build chromium

@@ -29,6 +29,10 @@
         key rotation), its rated power is capped by the deploy-time
         `MAX_RATED_POWER_W`, and `max_clock_skew` changes only after
         `NOTICE_S` and never above `MAX_CLOCK_SKEW_LIMIT_S`.
+        A reading older than `MAX_CREDIT_LAG_S` (immutable) at block time
+        is rejected as too late (reason 8): crediting on demand cannot park
+        exports rent-free for longer than that; the meter's newest reading
+        credits the same cumulative total.
         Registers are stored as 48-bit Wh counters (2.8e14 Wh, 281 TWh): a
         reading whose register does not fit is rejected as implausible
         (reason 7). Timestamps are bounded by `MAX_TIMESTAMP` (2**40 - 1 -
@@ -148,6 +152,8 @@ REJECT_FUTURE: constant(uint8) = 5
 REJECT_COUNTER_DOWN: constant(uint8) = 6
 # @dev implausible (more energy than the meter's rated power allows)
 REJECT_IMPLAUSIBLE: constant(uint8) = 7
+# @dev too late (older than `MAX_CREDIT_LAG_S` at block time: a newer reading credits it)
+REJECT_TOO_LATE: constant(uint8) = 8
 
 # Packed meter info word:
 # owner | method << 160 | active << 168 | accepted << 169 | rated_power_w << 176
@@ -182,6 +188,11 @@ MAX_RATED_POWER_W: public(immutable(uint256))
 
 # @dev The largest `max_clock_skew` (s) the operator may ever set.
 MAX_CLOCK_SKEW_LIMIT_S: public(immutable(uint64))
+
+# @dev The oldest a reading may be (s before block time) when it is credited:
+#      exports credited late cannot stay in the battery rent-free for longer
+#      than this (rent counts from the mint), whichever path relays them.
+MAX_CREDIT_LAG_S: public(immutable(uint64))
 
 # ---------------------------------------------------------------- STORAGE
 
@@ -313,6 +324,7 @@ def __init__(
     max_clock_skew_limit_s_: uint64,
     max_rated_power_w_: uint256,
     notice_s_: uint256,
+    max_credit_lag_s_: uint64,
 ):
     """
     @dev The deployer becomes the operator.
@@ -321,8 +333,11 @@ def __init__(
     @param max_clock_skew_limit_s_ The 8-byte immutable upper limit of the clock skew in seconds.
     @param max_rated_power_w_ The 32-byte immutable largest rated power in W (<= 2**64 - 1).
     @param notice_s_ The 32-byte notice in seconds between announcing and applying a change.
+    @param max_credit_lag_s_ The 8-byte immutable largest age in seconds of a reading when it is
+           credited (at least 1,800: one slot).
     """
     assert max_clock_skew_ <= max_clock_skew_limit_s_, "registry: clock skew above limit"
+    assert max_credit_lag_s_ >= 1_800, "registry: credit lag below one slot"
     assert max_rated_power_w_ != 0 and max_rated_power_w_ <= _RATED_POWER_CAP_W, "registry: bad max rated power"
     ownable.__init__()
     eip712_domain_separator.__init__("gridmint", "1")
@@ -331,6 +346,7 @@ def __init__(
     WATT = watt_
     MAX_RATED_POWER_W = max_rated_power_w_
     MAX_CLOCK_SKEW_LIMIT_S = max_clock_skew_limit_s_
+    MAX_CREDIT_LAG_S = max_credit_lag_s_
     self.max_clock_skew = max_clock_skew_
     log UpdateMaxClockSkew(max_clock_skew=max_clock_skew_)
 
@@ -766,6 +782,9 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
     ts: uint256 = convert(r.timestamp, uint256)
     if ts <= last_ts:
         return REJECT_STALE
+    # a reading older than the lag would have parked its exports rent-free: the newest one credits them
+    if ts + convert(MAX_CREDIT_LAG_S, uint256) < block.timestamp:
+        return REJECT_TOO_LATE
     # MAX_TIMESTAMP keeps every downstream field (certificate period and expiry) intact
     if ts > block.timestamp + convert(self.max_clock_skew, uint256) or ts > convert(MAX_TIMESTAMP, uint256):
         return REJECT_FUTURE

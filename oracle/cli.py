@@ -108,6 +108,29 @@ def main(log_level: str) -> None:
     setup_logging(log_level)
 
 
+_PASS_THROUGH = dict(ignore_unknown_options=True, allow_extra_args=True, help_option_names=[])
+
+
+@main.command(context_settings=_PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def gateway(args) -> None:
+    """Keys at the edge: sign one meter's readings with its key (no gas key) and hand them to the relay
+    (`gridmint-oracle gateway --help`)."""
+    from oracle.gateway import main as gateway_main
+
+    sys.exit(gateway_main(list(args)))
+
+
+@main.command(context_settings=_PASS_THROUGH, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def relay(args) -> None:
+    """The community's relay: check gateways' signed readings, commit each slot's root, credit by policy,
+    serve proofs on 127.0.0.1 (`gridmint-oracle relay --help`)."""
+    from oracle.relay_http import main as relay_main
+
+    sys.exit(relay_main(list(args)))
+
+
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), required=True)
 def run(config_path: str) -> None:

@@ -20,14 +20,10 @@ from coincurve import PrivateKey
 from eth_hash.auto import keccak
 from eth_utils import to_canonical_address, to_checksum_address
 
-READING_TYPE = (
-    "Reading(address meter,uint64 timestamp,uint256 generatedWh,"
-    "uint256 consumedWh,uint256 exportedWh,uint256 importedWh)"
-)
+# the signed struct's type is written once, beside the leaf that commits it
+from gridmint.merkle import READING_TYPE, domain_separator
+
 READING_TYPEHASH = keccak(READING_TYPE.encode())
-DOMAIN_TYPEHASH = keccak(
-    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
 DOMAIN_NAME = "gridmint"
 DOMAIN_VERSION = "1"
 
@@ -71,13 +67,7 @@ class Domain:
 
     @property
     def separator(self) -> bytes:
-        return keccak(
-            DOMAIN_TYPEHASH
-            + keccak(self.name.encode())
-            + keccak(self.version.encode())
-            + self.chain_id.to_bytes(32, "big")
-            + to_canonical_address(self.verifying_contract).rjust(32, b"\0")
-        )
+        return domain_separator(self.name, self.version, self.chain_id, to_checksum_address(self.verifying_contract))
 
 
 def _word(value: int, limit: int, field: str) -> bytes:

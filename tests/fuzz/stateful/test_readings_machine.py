@@ -301,3 +301,127 @@ class ReadingsMachine(AnchoredMachine):
 
 
 TestReadingsMachine = ReadingsMachine.TestCase
+
+
+# ---------------------------------------------------------------- readings across paths (DESIGN.md invariant 8)
+
+PATH_METERS = [("path-a", 0, 1, 100_000), ("path-b", 1, 1, 100_000), ("path-c", 1, 0, 50_000)]
+SLOT_S = 1_800
+PATH_RELAY = boa.env.generate_address("machine-relay")
+PATH_OTHER_RELAY = boa.env.generate_address("machine-relay-2")
+
+
+class ReadingPathsMachine(AnchoredMachine):
+    """Meters sign cumulative readings at the edge; a relay commits each ended slot's root; readings
+    are credited directly, lazily (only some, any order), or proven from a root through
+    `ReadingLog.credit_proven`. Whatever the path: the total credited per meter is its newest
+    accepted reading minus its commissioning values, and once the newest reading is credited it
+    equals what crediting every reading would have given; no reading credits twice; a root is
+    never replaced; no leaf proves for another slot, relay or meter."""
+
+    def __init__(self):
+        super().__init__()
+        self.sys = deploy_system(_DEPLOY, OPERATOR, SystemParams(10**9, SKEW, rent_rate=0, notice_s=0, min_capacity_wh=0))
+        self.log = self.sys.reading_log
+        self.log.set_relay(PATH_RELAY, True, sender=OPERATOR)
+        self.log.set_relay(PATH_OTHER_RELAY, True, sender=OPERATOR)
+        self.domain = domain_of(self.sys.registry)
+        self.meters = []
+        for i, (label, o, method, power) in enumerate(PATH_METERS):
+            m = TestMeter(meter_signer(label), OWNERS[o], method, power, label)
+            c = Registers(self.now - 3_600, 1_000 * i, 2_000 * i, 3_000 * i, 100 * i)
+            m.generated_wh, m.consumed_wh, m.exported_wh, m.imported_wh = c[1:]
+            onboard_meter(self.sys.registry, OPERATOR, m.owner, m.address, method, power, label, c)
+            m.commissioning = c[1:]
+            self.meters.append(m)
+        self.signed: list[tuple[Reading, bytes]] = []  # every reading signed, in order
+        self.roots: dict[int, object] = {}  # slot -> tree
+        self.accepted: set[tuple[str, int]] = set()
+        self.credited = {m.address: [0, 0, 0, 0] for m in self.meters}
+
+    def _record(self, logs):
+        for e in logs:
+            if type(e).__name__ == "ReadingAccepted":
+                key = (str(e.meter), e.timestamp)
+                assert key not in self.accepted, "a reading credited twice"
+                self.accepted.add(key)
+                c = self.credited[str(e.meter)]
+                for i, d in enumerate((e.generated_wh, e.consumed_wh, e.exported_wh, e.imported_wh)):
+                    c[i] += d
+
+    @rule(data=st.data(), dt=st.integers(30, 1_200))
+    def meter_signs_a_reading(self, data, dt):
+        boa.env.time_travel(seconds=dt)
+        m = data.draw(st.sampled_from(self.meters))
+        r = m.reading(self.now, *(data.draw(st.integers(0, 500)) for _ in range(4)))
+        self.signed.append((r, m.signer.sign(r, self.domain)))
+
+    @rule()
+    def relay_commits_ended_slots(self):
+        from gridmint import merkle
+
+        by_slot: dict[int, list[bytes]] = {}
+        for r, sig in self.signed:
+            by_slot.setdefault(r.timestamp // SLOT_S, []).append(merkle.reading_leaf(r, sig))
+        for slot, leaves in by_slot.items():
+            if slot in self.roots or (slot + 1) * SLOT_S > self.now:
+                continue
+            tree = merkle.ReadingTree(leaves)
+            self.log.commit(slot, tree.root, tree.leaf_count, 3, b"\1" * 32, "archive", sender=PATH_RELAY)
+            self.roots[slot] = tree
+            # the root is never replaced, not even by its own relay
+            with boa.reverts("reading_log: root already committed"):
+                self.log.commit(slot, b"\2" * 32, 1, 3, b"\1" * 32, "archive", sender=PATH_RELAY)
+
+    @precondition(lambda self: self.signed)
+    @rule(data=st.data())
+    def credit_directly(self, data):
+        r, sig = data.draw(st.sampled_from(self.signed))
+        self.sys.registry.submit_readings([r.as_call_arg()], [sig], sender=OPERATOR)
+        self._record(self.sys.registry.get_logs())
+
+    @precondition(lambda self: self.roots)
+    @rule(data=st.data())
+    def credit_from_a_root(self, data):
+        from gridmint import merkle
+
+        slot = data.draw(st.sampled_from(sorted(self.roots)))
+        tree = self.roots[slot]
+        r, sig = data.draw(st.sampled_from([(r, s) for r, s in self.signed if r.timestamp // SLOT_S == slot]))
+        proof = tree.proof(merkle.reading_leaf(r, sig))
+        # the same leaf proves nothing for another slot or another relay
+        assert not self.log.verify_reading(PATH_RELAY, slot + 1, r.as_call_arg(), sig, proof)
+        assert not self.log.verify_reading(PATH_OTHER_RELAY, slot, r.as_call_arg(), sig, proof)
+        other = data.draw(st.sampled_from(self.meters))
+        if other.address != r.meter:
+            moved = r._replace(meter=other.address)
+            assert not self.log.verify_reading(PATH_RELAY, slot, moved.as_call_arg(), sig, proof)
+        assert self.log.verify_reading(PATH_RELAY, slot, r.as_call_arg(), sig, proof)
+        self.log.credit_proven(PATH_RELAY, slot, r.as_call_arg(), sig, proof, sender=OPERATOR)
+        self._record(self.sys.registry.get_logs())
+
+    @rule()
+    def bring_every_meter_up_to_date(self):
+        newest = {}
+        for r, sig in self.signed:
+            newest[r.meter] = (r, sig)
+        if not newest:
+            return
+        rows = list(newest.values())
+        self.sys.registry.submit_readings([r.as_call_arg() for r, _ in rows], [s for _, s in rows], sender=OPERATOR)
+        self._record(self.sys.registry.get_logs())
+        for m in self.meters:
+            if m.address in newest:
+                # every reading credited or only the newest: the same total
+                r = newest[m.address][0]
+                assert self.credited[m.address] == [a - b for a, b in zip(r[2:], m.commissioning)]
+
+    @invariant()
+    def total_is_newest_accepted_minus_commissioning(self):
+        for m in self.meters:
+            last = self.sys.registry.last_reading(m.address)
+            regs = (last.generated_wh, last.consumed_wh, last.exported_wh, last.imported_wh)
+            assert self.credited[m.address] == [a - b for a, b in zip(regs, m.commissioning)]
+
+
+TestReadingPathsMachine = ReadingPathsMachine.TestCase

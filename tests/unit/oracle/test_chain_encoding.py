@@ -48,4 +48,4 @@ def test_decode_outcomes__reads_meter_timestamp_and_reason_where_the_abi_puts_th
 
 def test_reason_names__from_the_registry_constants():
     assert REASONS[REJECT_STALE] == "stale" and REJECT_STALE == 4
-    assert REASONS == {code: r.name for code, r in REJECT_REASONS.items()} and set(REASONS) == set(range(1, 8))
+    assert REASONS == {code: r.name for code, r in REJECT_REASONS.items()} and set(REASONS) == set(range(1, 9))

@@ -318,9 +318,10 @@ def test_clock_skew__stranger_can_neither_announce_nor_apply(registry, operator,
 @pytest.mark.parametrize(
     "args, reason",
     [
-        ((301, 300, MAX_POWER_W, NOTICE_S), "registry: clock skew above limit"),
-        ((300, 3_600, 0, NOTICE_S), "registry: bad max rated power"),
-        ((300, 3_600, 2**64, NOTICE_S), "registry: bad max rated power"),
+        ((301, 300, MAX_POWER_W, NOTICE_S, 86_400), "registry: clock skew above limit"),
+        ((300, 3_600, 0, NOTICE_S, 86_400), "registry: bad max rated power"),
+        ((300, 3_600, 2**64, NOTICE_S, 86_400), "registry: bad max rated power"),
+        ((300, 3_600, MAX_POWER_W, NOTICE_S, 1_799), "registry: credit lag below one slot"),
     ],
 )
 def test_deploy__bad_bounds__reverts(watt, args, reason):
