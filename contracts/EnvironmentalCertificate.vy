@@ -1,28 +1,55 @@
 # pragma version ~=0.4.3
 # pragma nonreentrancy off
 """
-@title Environmental-value certificates (ERC-1155, ERC-1888 style)
+@title Environmental-value certificates per slot (ERC-1155, ERC-1888 style)
 @custom:contract-name EnvironmentalCertificate
 @license GNU Affero General Public License v3.0 only
-@notice One token id per issuance (meter + period), 1 unit = 1 Wh of
-        verified renewable generation. The zero-carbon value stays strictly
-        paired with metered generation: `issue` takes the meter's certifiable
-        Wh from the MeterRegistry, which hands each Wh out exactly once.
-        Holders transfer units and finally `claim` (retire) them for a
-        beneficiary as proof of zero-carbon consumption.
-        Non-standard functions: `issue`, `claim`, `claim_batch`, `revoke`,
-        `set_base_uri`; views `certificate`, `claimed_balance_of`,
-        `claimed_of`, `issued_wh_of`, `next_id`, `CLAIM_WINDOW`.
-@custom:security Revocation and expiry are enforced on every transfer (single
-        and batch) and every claim: a revoked or expired id cannot move or be
-        claimed. Units expire `CLAIM_WINDOW` seconds after their period ends;
-        the window is fixed per deployment (as the 12-month rule for
-        Guarantees of Origin is), so no id's expiry ever moves. Periods are
-        half-open (period_start, period_end] and never overlap for one meter
-        (the registry resets them at each issuance). Period times are stored
-        in 40 bits: the constructor checks that the registry's
-        `MAX_TIMESTAMP` plus the claim window fits them, so every period and
-        expiry reads back exactly.
+@notice One token id per issuance (meter + period within one UTC calendar
+        month, its vintage), 1 unit = 1 Wh of verified renewable generation.
+        The zero-carbon value stays strictly paired with metered generation:
+        `issue` takes the meter's certifiable Wh from the MeterRegistry,
+        which hands each Wh out exactly once.
+        Per-slot profile: the owner issuing gives the Wh of every settlement
+        slot (contracts/modules/slots.vy; 30 min by default) the period
+        covers, packed 8 slots of 32 bits (31 used) per word anchored at
+        absolute slot numbers (word k holds slots 8k..8k+7, lane j = bits
+        32j..32j+31). The profile must sum to the certified Wh exactly; a
+        period spanning months is split into one certificate per month along
+        it, so no certificate's period crosses a month. The contract keeps a
+        200-bit commitment to the unclaimed Wh of every slot
+        (`profile_commitment`): a time-matched claim (`claim_slots`) shows
+        the current unclaimed words, which must match it, and names the Wh
+        per slot it retires; no slot is ever claimed beyond its generation,
+        across all holders. A plain claim names no slot (an annual-volume
+        claim): units bound the total, so for invariant 9 it always fits the
+        earliest slots left unclaimed by time-matched claims.
+        A slot's Wh is provable against the meter's signed readings: the
+        generated register of its signed reading at the slot's end minus the
+        one at its start (readings committed per slot in the ReadingLog, or
+        the ReadingAccepted deltas where every reading is credited);
+        gridmint-audit recomputes every profile, claim and commitment.
+        Non-standard functions: `issue`, `claim`, `claim_batch`,
+        `claim_slots`, `revoke`, `set_base_uri`; views `certificate`,
+        `claimed_balance_of`, `claimed_of`, `issued_wh_of`, `next_id`,
+        `trade_info`, `slots_of`, `vintage`, `month_of`,
+        `profile_commitment`, `total_supply`, `exists`, `CLAIM_WINDOW`,
+        `SLOT_S`.
+@custom:security Only the meter's owner issues (the operator cannot split a
+        member's generation into unsellable fragments). Revocation and
+        expiry are enforced on every transfer (single and batch) and every
+        claim: a revoked or expired id cannot move or be claimed. One expiry
+        rule everywhere: units are live while `block.timestamp < expires_at`
+        (`expires_at = period_end + CLAIM_WINDOW`); the window is fixed per
+        deployment (as the 12-month rule for Guarantees of Origin is), so no
+        id's expiry ever moves. Periods are half-open (period_start,
+        period_end] and never overlap for one meter (the registry resets
+        them at each issuance); a reading's Wh belong to the slot of its
+        last second (`(t - 1) // SLOT_S`). Period times are stored in 40
+        bits: the constructor checks that the registry's `MAX_TIMESTAMP`
+        plus the claim window fits them, so every period and expiry reads
+        back exactly. Concurrent time-matched claims on one id race on the
+        commitment: the later one reverts "certificate: stale unclaimed
+        profile" and is retried with the new words.
         All state-changing entry points are non-reentrant; receiver hooks
         run last.
 """
@@ -43,16 +70,23 @@ initializes: erc1155[ownable := ownable]
 
 from snekmate.tokens.interfaces import IERC1155
 
+# @dev The one settlement-slot boundary (the profile's slot length).
+from .modules import slots
+
+initializes: slots
+
+# @dev UTC calendar months (the vintage and the month bounds of a period).
+from .modules import cert_months
+
 exports: (
     erc1155.supportsInterface,
     erc1155.balanceOf,
     erc1155.balanceOfBatch,
     erc1155.setApprovalForAll,
     erc1155.isApprovedForAll,
-    erc1155.total_supply,
-    erc1155.exists,
     erc1155.owner,
     erc1155.transfer_ownership,
+    slots.SLOT_S,
 )
 
 
@@ -74,11 +108,33 @@ struct CertificateData:
 # ---------------------------------------------------------------- CONSTANTS
 
 _MAX_BATCH: constant(uint256) = 128
+_MASK32: constant(uint256) = 2**32 - 1
 _MASK40: constant(uint256) = 2**40 - 1
 _MASK56: constant(uint256) = 2**56 - 1
-_MASK160: constant(uint256) = 2**160 - 1
 # the largest Wh one certificate can carry (72 TWh; a meter's 48-bit deltas accrue far below it)
 MAX_AMOUNT_WH: constant(uint256) = 2**56 - 1
+# profile words: 8 slots per word, 32-bit lanes whose top bit stays clear (a guard for borrow-free subtraction)
+SLOTS_PER_WORD: public(constant(uint256)) = 8
+_LANE_BITS: constant(uint256) = 32
+# the most Wh one slot can carry (2.1 GWh in a slot: far above any meter's rated power)
+MAX_SLOT_WH: public(constant(uint256)) = 2**31 - 1
+_GUARD: constant(uint256) = 57_896_044_632_138_071_048_499_363_270_101_552_670_898_295_023_844_613_168_406_440_321_120_011_812_864  # bit 31 of every 32-bit lane
+_LOW32_OF_64: constant(uint256) = 26_959_946_660_873_538_060_741_835_960_174_461_801_791_452_538_186_943_042_387_869_433_855  # the low 32 bits of every 64-bit lane
+_LOW64_OF_128: constant(uint256) = 6_277_101_735_386_680_763_495_507_056_286_727_952_657_427_581_105_975_853_055  # the low 64 bits of both 128-bit halves
+# a profile covers at most 400 words: 3,200 slots, 66 days of 30-minute slots (33 of 15-minute ones)
+MAX_PROFILE_WORDS: public(constant(uint256)) = 400
+# a profile spans at most 4 calendar months
+_MAX_MONTHS: constant(uint256) = 4
+# the low 56 bits of the commitment word count the Wh claimed; the top 200 bits commit to the unclaimed profile
+_CLAIMED_BITS: constant(uint256) = 56
+# the commitment field of a certificate issued without a profile (a real hash's top 200 bits are never 1 in practice)
+_UNPROFILED: constant(uint256) = 1
+_SHIFT_METHOD: constant(uint256) = 32
+_SHIFT_REVOKED: constant(uint256) = 40
+_SHIFT_START: constant(uint256) = 48
+_SHIFT_END: constant(uint256) = 88
+_SHIFT_ISSUED: constant(uint256) = 128
+_SHIFT_AMOUNT: constant(uint256) = 168
 
 # ---------------------------------------------------------------- IMMUTABLES
 
@@ -99,12 +155,25 @@ next_id: public(uint256)
 # @dev Beneficiary => id => Wh claimed (retired) for it.
 claimed_balance_of: public(HashMap[address, HashMap[uint256, uint256]])
 
-# @dev Id => meter (160) | method << 160 (8) | revoked << 168 (8) | period_end << 176 (40) | issued_at << 216 (40).
-# Everything a transfer or claim checks (revoked, expiry) sits in this one word.
+# @dev Id => meter index (32) | method << 32 (8) | revoked << 40 (8) | period_start << 48 (40)
+# | period_end << 88 (40) | issued_at << 128 (40) | amount_wh << 168 (56). Everything a transfer
+# or claim checks (revoked, expiry) sits in this one word.
 _cert_a: HashMap[uint256, uint256]
 
-# @dev Id => generator (160) | period_start << 160 (40) | amount_wh << 200 (56).
-_cert_b: HashMap[uint256, uint256]
+# @dev Id => Wh claimed (56) | top 200 bits of the hash chain of its unclaimed profile words << 56
+# (1 << 56 for a certificate issued without a profile). Replaces snekmate's total_supply:
+# outstanding = issued - claimed.
+_cert_c: HashMap[uint256, uint256]
+
+# @dev Meter => its index (32, from 1) | generator << 32 (160), written at its first issuance:
+# the meter and generator addresses live once per meter, not once per certificate.
+_meter_entry: HashMap[address, uint256]
+
+# @dev Meter index => meter address.
+_meter_at: HashMap[uint256, address]
+
+# @dev Meters that have had a certificate.
+_meter_count: uint256
 
 # ---------------------------------------------------------------- EVENTS
 
@@ -127,6 +196,22 @@ event Claimed:
     purpose: String[128]
 
 
+event ClaimedSlots:
+    claimer: indexed(address)
+    beneficiary: indexed(address)
+    id: indexed(uint256)
+    amount: uint256
+    purpose: String[128]
+    first_slot: uint256
+    slot_wh: DynArray[uint256, MAX_PROFILE_WORDS]
+
+
+event CertificateProfile:
+    id: indexed(uint256)
+    first_slot: uint256
+    slot_wh: DynArray[uint256, MAX_PROFILE_WORDS]
+
+
 event Revoked:
     id: indexed(uint256)
     reason: String[128]
@@ -137,15 +222,17 @@ event UpdateBaseUri:
 
 
 @deploy
-def __init__(registry_: IMeterRegistry, claim_window_: uint256, base_uri_: String[128]):
+def __init__(registry_: IMeterRegistry, claim_window_: uint256, base_uri_: String[128], slot_s_: uint256):
     """
     @dev The deployer becomes the operator.
     @param registry_ The 20-byte MeterRegistry.
     @param claim_window_ The 32-byte claim window in seconds (365 days for GoO-like rules).
     @param base_uri_ The up-to-128-character metadata URI template with `{id}`.
+    @param slot_s_ The 32-byte slot length in seconds (1,800 or 900), the profile's resolution.
     """
     ownable.__init__()
     erc1155.__init__("")
+    slots.__init__(slot_s_)
     assert claim_window_ != 0 and claim_window_ <= 2**32, "certificate: bad claim window"
     # bounds agree across contracts: every period end the registry can hand out, plus
     # the claim window, fits the 40-bit period fields (expiry = period_end + window)
@@ -164,40 +251,102 @@ def __init__(registry_: IMeterRegistry, claim_window_: uint256, base_uri_: Strin
 
 @external
 @nonreentrant
-def issue(meter: address) -> uint256:
+def issue(meter: address, profile: DynArray[uint256, MAX_PROFILE_WORDS] = []) -> uint256:
     """
     @notice Certifies all generation of `meter` credited since its last
-            issuance under a new id and mints it (1 unit = 1 Wh) to the
-            meter's owner. Callable by the owner or the operator.
+            issuance and mints it (1 unit = 1 Wh) to the meter's owner, one
+            new id per calendar month the period touches. Only the meter's
+            owner issues, so nobody else can split its generation.
+    @dev Without a profile the period must lie within one month and the
+         certificate takes plain claims only.
     @param meter The 20-byte meter address.
-    @return uint256 The 32-byte new certificate id.
+    @param profile The Wh of every slot of the period, packed 8 slots per
+           32-byte word (32-bit lanes, top bit clear), word 0 holding slot
+           `8 * (first_slot // 8)` where first_slot = period_start // SLOT_S
+           and the last slot is (period_end - 1) // SLOT_S; lanes outside
+           the period are zero; it sums to the certified Wh. Empty for none.
+    @return uint256 The 32-byte id of the first new certificate (a period
+            over several months mints consecutive ids).
     """
     wh: uint256 = 0
-    start: uint64 = 0
-    end: uint64 = 0
+    start64: uint64 = 0
+    end64: uint64 = 0
     owner: address = empty(address)
     method: uint8 = 0
-    wh, start, end, owner, method = extcall REGISTRY.take_certifiable(meter)
+    wh, start64, end64, owner, method = extcall REGISTRY.take_certifiable(meter)
     assert owner != empty(address), "certificate: unknown meter"
-    assert msg.sender == owner or msg.sender == ownable.owner, "certificate: caller is not owner or operator"
     assert wh != 0, "certificate: nothing to issue"
+    assert msg.sender == owner, "certificate: caller is not the meter owner"
     assert wh <= MAX_AMOUNT_WH, "certificate: amount too large"
+    start: uint256 = convert(start64, uint256)
+    end: uint256 = convert(end64, uint256)
+    # the registry's period is (start, end] with start < end: its slots are start // S .. (end - 1) // S
+    first_slot: uint256 = start // slots.SLOT_S
+    last_slot: uint256 = (end - 1) // slots.SLOT_S
+    first_id: uint256 = self.next_id
+    id: uint256 = first_id
+    amounts: DynArray[uint256, _MAX_MONTHS] = []
+    meter_index: uint256 = self._meter_index(meter, owner)
 
-    id: uint256 = self.next_id
-    self.next_id = id + 1
-    self._cert_a[id] = (
-        convert(meter, uint256)
-        | (convert(method, uint256) << 160)
-        | (convert(end, uint256) << 176)
-        | ((block.timestamp & _MASK40) << 216)
-    )
-    self._cert_b[id] = convert(owner, uint256) | (convert(start, uint256) << 160) | (wh << 200)
-    log CertificateIssued(
-        id=id, meter=meter, generator=owner, method=method, period_start=start, period_end=end, amount_wh=wh
-    )
+    if len(profile) == 0:
+        month_end: uint256 = 0
+        _yyyymm: uint256 = 0
+        _month_start: uint256 = 0
+        _yyyymm, _month_start, month_end = cert_months._month_of(first_slot * slots.SLOT_S)
+        assert end <= month_end, "certificate: period spans two months; issue with a profile"
+        self._record(id, meter_index, meter, owner, method, start, end, wh, _UNPROFILED)
+        amounts.append(wh)
+        id += 1
+    else:
+        first_word: uint256 = first_slot // SLOTS_PER_WORD
+        assert len(profile) == last_slot // SLOTS_PER_WORD - first_word + 1, "certificate: profile does not cover the period"
+        # lanes before the first slot and after the last one are zero
+        assert profile[0] & ((1 << (_LANE_BITS * (first_slot % SLOTS_PER_WORD))) - 1) == 0, "certificate: profile outside the period"
+        assert profile[len(profile) - 1] >> (_LANE_BITS * (last_slot % SLOTS_PER_WORD + 1)) == 0, "certificate: profile outside the period"
+        total: uint256 = 0
+        piece_start: uint256 = start
+        word: uint256 = 0  # index into `profile` of the piece's first word
+        for _m: uint256 in range(_MAX_MONTHS):
+            month_end: uint256 = 0
+            _yyyymm: uint256 = 0
+            _month_start: uint256 = 0
+            # the piece's first slot is piece_start // S (piece_start is a month start after the first piece)
+            _yyyymm, _month_start, month_end = cert_months._month_of((piece_start // slots.SLOT_S) * slots.SLOT_S)
+            piece_end: uint256 = min(end, month_end)
+            # months start at midnight, a multiple of 8 slots: pieces split between words
+            past_word: uint256 = ((piece_end - 1) // slots.SLOT_S) // SLOTS_PER_WORD - first_word + 1
+            # lane sums: even and odd lanes in 64-bit containers (at most 400 values below 2**31 each: no carry out)
+            lanes: uint256 = 0
+            link: bytes32 = convert(id, bytes32)
+            for j: uint256 in range(word, past_word, bound=MAX_PROFILE_WORDS):
+                w: uint256 = profile[j]
+                assert w & _GUARD == 0, "certificate: slot amount too large"
+                lanes += (w & _LOW32_OF_64) + ((w >> 32) & _LOW32_OF_64)
+                link = keccak256(concat(link, convert(w, bytes32)))
+            piece_wh: uint256 = self._fold(lanes)
+            if piece_wh != 0:
+                self._record(id, meter_index, meter, owner, method, piece_start, piece_end, piece_wh, convert(link, uint256) >> _CLAIMED_BITS)
+                if word == 0 and past_word == len(profile):
+                    log CertificateProfile(id=id, first_slot=first_word * SLOTS_PER_WORD, slot_wh=profile)
+                else:
+                    log CertificateProfile(id=id, first_slot=(first_word + word) * SLOTS_PER_WORD, slot_wh=self._words(profile, word, past_word))
+                amounts.append(piece_wh)
+                id += 1
+            total += piece_wh
+            if piece_end == end:
+                break
+            assert _m + 1 < _MAX_MONTHS, "certificate: profile spans too many months"
+            piece_start = month_end
+            word = past_word
+        assert total == wh, "certificate: profile does not sum to the certified Wh"
+    self.next_id = id
+
     # mints last: the receiver hook of a contract owner runs after all effects
-    erc1155._safe_mint(owner, id, wh, b"")
-    return id
+    for k: uint256 in range(len(amounts), bound=_MAX_MONTHS):
+        assert erc1155._check_on_erc1155_received(
+            empty(address), owner, first_id + k, amounts[k], b""
+        ), "erc1155: transfer to non-IERC1155Receiver implementer"
+    return first_id
 
 
 # ================================================================ TRANSFERS
@@ -279,6 +428,77 @@ def claim_batch(
         self._claim(ids[i], amounts[i], beneficiary, purpose)
 
 
+@external
+@nonreentrant
+def claim_slots(
+    id: uint256,
+    unclaimed: DynArray[uint256, MAX_PROFILE_WORDS],
+    first_word: uint256,
+    slot_wh: DynArray[uint256, MAX_PROFILE_WORDS],
+    beneficiary: address,
+    purpose: String[128],
+):
+    """
+    @notice A time-matched claim: retires, from the caller's balance, the Wh
+            `slot_wh` names for each slot of certificate `id`, for
+            `beneficiary`. No slot is claimed beyond what it has left.
+    @param id The 32-byte certificate id (issued with a profile).
+    @param unclaimed The certificate's unclaimed Wh per slot now, every word
+           of its profile (as issued, minus every time-matched claim; from
+           the CertificateProfile and ClaimedSlots events): it must match
+           the on-chain commitment.
+    @param first_word The 32-byte index, into the certificate's words, of
+           the first word `slot_wh` covers.
+    @param slot_wh The Wh to claim per slot, packed as the profile is
+           (8 lanes of 32 bits, top bit clear), for words first_word..
+    @param beneficiary The 20-byte consumer the zero-carbon claim is for.
+    @param purpose Up to 128 characters, e.g. "site Nord, 24/7".
+    """
+    assert beneficiary != empty(address), "certificate: zero beneficiary"
+    a: uint256 = self._cert_a[id]
+    assert a != 0, "certificate: unknown id"
+    self._check_movable(id)
+    c: uint256 = self._cert_c[id]
+    assert c >> _CLAIMED_BITS > _UNPROFILED, "certificate: no profile"
+    first: uint256 = 0
+    last: uint256 = 0
+    first, last = self._slot_range(a)
+    base_word: uint256 = first // SLOTS_PER_WORD
+    n: uint256 = last // SLOTS_PER_WORD - base_word + 1
+    assert len(unclaimed) == n, "certificate: unclaimed does not cover the profile"
+    assert first_word + len(slot_wh) <= n, "certificate: slots outside the profile"
+    old_chain: bytes32 = convert(id, bytes32)
+    new_chain: bytes32 = old_chain
+    lanes: uint256 = 0
+    for j: uint256 in range(n, bound=MAX_PROFILE_WORDS):
+        r: uint256 = unclaimed[j]
+        old_chain = keccak256(concat(old_chain, convert(r, bytes32)))
+        if j >= first_word and j < first_word + len(slot_wh):
+            x: uint256 = slot_wh[j - first_word]
+            assert x & _GUARD == 0, "certificate: slot amount too large"
+            # lanes are below 2**31 with the guard bit set on `r`: a lane whose claim
+            # exceeds what is left clears its guard bit, and no borrow crosses lanes
+            d: uint256 = unsafe_sub(r | _GUARD, x)
+            assert d & _GUARD == _GUARD, "certificate: slot claim exceeds its generation"
+            r = d & ~_GUARD
+            lanes += (x & _LOW32_OF_64) + ((x >> 32) & _LOW32_OF_64)
+        new_chain = keccak256(concat(new_chain, convert(r, bytes32)))
+    assert convert(old_chain, uint256) >> _CLAIMED_BITS == c >> _CLAIMED_BITS, "certificate: stale unclaimed profile"
+    amount: uint256 = self._fold(lanes)
+    assert amount != 0, "certificate: zero amount"
+    claimed: uint256 = self._burn_claimed(id, amount, beneficiary)
+    self._cert_c[id] = ((convert(new_chain, uint256) >> _CLAIMED_BITS) << _CLAIMED_BITS) | claimed
+    log ClaimedSlots(
+        claimer=msg.sender,
+        beneficiary=beneficiary,
+        id=id,
+        amount=amount,
+        purpose=purpose,
+        first_slot=(base_word + first_word) * SLOTS_PER_WORD,
+        slot_wh=slot_wh,
+    )
+
+
 # ================================================================ OPERATOR
 
 
@@ -294,8 +514,8 @@ def revoke(id: uint256, reason: String[128]):
     ownable._check_owner()
     word: uint256 = self._cert_a[id]
     assert word != 0, "certificate: unknown id"
-    assert (word >> 168) & 255 == 0, "certificate: already revoked"
-    self._cert_a[id] = word | (1 << 168)
+    assert (word >> _SHIFT_REVOKED) & 255 == 0, "certificate: already revoked"
+    self._cert_a[id] = word | (1 << _SHIFT_REVOKED)
     log Revoked(id=id, reason=reason)
 
 
@@ -338,24 +558,23 @@ def certificate(id: uint256) -> CertificateData:
     """
     a: uint256 = self._cert_a[id]
     assert a != 0, "certificate: unknown id"
-    b: uint256 = self._cert_b[id]
-    meter: address = convert(convert(a & _MASK160, uint160), address)
-    issued: uint256 = b >> 200
-    outstanding: uint256 = erc1155.total_supply[id]
-    end: uint256 = (a >> 176) & _MASK40
+    meter: address = self._meter_at[a & _MASK32]
+    issued: uint256 = a >> _SHIFT_AMOUNT
+    claimed: uint256 = self._cert_c[id] & _MASK56
+    end: uint256 = (a >> _SHIFT_END) & _MASK40
     return CertificateData(
         meter=meter,
-        generator=convert(convert(b & _MASK160, uint160), address),
+        generator=convert(convert(self._meter_entry[meter] >> 32, uint160), address),
         generator_name=staticcall REGISTRY.meter_name(meter),
-        method=convert((a >> 160) & 255, uint8),
-        period_start=convert((b >> 160) & _MASK40, uint64),
+        method=convert((a >> _SHIFT_METHOD) & 255, uint8),
+        period_start=convert((a >> _SHIFT_START) & _MASK40, uint64),
         period_end=convert(end, uint64),
         amount_wh=issued,
-        issued_at=convert(a >> 216, uint64),
+        issued_at=convert((a >> _SHIFT_ISSUED) & _MASK40, uint64),
         expires_at=convert(end + CLAIM_WINDOW, uint64),
-        revoked=(a >> 168) & 255 != 0,
-        outstanding_wh=outstanding,
-        claimed_wh=issued - outstanding,
+        revoked=(a >> _SHIFT_REVOKED) & 255 != 0,
+        outstanding_wh=issued - claimed,
+        claimed_wh=claimed,
     )
 
 
@@ -367,7 +586,7 @@ def issued_wh_of(id: uint256) -> uint256:
     @param id The 32-byte certificate id.
     @return uint256 The 32-byte amount in Wh.
     """
-    return self._cert_b[id] >> 200
+    return self._cert_a[id] >> _SHIFT_AMOUNT
 
 
 @external
@@ -376,15 +595,23 @@ def trade_info(id: uint256) -> (uint8, uint64, bool, uint64):
     """
     @notice What a market needs of `id` in one storage read: its generation
             method, period end (s), revoked flag and expiry (s; units move
-            and claim while block time <= it). All zero for an unknown id.
+            and claim while `block.timestamp < expires_at`, the one expiry
+            rule). All zero for an unknown id. The vintage is the month of
+            `period_end - 1` (see `vintage`): a period ending at midnight of
+            the 1st belongs to the month before.
     @param id The 32-byte certificate id.
     @return method, period_end, revoked, expires_at
     """
     a: uint256 = self._cert_a[id]
     if a == 0:
         return 0, 0, False, 0
-    end: uint256 = (a >> 176) & _MASK40
-    return convert((a >> 160) & 255, uint8), convert(end, uint64), (a >> 168) & 255 != 0, convert(end + CLAIM_WINDOW, uint64)
+    end: uint256 = (a >> _SHIFT_END) & _MASK40
+    return (
+        convert((a >> _SHIFT_METHOD) & 255, uint8),
+        convert(end, uint64),
+        (a >> _SHIFT_REVOKED) & 255 != 0,
+        convert(end + CLAIM_WINDOW, uint64),
+    )
 
 
 @external
@@ -395,7 +622,93 @@ def claimed_of(id: uint256) -> uint256:
     @param id The 32-byte certificate id.
     @return uint256 The 32-byte amount in Wh.
     """
-    return (self._cert_b[id] >> 200) - erc1155.total_supply[id]
+    return self._cert_c[id] & _MASK56
+
+
+@external
+@view
+def total_supply(id: uint256) -> uint256:
+    """
+    @notice Outstanding (issued, not claimed) Wh of `id`: ERC-1155 supply.
+    @param id The 32-byte certificate id.
+    @return uint256 The 32-byte amount in Wh.
+    """
+    return (self._cert_a[id] >> _SHIFT_AMOUNT) - (self._cert_c[id] & _MASK56)
+
+
+@external
+@view
+def exists(id: uint256) -> bool:
+    """
+    @notice Whether `id` has outstanding units.
+    @param id The 32-byte certificate id.
+    @return bool True if its supply is non-zero.
+    """
+    return (self._cert_a[id] >> _SHIFT_AMOUNT) != (self._cert_c[id] & _MASK56)
+
+
+@external
+@view
+def slots_of(id: uint256) -> (uint256, uint256, bool):
+    """
+    @notice The slots certificate `id` covers and whether it has a profile.
+    @param id The 32-byte certificate id.
+    @return first_slot, last_slot The 32-byte slot numbers (slot k is
+            [k * SLOT_S, (k + 1) * SLOT_S)), profiled True if issued with a
+            per-slot profile (time-matched claims possible).
+    """
+    a: uint256 = self._cert_a[id]
+    assert a != 0, "certificate: unknown id"
+    first: uint256 = 0
+    last: uint256 = 0
+    first, last = self._slot_range(a)
+    return first, last, self._cert_c[id] >> _CLAIMED_BITS > _UNPROFILED
+
+
+@external
+@view
+def profile_commitment(id: uint256) -> uint256:
+    """
+    @notice The commitment to the unclaimed Wh per slot of `id`: the top
+            200 bits of the hash chain h = bytes32(id), h = keccak256(h ++
+            word) over its unclaimed profile words (the low 56 bits zero);
+            0 for a certificate without a profile.
+    @param id The 32-byte certificate id.
+    @return uint256 The 32-byte commitment.
+    """
+    commitment: uint256 = self._cert_c[id] >> _CLAIMED_BITS
+    if commitment <= _UNPROFILED:
+        return 0
+    return commitment << _CLAIMED_BITS
+
+
+@external
+@view
+def vintage(id: uint256) -> uint256:
+    """
+    @notice The vintage of `id`: the UTC calendar month (YYYYMM) that holds
+            its whole period, i.e. the month of its last slot.
+    @param id The 32-byte certificate id.
+    @return uint256 The 32-byte vintage YYYYMM.
+    """
+    a: uint256 = self._cert_a[id]
+    assert a != 0, "certificate: unknown id"
+    yyyymm: uint256 = 0
+    _s: uint256 = 0
+    _e: uint256 = 0
+    yyyymm, _s, _e = cert_months._month_of(((a >> _SHIFT_END) & _MASK40) - 1)
+    return yyyymm
+
+
+@external
+@pure
+def month_of(timestamp_s: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice The UTC calendar month holding `timestamp_s`.
+    @param timestamp_s The 32-byte time in seconds.
+    @return yyyymm, start_s, end_s The month as YYYYMM and its bounds [start, end) in seconds.
+    """
+    return cert_months._month_of(timestamp_s)
 
 
 # ================================================================ INTERNAL
@@ -405,8 +718,9 @@ def claimed_of(id: uint256) -> uint256:
 @view
 def _check_movable(id: uint256):
     a: uint256 = self._cert_a[id]
-    assert (a >> 168) & 255 == 0, "certificate: revoked"
-    assert a == 0 or block.timestamp <= ((a >> 176) & _MASK40) + CLAIM_WINDOW, "certificate: expired"
+    assert (a >> _SHIFT_REVOKED) & 255 == 0, "certificate: revoked"
+    # the one expiry rule: live while block.timestamp < expires_at
+    assert a == 0 or block.timestamp < ((a >> _SHIFT_END) & _MASK40) + CLAIM_WINDOW, "certificate: expired"
 
 
 @internal
@@ -436,7 +750,109 @@ def _claim(id: uint256, amount: uint256, beneficiary: address, purpose: String[1
     a: uint256 = self._cert_a[id]
     assert a != 0, "certificate: unknown id"
     self._check_movable(id)
-    assert erc1155.balanceOf[msg.sender][id] >= amount, "certificate: claim exceeds balance"
-    erc1155._burn(msg.sender, id, amount)
-    self.claimed_balance_of[beneficiary][id] += amount
+    c: uint256 = self._cert_c[id]
+    self._cert_c[id] = (c >> _CLAIMED_BITS << _CLAIMED_BITS) | self._burn_claimed(id, amount, beneficiary)
     log Claimed(claimer=msg.sender, beneficiary=beneficiary, id=id, amount=amount, purpose=purpose)
+
+
+@internal
+def _burn_claimed(id: uint256, amount: uint256, beneficiary: address) -> uint256:
+    """
+    @dev Burns `amount` Wh of `id` from the caller and credits the
+         beneficiary; returns the id's new claimed total (the caller writes
+         it into `_cert_c`). Claimed <= issued < 2**56: it fits its 56 bits.
+    """
+    balance: uint256 = erc1155.balanceOf[msg.sender][id]
+    assert balance >= amount, "certificate: claim exceeds balance"
+    erc1155.balanceOf[msg.sender][id] = unsafe_sub(balance, amount)
+    self.claimed_balance_of[beneficiary][id] += amount
+    log IERC1155.TransferSingle(_operator=msg.sender, _from=msg.sender, _to=empty(address), _id=id, _value=amount)
+    # units of an id sum to issued - claimed, so this never passes the issued Wh
+    return (self._cert_c[id] & _MASK56) + amount
+
+
+@internal
+def _record(
+    id: uint256, meter_index: uint256, meter: address, owner: address, method: uint8, start: uint256, end: uint256, wh: uint256, commitment: uint256
+):
+    """
+    @dev Records certificate `id` for the period (start, end] with `wh` Wh
+         and its profile commitment (`_UNPROFILED` for none), and credits
+         the owner (mint without snekmate's supply hooks: the supply is
+         issued - claimed).
+    """
+    self._cert_a[id] = (
+        meter_index
+        | (convert(method, uint256) << _SHIFT_METHOD)
+        | (start << _SHIFT_START)
+        | (end << _SHIFT_END)
+        | ((block.timestamp & _MASK40) << _SHIFT_ISSUED)
+        | (wh << _SHIFT_AMOUNT)
+    )
+    self._cert_c[id] = commitment << _CLAIMED_BITS
+    erc1155.balanceOf[owner][id] = wh
+    log CertificateIssued(
+        id=id,
+        meter=meter,
+        generator=owner,
+        method=method,
+        period_start=convert(start, uint64),
+        period_end=convert(end, uint64),
+        amount_wh=wh,
+    )
+    log IERC1155.TransferSingle(_operator=msg.sender, _from=empty(address), _to=owner, _id=id, _value=wh)
+
+
+@internal
+def _meter_index(meter: address, owner: address) -> uint256:
+    """
+    @dev The meter's index in `_meter_at`, assigned at its first issuance.
+         A meter address keeps its owner for life in the registry (a key
+         rotation makes a new address), so the generator stored with it
+         stays the one the registry names.
+    """
+    entry: uint256 = self._meter_entry[meter]
+    if entry != 0:
+        assert convert(convert(entry >> 32, uint160), address) == owner, "certificate: meter owner changed"
+        return entry & _MASK32
+    index: uint256 = self._meter_count + 1
+    assert index <= _MASK32, "certificate: too many meters"
+    self._meter_count = index
+    self._meter_at[index] = meter
+    self._meter_entry[meter] = index | (convert(owner, uint256) << 32)
+    return index
+
+
+@internal
+@view
+def _slot_range(a: uint256) -> (uint256, uint256):
+    """
+    @dev The first and last slot of the period (start, end] packed in `a`.
+    """
+    return ((a >> _SHIFT_START) & _MASK40) // slots.SLOT_S, (((a >> _SHIFT_END) & _MASK40) - 1) // slots.SLOT_S
+
+
+@internal
+@pure
+def _fold(lanes: uint256) -> uint256:
+    """
+    @dev Sum of the four 64-bit containers of `lanes` (each below 2**41:
+         the even + odd 32-bit lanes of at most 400 words), pairwise: no
+         partial sum reaches the next container.
+    """
+    x: uint256 = (lanes & _LOW64_OF_128) + ((lanes >> 64) & _LOW64_OF_128)
+    return (x & (2**128 - 1)) + (x >> 128)
+
+
+@internal
+@pure
+def _words(
+    profile: DynArray[uint256, MAX_PROFILE_WORDS], start: uint256, stop: uint256
+) -> DynArray[uint256, MAX_PROFILE_WORDS]:
+    """
+    @dev profile[start:stop].
+    """
+    out: DynArray[uint256, MAX_PROFILE_WORDS] = []
+    for j: uint256 in range(start, stop, bound=MAX_PROFILE_WORDS):
+        out.append(profile[j])
+    return out

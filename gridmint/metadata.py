@@ -19,12 +19,18 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def is_expired(expires_at: int, now: int) -> bool:
+    """The one expiry rule of certificate units (EnvironmentalCertificate, CertificateExchange): live while
+    the block time is before `expires_at`; from that second on nothing moves, lists or is claimed."""
+    return now >= expires_at
+
+
 def status(cert, now: int) -> str:
     if cert.revoked:
         return "revoked"
     if cert.outstanding_wh == 0:
         return "fully claimed"
-    if now > cert.expires_at:
+    if is_expired(cert.expires_at, now):
         return "expired"
     return "active"
 

@@ -1,10 +1,12 @@
 """Environmental-value certificates from the command line.
 
     ape run certificates list [--holder ADDR]        --network ethereum:local:foundry
-    ape run certificates show ID
-    ape run certificates issue METER --account ALIAS
+    ape run certificates show ID                     (its data and its per-slot profile: Wh generated, claimed, left)
+    ape run certificates issue METER [--no-profile] --account ALIAS
     ape run certificates transfer ID TO KWH --account ALIAS
     ape run certificates claim ID KWH --beneficiary ADDR --purpose TEXT --account ALIAS
+    ape run certificates claim ID KWH --slots FROM..TO --beneficiary ADDR --purpose TEXT --account ALIAS
+    ape run certificates matching BENEFICIARY --meter METER      (its consumption per slot against green Wh: the 24/7 score)
     ape run certificates metadata --out DIR           (ERC-1155 metadata JSON files for uri(id))
 
 The certificate market (CertificateExchange: units against the quote token, price per kWh):
@@ -22,10 +24,15 @@ METHOD is solar, wind, hydro, geothermal or biomass; VINTAGE the UTC month of a 
 end, 2026-06 or 202606. An ask sells units of one certificate id; a bid names a class (method and
 vintage) and buys from any ask of it, cheapest first.
 
+Per slot: `issue` gives the certificate its 30-minute profile, built from the meter's accepted
+readings (a reading's Wh belong to the slot of its last second); a period over a month end becomes one
+certificate per month. `claim --slots FROM..TO` (UTC, e.g. 2026-06-10T17:00..2026-06-10T19:00) is a
+time-matched claim: KWH drawn from those slots, earliest first, never beyond what a slot has left.
+
 Amounts are kWh (1 certificate unit = 1 Wh; "250 Wh" with a suffix). Bad input (an unknown id, a
 name where an address belongs, more than held, a revoked or expired id) is one line on stderr and
 exit status 2 with nothing sent; `issue` and the rest are simulated first and refused with the
-contract's reason (e.g. an account that is neither the meter's owner nor the operator).
+contract's reason (e.g. an account that is not the meter's owner: only the owner issues).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from gridmint.generated.contracts import CLOSE_FILLED
-from gridmint.metadata import certificate_metadata, id_hex, status
+from gridmint.metadata import certificate_metadata, id_hex, is_expired, status
 from gridmint.units import (
     CLOSE_REASONS, certificate_class, kwh, parse_duration_s, parse_energy_wh, parse_price, parse_renewable_method,
     parse_vintage, price, tick_digits, token, when,
@@ -79,8 +86,9 @@ def _check_usable(ctx: CliContext, c, id):
     """Refuses a revoked certificate, and one expired by the time the transaction lands."""
     if c.revoked:
         raise Refused(f"certificate #{id} is revoked")
-    if ctx.landing_time() > c.expires_at:
-        expired = "expired" if ctx.now() > c.expires_at else "expires"
+    # the one expiry rule: live while block time < expires_at
+    if is_expired(c.expires_at, ctx.landing_time()):
+        expired = "expired" if is_expired(c.expires_at, ctx.now()) else "expires"
         raise Refused(f"certificate #{id} {expired} on {when(int(c.expires_at))}")
 
 
@@ -141,14 +149,57 @@ def show(network, id, verbose):
     id = _id(id)
     c = _get(ctx.cert, id)
     tables.console().print_json(json.dumps(certificate_metadata(id, c, ctx.now())))
+    first, last, profiled = ctx.cert.slots_of(id)
+    if not profiled:
+        click.echo(f"certificate #{id} has no per-slot profile (plain claims only)")
+        return
+    from gridmint import profile as P
+
+    slot_s = int(ctx.cert.SLOT_S())
+    issued = _profile_of(ctx, id)
+    left = _unclaimed_of(ctx, id)
+    table = tables.table(f"certificate #{id}: Wh per {slot_s // 60}-minute slot (UTC)", "slot", "generated Wh",
+                         "claimed Wh", "left Wh", right=("generated Wh", "claimed Wh", "left Wh"))
+    for slot in range(first, last + 1):
+        wh = issued.get(slot, 0)
+        if wh:
+            table.add_row(when(slot * slot_s), str(wh), str(wh - left.get(slot, 0)), str(left.get(slot, 0)))
+    tables.show(table)
+    click.echo(f"vintage {ctx.cert.vintage(id)}; {sum(issued.values())} Wh in {len(issued)} slots; "
+               f"commitment {'matches' if ctx.cert.profile_commitment(id) == P.commitment(id, P.pack(first, last, left)) else 'DIFFERS from'} the events")
+
+
+def _logs(ctx: Certs, name: str, **topics) -> list[dict]:
+    """Decoded events of the certificate or registry contract (by name), as argument dicts in chain order."""
+    contract = ctx.cert if hasattr(ctx.cert, name) else ctx.registry
+    head = int(ctx.head().number)
+    return [dict(log.event_arguments) for log in getattr(contract, name).range(0, head + 1, search_topics=topics or None)]
+
+
+def _profile_of(ctx: Certs, id: int) -> dict[int, int]:
+    from gridmint import profile as P
+
+    logs = _logs(ctx, "CertificateProfile", id=id)
+    if not logs:
+        raise Refused(f"certificate #{id} has no CertificateProfile event")
+    return P.unpack(int(logs[0]["first_slot"]), [int(w) for w in logs[0]["slot_wh"]])
+
+
+def _unclaimed_of(ctx: Certs, id: int) -> dict[int, int]:
+    from gridmint.matching import unclaimed_from_events
+
+    profiles = [{"id": id, **e} for e in _logs(ctx, "CertificateProfile", id=id)]
+    claims = [{"id": id, **e} for e in _logs(ctx, "ClaimedSlots", id=id)]
+    return unclaimed_from_events(profiles, claims).get(id, {})
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @click.argument("meter")
+@click.option("--no-profile", is_flag=True, help="issue without the per-slot profile (one month only; plain claims only)")
 @account_option
 @verbose_option
-def issue(network, meter, account_spec, verbose):
-    """Certify a meter's renewable generation since its last issuance (the meter's owner or the operator)."""
+def issue(network, meter, no_profile, account_spec, verbose):
+    """Certify a meter's renewable generation since its last issuance, with its per-slot profile (the meter's owner)."""
     ctx = _cert(network, verbose, account_spec)
     cert, registry = ctx.cert, ctx.registry
     meter = parse_address(meter, "meter")
@@ -158,10 +209,22 @@ def issue(network, meter, account_spec, verbose):
     wh, start, end = registry.certifiable(meter)
     if wh == 0:
         raise Refused(f"meter {meter} has no certifiable generation to issue")
-    tx = sender.send(cert.issue, meter, what="issue")
-    (ev,) = tx.decode_logs(cert.CertificateIssued)
-    click.echo(f"issued certificate #{ev.id}: {kwh(ev.amount_wh)} generated {when(int(ev.period_start))} .. "
-               f"{when(int(ev.period_end))}, to {ev.generator}")
+    if no_profile:
+        tx = sender.send(cert.issue, meter, what="issue")
+    else:
+        from gridmint import profile as P
+
+        slot_s = int(cert.SLOT_S())
+        readings = [(int(e["timestamp"]), int(e["generated_wh"])) for e in _logs(ctx, "ReadingAccepted", meter=meter)
+                    if start < int(e["timestamp"]) <= end]
+        words = P.issue_words(int(start), int(end), P.profile_from_readings(readings, slot_s), slot_s)
+        if len(words) > P.MAX_PROFILE_WORDS:
+            raise Refused(f"the period since the last issuance is too long for one profile ({len(words)} words, "
+                          f"at most {P.MAX_PROFILE_WORDS})")
+        tx = sender.send(cert.issue, meter, words, what="issue")
+    for ev in tx.decode_logs(cert.CertificateIssued):
+        click.echo(f"issued certificate #{ev.id}: {kwh(ev.amount_wh)} generated {when(int(ev.period_start))} .. "
+                   f"{when(int(ev.period_end))}, vintage {cert.vintage(ev.id)}, to {ev.generator}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -184,9 +247,11 @@ def transfer(network, id, to, amount, account_spec, verbose):
 @click.argument("amount", metavar="KWH")
 @click.option("--beneficiary", required=True, help="the address of the consumer the zero-carbon claim is for")
 @click.option("--purpose", required=True, help="what the claim covers (up to 128 bytes)")
+@click.option("--slots", default=None, metavar="FROM..TO",
+              help="a time-matched claim from these slots (UTC times, e.g. 2026-06-10T17:00..2026-06-10T19:00)")
 @account_option
 @verbose_option
-def claim(network, id, amount, beneficiary, purpose, account_spec, verbose):
+def claim(network, id, amount, beneficiary, purpose, slots, account_spec, verbose):
     """Retire KWH of certificate ID for a beneficiary: the proof of zero-carbon consumption."""
     if len(purpose.encode()) > 128:
         raise Refused("the purpose is limited to 128 bytes")
@@ -194,8 +259,88 @@ def claim(network, id, amount, beneficiary, purpose, account_spec, verbose):
     id, wh = _id(id), parse_energy_wh(amount)
     beneficiary = address_or_account(beneficiary, "beneficiary")
     sender = _holder_of(ctx, id, wh)
-    sender.send(ctx.cert.claim, id, wh, beneficiary, purpose, what="claim")
-    click.echo(f"claimed {kwh(wh)} of certificate #{id} for {beneficiary}: {purpose}")
+    if slots is None:
+        sender.send(ctx.cert.claim, id, wh, beneficiary, purpose, what="claim")
+        click.echo(f"claimed {kwh(wh)} of certificate #{id} for {beneficiary}: {purpose}")
+        return
+    from gridmint import matching
+
+    first, last, profiled = ctx.cert.slots_of(id)
+    if not profiled:
+        raise Refused(f"certificate #{id} has no per-slot profile: claim it without --slots")
+    slot_s = int(ctx.cert.SLOT_S())
+    lo, hi = _slot_window(slots, slot_s)
+    lo, hi = max(lo, first), min(hi, last)
+    left = _unclaimed_of(ctx, id)
+    window = {s: w for s, w in left.items() if lo <= s <= hi and w > 0}
+    if sum(window.values()) < wh:
+        raise Refused(f"those slots of certificate #{id} have {kwh(sum(window.values()))} left, not {kwh(wh)}")
+    need, rest = {}, wh
+    for s in sorted(window):  # earliest first
+        need[s] = min(window[s], rest)
+        rest -= need[s]
+        if not rest:
+            break
+    plan = matching.plan_slot_claims(need, {id: left}, {id: wh})
+    txs = matching.claim_by_slot(_SendingCert(ctx.cert, sender), None, beneficiary, plan, {id: left}, purpose)
+    (ev,) = txs[0].decode_logs(ctx.cert.ClaimedSlots)
+    click.echo(f"claimed {kwh(ev.amount)} of certificate #{id} for {beneficiary} in {len(plan[id])} slot{'s' if len(plan[id]) != 1 else ''} "
+               f"from {when(min(plan[id]) * slot_s)} to {when((max(plan[id]) + 1) * slot_s)}: {purpose}")
+
+
+class _SendingCert:
+    """The certificate contract as matching.claim_by_slot calls it, each write simulated and sent by `sender`."""
+
+    def __init__(self, cert, sender):
+        self._cert, self._sender = cert, sender
+
+    def slots_of(self, id):
+        return self._cert.slots_of(id)
+
+    def claim_slots(self, *args, sender=None):
+        return self._sender.send(self._cert.claim_slots, *args, what="claim_slots")
+
+
+def _slot_window(text: str, slot_s: int) -> tuple[int, int]:
+    """FROM..TO (UTC ISO times) -> (first slot, last slot): the slots that start in [FROM, TO)."""
+    from datetime import datetime, timezone
+
+    try:
+        a, b = text.split("..")
+        t0, t1 = (int(datetime.fromisoformat(x.strip()).replace(tzinfo=timezone.utc).timestamp()) for x in (a, b))
+    except ValueError:
+        raise Refused(f"--slots must read FROM..TO in UTC, e.g. 2026-06-10T17:00..2026-06-10T19:00, not {text!r}")
+    if t1 <= t0:
+        raise Refused(f"--slots: {b.strip()} is not after {a.strip()}")
+    return -(-t0 // slot_s), t1 // slot_s - 1
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.argument("beneficiary")
+@click.option("--meter", required=True, help="the beneficiary's meter: its readings give the consumption per slot")
+@click.option("--json", "as_json", is_flag=True, help="print the matching as JSON")
+@verbose_option
+def matching(network, beneficiary, meter, as_json, verbose):
+    """The 24/7 score: a beneficiary's consumption per slot against the green Wh claimed for it per slot."""
+    from gridmint import matching as M
+
+    ctx = _cert(network, verbose)
+    beneficiary = address_or_account(beneficiary, "beneficiary")
+    meter = parse_address(meter, "meter")
+    slot_s = int(ctx.cert.SLOT_S())
+    consumed = M.consumption_by_slot(
+        [(int(e["timestamp"]), int(e["consumed_wh"])) for e in _logs(ctx, "ReadingAccepted", meter=meter)], slot_s)
+    result = M.score(consumed, M.green_by_slot(_logs(ctx, "ClaimedSlots", beneficiary=beneficiary), beneficiary))
+    if as_json:
+        click.echo(json.dumps(result.as_dict(slot_s)))
+        return
+    table = tables.table(f"24/7 matching of {beneficiary}", "slot (UTC)", "consumed Wh", "green Wh", "matched Wh",
+                         right=("consumed Wh", "green Wh", "matched Wh"))
+    for r in result.rows:
+        table.add_row(r.start_utc(slot_s), str(r.consumed_wh), str(r.green_wh), str(r.matched_wh))
+    tables.show(table)
+    click.echo(f"24/7 score: {result.score:.1%} of {kwh(result.consumed_wh)} consumed matched slot by slot "
+               f"({kwh(result.matched_wh)})")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -547,7 +692,7 @@ def withdraw_(network, account_spec, verbose):
         if not wh:
             continue
         c = m.cert.certificate(i)
-        if c.revoked or now > c.expires_at:
+        if c.revoked or is_expired(c.expires_at, now):
             stuck.append(f"{kwh(wh)} of certificate #{i} ({'revoked' if c.revoked else 'expired'})")
         else:
             plan.append((i, wh))

@@ -7,6 +7,7 @@ import { fill, field, fullValue, h, message, table, txView } from "../ui";
 import { InputError, dateTime, date, kwh, method, parseKwh, period, short } from "../units";
 import { type Held, certificateMarket } from "./certmarket";
 import { auditLine } from "../audit";
+import { consumptionOf, greenOf, score, unpack } from "../matching";
 
 type Cert = Returns<"EnvironmentalCertificate", "certificate">;
 
@@ -19,7 +20,8 @@ async function cert(id: bigint): Promise<Cert> {
 const expiry = (c: Cert) => c.expires_at;
 
 function certFacts(id: bigint, c: Cert): HTMLElement {
-  const expired = expiry(c) < head.timestamp;
+  // the one expiry rule: claimable while the block time is before expires_at
+  const expired = expiry(c) <= head.timestamp;
   return h("dl", { class: "facts" },
     h("dt", {}, "Generator"), h("dd", {}, c.generator_name, " ", fullValue(c.generator)),
     h("dt", {}, "Method"), h("dd", {}, method(c.method)),
@@ -29,6 +31,55 @@ function certFacts(id: bigint, c: Cert): HTMLElement {
     h("dt", {}, "Claimable until"), h("dd", {}, c.revoked ? "revoked by the operator" : `${date(expiry(c))}${expired ? " (expired)" : ""}`),
     h("dt", {}, "Meter"), h("dd", {}, fullValue(c.meter, "meter address")),
     h("dt", {}, "Certificate id"), h("dd", {}, `#${id}`));
+}
+
+let slotSeconds: bigint | undefined;
+async function slotS(): Promise<bigint> {
+  if (slotSeconds === undefined) slotSeconds = await read("EnvironmentalCertificate", "SLOT_S");
+  return slotSeconds;
+}
+const kwhOf = (wh: bigint) => kwh(wh);
+const slotTime = (slot: bigint, s: bigint) => dateTime(slot * s);
+
+/** The certificate's per-slot profile: Wh generated in each slot, claimed by time-matched claims, left. */
+function profileView(id: bigint): HTMLElement {
+  const box = h("div", { "data-testid": "cert-profile" }, "Loading the per-slot profile…");
+  void (async () => {
+    const [profile] = await logs("EnvironmentalCertificate", "CertificateProfile", { id });
+    if (!profile) { fill(box, h("p", { class: "note" }, "Issued without a per-slot profile: plain claims only.")); return; }
+    const s = await slotS();
+    const issued = unpack(profile.args.first_slot as bigint, profile.args.slot_wh as bigint[]);
+    const claimed = new Map<bigint, bigint>();
+    for (const c of await logs("EnvironmentalCertificate", "ClaimedSlots", { id })) {
+      for (const [slot, wh] of unpack(c.args.first_slot as bigint, c.args.slot_wh as bigint[])) claimed.set(slot, (claimed.get(slot) ?? 0n) + wh);
+    }
+    const rows = [...issued].map(([slot, wh]) => [slotTime(slot, s), kwhOf(wh), kwhOf(claimed.get(slot) ?? 0n), kwhOf(wh - (claimed.get(slot) ?? 0n))]);
+    fill(box, h("details", {}, h("summary", {}, `Generation per ${Number(s) / 60}-minute slot (${issued.size} slots)`),
+      table(["Slot", "Generated", "Claimed by slot", "Left"], rows, "The certificate's per-slot profile")));
+  })().catch((e) => fill(box, h("p", { role: "alert" }, `Profile not read: ${(e as Error).message}`)));
+  return box;
+}
+
+/** A time-matched claim's 24/7 matching: the beneficiary's consumption per slot (its meters' readings)
+ *  against the green Wh claimed for it per slot, over the claim's slots; the share matched is its score. */
+function matchingView(claim: { args: any }): HTMLElement {
+  const box = h("div", { "data-testid": "proof-matching" }, "Loading the half-hour matching…");
+  void (async () => {
+    const s = await slotS();
+    const mine = unpack(claim.args.first_slot as bigint, claim.args.slot_wh as bigint[]);
+    const slots = [...mine.keys()];
+    const lo = slots.reduce((a, b) => (a < b ? a : b)), hi = slots.reduce((a, b) => (a > b ? a : b));
+    const [consumed, green] = await Promise.all([consumptionOf(claim.args.beneficiary, s, lo, hi), greenOf(claim.args.beneficiary)]);
+    const inRange = new Map([...green].filter(([slot]) => slot >= lo && slot <= hi));
+    const m = score(consumed, inRange);
+    const rows = m.rows.map((r) => [slotTime(r.slot, s), kwhOf(r.consumed), kwhOf(r.green), kwhOf(r.matched), kwhOf(mine.get(r.slot) ?? 0n)]);
+    fill(box,
+      h("p", { "data-testid": "proof-score" }, m.consumed
+        ? `24/7 score: ${(m.score * 100).toFixed(1)} % of ${kwhOf(m.consumed)} consumed from ${slotTime(lo, s)} to ${slotTime(hi + 1n, s)} matched half-hour by half-hour (${kwhOf(m.matched)}).`
+        : "The beneficiary has no meter with readings in these slots: the green Wh claimed per slot are shown."),
+      table(["Slot", "Consumed", "Green claimed", "Matched", "This claim"], rows, "Consumption against green Wh claimed, per slot"));
+  })().catch((e) => fill(box, h("p", { role: "alert" }, `Matching not read: ${(e as Error).message}`)));
+  return box;
 }
 
 export function certificatesPage(): Page {
@@ -200,11 +251,12 @@ export function proofPage(arg: string): Page {
             if (l.address.toLowerCase() !== certAddr) continue;
             try {
               const d = decodeEventLog({ abi: abi("EnvironmentalCertificate"), data: l.data, topics: l.topics });
-              if (d.eventName === "Claimed") found.push({ args: d.args, transactionHash: l.transactionHash, blockNumber: l.blockNumber });
+              if (d.eventName === "Claimed" || d.eventName === "ClaimedSlots") found.push({ args: d.args, transactionHash: l.transactionHash, blockNumber: l.blockNumber });
             } catch { /* another event */ }
           }
         } else if (kind === "id" && /^\d+$/.test(value)) {
-          found = await logs("EnvironmentalCertificate", "Claimed", { id: BigInt(value) }) as any;
+          found = [...await logs("EnvironmentalCertificate", "Claimed", { id: BigInt(value) }),
+            ...await logs("EnvironmentalCertificate", "ClaimedSlots", { id: BigInt(value) })] as any;
         } else {
           fill(out, h("p", { role: "alert" }, "Open a proof by claim transaction (#/proof/tx/0x…) or certificate id (#/proof/id/12)."));
           return;
@@ -237,14 +289,15 @@ export function proofPage(arg: string): Page {
             h("dt", {}, "Amount"), h("dd", { "data-testid": "proof-amount" }, kwh(f.args.amount)),
             h("dt", {}, "When"), h("dd", {}, `${dateTime(blocks[i])} (block ${f.blockNumber})`),
             h("dt", {}, "Transaction"), h("dd", {}, fullValue(f.transactionHash, "transaction hash")),
-            h("dt", {}, "Claimed for this beneficiary in all"), h("dd", {}, kwh(totals[i]))));
+            h("dt", {}, "Claimed for this beneficiary in all"), h("dd", {}, kwh(totals[i]))),
+          f.args.slot_wh ? [h("h3", {}, "Matched half-hour by half-hour"), matchingView(f)] : []);
       });
       // the certificate's record once, however many of its claims the proof lists
       const certCards = ids.map((id, i) => h("article", { class: "card proof", "data-testid": "proof-certificate" },
-        h("h3", {}, `The certified generation: certificate #${id}`), certFacts(id, certs[i])));
+        h("h3", {}, `The certified generation: certificate #${id}`), certFacts(id, certs[i]), profileView(id)));
       const parts = [...claimCards, ...certCards,
         h("p", { class: "note" }, "Read from the certificate contract ", fullValue(addr("EnvironmentalCertificate"), "contract address"), ` on chain ${app.dep.chain_id}; `,
-          "the Claimed events and the certificate records are on chain: anyone can check them with any node.")];
+          "the Claimed and ClaimedSlots events, the profiles and the certificate records are on chain: anyone can check them with any node.")];
       fill(out, parts);
     },
   };

@@ -4,7 +4,13 @@ For every meter, Wh ever issued <= renewable generation credited by accepted
 readings; per id, issued == outstanding + claimed (and outstanding == the sum
 of holders' balances); one meter's certificate periods never overlap; revoked
 or expired ids never move or get claimed, in single and batch transfers (ids
-repeated, mixed with revoked or expired ones, sent by approved operators)."""
+repeated, mixed with revoked or expired ones, sent by approved operators).
+
+Per slot (invariant 9): certificates carry their per-slot profile (or none, within one month);
+time-matched claims name slots; for every meter and slot, Wh claimed by slot <= Wh certified <=
+Wh generated (attributed to the slot of each reading's last second); no certificate's period
+crosses a calendar month; the on-chain commitment always equals the unclaimed words; only the
+meter's owner issues; expiry is one rule: live while now < expires_at."""
 
 import boa
 from hypothesis import event
@@ -12,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from oracle.eip712 import Reading
+from gridmint import profile as P
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.machine import AnchoredMachine
@@ -37,7 +44,7 @@ class CertificateMachine(AnchoredMachine):
             signer = meter_signer(f"cert-{label}")
             # commissioned a second ago at zero and accepted by its owner
             onboard_meter(self.reg, OPERATOR, HOLDERS[owner], signer.address, method, power, label, Registers(self.now - 1))
-            self.meters.append(dict(signer=signer, owner=HOLDERS[owner], method=method, power=power, gen=0, last=0))
+            self.meters.append(dict(signer=signer, owner=HOLDERS[owner], method=method, power=power, gen=0, last=0, slots={}))
             self.credited[signer.address] = 0
             self._submit(self.meters[-1])  # a first reading: nothing generated since commissioning
         self.issued = {m["signer"].address: 0 for m in self.meters}
@@ -45,6 +52,11 @@ class CertificateMachine(AnchoredMachine):
         self.claimed = {}  # (beneficiary, id) -> Wh
         self.revoked = set()
         self.approved = set()  # (holder, operator) pairs with setApprovalForAll
+        self.slot_s = self.cert.SLOT_S()
+        self.generated = {}  # (meter, slot) -> Wh credited, from ReadingAccepted
+        self.certified = {}  # (meter, slot) -> Wh certified, from CertificateProfile
+        self.unclaimed = {}  # id -> {slot: Wh} not yet claimed by slot
+        self.slot_claimed = {}  # (meter, slot) -> Wh claimed by time-matched claims
 
     def _submit(self, m):
         r = Reading(m["signer"].address, self.now, m["gen"], 0, 0, 0)
@@ -52,6 +64,11 @@ class CertificateMachine(AnchoredMachine):
         for e in self.reg.get_logs():
             if type(e).__name__ == "ReadingAccepted" and m["method"] != 0:
                 self.credited[str(e.meter)] += e.generated_wh
+                if e.generated_wh:
+                    slot = P.slot_of_reading(e.timestamp, self.slot_s)
+                    key = (str(e.meter), slot)
+                    self.generated[key] = self.generated.get(key, 0) + e.generated_wh
+                    m["slots"][slot] = m["slots"].get(slot, 0) + e.generated_wh
 
     # ------------------------------------------------------------ rules
 
@@ -62,7 +79,7 @@ class CertificateMachine(AnchoredMachine):
         for i, m in enumerate(self.meters):
             if m["method"]:
                 self.generate(i, seconds, 1.0)
-                self.issue(i, False)
+                self.issue(i, False, True)
 
     @rule(i=st.integers(0, len(METERS) - 1), seconds=st.integers(60, 7_200), frac=st.floats(0, 1))
     def generate(self, i, seconds, frac):
@@ -71,8 +88,8 @@ class CertificateMachine(AnchoredMachine):
         m["gen"] += int(m["power"] * seconds // 3600 * frac)
         self._submit(m)
 
-    @rule(i=st.integers(0, len(METERS) - 1), by_operator=st.booleans())
-    def issue(self, i, by_operator):
+    @rule(i=st.integers(0, len(METERS) - 1), by_operator=st.booleans(), with_profile=st.booleans())
+    def issue(self, i, by_operator, with_profile):
         m = self.meters[i]
         address = m["signer"].address
         pending = self.credited[address] - self.issued[address]
@@ -81,11 +98,39 @@ class CertificateMachine(AnchoredMachine):
             with boa.reverts("certificate: nothing to issue"):
                 self.cert.issue(address, sender=sender)
             return
-        id = self.cert.issue(address, sender=sender)
-        self.ids[id] = address
+        if by_operator:  # LOW: the operator cannot split a member's generation
+            with boa.reverts("certificate: caller is not the meter owner"):
+                self.cert.issue(address, sender=sender)
+            event("operator issuance refused")
+            return
+        _, start, end = self.reg.certifiable(address)
+        first, last = P.slot_range(start, end, self.slot_s)
+        one_month = P.month_of(first * self.slot_s)[2] >= end
+        if not with_profile and not one_month:
+            with boa.reverts("certificate: period spans two months; issue with a profile"):
+                self.cert.issue(address, sender=sender)
+            event("unprofiled across months refused")
+            return
+        words = P.issue_words(start, end, m["slots"], self.slot_s) if with_profile else []
+        if len(words) > P.MAX_PROFILE_WORDS:
+            event("profile too long")
+            return
+        first_id = self.cert.issue(address, words, sender=sender)
+        logs = self.cert.get_logs()
+        new = [e.id for e in logs if type(e).__name__ == "CertificateIssued"]
+        assert new[0] == first_id and new == list(range(first_id, first_id + len(new)))
+        assert sum(self.cert.certificate(id).amount_wh for id in new) == pending
+        for e in logs:
+            if type(e).__name__ == "CertificateProfile":
+                slots = P.unpack(e.first_slot, e.slot_wh)
+                self.unclaimed[e.id] = slots
+                for slot, wh in slots.items():
+                    self.certified[(address, slot)] = self.certified.get((address, slot), 0) + wh
+        for id in new:
+            self.ids[id] = address
         self.issued[address] += pending
-        assert self.cert.certificate(id).amount_wh == pending
-        event("issued")
+        m["slots"] = {}
+        event(f"issued {len(new)} certificate(s){' with profile' if with_profile else ''}")
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data())
@@ -98,7 +143,7 @@ class CertificateMachine(AnchoredMachine):
         if id in self.revoked:
             with boa.reverts("certificate: revoked"):
                 self.cert.safeTransferFrom(src, dst, id, amount, b"", sender=src)
-        elif self.now > self.cert.certificate(id).expires_at:
+        elif self.now >= self.cert.certificate(id).expires_at:
             with boa.reverts("certificate: expired"):
                 self.cert.safeTransferFrom(src, dst, id, amount, b"", sender=src)
         elif amount > bal:
@@ -135,7 +180,7 @@ class CertificateMachine(AnchoredMachine):
                 break
             if i in self.revoked:
                 expect = "certificate: revoked"
-            elif self.now > self.cert.certificate(i).expires_at:
+            elif self.now >= self.cert.certificate(i).expires_at:
                 expect = "certificate: expired"
         after = dict(balances)
         for i, amount in zip(ids, amounts):
@@ -168,7 +213,7 @@ class CertificateMachine(AnchoredMachine):
         amount = bal + 1 if too_much or bal == 0 else data.draw(st.integers(1, bal))
         if id in self.revoked:
             expect = "certificate: revoked"
-        elif self.now > self.cert.certificate(id).expires_at:
+        elif self.now >= self.cert.certificate(id).expires_at:
             expect = "certificate: expired"
         elif amount > bal:
             expect = "certificate: claim exceeds balance"
@@ -180,6 +225,80 @@ class CertificateMachine(AnchoredMachine):
         with boa.reverts(expect):
             self.cert.claim(id, amount, beneficiary, "machine", sender=holder)
         event(f"claim rejected: {expect}")
+
+    @precondition(lambda self: self.unclaimed)
+    @rule(data=st.data())
+    def claim_slots(self, data):
+        """A time-matched claim: some slots of a profiled certificate, sometimes one Wh too many."""
+        id = data.draw(st.sampled_from(sorted(self.unclaimed)))
+        meter = self.ids[id]
+        with_balance = [h for h in HOLDERS if self.cert.balanceOf(h, id)]
+        holder = data.draw(st.sampled_from(with_balance or HOLDERS))
+        bal = self.cert.balanceOf(holder, id)
+        first, last, profiled = self.cert.slots_of(id)
+        assert profiled
+        base = P.first_word_slot(first)
+        left = self.unclaimed[id]
+        words = P.pack(first, last, left)
+        open_slots = sorted(s for s, wh in left.items() if wh)
+        picked = data.draw(st.lists(st.sampled_from(open_slots or [first]), min_size=1, max_size=6, unique=True))
+        take = {s: data.draw(st.integers(1, max(1, left.get(s, 0)))) for s in picked}
+        over = data.draw(st.integers(0, 5)) == 0
+        if over:
+            take[picked[0]] = left.get(picked[0], 0) + 1
+        lo, hi = (min(take) - base) // 8, (max(take) - base) // 8
+        claim_words = P.pack(base + 8 * lo, base + 8 * hi + 7, take)
+        amount = sum(take.values())
+        beneficiary = data.draw(st.sampled_from(BENEFICIARIES))
+        if id in self.revoked:
+            expect = "certificate: revoked"
+        elif self.now >= self.cert.certificate(id).expires_at:
+            expect = "certificate: expired"
+        elif any(wh > left.get(s, 0) for s, wh in take.items()):
+            expect = "certificate: slot claim exceeds its generation"
+        elif amount > bal:
+            expect = "certificate: claim exceeds balance"
+        else:
+            self.cert.claim_slots(id, words, lo, claim_words, beneficiary, "machine 24/7", sender=holder)
+            (e,) = [e for e in self.cert.get_logs() if type(e).__name__ == "ClaimedSlots"]
+            assert P.unpack(e.first_slot, e.slot_wh) == take and e.amount == amount
+            for s, wh in take.items():
+                left[s] -= wh
+                self.slot_claimed[(meter, s)] = self.slot_claimed.get((meter, s), 0) + wh
+            self.claimed[(beneficiary, id)] = self.claimed.get((beneficiary, id), 0) + amount
+            event("claimed by slot")
+            return
+        with boa.reverts(expect):
+            self.cert.claim_slots(id, words, lo, claim_words, beneficiary, "machine 24/7", sender=holder)
+        event(f"slot claim rejected: {expect}")
+
+    @rule(i=st.sampled_from([0, 1]), before=st.integers(60, 3_600), after=st.integers(60, 3_600),
+          with_profile=st.booleans(), by_operator=st.integers(0, 4))
+    def generate_across_a_month_end_and_issue(self, i, before, after, with_profile, by_operator):
+        """A reading just before a month ends, one after, then an issuance (now and then tried by
+        the operator): with a profile it becomes one certificate per month."""
+        t = P.month_of(self.now)[2] - before
+        if t > self.now:
+            boa.env.evm.patch.timestamp = t
+        self.generate(i, 1, 1.0)
+        self.generate(i, before + after, 1.0)
+        self.issue(i, by_operator == 0, with_profile)
+
+    @rule(before=st.integers(1, 7_200))
+    def to_a_month_end(self, before):
+        """Just before the next UTC month starts, so generation and issuance straddle it."""
+        t = P.month_of(self.now)[2] - before
+        if t > self.now:
+            boa.env.evm.patch.timestamp = t
+
+    @rule(seconds=st.sampled_from([1, 1_799, 1_800]))
+    def to_the_next_slot_or_expiry(self, seconds):
+        """Time steps that land on slot ends and, now and then, exactly on an expiry."""
+        expiries = sorted({self.cert.certificate(i).expires_at for i in self.ids if self.cert.certificate(i).expires_at > self.now})
+        if expiries and seconds == 1:
+            boa.env.evm.patch.timestamp = expiries[0]
+        else:
+            boa.env.time_travel(seconds=seconds)
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data(), dice=st.integers(0, 3))
@@ -194,7 +313,7 @@ class CertificateMachine(AnchoredMachine):
         self.cert.revoke(id, "audit", sender=OPERATOR)
         self.revoked.add(id)
 
-    @rule(days=st.integers(1, 40))
+    @rule(days=st.integers(1, 20))
     def advance_days(self, days):
         boa.env.time_travel(seconds=days * 86_400)
 
@@ -231,6 +350,27 @@ class CertificateMachine(AnchoredMachine):
             periods.sort()
             for (_s1, e1), (s2, _e2) in zip(periods, periods[1:]):
                 assert s2 >= e1  # half-open (start, end]: touching is not overlapping
+
+    @invariant()
+    def no_period_crosses_a_month(self):
+        for id in self.ids:
+            first, last, _ = self.cert.slots_of(id)
+            month = P.month_of(first * self.slot_s)[0]
+            assert month == P.month_of(last * self.slot_s)[0] == self.cert.vintage(id)
+
+    @invariant()
+    def per_slot_claimed_within_certified_within_generated(self):
+        """Invariant 9: for every meter and slot, claimed <= certified <= generated."""
+        for key, wh in self.certified.items():
+            assert wh <= self.generated.get(key, 0), key
+        for key, wh in self.slot_claimed.items():
+            assert wh <= self.certified.get(key, 0), key
+
+    @invariant()
+    def commitments_match_the_unclaimed_words(self):
+        for id, left in self.unclaimed.items():
+            first, last, _ = self.cert.slots_of(id)
+            assert self.cert.profile_commitment(id) == P.commitment(id, P.pack(first, last, left))
 
 
 TestCertificateMachine = CertificateMachine.TestCase

@@ -82,12 +82,13 @@ def test_issue__nothing_twice_and_periods_never_overlap(cert, registry, pv, gene
     assert (a.amount_wh, b.amount_wh) == (500, 700)
 
 
-def test_issue__operator_may_issue_stranger_may_not(cert, pv, generate, operator, stranger, meter_owner):
+def test_issue__only_the_meter_owner_issues(cert, pv, generate, operator, stranger, meter_owner):
     generate(pv, 100)
-    with boa.reverts("certificate: caller is not owner or operator"):
-        cert.issue(pv.address, sender=stranger)
-    id = cert.issue(pv.address, sender=operator)
-    assert cert.balanceOf(meter_owner, id) == 100  # minted to the generator, not the operator
+    for caller in (stranger, operator):
+        with boa.reverts("certificate: caller is not the meter owner"):
+            cert.issue(pv.address, sender=caller)
+    id = cert.issue(pv.address, sender=meter_owner)
+    assert cert.balanceOf(meter_owner, id) == 100
 
 
 def test_issue__unknown_meter_or_consumption_only(cert, register, generate, operator, other_owner):
@@ -106,7 +107,7 @@ def test_issue__to_rejecting_contract_owner__reverts_and_keeps_generation(cert, 
     plant = register("plant", rejecting.address, WIND, 50_000)
     generate(plant, 4_000)
     with boa.reverts("erc1155: transfer to non-IERC1155Receiver implementer"):
-        cert.issue(plant.address, sender=operator)
+        cert.issue(plant.address, sender=rejecting.address)
     assert registry.certifiable(plant.address)[0] == 4_000
 
 
@@ -189,9 +190,10 @@ def test_claim__rejections(cert, issued, meter_owner, other_owner, stranger):
 
 def test_claim__after_expiry__reverts_and_transfer_too(cert, issued, meter_owner, other_owner):
     expires = cert.certificate(issued).expires_at
-    boa.env.evm.patch.timestamp = expires
+    boa.env.evm.patch.timestamp = expires - 1
     cert.claim(issued, 1, other_owner, "last second", sender=meter_owner)
-    boa.env.evm.patch.timestamp = expires + 1
+    # the one expiry rule: live while block.timestamp < expires_at; at expires_at nothing moves
+    boa.env.evm.patch.timestamp = expires
     with boa.reverts("certificate: expired"):
         cert.claim(issued, 1, other_owner, "too late", sender=meter_owner)
     with boa.reverts("certificate: expired"):
@@ -269,10 +271,10 @@ def test_issue__at_the_largest_accepted_timestamp__period_and_expiry_read_back_e
     assert (ev.period_start, ev.period_end) == (c.period_start, c.period_end) == (max_ts - 3_600, max_ts)
     assert (c.amount_wh, c.issued_at) == (5_000, max_ts)
     assert c.expires_at == max_ts + system.params.claim_window_s
-    # expiry is enforced at exactly that second
-    boa.env.evm.patch.timestamp = c.expires_at
+    # expiry is enforced at exactly that second: live while block.timestamp < expires_at
+    boa.env.evm.patch.timestamp = c.expires_at - 1
     cert.claim(id, 1, other_owner, "last second", sender=meter_owner)
-    boa.env.evm.patch.timestamp = c.expires_at + 1
+    boa.env.evm.patch.timestamp = c.expires_at
     with boa.reverts("certificate: expired"):
         cert.claim(id, 1, other_owner, "too late", sender=meter_owner)
 
@@ -285,7 +287,7 @@ def test_deploy__registry_timestamps_plus_claim_window_beyond_40_bits__reverts(r
     )
     source = str(CONTRACTS_DIR / "EnvironmentalCertificate.vy")
     with boa.reverts("certificate: registry timestamps exceed 40 bits"):
-        boa.load(source, wide_registry.address, 2**32, "")
+        boa.load(source, wide_registry.address, 2**32, "", 1_800)
     # the real registry leaves room for the largest claim window the certificate allows
     assert registry.MAX_TIMESTAMP() + 2**32 == 2**40 - 1
-    boa.load(source, registry.address, 2**32, "")
+    boa.load(source, registry.address, 2**32, "", 1_800)
