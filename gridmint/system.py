@@ -30,6 +30,9 @@ class SystemParams:
     # seconds between the announcement of a parameter change that can cost members value and the
     # earliest time it may apply (each contract's NOTICE_S immutable; DESIGN.md "Operator bounds")
     notice_s: int = 7 * 86_400
+    # the oldest a reading may be when it is credited (MeterRegistry's immutable MAX_CREDIT_LAG_S):
+    # exports credited on demand stay rent-free in the battery for at most this long
+    max_credit_lag_s: int = 2 * 86_400
     # storage rent, TSL base units (1e-18 TSL) per kWh per day: the member app in the
     # sources kept 2018.23 kWh for 88 days with 617.9 TSL -> 0.003479 TSL/kWh/day
     rent_rate: int = 3_479_000_000_000_000
@@ -82,6 +85,12 @@ class SystemParams:
     # ERC-1155 metadata URI template; `{id}` is the id as 64 hex digits (files from scripts/certificates.py)
     certificate_base_uri: str = "ipfs://gridmint-certificates/{id}.json"
 
+    # the settlement slot in seconds (contracts/modules/slots.vy: 1,800 or 900); ReadingLog commits one root per slot
+    slot_s: int = 1_800
+    # WATT names the auction as its second escrow market at deploy; the in-process tests leave it unwired so
+    # that tests/unit/watt/test_watt_markets.py can wire a stand-in (the auction's tests call wire_auction)
+    wire_auction: bool = True
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -98,6 +107,10 @@ class System:
     exchange: Any
     certificate_exchange: Any
     params: SystemParams = field(default_factory=SystemParams)
+    # one Merkle root per slot of every signed reading (contracts/ReadingLog.vy)
+    reading_log: Any = None
+    # one clearing price per slot (contracts/EnergyAuction.vy)
+    auction: Any = None
 
     def addresses(self) -> dict[str, str]:
         return {name: str(contract.address) for name, contract in self.contracts().items()}
@@ -111,6 +124,8 @@ class System:
             "QuoteToken": self.quote,
             "EnergyExchange": self.exchange,
             "CertificateExchange": self.certificate_exchange,
+            **({"ReadingLog": self.reading_log} if self.reading_log is not None else {}),
+            **({"EnergyAuction": self.auction} if self.auction is not None else {}),
         }
 
 
@@ -152,10 +167,11 @@ def deploy_system(
         params.max_clock_skew_limit_s,
         params.max_rated_power_w,
         params.notice_s,
+        params.max_credit_lag_s,
     )
     watt.set_registry(registry.address, sender=operator)
     certificate = deploy(
-        "EnvironmentalCertificate", registry.address, params.claim_window_s, params.certificate_base_uri
+        "EnvironmentalCertificate", registry.address, params.claim_window_s, params.certificate_base_uri, params.slot_s
     )
     registry.set_certificate(certificate.address, sender=operator)
     quote = deploy("MockStablecoin") if params.quote_token is None else at("MockStablecoin", params.quote_token)
@@ -194,7 +210,27 @@ def deploy_system(
         params.cert_max_min_order_wh,
         params.notice_s,
     )
-    return System(
+    reading_log = deploy("ReadingLog", registry.address, params.slot_s)
+    # the slot auction: the book's band, tick, minimum and limits; each side pays the taker fee
+    auction = deploy(
+        "EnergyAuction",
+        watt.address,
+        quote.address,
+        params.slot_s,
+        params.tick,
+        params.floor_price,
+        params.ceiling_price,
+        params.min_order_wh,
+        params.taker_fee_bps,
+        params.max_fee_bps,
+        params.min_floor_price,
+        params.max_ceiling_price,
+        params.max_min_order_wh,
+        params.notice_s,
+    )
+    system = System(
+        reading_log=reading_log,
+        auction=auction,
         tsl=tsl,
         watt=watt,
         registry=registry,
@@ -204,6 +240,16 @@ def deploy_system(
         certificate_exchange=certificate_exchange,
         params=params,
     )
+    if params.wire_auction:
+        wire_auction(system, operator)
+    return system
+
+
+def wire_auction(system: System, operator: Any) -> None:
+    """Names the system's EnergyAuction as WATT's second escrow market (the operator's one-time call);
+    does nothing when WATT already has an auction."""
+    if int(str(system.watt.auction()), 16) == 0:
+        system.watt.set_auction(system.auction.address, sender=operator)
 
 
 def boa_deployer(operator: str) -> Deployer:

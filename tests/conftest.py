@@ -29,7 +29,7 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 SOLAR, WIND, NONE = 1, 2, 0
-TEST_PARAMS = SystemParams(capacity_wh=50_000, max_clock_skew_s=300)
+TEST_PARAMS = SystemParams(capacity_wh=50_000, max_clock_skew_s=300, wire_auction=False)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import { fill, field, h, message, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, preview } from "../market";
 import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import { InputError, dateTime, kwh, parseAmount, parseKwh, price, token } from "../units";
+import { auctionView } from "./auction";
 export type MyTrade = { args: Record<string, any>; time: bigint; iBuy: boolean; iAmMaker: boolean; hash: string };
 
 /** Side of each order id, from OrderPlaced (the Trade event names maker and taker, not who bought). */
@@ -82,6 +83,8 @@ export function marketPage(): Page {
     h("h2", {}, "My open orders"), openEl,
     h("h2", {}, "Proceeds"), proceedsEl,
     h("h2", {}, "My trades"), myTradesEl);
+  const auction = auctionView();
+  el.append(auction.el);
 
   let asks: readonly Level[] = [], bids: readonly Level[] = [];
   let myAsks = new Map<bigint, bigint>(), myBids = new Map<bigint, bigint>(); // price -> Wh of my open orders
@@ -167,6 +170,7 @@ export function marketPage(): Page {
     title: "Market", needsAccount: true, el,
     async refresh() {
       const me = app.account!;
+      const auctionShown = auction.refresh(me);
       const [bb, ba, a, b, ids, proc, bal, arr, qb, trades, mine] = await Promise.all([
         read("EnergyExchange", "best_bid"), read("EnergyExchange", "best_ask"),
         read("EnergyExchange", "depth", [false, 12n]), read("EnergyExchange", "depth", [true, 12n]),
@@ -211,6 +215,7 @@ export function marketPage(): Page {
         dateTime(t.time), `${t.iBuy ? "bought" : "sold"} (${t.iAmMaker ? "maker" : "taker"})`, kwh(t.args.amount_wh), pr(t.args.price), q(t.args.quote_amount),
       ]), "My trades"));
       if (document.activeElement !== amt && document.activeElement !== priceIn && (amt.value || priceIn.value) && !submit.disabled) drawPreview();
+      await auctionShown;
     },
   };
 }
