@@ -33,32 +33,43 @@ from gridmint.community import BERLIN, COMMUNITY, SLOT_S, next_june_day
 quiet()
 
 DAY_LABEL = "15 June"
+MARKETS = ("auction", "book")
+MARKET_NAMES = {"auction": "slot auction", "book": "continuous book"}
+READINGS = ("gateway", "direct")
+# gateway mode: the relay credits every meter's newest reading every 2 hours (and before issuing)
+CREDIT_EVERY_SLOTS = 4
+# today's all-in gas per member per day (every reading credited, the continuous book; the last round's demo)
+TODAY_GAS_PER_MEMBER_DAY = 3_700_000
+# set up once, not part of a day's running cost
+ONE_TIME = ("registry.register_meter", "registry.accept_meter", "watt.deposit_rent", "auction.fund_rent",
+            "certificate.setApprovalForAll")
 RENT_TSL = 40 * 10**18
 QUOTE_EUR = 200 * 10**6
 
 
 
 def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Path = Path("out"),
-            console=None) -> dict:
-    """Runs the day; returns the summary (numbers read back from the chain and the outbox)."""
+            console=None, market: str = "auction", readings: str = "gateway", compare: bool = True,
+            credit_every_slots: int = CREDIT_EVERY_SLOTS) -> dict:
+    """Runs the day; returns the summary (numbers read back from the chain and the outbox).
+
+    `market`: "auction" (one clearing price per slot, EnergyAuction) or "book" (the continuous book).
+    `readings`: "gateway" (each meter's key signs at the edge, the relay commits every slot's root and
+    credits the meters every `credit_every_slots` slots and before issuing) or "direct" (the central
+    oracle credits every reading). `compare`: also run the same day on the other market first, from a
+    snapshot of the chain, so the summary compares both markets; the chain keeps `market`'s day."""
     from ape import accounts, chain
-    from eth_account import Account
     from eth_hash.auto import keccak
     from rich.console import Console
-    from rich.progress import Progress
     from web3 import HTTPProvider, Web3
 
     from gridmint import deployments
-    from gridmint.generated.contracts import FLAG_IOC
     from gridmint.onboarding import commissioning, onboard_meter
-    from gridmint.system import SystemParams, ape_deployer, deploy_system
-    from oracle.chain import Registry, Submitter
+    from gridmint.system import SystemParams, ape_deployer, deploy_system, wire_auction
     from oracle.eip712 import MeterSigner
-    from oracle.ingest import Ingestor
-    from oracle.outbox import Outbox
-    from oracle.sources.parsers import REGISTERS
-    from oracle.sources.simulator import Simulator
 
+    if market not in MARKETS or readings not in READINGS:
+        raise click.UsageError(f"--market is one of {', '.join(MARKETS)} and --readings one of {', '.join(READINGS)}")
     console = console or Console(width=150)
     out_dir.mkdir(parents=True, exist_ok=True)
     operator, payer = accounts.test_accounts[0], accounts.test_accounts[1]
@@ -68,13 +79,17 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
     def spend(kind: str, receipt) -> None:
         gas.setdefault(kind, []).append(int(receipt.gas_used))
 
+    # chain time follows the simulated clock, from just before the day: the meters are commissioned and
+    # the auction's first slot lies there, so nothing (certificate periods, uncleared slots) reaches back
+    day = next_june_day(chain.blocks.head.timestamp) + timedelta(hours=start_hour)
+    t0 = int(day.timestamp())
+    w3 = Web3(HTTPProvider(chain.provider.uri, request_kwargs={"timeout": 30}))
+    w3.provider.make_request("evm_setNextBlockTimestamp", [t0 - 600])
     first_block = chain.blocks.head.number + 1  # where the audit at the end starts reading events
     system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=5_000_000))
-    registry, watt, ex, quote, cert, tsl = (
-        system.registry, system.watt, system.exchange, system.quote, system.certificate, system.tsl,
-    )
-    floor, ceiling, tick = ex.floor_price(), ex.ceiling_price(), ex.TICK()
-    console.print(f"deployed on chain {chain.chain_id}: registry {registry.address}, WATT {watt.address}, exchange {ex.address}")
+    registry, watt, ex, quote, tsl = system.registry, system.watt, system.exchange, system.quote, system.tsl
+    console.print(f"deployed on chain {chain.chain_id}: registry {registry.address}, WATT {watt.address}, "
+                  f"exchange {ex.address}, auction {system.auction.address}, reading log {system.reading_log.address}")
 
     meters = [MeterSigner(keccak(f"demo-meter:{m.name}".encode())) for m in members]
     commissioned_at = chain.blocks.head.timestamp  # the simulated meters' registers at the demo's start
@@ -89,53 +104,144 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
         spend("watt.deposit_rent", watt.deposit_rent(RENT_TSL, sender=owner))
         quote.mint(owner, QUOTE_EUR, sender=operator)  # mock EUR: local chains only
         quote.approve(ex.address, 2**256 - 1, sender=owner)
+    wire_auction(system, operator)
+    system.reading_log.set_relay(payer.address, True, sender=operator)  # the relay's gas key, appointed once
     console.print(f"registered {len(members)} meters; each member deposited 40 TSL of storage rent and holds 200 TEUR (test euros)")
+    record = deployments.from_ape_system(system, "ethereum:local", chain.chain_id, first_block)
 
-    # chain time follows the simulated clock
-    day = next_june_day(chain.blocks.head.timestamp) + timedelta(hours=start_hour)
-    t0 = int(day.timestamp())
-    # the oracle pipeline, in process, against the same node
-    w3 = Web3(HTTPProvider(chain.provider.uri, request_kwargs={"timeout": 30}))
+    setup = dict(members=members, owners=owners, meters=meters, system=system, w3=w3, day=day, t0=t0,
+                 slots=slots, out_dir=out_dir, console=console, operator=operator, payer=payer,
+                 record=record, readings=readings, credit_every=credit_every_slots)
+    others = {}
+    if compare:
+        # the other market's day first, from a snapshot; then back, and this market's day stays on chain
+        other = "book" if market == "auction" else "auction"
+        snapshot = chain.snapshot()
+        other_gas: dict[str, list[int]] = {}
+        console.print(f"[dim]the same day on the {MARKET_NAMES[other]} first, for the comparison ...[/dim]")
+        others[other] = _market_day(**setup, market=other, gas=other_gas, quiet=True)["market"]
+        chain.restore(snapshot)
+        w3.provider.make_request("evm_setNextBlockTimestamp", [chain.blocks.head.timestamp + 1])
+    day_run = _market_day(**setup, market=market, gas=gas, quiet=False)
+    summary = day_run["summary"]
+    summary["market"] = market
+    summary["readings_mode"] = readings
+    summary["markets"] = {market: day_run["market"], **others}
+    _print(console, members, owners, watt, summary)
+
+    # the public auditor recomputes the day from the chain's events alone (docs/audit.md)
+    from gridmint.audit import audit
+
+    record_path = deployments.write(record, out_dir / "deployments")
+    store = out_dir / "demo-audit.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    report = audit(record_path, chain.provider.uri, store, html_path=out_dir / "audit.html")
+    (out_dir / "audit.json").write_text(report.to_json())
+    report.render_summary(console)  # ends with the headline and the report's path
+    summary["audit"] = {"headline": report.headline(), "exit_code": report.exit_code()}
+    return summary
+
+
+def _market_day(*, members, owners, meters, system, w3, day, t0, slots, out_dir, console, operator, payer,
+                record, readings, credit_every, market, gas, quiet) -> dict:
+    """One pass of the day on `market` from the state `run_day` set up: readings, trading, certificates.
+    Returns {"summary": the day's numbers, "market": the market's comparison figures}."""
+    from ape import chain
+    from eth_account import Account
+    from rich.progress import Progress
+
+    from gridmint.auction_day import AuctionMarket, book_summary
+    from gridmint.generated.contracts import FLAG_IOC
+    from oracle.chain import Registry, Submitter
+    from oracle.ingest import Ingestor
+    from oracle.outbox import Outbox
+    from oracle.sources.parsers import REGISTERS
+    from oracle.sources.simulator import Simulator
+
+    registry, watt, ex, quote, cert, tsl = (
+        system.registry, system.watt, system.exchange, system.quote, system.certificate, system.tsl,
+    )
+    floor, ceiling, tick = ex.floor_price(), ex.ceiling_price(), ex.TICK()
+
+    def spend(kind: str, receipt) -> None:
+        gas.setdefault(kind, []).append(int(receipt.gas_used))
+
+    pass_dir = out_dir / f"day-{market}"
+    pass_dir.mkdir(parents=True, exist_ok=True)
     abi = [item.model_dump(mode="json", by_alias=True) for item in registry.contract_type.abi]
     oracle_registry = Registry(w3, w3.eth.contract(address=registry.address, abi=abi))
     w3.provider.make_request("evm_setNextBlockTimestamp", [t0])
     w3.provider.make_request("evm_mine", [])
-    domain = oracle_registry.check_domain(chain.chain_id)
-    db = out_dir / "demo-oracle.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    outbox = Outbox(db)
-    ingestor = Ingestor(outbox, domain, {m.address: m for m in meters})
-    submitter = Submitter(outbox, oracle_registry, Account.from_key(payer.private_key))
     sim = Simulator({m.address: mem.site for m, mem in zip(meters, members)}, day)
+    edge = outbox = None
+    if readings == "gateway":
+        from oracle.gateway import EdgeCommunity
 
-    def relay(ts: int, counters: dict) -> None:
+        edge = EdgeCommunity(w3, Account.from_key(payer.private_key), record, meters, pass_dir / "relay")
+    else:
+        domain = oracle_registry.check_domain(chain.chain_id)
+        db = pass_dir / "demo-oracle.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        outbox = Outbox(db)
+        ingestor = Ingestor(outbox, domain, {m.address: m for m in meters})
+        submitter = Submitter(outbox, oracle_registry, Account.from_key(payer.private_key))
+
+    def relay(ts: int, counters: dict, credit: bool) -> None:
+        if edge is not None:
+            # the relay refuses readings from the future: the chain's clock reaches the slot's end first
+            if ts != t0:
+                w3.provider.make_request("evm_mine", [])
+            edge.hand(ts, counters)  # each meter's gateway signs its own reading; the relay checks it
+            if edge.refused:
+                raise RuntimeError(f"the relay refused {len(edge.refused)} readings, e.g. {edge.refused[0]}")
+            edge.end_slot()  # the relay commits every ended slot's root
+            if credit:
+                edge.credit()  # newest reading of every meter, one batch
+            return
         for meter, regs in counters.items():
             ingestor.ingest(meter, dict(zip(REGISTERS, regs)), "simulator", ts)
         if not submitter.drain(120):
             raise RuntimeError("the oracle could not settle the slot's readings")
 
+    auction = None
+    if market == "auction":
+        auction = AuctionMarket(system.auction, watt, quote, owners, operator, spend)
+        auction.prepare(tsl)
+
     baselines = sim.counters()
-    relay(t0, baselines)
+    relay(t0, baselines, credit=True)
     prev = baselines
-    open_asks: dict[int, int] = {}  # member index -> resting ask id
-    series = []
-    trades = []
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("simulating the day", total=slots)
+    gen_by_slot: dict[str, dict[int, int]] = {m.address: {} for m in meters}
+    use_by_slot: dict[str, dict[int, int]] = {m.address: {} for m in meters}
+    open_asks: dict[int, int] = {}  # member index -> resting ask id (the book)
+    series, trades = [], []
+    with Progress(console=console, transient=True, disable=quiet) as progress:
+        task = progress.add_task(f"simulating the day ({MARKET_NAMES[market]})", total=slots)
         for k in range(1, slots + 1):
             ts = t0 + k * SLOT_S
             w3.provider.make_request("evm_setNextBlockTimestamp", [ts])
             counters = sim.advance(datetime.fromtimestamp(ts, BERLIN))
-            relay(ts, counters)
+            relay(ts, counters, credit=k % credit_every == 0)
+            for m in meters:
+                d = [a - b for a, b in zip(counters[m.address], prev[m.address])]
+                slot = (ts - 1) // SLOT_S  # a reading's Wh belong to the slot of its last second
+                gen_by_slot[m.address][slot] = gen_by_slot[m.address].get(slot, 0) + d[0]
+                use_by_slot[m.address][slot] = use_by_slot[m.address].get(slot, 0) + d[1]
             slot_trades = []
+            cleared = auction.settle() if auction else []
             for i, (member, meter, owner) in enumerate(zip(members, meters, owners)):
                 flows = [a - b for a, b in zip(counters[meter.address], prev[meter.address])]
+                stored = watt.balanceOf(owner)
+                offer = community.ask(stored, i, floor, ceiling, tick)
+                want = community.bid(flows[3], floor, ceiling, tick)
+                if auction:
+                    auction.place(i, offer=offer, want=want)
+                    continue
                 # sellers: offer half of what they store, below the utility's price, one ask at a time
                 if i in open_asks and not ex.order(open_asks[i]).open:
                     del open_asks[i]
-                stored = watt.balanceOf(owner)
-                offer = community.ask(stored, i, floor, ceiling, tick)
                 if i not in open_asks and offer and watt.arrears_of(owner)[0] == 0:
                     tx = ex.place_order(False, *offer, 0, 0, sender=owner)
                     spend("exchange.place_order", tx)
@@ -144,7 +250,6 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
                     if placed and ex.order(placed[0].order_id).open:
                         open_asks[i] = placed[0].order_id
                 # buyers: what they imported last slot, bid above the feed-in price (IOC)
-                want = community.bid(flows[3], floor, ceiling, tick)
                 if want and ex.best_ask()[1] > 0:
                     tx = ex.place_order(True, *want, 0, FLAG_IOC, sender=owner)
                     spend("exchange.place_order", tx)
@@ -152,46 +257,85 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
             trades += slot_trades
             gen = sum(counters[m.address][0] - prev[m.address][0] for m in meters)
             load = sum(counters[m.address][1] - prev[m.address][1] for m in meters)
-            traded = sum(t.amount_wh for t in slot_trades)
-            value = sum(t.quote_amount for t in slot_trades)
+            if auction:
+                traded = sum(v for _, _, v in cleared)
+                value = sum(v * p // 1000 for _, p, v in cleared)
+            else:
+                traded = sum(t.amount_wh for t in slot_trades)
+                value = sum(t.quote_amount for t in slot_trades)
             series.append((ts, gen, load, traded, value / traded * 1000 if traded else None, watt.totalSupply()))
             prev = counters
             progress.advance(task)
 
+    def advance(seconds: int) -> None:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        w3.provider.make_request("evm_mine", [])
+
+    if auction:
+        auction.finish(advance)
     for i, order_id in list(open_asks.items()):
         if ex.order(order_id).open:
             spend("exchange.cancel_order", ex.cancel_order(order_id, sender=owners[i]))
+    if edge is not None:
+        edge.end_slot()
+        edge.credit()  # every meter up to date before its owner issues ("bring my meters up to date")
+    market_figures = auction.summary(gas) if auction else book_summary(trades, owners, gas)
+    if quiet:
+        if edge is not None:
+            edge.close()
+        return {"summary": None, "market": market_figures}
 
-    # end of the day: generators certify their renewable generation and sell it on the certificate
-    # market; the companies buy environmental value there for the day's consumption and claim it
+    # end of the day: generators certify their renewable generation with its half-hour profile and sell
+    # it on the certificate market; the companies claim what they hold half-hour by half-hour against
+    # their consumption (their 24/7 score) and buy environmental value for the rest of the day's use
+    from gridmint import matching
+
     issued: dict[int, int] = {}  # member index -> certificate id
+    profiles = []
     for i, (member, meter, owner) in enumerate(zip(members, meters, owners)):
         if member.method and registry.certifiable(meter.address)[0]:
-            tx = cert.issue(meter.address, sender=owner)
-            spend("certificate.issue", tx)
+            tx = matching.issue_with_profile(cert, registry, meter.address, owner, gen_by_slot[meter.address])
+            spend("certificate.issue (48-slot profile)", tx)
             issued[i] = tx.decode_logs(cert.CertificateIssued)[0].id
+            profiles += tx.decode_logs(cert.CertificateProfile)
     consumed = {i: prev[m.address][1] - baselines[m.address][1] for i, m in enumerate(meters)}
-    market = certificate_market(members, owners, cert, system.certificate_exchange, quote, issued, consumed, spend)
+    unclaimed = matching.unclaimed_from_events(profiles, [])
+    matched = {}
+    for i, member in enumerate(members):
+        if member.kind != "company" or i not in issued:
+            continue
+        m, sent = matching.claim_matching(cert, owners[i], owners[i].address, use_by_slot[meters[i].address],
+                                          {issued[i]: unclaimed.get(issued[i], {})},
+                                          f"{member.name}: 24/7, {DAY_LABEL}")
+        for tx in sent:
+            spend("certificate.claim_slots", tx)
+        matched[member.name] = m
+        consumed[i] -= m.green_wh
+    cmarket = certificate_market(members, owners, cert, system.certificate_exchange, quote, issued, consumed, spend)
 
-    gas["registry.submit_readings (per reading)"] = outbox.batch_gas_per_reading()
+    if edge is not None:
+        gas["relay.commit (per slot)"] = edge.gas()["commit"]
+        gas["relay.credit (per batch)"] = edge.gas()["credit"]
+    else:
+        gas["registry.submit_readings (per reading)"] = outbox.batch_gas_per_reading()
     summary = _summary(oracle_registry.contract, watt, cert, list(issued.values()), trades, floor, ceiling, gas)
-    summary.update(market)
+    if auction:
+        summary["traded_kwh"] = market_figures["volume_wh"] / 1000
+        summary["trades"] = sum(1 for _, _, v in auction.cleared if v)
+        summary["avg_price_eur_kwh"] = market_figures["average_price"] / 1e6 if market_figures["average_price"] else None
+    summary.update(cmarket)
+    summary["certificates_claimed_by_slot_kwh"] = sum(m.green_wh for m in matched.values()) / 1000
+    summary["matching"] = {name: {"score": m.score, "consumed_wh": m.consumed_wh, "matched_wh": m.matched_wh}
+                           for name, m in matched.items()}
+    # everything the day's running cost, per member (onboarding and the one-time wiring apart)
+    summary["gas_per_member_day"] = sum(sum(v) for k, v in gas.items() if k not in ONE_TIME) // len(members)
+    if edge is not None:
+        summary["relay_gas_per_member_day"] = sum(sum(v) for v in edge.gas().values()) // len(members)
+        summary["credit_every_h"] = credit_every * SLOT_S / 3600
+        summary["readings_committed"] = sum(1 for _ in edge.gas()["commit"])
+        edge.close()
     summary["chart"] = str(_chart(series, floor, ceiling, out_dir / "demo-day.png", day))
-    _print(console, members, owners, watt, summary)
-
-    # the public auditor recomputes the day from the chain's events alone (docs/audit.md)
-    from gridmint.audit import audit
-
-    record = deployments.write(deployments.from_ape_system(system, "ethereum:local", chain.chain_id, first_block),
-                               out_dir / "deployments")
-    store = out_dir / "demo-audit.sqlite"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{store}{suffix}").unlink(missing_ok=True)
-    report = audit(record, chain.provider.uri, store, html_path=out_dir / "audit.html")
-    (out_dir / "audit.json").write_text(report.to_json())
-    report.render_summary(console)  # ends with the headline and the report's path
-    summary["audit"] = {"headline": report.headline(), "exit_code": report.exit_code()}
-    return summary
+    return {"summary": summary, "market": market_figures}
 
 
 def certificate_market(members, owners, cert, cx, quote, issued: dict, consumed: dict, spend) -> dict:
@@ -226,7 +370,8 @@ def certificate_market(members, owners, cert, cx, quote, issued: dict, consumed:
         need = consumed[i]
         purpose = f"{members[i].name}: electricity consumed on {DAY_LABEL}"
         if i in issued:
-            own = min(int(cert.certificate(issued[i]).amount_wh), need)
+            # what is left of its own certificate after its half-hour claims, for the rest of its use
+            own = min(int(cert.balanceOf(owners[i], issued[i])), need)
             if own:
                 spend("certificate.claim", cert.claim(issued[i], own, owners[i], purpose, sender=owners[i]))
                 claimed_own += own
@@ -354,7 +499,8 @@ def _print(console, members, owners, watt, s) -> None:
         ("sold to / bought from the utility (battery full / empty)",
          f"{s['grid_export_kwh']:.1f} / {s['grid_import_kwh']:.1f} kWh"),
         ("stored at the end (WATT supply)", f"{s['stored_kwh']:.1f} kWh"),
-        ("traded between members", f"{s['traded_kwh']:.1f} kWh in {s['trades']} trades"),
+        ("traded between members", f"{s['traded_kwh']:.1f} kWh in {s['trades']} "
+                                   + ("cleared slots (slot auction)" if s.get("market") == "auction" else "trades")),
         ("average trade price", f"{avg} (TEUR/kWh; utility {s['utility_price_eur_kwh']:.4f}, "
                                 f"feed-in {s['feed_in_price_eur_kwh']:.4f})"),
         ("community self-sufficiency", f"{s['self_sufficiency']:.1%}" if s["self_sufficiency"] is not None else "-"),
@@ -364,12 +510,35 @@ def _print(console, members, owners, watt, s) -> None:
         ("certificates sold on the market", f"{s['certificates_sold_kwh']:.1f} kWh in {s['certificate_trades']} trades"),
         ("average price of environmental value", f"{cavg} TEUR/kWh ({s['certificate_avg_price_eur_kwh'] * 1000:.2f} TEUR/MWh)"
                                                  if cavg else "no trades"),
-        ("certificates claimed", f"{s['certificates_claimed_kwh']:.1f} kWh ({s['certificates_claimed_market_kwh']:.1f} "
-                                 f"bought on the market, {s['certificates_claimed_own_kwh']:.1f} own generation)"),
+        ("certificates claimed", f"{s['certificates_claimed_kwh']:.1f} kWh ({s['certificates_claimed_by_slot_kwh']:.1f} "
+                                 f"half-hour by half-hour, {s['certificates_claimed_market_kwh']:.1f} bought on the market, "
+                                 f"{s['certificates_claimed_own_kwh']:.1f} own generation by volume)"),
+        ("gas per member for the day, onboarding apart", f"{s['gas_per_member_day']:,} (the last round: "
+                                       f"~{TODAY_GAS_PER_MEMBER_DAY:,} a day, every reading credited, the continuous book)"),
     ]
+    if "relay_gas_per_member_day" in s:
+        rows.append(("of which readings (gateway mode: commits + credits)",
+                     f"{s['relay_gas_per_member_day']:,} ({s['readings_committed']} slot roots committed, "
+                     f"credited every {s['credit_every_h']:g} h)"))
     for row in rows:
         summary.add_row(*row)
     console.print(summary)
+    if len(s.get("markets", {})) == 2:
+        from gridmint.auction_day import compare
+
+        mtable = Table(title="The same day on both markets")
+        for col in ("", "continuous book", "slot auction"):
+            mtable.add_column(col, justify="left" if not col else "right")
+        for row in compare(s["markets"]["book"], s["markets"]["auction"]):
+            mtable.add_row(*row)
+        console.print(mtable)
+    if s.get("matching"):
+        ttable = Table(title="Companies' consumption matched half-hour by half-hour (24/7)")
+        for col in ("company", "consumed kWh", "matched kWh", "24/7 score"):
+            ttable.add_column(col, justify="left" if col == "company" else "right")
+        for name, m in s["matching"].items():
+            ttable.add_row(name, f"{m['consumed_wh'] / 1000:.3f}", f"{m['matched_wh'] / 1000:.3f}", f"{m['score']:.1%}")
+        console.print(ttable)
     gtable = Table(title="Gas per operation (average)")
     for col in ("operation", "count", "gas"):
         gtable.add_column(col, justify="left" if col == "operation" else "right")
@@ -386,8 +555,14 @@ def _print(console, members, owners, watt, s) -> None:
 @click.option("--slots", type=click.IntRange(1, 48), default=48, show_default=True, help="30-minute slots")
 @click.option("--start-hour", type=click.IntRange(0, 23), default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out", show_default=True)
-def cli(members, slots, start_hour, out_dir):
+@click.option("--market", type=click.Choice(MARKETS), default="auction", show_default=True,
+              help="auction: one clearing price per 30-minute slot; book: the continuous order book")
+@click.option("--readings", type=click.Choice(READINGS), default="gateway", show_default=True,
+              help="gateway: meter keys at the edge, one root per slot, credit on demand; direct: every reading credited")
+@click.option("--compare/--no-compare", default=True, show_default=True,
+              help="also run the day on the other market (from a chain snapshot) and compare the two")
+def cli(members, slots, start_hour, out_dir, market, readings, compare):
     from gridmint.hardhat import skip_console_log_traces
 
     skip_console_log_traces()  # on Hardhat (make demo CHAIN=hardhat): see gridmint/hardhat.py
-    run_day(COMMUNITY[:members], slots, start_hour, Path(out_dir))
+    run_day(COMMUNITY[:members], slots, start_hour, Path(out_dir), market=market, readings=readings, compare=compare)

@@ -19,6 +19,7 @@ from .findings import Finding
 from .plausibility import Plausibility
 from .recompute import NOT_FETCHED, Ledger
 from .report import Report
+from .slot_parts import slot_parts
 from .rpc import HttpRpc, NodeUnreachable, RpcError
 from .store import EventStore, StoreMismatch
 
@@ -133,8 +134,14 @@ def audit(
 
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
         t0 = time.perf_counter()
-        differences = compare(ledger, web3_views(w3, record.contracts, target), target, timestamp, names)
+        views = web3_views(w3, record.contracts, target)
+        differences = compare(ledger, views, target, timestamp, names)
         compare_s = time.perf_counter() - t0
+        # the slot's parts: the auction, the reading log's roots, certificates per slot
+        t0 = time.perf_counter()
+        slot_findings, slot_totals = slot_parts(
+            lambda: events_from_store(store, decoder, target), record.contracts, views, w3, target)
+        slots_s = time.perf_counter() - t0
     except (NodeUnreachable, RpcError) as e:
         raise AuditInputError(str(e)) from None
     except (StoreMismatch, UnknownEvent, NoContract) as e:
@@ -146,7 +153,7 @@ def audit(
     finally:
         if store is not None:
             store.close()
-    findings: list[Finding] = ledger.findings + differences + plausibility.findings
+    findings: list[Finding] = ledger.findings + differences + slot_findings + plausibility.findings
     report = Report(
         network=record.network,
         chain_id=chain_id,
@@ -156,7 +163,7 @@ def audit(
         events=ledger.events,
         findings=findings,
         plausibility_counts=dict(plausibility.counts),
-        totals=totals_of(ledger),
+        totals={**totals_of(ledger), **slot_totals},
         timings={
             "blocks fetched this run": max(stats.to_block - stats.from_block + 1, 0),
             "logs fetched this run": stats.logs,
@@ -166,6 +173,7 @@ def audit(
             "decode + recompute (events/s)": round(ledger.events / recompute_s, 1) if recompute_s > 0 else 0.0,
             "plausibility (s)": round(plausibility.seconds, 3),
             "compare (s)": round(compare_s, 3),
+            "auction, slot roots, claims per slot (s)": round(slots_s, 3),
         },
         profiles=plausibility.profiles,
     )

@@ -310,6 +310,8 @@ class Ledger:
             (CERTIFICATE, "TransferSingle"): self._cert_transfer_single,
             (CERTIFICATE, "TransferBatch"): self._cert_transfer_batch,
             (CERTIFICATE, "Claimed"): self._claimed,
+            # a time-matched claim burns and claims like a plain one; its slots: gridmint/audit/claims.py
+            (CERTIFICATE, "ClaimedSlots"): self._claimed,
             (CERTIFICATE, "Revoked"): self._revoked,
         }
         for name, market in self.markets.items():
@@ -602,10 +604,24 @@ class Ledger:
             self._find("inv3.id-issued-twice", CERTIFICATE, f"#{cid}", None, None, "")
         cert = Certificate(cid, m, a["generator"], a["method"], a["period_start"], a["period_end"], a["amount_wh"])
         self.certificates[cid] = cert
-        taken = self._taken.pop(m, None)
-        if taken is None or taken != (a["amount_wh"], a["period_start"], a["period_end"]):
+        # one take may be issued as one certificate per calendar month along its period
+        # (EnvironmentalCertificate.issue; a month with no Wh gets none): each piece lies within what
+        # is left of the take
+        taken = self._taken.get(m)
+        if (
+            taken is None
+            or a["amount_wh"] > taken[0]
+            or a["period_start"] < taken[1]
+            or a["period_end"] > taken[2]
+            or (a["amount_wh"] < taken[0] and a["period_end"] == taken[2])  # the last piece takes the rest
+        ):
             self._find("inv3.issued-not-taken", CERTIFICATE, f"#{cid}", taken, a["amount_wh"], "Wh",
                        "issued without the registry handing over that certifiable generation")
+            self._taken.pop(m, None)
+        elif a["amount_wh"] == taken[0]:
+            self._taken.pop(m)
+        else:
+            self._taken[m] = (taken[0] - a["amount_wh"], a["period_end"], taken[2])
         meter = self.meters.get(m)
         if meter is None:
             return

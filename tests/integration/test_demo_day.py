@@ -1,5 +1,8 @@
 """A shortened `make demo` (5 members, 4 midday slots) whose summary is checked against the chain, on
-every local chain (`make demo CHAIN=anvil|hardhat`)."""
+every local chain (`make demo CHAIN=anvil|hardhat`): the day by slot auction with the meters in gateway
+mode (the defaults), after the same day on the continuous book from a snapshot for the comparison."""
+
+import json
 
 import pytest
 from rich.console import Console
@@ -21,9 +24,16 @@ def test_shortened_demo_day_matches_the_chain(tmp_path, chain):
 
     members = _pick(["PV-only home", "PV-only home", "home without PV", "company", "small PV plant"])
     with open(tmp_path / "log.txt", "w") as log:
-        summary = run_day(members, slots=4, start_hour=11, out_dir=tmp_path, console=Console(file=log, width=150))
+        # credited every slot, so each member's WATT is there to offer in the next auction
+        summary = run_day(members, slots=4, start_hour=11, out_dir=tmp_path, console=Console(file=log, width=150),
+                          credit_every_slots=1)
 
+    assert summary["market"] == "auction" and summary["readings_mode"] == "gateway"
     assert summary["readings_accepted"] == len(members) * 5  # baselines + 4 slots, each exactly once
+    # every slot's readings committed as one root: the 4 slots of the day (and the baselines' slot)
+    assert summary["gas"]["relay.commit (per slot)"]["count"] >= 4
+    assert summary["gas"]["relay.commit (per slot)"]["avg"] < 60_000  # whatever the slot's size
+    assert 0 < summary["relay_gas_per_member_day"] < summary["gas_per_member_day"]
     # WATT supply = credited exports - covered imports (imports the utility covered are GridImport);
     # no storage was released and the battery never filled (no GridExport)
     assert summary["grid_export_kwh"] == 0
@@ -41,7 +51,19 @@ def test_shortened_demo_day_matches_the_chain(tmp_path, chain):
     # everything sold was claimed for the company, in the same transaction (buy_and_claim)
     assert summary["certificates_claimed_market_kwh"] == pytest.approx(summary["certificates_sold_kwh"], abs=1e-9)
     assert summary["certificates_claimed_kwh"] == pytest.approx(
-        summary["certificates_claimed_market_kwh"] + summary["certificates_claimed_own_kwh"], abs=1e-9)
+        summary["certificates_claimed_market_kwh"] + summary["certificates_claimed_own_kwh"]
+        + summary["certificates_claimed_by_slot_kwh"], abs=1e-9)
+    # the company claimed its own generation half-hour by half-hour against its consumption: its 24/7 score
+    (company,) = summary["matching"].values()
+    assert 0 < company["matched_wh"] <= company["consumed_wh"]
+    assert company["score"] == pytest.approx(company["matched_wh"] / company["consumed_wh"])
+    assert summary["certificates_claimed_by_slot_kwh"] * 1000 == pytest.approx(company["matched_wh"], abs=1e-6)
+    # the comparison: the same day on both markets, each with trades inside the band
+    assert set(summary["markets"]) == {"auction", "book"}
+    for figures in summary["markets"].values():
+        assert figures["volume_wh"] > 0 and figures["gas_per_member_day"] > 0
+        assert summary["feed_in_price_eur_kwh"] * 1e6 <= figures["average_price"] <= summary["utility_price_eur_kwh"] * 1e6
+    assert "The same day on both markets" in (tmp_path / "log.txt").read_text()
     assert 0.0001 <= summary["certificate_avg_price_eur_kwh"] <= 0.006  # inside the band, at most the company's limit
     for op in ("certificate.setApprovalForAll", "certificate_exchange.place_ask", "certificate_exchange.buy_and_claim"):
         assert summary["gas"][op]["count"] > 0
@@ -52,4 +74,10 @@ def test_shortened_demo_day_matches_the_chain(tmp_path, chain):
     assert summary["feed_in_price_eur_kwh"] <= summary["avg_price_eur_kwh"] <= summary["utility_price_eur_kwh"]
     assert 0 <= summary["self_sufficiency"] <= 1
     assert (tmp_path / "demo-day.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert summary["gas"]["registry.submit_readings (per reading)"]["avg"] < 60_000
+    assert summary["gas"]["auction.clear"]["count"] >= 4 and summary["gas"]["auction.claim"]["count"] > 0
+    # the auditor recomputed the day from events, the auction, the slot roots and the claims per slot included
+    assert summary["audit"]["exit_code"] == 0, summary["audit"]["headline"]
+    report = json.loads((tmp_path / "audit.json").read_text())
+    assert report["totals"]["reading log: slot roots, readings committed"].endswith(f", {len(members) * 5}")
+    assert report["totals"]["certificates: Wh claimed by slot"] == company["matched_wh"]
+    assert not report["totals"]["slot auction: slots cleared, Wh matched"].startswith("0,")
