@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import boa
-import pytest
 
 from gridmint import auction as ref
 from tests.unit.auction.conftest import FEE_BPS, P, SLOT_S, catch_up, next_slot

@@ -127,7 +127,6 @@ def test_issue__across_a_month_end__one_certificate_per_month_and_total_kept(cer
     assert (cert.vintage(first), cert.vintage(first + 1)) == (202606, 202607)
     assert june.amount_wh + july.amount_wh == wh and cert.next_id() == first + 2
     for id in (first, first + 1):
-        c = cert.certificate(id)
         lo, hi = cert.slots_of(id)[:2]
         assert P.month_of(lo * SLOT)[0] == P.month_of(hi * SLOT)[0] == cert.vintage(id)  # never crosses a month
     profiles = events(issue_profiled.logs, "CertificateProfile")
