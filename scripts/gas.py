@@ -213,7 +213,8 @@ def _member_with_certificate(system, operator, relayer, wh, label):
         return member, 0
     meter = _meter(int.from_bytes(keccak(("cert-" + label).encode())[:4], "big") + 7000)
     power = registry.MAX_RATED_POWER_W()
-    onboard_meter(registry, operator, member, meter.address, SOLAR, power, "m", commissioning(chain.blocks.head.timestamp - 86_400))
+    # commissioned in the same calendar month as the reading: a certificate without a profile never spans two
+    onboard_meter(registry, operator, member, meter.address, SOLAR, power, "m", commissioning(max(chain.blocks.head.timestamp - 86_400, GAS_EPOCH)))
     t = chain.pending_timestamp
     chain.pending_timestamp = t + 60
     _submit(registry, domain, [Reading(meter.address, t + 60, wh, 0, 0, 0)], {meter.address: meter}, relayer)
@@ -301,6 +302,13 @@ def main():
     measure_exchange_deep(deep, operator, relayer, report)
     measure_certificate_exchange(system, operator, relayer, report)
     measure_certificate_exchange(deep, operator, relayer, report, ".deep", resting=1_000)
+    # this round's slot parts, each on a fresh system: readings at scale, certificates per slot, the auction
+    from tools import gas_auction, gas_certificates, gas_readings
+
+    params = SystemParams(capacity_wh=100_000_000)
+    gas_readings.measure(deploy_system(ape_deployer(operator), operator, params), operator, report)
+    gas_certificates.measure(deploy_system(ape_deployer(operator), operator, params), operator, report, relayer)
+    gas_auction.measure(deploy_system(ape_deployer(operator), operator, params), operator, report)
     previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     merged = {**previous, **report}
     for name, gas in sorted(report.items()):
