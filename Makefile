@@ -79,9 +79,15 @@ deploy: setup
 	$(BIN)/ape compile >/dev/null
 	$(BIN)/ape run deploy --network ethereum:local:foundry
 
+# ape-foundry starts Anvil with --steps-tracing, which keeps every step of every transaction in memory:
+# make gas's thousands of transactions (1,000-order books, 2,000-order auctions) grew it past 20 GB until
+# the kernel killed it. A plain Anvil (ape connects to it on 127.0.0.1:8545), stopped afterwards, keeps none.
 gas: setup
 	$(BIN)/ape compile >/dev/null
-	$(BIN)/ape run gas --network ethereum:local:foundry
+	@anvil --silent --port 8545 --accounts 10 --block-base-fee-per-gas 0 --gas-price 0 & anvil=$$!; \
+	  trap 'kill $$anvil 2>/dev/null' EXIT; \
+	  for i in $$(seq 100); do $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 8545), 1)" 2>/dev/null && break; sleep 0.1; done; \
+	  $(BIN)/ape run gas --network ethereum:local:foundry
 
 bench-oracle: setup
 	$(BIN)/ape compile >/dev/null

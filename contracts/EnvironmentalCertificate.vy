@@ -594,21 +594,25 @@ def issued_wh_of(id: uint256) -> uint256:
 def trade_info(id: uint256) -> (uint8, uint64, bool, uint64):
     """
     @notice What a market needs of `id` in one storage read: its generation
-            method, period end (s), revoked flag and expiry (s; units move
-            and claim while `block.timestamp < expires_at`, the one expiry
-            rule). All zero for an unknown id. The vintage is the month of
-            `period_end - 1` (see `vintage`): a period ending at midnight of
-            the 1st belongs to the month before.
+            method, vintage (YYYYMM: the month of `period_end - 1`, as
+            `vintage`; a period ending at midnight of the 1st belongs to the
+            month before), revoked flag and expiry (s; units move and claim
+            while `block.timestamp < expires_at`, the one expiry rule). All
+            zero for an unknown id. The market keeps no calendar of its own.
     @param id The 32-byte certificate id.
-    @return method, period_end, revoked, expires_at
+    @return method, vintage, revoked, expires_at
     """
     a: uint256 = self._cert_a[id]
     if a == 0:
         return 0, 0, False, 0
     end: uint256 = (a >> _SHIFT_END) & _MASK40
+    yyyymm: uint256 = 0
+    _s: uint256 = 0
+    _e: uint256 = 0
+    yyyymm, _s, _e = cert_months._month_of(end - 1)
     return (
         convert((a >> _SHIFT_METHOD) & 255, uint8),
-        convert(end, uint64),
+        convert(yyyymm, uint64),
         (a >> _SHIFT_REVOKED) & 255 != 0,
         convert(end + CLAIM_WINDOW, uint64),
     )

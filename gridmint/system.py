@@ -90,6 +90,8 @@ class SystemParams:
     # WATT names the auction as its second escrow market at deploy; the in-process tests leave it unwired so
     # that tests/unit/watt/test_watt_markets.py can wire a stand-in (the auction's tests call wire_auction)
     wire_auction: bool = True
+    # deploy the ReadingLog (it needs a Cancun chain: BLOBHASH)
+    reading_log: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -210,7 +212,9 @@ def deploy_system(
         params.cert_max_min_order_wh,
         params.notice_s,
     )
-    reading_log = deploy("ReadingLog", registry.address, params.slot_s)
+    # the reading log records blob commitments (BLOBHASH, Cancun): a build for an older chain leaves it out
+    # (`evm_version: paris`, docs/chains.md), and the community then credits every reading directly
+    reading_log = deploy("ReadingLog", registry.address, params.slot_s) if params.reading_log else None
     # the slot auction: the book's band, tick, minimum and limits; each side pays the taker fee
     auction = deploy(
         "EnergyAuction",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 from ape import accounts, chain
@@ -303,6 +304,8 @@ def main():
     measure_certificate_exchange(system, operator, relayer, report)
     measure_certificate_exchange(deep, operator, relayer, report, ".deep", resting=1_000)
     # this round's slot parts, each on a fresh system: readings at scale, certificates per slot, the auction
+    # tools/ is the project's programs, not an installed package: `ape run` puts only scripts/ on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tools import gas_auction, gas_certificates, gas_readings
 
     params = SystemParams(capacity_wh=100_000_000)

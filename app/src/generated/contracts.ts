@@ -58,7 +58,7 @@ export const abis = {
     {"inputs": [], "name": "treasury", "outputs": [{"name": "", "type": "address"}], "stateMutability": "view", "type": "function"},
     {"inputs": [{"name": "arg0", "type": "address"}, {"name": "arg1", "type": "uint256"}], "name": "units_of", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "unpause", "outputs": [], "stateMutability": "nonpayable", "type": "function"},
-    {"inputs": [{"name": "timestamp", "type": "uint256"}], "name": "vintage_of", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "pure", "type": "function"},
+    {"inputs": [{"name": "timestamp", "type": "uint256"}], "name": "vintage_of", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [{"name": "amount", "type": "uint256"}], "name": "withdraw_proceeds", "outputs": [], "stateMutability": "nonpayable", "type": "function"},
     {"inputs": [{"name": "certificate_id", "type": "uint256"}, {"name": "amount_wh", "type": "uint256"}], "name": "withdraw_units", "outputs": [], "stateMutability": "nonpayable", "type": "function"},
     {"anonymous": false, "inputs": [{"indexed": true, "name": "treasury", "type": "address"}, {"indexed": false, "name": "amount", "type": "uint256"}], "name": "FeesClaimed", "type": "event"},

@@ -494,7 +494,7 @@ export function certificateMarket() {
     fill(unitsEl, table(["Certificate", "kWh", ""], withUnits.map((id) => {
       const k = creditedIds.indexOf(id);
       const wh = units[k];
-      const stuck = info[k][2] || info[k][3] < head.timestamp;
+      const stuck = info[k][2] || info[k][3] <= head.timestamp;
       return [`#${id}`, kwh(wh), stuck ? "revoked or expired: these units can no longer move" :
         h("button", { type: "button", "aria-label": `Withdraw units of certificate ${id}`, onclick: (e: Event) => withdrawUnits(id, wh, e.currentTarget as HTMLButtonElement) }, "Withdraw")];
     }), "Units held for me by the market (left in my closed asks, or refused by my contract's hook)"));
