@@ -48,6 +48,15 @@ QUOTE_EUR = 200 * 10**6
 
 
 
+def _spender(gas: dict[str, list[int]]):
+    """`spend(kind, receipt)`: records a transaction's gas under `kind` in `gas` (the summary's table)."""
+
+    def spend(kind: str, receipt) -> None:
+        gas.setdefault(kind, []).append(int(receipt.gas_used))
+
+    return spend
+
+
 def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Path = Path("out"),
             console=None, market: str = "auction", readings: str = "gateway", compare: bool = True,
             credit_every_slots: int = CREDIT_EVERY_SLOTS) -> dict:
@@ -76,8 +85,7 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
     owners = [accounts.test_accounts[2 + i] for i in range(len(members))]
     gas: dict[str, list[int]] = {}
 
-    def spend(kind: str, receipt) -> None:
-        gas.setdefault(kind, []).append(int(receipt.gas_used))
+    spend = _spender(gas)
 
     # chain time follows the simulated clock, from just before the day: the meters are commissioned and
     # the auction's first slot lies there, so nothing (certificate periods, uncleared slots) reaches back
@@ -164,8 +172,7 @@ def _market_day(*, members, owners, meters, system, w3, day, t0, slots, out_dir,
     )
     floor, ceiling, tick = ex.floor_price(), ex.ceiling_price(), ex.TICK()
 
-    def spend(kind: str, receipt) -> None:
-        gas.setdefault(kind, []).append(int(receipt.gas_used))
+    spend = _spender(gas)
 
     pass_dir = out_dir / f"day-{market}"
     pass_dir.mkdir(parents=True, exist_ok=True)
