@@ -112,6 +112,9 @@ export function vintageOf(ts: bigint | number): number {
   const d = new Date(Number(ts) * 1000);
   return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1;
 }
+/** The one expiry rule of certificate units (the certificate, the market, gridmint.metadata.is_expired):
+ *  live while the block time is before `expires_at`; from that second on nothing moves or is claimed */
+export const isExpired = (expiresAt: bigint, now: bigint) => now >= expiresAt;
 /** Vintage of a certificate: the month of its period's last second (as EnvironmentalCertificate.vintage) */
 export const vintageOfPeriod = (periodEnd: bigint) => vintageOf(periodEnd - 1n);
 /** 202706 -> "June 2027" */

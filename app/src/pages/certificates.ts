@@ -4,7 +4,7 @@ import type { Page } from "../main";
 import { type Address, type Hash, decodeEventLog, getAddress, isAddress, isHash } from "viem";
 import { type Returns, abi, addr, app, blockTime, has, head, logs, read, send } from "../chain";
 import { fill, field, fullValue, h, message, table, txView } from "../ui";
-import { InputError, dateTime, date, kwh, method, parseKwh, period, short } from "../units";
+import { InputError, dateTime, date, isExpired, kwh, method, parseKwh, period, short } from "../units";
 import { type Held, certificateMarket } from "./certmarket";
 import { auditLine } from "../audit";
 import { consumptionOf, greenOf, score, unpack } from "../matching";
@@ -20,8 +20,7 @@ async function cert(id: bigint): Promise<Cert> {
 const expiry = (c: Cert) => c.expires_at;
 
 function certFacts(id: bigint, c: Cert): HTMLElement {
-  // the one expiry rule: claimable while the block time is before expires_at
-  const expired = expiry(c) <= head.timestamp;
+  const expired = isExpired(expiry(c), head.timestamp);
   return h("dl", { class: "facts" },
     h("dt", {}, "Generator"), h("dd", {}, c.generator_name, " ", fullValue(c.generator)),
     h("dt", {}, "Method"), h("dd", {}, method(c.method)),

@@ -10,7 +10,7 @@ import { fill, field, h, message, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, type Preview, bidEscrow, preview, quoteFor } from "../market";
 import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import {
-  InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, vintageLabel, vintageOfPeriod,
+  InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, isExpired, vintageLabel, vintageOfPeriod,
 } from "../units";
 
 const CX = "CertificateExchange";
@@ -494,13 +494,13 @@ export function certificateMarket() {
     fill(unitsEl, table(["Certificate", "kWh", ""], withUnits.map((id) => {
       const k = creditedIds.indexOf(id);
       const wh = units[k];
-      const stuck = info[k][2] || info[k][3] <= head.timestamp;
+      const stuck = info[k][2] || isExpired(BigInt(info[k][3]), head.timestamp);
       return [`#${id}`, kwh(wh), stuck ? "revoked or expired: these units can no longer move" :
         h("button", { type: "button", "aria-label": `Withdraw units of certificate ${id}`, onclick: (e: Event) => withdrawUnits(id, wh, e.currentTarget as HTMLButtonElement) }, "Withdraw")];
     }), "Units held for me by the market (left in my closed asks, or refused by my contract's hook)"));
 
     // the sell form lists my certificates of the class that can still trade
-    held = mine.filter((c) => c.method === mt && vintageOfPeriod(c.periodEnd) === vt && !c.revoked && c.expiresAt > head.timestamp && c.bal > 0n);
+    held = mine.filter((c) => c.method === mt && vintageOfPeriod(c.periodEnd) === vt && !c.revoked && !isExpired(c.expiresAt, head.timestamp) && c.bal > 0n);
     const opts = held.map((c) => [String(c.id), `#${c.id} — you hold ${kwh(c.bal)}`] as [string, string]);
     const want = pendingCert || certSel.value;
     if (JSON.stringify(opts) !== JSON.stringify([...certSel.options].map((o) => [o.value, o.text]))) {
