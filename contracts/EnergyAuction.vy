@@ -7,7 +7,8 @@
 @notice A call auction per slot of `SLOT_S` seconds of chain time (1,800 or
         900, immutable; `slots`). An order placed during slot k joins auction
         k; once slot k has ended anyone may `clear(k)` (slots clear in order,
-        each once). Prices in quote base units per kWh (multiples of `TICK`),
+        each once; clearing k also clears the ended slots before it, at most
+        MAX_CATCH_UP per call). Prices in quote base units per kWh (multiples of `TICK`),
         amounts in Wh. Standing orders join every auction until their end
         with no transaction per slot. Nothing moves at clearing: each order
         is settled by `claim(order_ids)` (anyone may claim any order; the
@@ -85,7 +86,6 @@ initializes: auction_orders[
     pausable := pausable,
     book_params := book_params,
     slots := slots,
-    proceeds := proceeds,
     auction_clearing := auction_clearing,
 ]
 
@@ -96,15 +96,10 @@ exports: (
     notice.pending_change,
     notice.NOTICE_S,
     slots.SLOT_S,
-    proceeds.withdraw_proceeds,
-    proceeds.proceeds_of,
     proceeds.QUOTE,
     auction_clearing.next_to_clear,
     auction_clearing.MAX_LEVELS,
-    auction_orders.next_order_id,
-    auction_orders.bid_escrow_total,
-    auction_orders.fees_accrued,
-    auction_orders.watt_of,
+    auction_clearing.MAX_CATCH_UP,
     auction_orders.MAX_ASKS_PER_OWNER,
     auction_orders.MAX_STANDING_SLOTS,
     auction_orders.CLAIM_SLOTS,
@@ -298,8 +293,11 @@ def cancel_order(order_id: uint256):
 @nonreentrant
 def clear(slot: uint256):
     """
-    @notice Clears the auction of `slot` once it has ended (anyone; slots
-            in order, each once; works while paused). Moves no token.
+    @notice Clears the auction of `slot` once it has ended, and with it every
+            earlier slot not yet cleared (anyone; each slot once, in order, with
+            its own `AuctionCleared`; works while paused): a late clearing is one
+            transaction. At most MAX_CATCH_UP (48) slots per call: a `slot`
+            further on reverts, clear an earlier one first. Moves no token.
     @param slot The 32-byte slot number (timestamp // SLOT_S).
     """
     auction_clearing._clear(slot)
@@ -339,11 +337,22 @@ def withdraw_watt(wh: uint256):
     @notice Withdraws claimed WATT (bought Wh) to the caller. Works while paused.
     @param wh The 32-byte amount in Wh.
     """
-    owed: uint256 = auction_orders.watt_of[msg.sender]
-    assert wh <= owed, "auction: amount exceeds claimed WATT"
-    auction_orders.watt_of[msg.sender] = owed - wh
+    auction_orders._debit(msg.sender, 0, wh)
     log WattWithdrawn(owner=msg.sender, wh=wh)
     assert extcall WATT.transfer(msg.sender, wh), "auction: WATT transfer failed"
+
+
+@external
+@nonreentrant
+def withdraw_proceeds(amount: uint256):
+    """
+    @notice Withdraws quote from the caller's internal balance: sale proceeds and
+            refunds (works while paused).
+    @param amount The 32-byte amount in quote base units.
+    """
+    auction_orders._debit(msg.sender, amount, 0)
+    log proceeds.ProceedsWithdrawn(owner=msg.sender, amount=amount)
+    proceeds._pay(msg.sender, amount)
 
 
 @external
@@ -369,8 +378,10 @@ def claim_fees():
     @notice Sends the accrued fees to the treasury (operator only).
     """
     ownable._check_owner()
-    amount: uint256 = auction_orders.fees_accrued
-    auction_orders.fees_accrued = 0
+    c: auction_orders.Counters = auction_orders._counters_load()
+    amount: uint256 = c.fees
+    c.fees = 0
+    auction_orders._counters_save(c)
     log FeesClaimed(treasury=book_params.treasury, amount=amount)
     if amount != 0:
         proceeds._pay(book_params.treasury, amount)
@@ -391,6 +402,48 @@ def close_asks_of(account: address) -> uint256:
 
 
 # ================================================================ VIEWS
+
+
+@external
+@view
+def proceeds_of(owner: address) -> uint256:
+    """
+    @notice Quote `owner` may withdraw (sale proceeds and refunds), base units.
+    @param owner The 20-byte account.
+    @return uint256 The 32-byte amount.
+    """
+    return auction_orders._proceeds_of(owner)
+
+
+@external
+@view
+def watt_of(owner: address) -> uint256:
+    """
+    @notice WATT (Wh) `owner` bought and claimed, withdrawable with `withdraw_watt`.
+    @param owner The 20-byte account.
+    @return uint256 The 32-byte Wh.
+    """
+    return auction_orders._watt_of(owner)
+
+
+@external
+@view
+def bid_escrow_total() -> uint256:
+    """
+    @notice Quote held for open bids, base units.
+    @return uint256 The 32-byte amount.
+    """
+    return auction_orders._counters_load().bid_escrow
+
+
+@external
+@view
+def fees_accrued() -> uint256:
+    """
+    @notice Fees not yet sent to the treasury, quote base units.
+    @return uint256 The 32-byte amount.
+    """
+    return auction_orders._counters_load().fees
 
 
 @external

@@ -15,6 +15,9 @@ better than the price fill completely; at the price the long side shares the sho
 remainder pro rata: a bid gets floor(a * R / A) Wh and pays ceil(a * R * p / (A * 1000)); an ask
 delivers ceil(a * R / A) Wh and is paid floor(a * R * p / (A * 1000)). Rounding never creates
 value: the WATT dust (< 1 Wh per order at the price) stays with the auction.
+
+`catch_up_calls` plans a late clearing: `clear(k)` clears every uncleared slot up to k, at most
+`MAX_CATCH_UP` per call, so catching up on n ended slots takes ceil(n / 48) transactions.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 LONG_NONE, LONG_BIDS, LONG_ASKS = 0, 1, 2
 FEE_BPS_CAP = 100
 BPS = 10_000
+# the contract's MAX_CATCH_UP: most slots one `clear(k)` call clears (a day of 30-minute slots)
+MAX_CATCH_UP = 48
 
 
 @dataclass(frozen=True)
@@ -115,3 +120,11 @@ def bid_escrow(amount_wh: int, price: int) -> int:
 def standing_slots(first_slot: int, until_s: int, slot_s: int) -> range:
     """The slots a standing order placed in `first_slot` joins: those ending by `until_s`."""
     return range(first_slot, until_s // slot_s)
+
+
+def catch_up_calls(next_to_clear: int, current_slot: int, most_slots: int | None = None) -> list[int]:
+    """The slots k to call `clear(k)` with, in order, to clear every ended slot (those before
+    `current_slot`) from `next_to_clear` on, at most `most_slots` of them (all when None): each
+    call clears up to MAX_CATCH_UP slots. Empty when nothing has ended."""
+    end = current_slot if most_slots is None else min(current_slot, next_to_clear + most_slots)
+    return [min(k + MAX_CATCH_UP, end) - 1 for k in range(next_to_clear, end, MAX_CATCH_UP)]

@@ -14,7 +14,7 @@ contract objects (receipts with `gas_used` and `decode_logs`):
     rows = compare(book_summary, summary)           # (measure, book, auction) for the demo's table
 
 Every order is a one-shot order in the slot of its placement, except `stand`'s; the members'
-energy manager (here the operator, as anyone may) clears each ended slot and claims every order of
+energy manager (here the operator, as anyone may) clears the ended slots (one transaction) and claims every order of
 it, so nobody sends a transaction per slot for a standing order.
 """
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from gridmint.auction import catch_up_calls
 
 MAX_CLAIMS = 32
 
@@ -80,13 +82,15 @@ class AuctionMarket:
         Returns the slots cleared now: (slot, price in quote base units per kWh, matched Wh)."""
         a = self.auction
         done = []
-        while a.next_to_clear() < a.current_slot():
-            slot = a.next_to_clear()
-            self.spend("auction.clear", a.clear(slot, sender=self.operator))
-            r = a.result(slot)
-            done.append((slot, int(r.price), int(r.matched_wh)))
-            self.volume_wh += int(r.matched_wh)
-            self.value_quote += int(r.matched_wh) * int(r.price) // 1000
+        # one transaction clears every ended slot (up to 48; clear(k) catches up on those before k)
+        for upto in catch_up_calls(int(a.next_to_clear()), int(a.current_slot())):
+            first = int(a.next_to_clear())
+            self.spend("auction.clear", a.clear(upto, sender=self.operator))
+            for slot in range(first, upto + 1):
+                r = a.result(slot)
+                done.append((slot, int(r.price), int(r.matched_wh)))
+                self.volume_wh += int(r.matched_wh)
+                self.value_quote += int(r.matched_wh) * int(r.price) // 1000
         self.cleared += done
         if done:
             self._claim_all()

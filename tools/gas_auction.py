@@ -44,6 +44,7 @@ def measure(
     `new_member(label, wh)` a funded member holding `wh` WATT, `tx_gas(contract, result)` a
     call's whole-transaction gas, `to_next_slot()` moves chain time to the next slot's first
     second, `pin_time(on)` keeps block time still while many orders join one slot."""
+    from gridmint.auction import catch_up_calls
     from gridmint.system import wire_auction
 
     wire_auction(system, operator)
@@ -52,8 +53,9 @@ def measure(
     a = system.auction
 
     def catch_up():
-        while a.next_to_clear() < a.current_slot():
-            a.clear(a.next_to_clear(), sender=operator)
+        # one transaction per 48 ended slots: clear(k) clears the uncleared slots before k too
+        for upto in catch_up_calls(int(a.next_to_clear()), int(a.current_slot())):
+            a.clear(upto, sender=operator)
 
     # ---- members: one buyer (no ask cap on bids) and enough sellers for 200 asks
     buyer = new_member("auction-buyer", 0)
@@ -108,10 +110,14 @@ def measure(
     # ---- the 2,000-order auction over the same 100 levels (slots the claims spanned cleared first)
     catch_up()
     pin_time(True)
-    place_2000 = [tx_gas(a, a.place_order(True, BID_PRICES[i % 50], 100, sender=buyer)) for i in range(1_800)]
-    place_2000 += [
-        tx_gas(a, a.place_order(False, ASK_PRICES[i % 50], 1_000, sender=sellers[i // ASKS_PER_SELLER])) for i in range(200)
-    ]
+    place_2000, ids_2000 = [], []
+    for i in range(2_000):
+        if i < 1_800:
+            r = a.place_order(True, BID_PRICES[i % 50], 100, sender=buyer)
+        else:
+            r = a.place_order(False, ASK_PRICES[(i - 1_800) % 50], 1_000, sender=sellers[(i - 1_800) // ASKS_PER_SELLER])
+        place_2000.append(tx_gas(a, r))
+        ids_2000.append(_id(a, r))
     pin_time(False)
     slot = a.current_slot()
     to_next_slot()
@@ -119,9 +125,8 @@ def measure(
     clear_2000 = tx_gas(a, r)
     report["auction.clear_2000_orders_100_levels"] = clear_2000
     report["auction.clear_ratio_2000_vs_200_x1000"] = clear_2000 * 1000 // clear_200
-    first = a.next_order_id() - 2_000
-    matched = sum(1 for oid in range(first, first + 2_000) if a.fill_of(oid, slot)[0])
-    claim_2000 = [tx_gas(a, a.claim([oid], sender=operator)) for oid in range(first, first + 2_000)]
+    matched = sum(1 for oid in ids_2000 if a.fill_of(oid, slot)[0])
+    claim_2000 = [tx_gas(a, a.claim([oid], sender=operator)) for oid in ids_2000]
     report["auction.all_in_per_matched_order.2000"] = (
         sum(place_2000) // len(place_2000) + sum(claim_2000) // len(claim_2000) + clear_2000 // max(matched, 1)
     )
@@ -136,11 +141,11 @@ def measure(
 
 
 def _id(a: Any, result: Any) -> int:
-    """The order id a placement returned (boa: the value; ape: the receipt's return value)."""
+    """The order id a placement returned (boa: the value; ape: its receipt's OrderPlaced). Ids are not
+    consecutive: settled order words are reused (id = word key | generation << 32)."""
     if isinstance(result, int):
         return result
-    value = getattr(result, "return_value", None)
-    return int(value) if value is not None else a.next_order_id() - 1
+    return int(result.decode_logs(a.OrderPlaced)[0].order_id)
 
 
 def _ape_hooks(system: Any, operator: Any):

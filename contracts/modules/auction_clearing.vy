@@ -12,9 +12,12 @@
         - book `EXPIRY_BASE | slot`: the standing Wh that stop joining at
           `slot` (their last slot was `slot - 1`), taken off the standing
           book when `slot` is cleared.
-        `_clear(slot)` merges the slot's book with the standing book over
-        the levels in use (never over orders), picks the price, and stores one
-        result word per slot; nothing moves at clearing.
+        `_clear(slot)` clears every uncleared slot up to `slot` (at most
+        `MAX_CATCH_UP` per call, one `AuctionCleared` each): per slot it walks
+        the slot's book merged with the standing book over the levels in use
+        (never over orders), once, from both best prices to the crossing, picks
+        the price, and stores one result word (none when nothing matched);
+        nothing moves at clearing.
         Clearing price (docs/rules.md): among the price levels in use within
         the band in force at clearing at which every strictly better order can
         fill completely, the one that maximizes matched Wh; ties go to the
@@ -27,8 +30,10 @@
         seller: rounding never creates value; WATT dust (< 1 Wh per order
         at the price) stays with the auction and goes to the treasury.
 @custom:security Bounded: at most `MAX_LEVELS` levels in use per book and
-        side, so `_clear` walks at most 2 x 2 x MAX_LEVELS level words plus the
-        expiry levels. Slots are cleared in order (`next_to_clear`), once each.
+        side, so a slot's clearing reads at most 2 x 2 x MAX_LEVELS level words
+        plus the expiry levels, and one call clears at most MAX_CATCH_UP slots.
+        Slots are cleared in order (`next_to_clear`), once each. The walk reads
+        `price_levels`' words directly (its key scheme is part of the contract).
 """
 
 # @dev Band and fees in force at clearing; tick.
@@ -53,6 +58,8 @@ ASK: constant(uint256) = 1
 
 # @dev Most price levels in use per book and side (a placement at a new level beyond it reverts).
 MAX_LEVELS: public(constant(uint256)) = 128
+# @dev Most slots one `clear` call clears (a day of 30-minute slots); further ones take another call.
+MAX_CATCH_UP: public(constant(uint256)) = 48
 # the merged walk of one side: the slot's book and the standing book
 _MAX_MERGED: constant(uint256) = 256
 
@@ -70,6 +77,7 @@ _CLEARED: constant(uint256) = 1 << 255
 _M16: constant(uint256) = 2**16 - 1
 _M56: constant(uint256) = 2**56 - 1
 _M128: constant(uint256) = 2**128 - 1
+_ONE: constant(uint256) = 1
 
 
 # @dev One slot's clearing, decoded: price index, long side, the Wh the long side at the price
@@ -178,144 +186,301 @@ def _apply_expiries(slot: uint256):
             idx = nxt
 
 
+# @dev A walk over one side of a slot (its one-shot book merged with the standing book), level by
+#      level away from the best price, within the band: the current leaf's remaining bits of each
+#      book, the leaves not yet loaded (root bits), and the level it stands on (price index, Wh,
+#      its bit in the leaf).
+struct Cursor:
+    found: bool
+    idx: uint256
+    wh: uint256
+    leaf: uint256
+    ws: uint256
+    wt: uint256
+    rs: uint256
+    rt: uint256
+    m: uint256
+    lo: uint256
+    hi: uint256
+
+
+@internal
+@pure
+def _msb(x: uint256) -> uint256:
+    """
+    @dev Index of the highest set bit of a non-zero word (binary search, unchecked: x < 2**256).
+    """
+    v: uint256 = x
+    r: uint256 = 0
+    if v >= 2**128:
+        v >>= 128
+        r = 128
+    if v >= 2**64:
+        v >>= 64
+        r = unsafe_add(r, 64)
+    if v >= 2**32:
+        v >>= 32
+        r = unsafe_add(r, 32)
+    if v >= 2**16:
+        v >>= 16
+        r = unsafe_add(r, 16)
+    if v >= 2**8:
+        v >>= 8
+        r = unsafe_add(r, 8)
+    if v >= 2**4:
+        v >>= 4
+        r = unsafe_add(r, 4)
+    if v >= 2**2:
+        v >>= 2
+        r = unsafe_add(r, 2)
+    if v >= 2:
+        r = unsafe_add(r, 1)
+    return r
+
+
+@internal
+@pure
+def _upto(bit: uint256) -> uint256:
+    """
+    @dev The mask of bits 0..`bit` (bit < 256).
+    """
+    return unsafe_sub(_ONE << bit, 1) | (_ONE << bit)
+
+
 @internal
 @view
-def _merged(slot: uint256, side: uint256, lo: uint256, hi: uint256) -> DynArray[uint256, _MAX_MERGED]:
+def _start(slot: uint256, side: uint256, lo: uint256, hi: uint256) -> Cursor:
     """
-    @dev The levels of one side of `slot` (its one-shot book plus the standing
-         book) within price indexes [lo, hi], best first, merged by index:
-         each entry is index | Wh << 16.
+    @dev A walk over one side of `slot` within price indexes [lo, hi], standing on its best level.
     """
-    out: DynArray[uint256, _MAX_MERGED] = []
-    a_found: bool = False
-    a: uint256 = 0
-    b_found: bool = False
-    b: uint256 = 0
-    root: uint256 = price_levels._root[(slot << 1) | side]
-    if root != 0:
-        a_found = True
-        a = price_levels._best(slot, side, root)
-    root = price_levels._root[(STANDING_BOOK << 1) | side]
-    if root != 0:
-        b_found = True
-        b = price_levels._best(STANDING_BOOK, side, root)
-    for _: uint256 in range(_MAX_MERGED):
-        if not a_found and not b_found:
-            break
-        # the better of the two heads (asks: lower index; bids: higher)
-        take_a: bool = a_found and (not b_found or (a <= b if side == ASK else a >= b))
-        take_b: bool = b_found and (not a_found or a == b or not take_a)
-        idx: uint256 = a if take_a else b
-        wh: uint256 = 0
-        if take_a:
-            wh += self._level_wh(slot, side, a)
-            a_found, a = price_levels._next_level(slot, side, a)
-        if take_b:
-            wh += self._level_wh(STANDING_BOOK, side, b)
-            b_found, b = price_levels._next_level(STANDING_BOOK, side, b)
-        if idx >= lo and idx <= hi:
-            out.append(idx | (wh << 16))
-    return out
+    keep: uint256 = self._upto(hi >> 8) & ~unsafe_sub(_ONE << (lo >> 8), 1)
+    c: Cursor = empty(Cursor)
+    c.rs = price_levels._root[(slot << 1) | side] & keep
+    c.rt = price_levels._root[(STANDING_BOOK << 1) | side] & keep
+    c.lo = lo
+    c.hi = hi
+    return self._step(slot, side, c)
 
 
 @internal
-def _clear(slot: uint256) -> Result:
+@view
+def _step(slot: uint256, side: uint256, c_in: Cursor) -> Cursor:
     """
-    @dev Clears `slot` (ended, the next in order) on its aggregates and
-         stores its result word; moves nothing.
+    @dev Moves a walk to its next level away from the best price (asks up, bids down): one
+         level word read per book holding that level, one leaf word per leaf entered.
     """
-    assert slot >= self.next_to_clear, "auction: slot already cleared"
-    assert slot == self.next_to_clear, "auction: clear the earlier slots first"
-    assert slots._has_ended(slot), "auction: slot not ended"
+    c: Cursor = c_in
+    if c.ws | c.wt == 0:
+        # a leaf holds no level in the band only at the band's edges: at most 3 leaves are entered
+        for _: uint256 in range(3):
+            if c.ws | c.wt != 0:
+                break
+            r: uint256 = c.rs | c.rt
+            if r == 0:
+                c.found = False
+                return c
+            leaf: uint256 = 0
+            if side == ASK:
+                leaf = self._msb(r & unsafe_sub(0, r))
+            else:
+                leaf = self._msb(r)
+            bit: uint256 = _ONE << leaf
+            keep: uint256 = max_value(uint256)
+            if leaf == c.lo >> 8:
+                keep = ~unsafe_sub(_ONE << (c.lo & 255), 1)
+            if leaf == c.hi >> 8:
+                keep &= self._upto(c.hi & 255)
+            c.ws = 0
+            c.wt = 0
+            if c.rs & bit != 0:
+                c.ws = price_levels._leaf[(slot << 9) | (side << 8) | leaf] & keep
+                c.rs ^= bit
+            if c.rt & bit != 0:
+                c.wt = price_levels._leaf[(STANDING_BOOK << 9) | (side << 8) | leaf] & keep
+                c.rt ^= bit
+            c.leaf = leaf
+            c.m = 0
+    w: uint256 = c.ws | c.wt
+    if w == 0:
+        c.found = False
+        return c
+    # the next bit of the leaf: the one beside the last level's when the levels are adjacent
+    # ticks (the common case near the price), else a bit search
+    b: uint256 = 0
+    m: uint256 = 0
+    if side == ASK:
+        m = w & unsafe_sub(0, w)
+        if m == c.m << 1:
+            b = unsafe_add(c.idx & 255, 1)
+        else:
+            b = self._msb(m)
+    else:
+        m = c.m >> 1
+        if w & m != 0:
+            b = unsafe_sub(c.idx & 255, 1)
+        else:
+            b = self._msb(w)
+            m = _ONE << b
+    c.m = m
+    c.idx = (c.leaf << 8) | b
+    c.wh = 0
+    if c.ws & m != 0:
+        c.wh = price_levels._level[(slot << 17) | (side << 16) | c.idx] >> 128
+        c.ws ^= m
+    if c.wt & m != 0:
+        c.wh = unsafe_add(c.wh, price_levels._level[(STANDING_BOOK << 17) | (side << 16) | c.idx] >> 128)
+        c.wt ^= m
+    c.found = True
+    return c
+
+
+@internal
+def _clear_one(slot: uint256, lo: uint256, hi: uint256, fee_bps: uint256, tick: uint256):
+    """
+    @dev Clears one ended slot on its aggregates in one pass over its levels, from both best
+         prices towards the crossing (no intermediate arrays), and stores its result word;
+         moves nothing. A slot where nothing matches stores no word: its result reads as
+         cleared with nothing matched (`_load_result`).
+         The walk classifies levels by f(p) = demand(p) - supply(p), which falls as p rises:
+         the lowest unwalked ask is below the crossing (f >= 0) once the bids walked plus the
+         next bid level (when at or above it) cover the asks up to it; otherwise the highest
+         unwalked bid is above it (f < 0). It stops when neither is decided, i.e. once the two
+         cursors have passed each other. Of the levels below the crossing the highest is the
+         best (volume = supply rises, imbalance falls), of those above the lowest; so the
+         price is one of those two (or, on a tie in volume and imbalance, the level just
+         below: lowest price), each feasible exactly when the other side's walked Wh fits.
+    """
     self._apply_expiries(slot)
-    p: book_params.Params = book_params._load()
-    tick: uint256 = book_params.TICK
-    lo: uint256 = (p.floor_price + tick - 1) // tick
-    hi: uint256 = p.ceiling_price // tick
-    asks: DynArray[uint256, _MAX_MERGED] = self._merged(slot, ASK, lo, hi)
-    bids: DynArray[uint256, _MAX_MERGED] = self._merged(slot, BID, lo, hi)
-    demand: uint256 = 0
-    for w: uint256 in bids:
-        demand += w >> 16
-    # walk candidate prices upwards: asks ascending (asks[i]), bids descending (from the end)
+    a: Cursor = self._start(slot, ASK, lo, hi)
+    b: Cursor = self._start(slot, BID, lo, hi)
+    if not a.found or not b.found:
+        # one side empty within the band: nothing can match (an unmatched slot stores no word)
+        log AuctionCleared(slot=slot, price=0, matched_wh=0, demand_wh=0, supply_wh=0, long_side=LONG_NONE)
+        return
+    # Wh sums below 2**137 (at most 512 levels of < 2**128 Wh): unchecked adds
+    sc: uint256 = 0  # asks walked (all asks at or below the last one walked)
+    bc: uint256 = 0  # bids walked (all bids at or above the last one walked)
+    a_last: uint256 = 0
+    a_walked: bool = False
+    b_last: uint256 = 0
+    b_walked: bool = False
+    for _: uint256 in range(2 * _MAX_MERGED):
+        if a.found:
+            covered: uint256 = bc
+            if b.found and b.idx >= a.idx:
+                covered = unsafe_add(covered, b.wh)
+            if covered >= unsafe_add(sc, a.wh):
+                sc = unsafe_add(sc, a.wh)
+                a_last = a.idx
+                a_walked = True
+                a = self._step(slot, ASK, a)
+                continue
+        if b.found:
+            asked: uint256 = sc
+            if a.found and a.idx <= b.idx:
+                asked = unsafe_add(asked, a.wh)
+            if unsafe_add(bc, b.wh) < asked:
+                bc = unsafe_add(bc, b.wh)
+                b_last = b.idx
+                b_walked = True
+                b = self._step(slot, BID, b)
+                continue
+        break
+    # below the crossing: the highest of the last ask walked and the next bid; above: the lowest
+    # of the last bid walked and the next ask. Demand and supply there follow from the walk.
     best_v: uint256 = 0
     best_imb: uint256 = 0
     best_idx: uint256 = 0
     best_d: uint256 = 0
     best_s: uint256 = 0
-    best_bid_at: uint256 = 0
-    best_ask_at: uint256 = 0
-    supply: uint256 = 0
-    d: uint256 = demand
-    i: uint256 = 0
-    j: uint256 = len(bids)
-    for _: uint256 in range(2 * _MAX_MERGED):
-        if i >= len(asks) and j == 0:
-            break
-        # next candidate: the lower of the next ask level and the lowest remaining bid level
-        idx: uint256 = max_value(uint256)
-        if i < len(asks):
-            idx = asks[i] & _M16
-        if j > 0 and bids[j - 1] & _M16 < idx:
-            idx = bids[j - 1] & _M16
-        ask_at: uint256 = 0
-        bid_at: uint256 = 0
-        if i < len(asks) and asks[i] & _M16 == idx:
-            ask_at = asks[i] >> 16
-            i += 1
-        if j > 0 and bids[j - 1] & _M16 == idx:
-            bid_at = bids[j - 1] >> 16
-            j -= 1
-        supply += ask_at
-        # demand at idx = bids at >= idx; d holds that before removing this level
-        # every strictly better order must fit: bids above <= supply, asks below <= demand
-        if d - bid_at <= supply and supply - ask_at <= d:
-            v: uint256 = min(d, supply)
-            imb: uint256 = max(d, supply) - v
-            if v > best_v or (v == best_v and v != 0 and imb < best_imb):
-                best_v = v
-                best_imb = imb
-                best_idx = idx
-                best_d = d
-                best_s = supply
-                best_bid_at = bid_at
-                best_ask_at = ask_at
-        d -= bid_at
-    r: Result = Result(
-        idx=best_idx,
-        long_side=LONG_NONE,
-        shared_wh=0,
-        level_wh=0,
-        matched_wh=best_v,
-        floor_idx=lo,
-        ceiling_idx=hi,
-        fee_bps=p.taker_fee_bps,
-        cleared=True,
-    )
-    if best_v != 0 and best_d > best_s:
-        r.long_side = LONG_BIDS
-        r.shared_wh = best_s - (best_d - best_bid_at)
-        r.level_wh = best_bid_at
-    elif best_v != 0 and best_s > best_d:
-        r.long_side = LONG_ASKS
-        r.shared_wh = best_d - (best_s - best_ask_at)
-        r.level_wh = best_ask_at
-    self._result[slot] = (
-        r.idx
-        | (r.long_side << 16)
-        | (r.shared_wh << 18)
-        | (r.level_wh << 74)
-        | (r.matched_wh << 130)
-        | (r.floor_idx << 186)
-        | (r.ceiling_idx << 202)
-        | (r.fee_bps << 218)
-        | _CLEARED
-    )
-    self.next_to_clear = slot + 1
+    long_side: uint256 = LONG_NONE
+    shared: uint256 = 0
+    level: uint256 = 0
+    if (a_walked or b.found) and bc <= sc:
+        pl: uint256 = a_last
+        dl: uint256 = bc
+        if b.found and (not a_walked or b.idx >= a_last):
+            pl = b.idx
+            dl = bc + b.wh
+        best_v = min(dl, sc)
+        if best_v != 0:
+            best_imb = dl - best_v
+            best_idx = pl
+            best_d = dl
+            best_s = sc
+            if dl > sc:
+                long_side = LONG_BIDS
+                shared = sc - bc
+                level = dl - bc
+            elif pl != a_last and a_walked:
+                # a bid-only level with no imbalance ties the ask level just below it when no bid
+                # lies between: the lowest price wins
+                nb: Cursor = self._step(slot, BID, b)
+                if not nb.found or nb.idx < a_last:
+                    best_idx = a_last
+    if (b_walked or a.found) and sc <= bc:
+        pr: uint256 = b_last
+        sr: uint256 = sc
+        if a.found and (not b_walked or a.idx <= b_last):
+            pr = a.idx
+            sr = sc + a.wh
+        v: uint256 = min(bc, sr)
+        imb: uint256 = sr - v
+        if v != 0 and (v > best_v or (v == best_v and imb < best_imb)):
+            best_v = v
+            best_imb = imb
+            best_idx = pr
+            best_d = bc
+            best_s = sr
+            long_side = LONG_NONE
+            shared = 0
+            level = 0
+            if sr > bc:
+                long_side = LONG_ASKS
+                shared = bc - sc
+                level = sr - sc
+    if best_v == 0:
+        best_idx = 0
+        best_d = 0
+        best_s = 0
+    else:
+        self._result[slot] = (
+            best_idx
+            | (long_side << 16)
+            | (shared << 18)
+            | (level << 74)
+            | (best_v << 130)
+            | (lo << 186)
+            | (hi << 202)
+            | (fee_bps << 218)
+            | _CLEARED
+        )
     log AuctionCleared(
-        slot=slot, price=best_idx * tick, matched_wh=best_v, demand_wh=best_d, supply_wh=best_s, long_side=r.long_side
+        slot=slot, price=best_idx * tick, matched_wh=best_v, demand_wh=best_d, supply_wh=best_s, long_side=long_side
     )
-    return r
+
+
+@internal
+def _clear(slot: uint256) -> uint256:
+    """
+    @dev Clears every slot not yet cleared up to `slot` (ended), in order, each as it would have
+         cleared on time with the band and fee in force now; at most MAX_CATCH_UP slots per call
+         (a `slot` further on reverts: clear an earlier one first). Returns the number cleared.
+    """
+    first: uint256 = self.next_to_clear
+    assert slot >= first, "auction: slot already cleared"
+    assert slot < first + MAX_CATCH_UP, "auction: too many slots to catch up"
+    assert slots._has_ended(slot), "auction: slot not ended"
+    p: book_params.Params = book_params._load()
+    tick: uint256 = book_params.TICK
+    lo: uint256 = (p.floor_price + tick - 1) // tick
+    hi: uint256 = p.ceiling_price // tick
+    for k: uint256 in range(first, first + MAX_CATCH_UP, bound=MAX_CATCH_UP):
+        if k > slot:
+            break
+        self._clear_one(k, lo, hi, p.taker_fee_bps, tick)
+    self.next_to_clear = slot + 1
+    return slot + 1 - first
 
 
 @internal
@@ -331,7 +496,7 @@ def _load_result(slot: uint256) -> Result:
         floor_idx=(w >> 186) & _M16,
         ceiling_idx=(w >> 202) & _M16,
         fee_bps=(w >> 218) & 255,
-        cleared=w & _CLEARED != 0,
+        cleared=w & _CLEARED != 0 or slot < self.next_to_clear,
     )
 
 

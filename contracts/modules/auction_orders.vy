@@ -11,6 +11,14 @@
         most `MAX_STANDING_SLOTS`), with no transaction per slot; it escrows
         every slot it may join (WATT: X per slot; quote: a one-shot bid's
         escrow per slot) and is cancelled from the current slot on.
+        Storage is packed for gas: the counters (next fresh order word, the
+        free list of settled order words, bid escrow, fees) are one word; an
+        account's quote balance and WATT bought are one word; a settled or
+        cancelled order's word is not deleted but goes on the free list, and
+        the next order takes it (rewriting a used word costs 17,100 gas less
+        than a fresh one). An order id is its word's key
+        (32 bits) | the word's generation << 32 (16 bits), so ids stay unique
+        while words are reused: a stale id reads as unknown.
         `_claim(order_id)` settles a one-shot order in constant work, a
         standing order's next `CLAIM_SLOTS` cleared slots (one result word
         each): the Wh filled and quote paid (`auction_clearing._fill`), the
@@ -41,10 +49,6 @@ from . import slots
 
 uses: slots
 
-from . import proceeds
-
-uses: proceeds
-
 from . import auction_clearing
 
 uses: auction_clearing
@@ -64,6 +68,8 @@ _M16: constant(uint256) = 2**16 - 1
 _M26: constant(uint256) = 2**26 - 1
 _M32: constant(uint256) = 2**32 - 1
 _M48: constant(uint256) = 2**48 - 1
+_M96: constant(uint256) = 2**96 - 1
+_M128: constant(uint256) = 2**128 - 1
 _M160: constant(uint256) = 2**160 - 1
 _BPS: constant(uint256) = 10_000
 
@@ -80,6 +86,15 @@ struct Order:
     pos: uint256
 
 
+# @dev The counters word decoded: the next fresh order word's key, the first free word's key
+#      (0: none), quote held for open bids and fees not yet claimed (base units).
+struct Counters:
+    fresh: uint256
+    free: uint256
+    bid_escrow: uint256
+    fees: uint256
+
+
 # @dev What a claim settled: Wh filled, WATT escrow to release (asks), quote credited, fee.
 struct Settlement:
     owner: address
@@ -93,29 +108,25 @@ struct Settlement:
 
 # ---------------------------------------------------------------- STORAGE
 
-# @dev Order id => owner (160) | price index << 160 (16) | flags << 176 (2) | Wh << 178 (48) |
-#      slot << 226 (26) | place in the owner's open-ask list << 252 (4).
+# @dev Order word key (an id's low 32 bits) => owner (160) | price index << 160 (16) | flags << 176 (2) |
+#      Wh << 178 (32) | slot << 210 (26) | generation << 236 (16) | place in the owner's open-ask list << 252 (4).
+#      A free word (owner 0): 1 << 160 | next free key << 178 | generation of its next order << 236.
 _order: HashMap[uint256, uint256]
 
 # @dev Standing order id => last slot (32) | next slot to claim << 32 (32).
 _span: HashMap[uint256, uint256]
 
-# @dev The id the next order gets (ids start at 1).
-next_order_id: public(uint256)
+# @dev Next fresh word key (32, from 1) | first free word key << 32 (32) | bid escrow << 64 (96) |
+#      fees << 160 (96): see Counters.
+_counters: uint256
 
 # @dev Account => its open asks (one-shot and standing), for `_close_asks_of`: a list of
 #      `_ask_count` ids; an ask knows its place (order word), so removal touches two entries.
 _ask_id: HashMap[address, HashMap[uint256, uint256]]
 _ask_count: HashMap[address, uint256]
 
-# @dev Quote held for open bids (base units).
-bid_escrow_total: public(uint256)
-
-# @dev Fees not yet claimed by the treasury (quote base units).
-fees_accrued: public(uint256)
-
-# @dev Account => WATT (Wh) bought and claimed, withdrawable from the auction.
-watt_of: public(HashMap[address, uint256])
+# @dev Account => quote withdrawable (base units, 128) | WATT bought and claimed, Wh << 128 (128).
+_account: HashMap[address, uint256]
 
 # ---------------------------------------------------------------- EVENTS
 
@@ -156,7 +167,56 @@ event AsksClosedForArrears:
 
 @deploy
 def __init__():
-    self.next_order_id = 1
+    self._counters = 1
+
+
+# ================================================================ PACKED WORDS
+
+
+@internal
+@view
+def _counters_load() -> Counters:
+    w: uint256 = self._counters
+    return Counters(fresh=w & _M32, free=(w >> 32) & _M32, bid_escrow=(w >> 64) & _M96, fees=w >> 160)
+
+
+@internal
+def _counters_save(c: Counters):
+    assert c.bid_escrow <= _M96 and c.fees <= _M96 and c.fresh <= _M32, "auction: overflow"
+    self._counters = c.fresh | (c.free << 32) | (c.bid_escrow << 64) | (c.fees << 160)
+
+
+@internal
+@view
+def _proceeds_of(owner: address) -> uint256:
+    return self._account[owner] & _M128
+
+
+@internal
+@view
+def _watt_of(owner: address) -> uint256:
+    return self._account[owner] >> 128
+
+
+@internal
+def _credit(owner: address, quote: uint256, wh: uint256):
+    """
+    @dev Credits `quote` base units withdrawable and `wh` WATT bought to `owner` (one word). Each
+         half stays below 2**128: it never exceeds what the auction holds of that token (escrow
+         pulled in, WATT delivered), and the quote counters are checked below 2**96.
+    """
+    self._account[owner] += quote + (wh << 128)
+
+
+@internal
+def _debit(owner: address, quote: uint256, wh: uint256):
+    """
+    @dev Takes `quote` base units and `wh` WATT off `owner`'s withdrawable balances (reverts beyond).
+    """
+    w: uint256 = self._account[owner]
+    assert quote <= w & _M128, "auction: amount exceeds proceeds"
+    assert wh <= w >> 128, "auction: amount exceeds claimed WATT"
+    self._account[owner] = w - quote - (wh << 128)
 
 
 # ================================================================ HELPERS
@@ -165,14 +225,21 @@ def __init__():
 @internal
 @view
 def _load(order_id: uint256) -> Order:
-    w: uint256 = self._order[order_id]
+    """
+    @dev The order `order_id` names (owner empty when unknown, settled, or a stale id of a reused word).
+    """
+    if order_id >> 48 != 0:
+        return empty(Order)
+    w: uint256 = self._order[order_id & _M32]
+    if w & _M160 == 0 or (w >> 236) & _M16 != order_id >> 32:
+        return empty(Order)
     return Order(
         owner=convert(convert(w & _M160, uint160), address),
         idx=(w >> 160) & _M16,
         is_buy=(w >> 176) & KIND_BUY != 0,
         standing=(w >> 176) & KIND_STANDING != 0,
-        amount_wh=(w >> 178) & _M48,
-        slot=(w >> 226) & _M26,
+        amount_wh=(w >> 178) & _M32,
+        slot=(w >> 210) & _M26,
         pos=w >> 252,
     )
 
@@ -194,14 +261,29 @@ def _check(is_buy: bool, price: uint256, amount_wh: uint256) -> uint256:
     assert price >= p.floor_price and price <= p.ceiling_price, "auction: price outside band"
     assert price % book_params.TICK == 0, "auction: price not on tick"
     assert amount_wh >= p.min_order_wh, "auction: order below minimum"
-    assert amount_wh <= _M48, "auction: order too large"
+    assert amount_wh <= _M32, "auction: order too large"
     return price // book_params.TICK
 
 
 @internal
-def _new(owner: address, is_buy: bool, standing: bool, idx: uint256, amount_wh: uint256, slot: uint256) -> uint256:
-    order_id: uint256 = self.next_order_id
-    self.next_order_id = order_id + 1
+def _new(
+    c_in: Counters, owner: address, is_buy: bool, standing: bool, idx: uint256, amount_wh: uint256, slot: uint256
+) -> (uint256, Counters):
+    """
+    @dev Writes a new order into the first free word (else a fresh one); returns its id and the
+         counters (the caller saves them).
+    """
+    c: Counters = c_in
+    key: uint256 = c.free
+    gen: uint256 = 0
+    if key != 0:
+        t: uint256 = self._order[key]
+        c.free = (t >> 178) & _M32
+        gen = (t >> 236) & _M16
+    else:
+        key = c.fresh
+        c.fresh = key + 1
+    order_id: uint256 = key | (gen << 32)
     flags: uint256 = KIND_STANDING if standing else 0
     pos: uint256 = 0
     if is_buy:
@@ -212,10 +294,23 @@ def _new(owner: address, is_buy: bool, standing: bool, idx: uint256, amount_wh: 
         self._ask_id[owner][pos] = order_id
         self._ask_count[owner] = pos + 1
     assert slot <= _M26, "auction: slot out of range"
-    self._order[order_id] = (
-        convert(owner, uint256) | (idx << 160) | (flags << 176) | (amount_wh << 178) | (slot << 226) | (pos << 252)
+    self._order[key] = (
+        convert(owner, uint256) | (idx << 160) | (flags << 176) | (amount_wh << 178) | (slot << 210) | (gen << 236) | (pos << 252)
     )
-    return order_id
+    return order_id, c
+
+
+@internal
+def _free(order_id: uint256, c_in: Counters) -> Counters:
+    """
+    @dev Puts a settled or cancelled order's word on the free list (kept non-zero, its generation
+         moved on, so the id reads as unknown from now on); returns the counters.
+    """
+    c: Counters = c_in
+    key: uint256 = order_id & _M32
+    self._order[key] = (1 << 160) | (c.free << 178) | ((((order_id >> 32) + 1) & _M16) << 236)
+    c.free = key
+    return c
 
 
 @internal
@@ -227,7 +322,7 @@ def _forget_ask(owner: address, pos: uint256):
     if pos != last:
         moved: uint256 = self._ask_id[owner][last]
         self._ask_id[owner][pos] = moved
-        self._order[moved] = (self._order[moved] & ~(15 << 252)) | (pos << 252)
+        self._order[moved & _M32] = (self._order[moved & _M32] & ~(15 << 252)) | (pos << 252)
     self._ask_count[owner] = last
 
 
@@ -253,12 +348,15 @@ def _place(owner: address, is_buy: bool, price: uint256, amount_wh: uint256) -> 
     """
     idx: uint256 = self._check(is_buy, price, amount_wh)
     slot: uint256 = slots._current()
-    order_id: uint256 = self._new(owner, is_buy, False, idx, amount_wh, slot)
+    order_id: uint256 = 0
+    c: Counters = empty(Counters)
+    order_id, c = self._new(self._counters_load(), owner, is_buy, False, idx, amount_wh, slot)
     auction_clearing._add(slot, 0 if is_buy else 1, idx, amount_wh)
     pull: uint256 = 0
     if is_buy:
         pull = self._bid_escrow(amount_wh, price)
-        self.bid_escrow_total += pull
+        c.bid_escrow += pull
+    self._counters_save(c)
     log OrderPlaced(
         order_id=order_id, owner=owner, is_buy=is_buy, price=price, amount_wh=amount_wh, first_slot=slot, last_slot=slot, standing=False
     )
@@ -279,7 +377,9 @@ def _place_standing(owner: address, is_buy: bool, price: uint256, amount_wh: uin
     last: uint256 = until // slots.SLOT_S - 1
     n: uint256 = last - first + 1
     assert n <= MAX_STANDING_SLOTS, "auction: standing order too long"
-    order_id: uint256 = self._new(owner, is_buy, True, idx, amount_wh, first)
+    order_id: uint256 = 0
+    c: Counters = empty(Counters)
+    order_id, c = self._new(self._counters_load(), owner, is_buy, True, idx, amount_wh, first)
     self._span[order_id] = last | (first << 32)
     side: uint256 = 0 if is_buy else 1
     auction_clearing._add(auction_clearing.STANDING_BOOK, side, idx, amount_wh)
@@ -287,7 +387,8 @@ def _place_standing(owner: address, is_buy: bool, price: uint256, amount_wh: uin
     escrow: uint256 = amount_wh * n
     if is_buy:
         escrow = self._bid_escrow(amount_wh, price) * n
-        self.bid_escrow_total += escrow
+        c.bid_escrow += escrow
+    self._counters_save(c)
     log OrderPlaced(
         order_id=order_id, owner=owner, is_buy=is_buy, price=price, amount_wh=amount_wh, first_slot=first, last_slot=last, standing=True
     )
@@ -330,6 +431,7 @@ def _cancel(order_id: uint256, sender: address) -> Settlement:
     s.owner = o.owner
     s.is_buy = o.is_buy
     slots_n: uint256 = 1
+    c: Counters = self._counters_load()
     if o.standing:
         current: uint256 = slots._current()
         assert auction_clearing.next_to_clear == current, "auction: clear the ended slots first"
@@ -338,16 +440,17 @@ def _cancel(order_id: uint256, sender: address) -> Settlement:
     else:
         assert not slots._has_ended(o.slot), "auction: slot ended, claim after clearing"
         auction_clearing._sub(o.slot, 0 if o.is_buy else 1, o.idx, o.amount_wh)
-        self._order[order_id] = 0
+        c = self._free(order_id, c)
         if not o.is_buy:
             self._forget_ask(o.owner, o.pos)
     if o.is_buy:
         refund: uint256 = self._bid_escrow(o.amount_wh, o.idx * book_params.TICK) * slots_n
-        self.bid_escrow_total -= refund
-        proceeds._credit(o.owner, refund)
+        c.bid_escrow -= refund
+        self._credit(o.owner, refund, 0)
         s.quote_credit = refund
     else:
         s.release_wh = o.amount_wh * slots_n
+    self._counters_save(c)
     log OrderCancelled(order_id=order_id, owner=o.owner, refund_quote=s.quote_credit, refund_wh=s.release_wh)
     return s
 
@@ -362,6 +465,7 @@ def _close_asks_of(account: address) -> uint256:
     """
     from_slot: uint256 = auction_clearing.next_to_clear
     closed: uint256 = 0
+    c: Counters = self._counters_load()
     # from the end, so that a removal only moves entries already visited
     n: uint256 = self._ask_count[account]
     for j: uint256 in range(MAX_ASKS_PER_OWNER):
@@ -374,10 +478,11 @@ def _close_asks_of(account: address) -> uint256:
             closed += o.amount_wh * self._drop_standing(order_id, o, from_slot)
         elif o.slot >= from_slot:
             auction_clearing._sub(o.slot, 1, o.idx, o.amount_wh)
-            self._order[order_id] = 0
+            c = self._free(order_id, c)
             self._forget_ask(account, i)
             closed += o.amount_wh
             log OrderCancelled(order_id=order_id, owner=account, refund_quote=0, refund_wh=o.amount_wh)
+    self._counters_save(c)
     log AsksClosedForArrears(account=account, wh=closed)
     return closed
 
@@ -433,26 +538,27 @@ def _claim(order_id: uint256, seller_in_arrears: bool) -> Settlement:
     s.owner = o.owner
     s.is_buy = o.is_buy
     s.done = True
+    c: Counters = self._counters_load()
+    bought: uint256 = 0
     if o.is_buy:
         escrow: uint256 = self._bid_escrow(o.amount_wh, o.idx * tick) * n
-        self.bid_escrow_total -= escrow
+        c.bid_escrow -= escrow
         credit = escrow - paid
-        if s.filled_wh != 0:
-            self.watt_of[o.owner] += s.filled_wh
+        bought = s.filled_wh
     s.quote_credit = credit
-    if credit != 0:
-        proceeds._credit(o.owner, credit)
-    if s.fee != 0:
-        self.fees_accrued += s.fee
+    if credit != 0 or bought != 0:
+        self._credit(o.owner, credit, bought)
+    c.fees += s.fee
     if o.standing and stop <= last:
         self._span[order_id] = (span & _M32) | (stop << 32)
     else:
-        # fully settled
-        self._order[order_id] = 0
+        # fully settled: its word goes on the free list
+        c = self._free(order_id, c)
         if o.standing:
             self._span[order_id] = 0
         if not o.is_buy:
             self._forget_ask(o.owner, o.pos)
+    self._counters_save(c)
     log OrderClaimed(
         order_id=order_id,
         owner=o.owner,

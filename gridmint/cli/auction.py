@@ -4,7 +4,7 @@
     ape run auction place buy|sell PRICE KWH --account ALIAS            (joins the current slot's auction)
     ape run auction standing buy|sell PRICE KWH --for 1d --account ALIAS   (KWH every slot, no tx per slot)
     ape run auction cancel ORDER_ID --account ALIAS
-    ape run auction clear                                                (clears every ended slot, in order)
+    ape run auction clear                                                (clears every ended slot: 48 per tx)
     ape run auction claim [ORDER_ID ...] --account ALIAS                (default: all of your open orders)
     ape run auction results [--last 10]
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import click
 from ape.cli import ConnectedProviderCommand
 
-from gridmint.auction import bid_escrow
+from gridmint.auction import bid_escrow, catch_up_calls
 from gridmint.units import kwh, parse_duration_s, parse_energy_wh, parse_price, when
 
 from . import tables
@@ -178,13 +178,15 @@ def clear(network, most, account_spec, verbose):
     c = Auction.open(network, verbose, account_spec, operator=True)
     a, s = c.auction, c.sender
     done = 0
-    while done < most and int(a.next_to_clear()) < int(a.current_slot()):
-        slot = int(a.next_to_clear())
-        s.send(a.clear, slot, what=f"clear({slot})")
-        r = a.result(slot)
-        click.echo(f"{_slot_line(c, slot)}: {kwh(r.matched_wh)} at {c.price(r.price)} ({LONG_SIDES[int(r.long_side)]})"
-                   if r.matched_wh else f"{_slot_line(c, slot)}: no trade")
-        done += 1
+    # one transaction clears up to 48 ended slots (clear(k) catches up on those before k)
+    for upto in catch_up_calls(int(a.next_to_clear()), int(a.current_slot()), most):
+        first = int(a.next_to_clear())
+        s.send(a.clear, upto, what=f"clear({upto})")
+        for slot in range(first, upto + 1):
+            r = a.result(slot)
+            click.echo(f"{_slot_line(c, slot)}: {kwh(r.matched_wh)} at {c.price(r.price)} ({LONG_SIDES[int(r.long_side)]})"
+                       if r.matched_wh else f"{_slot_line(c, slot)}: no trade")
+            done += 1
     if not done:
         click.echo("nothing to clear: the current slot has not ended")
 
@@ -217,11 +219,13 @@ def claim(network, order_ids, account_spec, verbose):
 
 
 def _own_orders(c: Auction, owner: str) -> list[int]:
-    """Open orders of `owner`, newest first (scans the most recent 2,000 ids)."""
+    """Open orders of `owner`, newest first: its OrderPlaced events (ids are not consecutive, settled
+    order words being reused; a settled id reads as closed)."""
+    from ape import chain  # ape's managers load on use, not at import (tests/unit/auction/test_auction_cli.py)
+
     a = c.auction
-    last = int(a.next_order_id())
-    return [i for i in range(last - 1, max(last - 2_000, 0), -1)
-            if (v := a.order(i)).open and str(v.owner).lower() == str(owner).lower()]
+    placed = [int(ev.order_id) for ev in a.OrderPlaced.range(0, int(chain.blocks.head.number) + 1, search_topics={"owner": owner})]
+    return [i for i in dict.fromkeys(reversed(placed)) if a.order(i).open]
 
 
 @cli.command(cls=ConnectedProviderCommand)

@@ -9,7 +9,7 @@ buys == matched sells up to the long side's rounding (< 1 Wh per order at the pr
 the buyers' favour); no fill beyond its order's amount or limit; pro rata within 1 Wh; claims
 idempotent; a standing order never fills more per slot than its amount. Attack moves: orders in
 a slot's last second, members on both sides, sellers in arrears and `release_unpaid`'s close,
-`clear` early, twice or out of order.
+`clear` early, twice, with junk, or late over skipped slots (one call, one event per slot).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tests.utils.machine import AnchoredMachine
 P = SystemParams()
 SLOT_S = 1_800
 FEE_BPS = 20
+MAX_CATCH_UP = 48
 OPERATOR = boa.env.generate_address("auction-operator")
 MEMBERS = [boa.env.generate_address(f"auction-member-{i}") for i in range(4)]
 PRICES = [150_000, 180_000, 200_000, 220_000, 250_000]
@@ -91,10 +92,23 @@ class AuctionMachine(AnchoredMachine):
     def _joined(self, k):
         return [o for o in self.orders.values() if o.first <= k <= o.last and (o.standing or o.open or k < self.a.next_to_clear())]
 
-    def _clear(self, k):
-        members = [o for o in self.orders.values() if o.first <= k <= o.last]
-        c = ref.clear_slot([ref.Order(o.oid, o.is_buy, o.idx, o.amount) for o in members], self.lo, self.hi, FEE_BPS)
-        self.a.clear(k)
+    def _clear(self, upto):
+        """Clears every slot not yet cleared through `upto` in one call; checks each slot's clearing."""
+        first = self.a.next_to_clear()
+        expected = {}
+        for k in range(first, upto + 1):
+            members = [o for o in self.orders.values() if o.first <= k <= o.last]
+            c = ref.clear_slot([ref.Order(o.oid, o.is_buy, o.idx, o.amount) for o in members], self.lo, self.hi, FEE_BPS)
+            expected[k] = (members, c)
+        self.a.clear(upto)
+        # one AuctionCleared per slot, in order
+        logged = [e for e in self.a.get_logs() if type(e).__name__ == "AuctionCleared"]
+        assert self.a.next_to_clear() == upto + 1
+        assert [e.slot for e in logged] == list(range(first, upto + 1))
+        for k, (members, c) in expected.items():
+            self._check_cleared(k, members, c)
+
+    def _check_cleared(self, k, members, c):
         r = self.a.result(k)
         assert r.cleared
         assert (r.price, r.matched_wh, r.long_side, r.shared_wh, r.level_wh) == (
@@ -128,7 +142,7 @@ class AuctionMachine(AnchoredMachine):
 
     def _catch_up(self):
         while self.a.next_to_clear() < self._slot():
-            self._clear(self.a.next_to_clear())
+            self._clear(min(self._slot() - 1, self.a.next_to_clear() + MAX_CATCH_UP - 1))
 
     def _expect_claim(self, o: MOrder):
         """The model's claim of one order; returns the seller's WATT delivered (for the pot)."""
@@ -237,7 +251,7 @@ class AuctionMachine(AnchoredMachine):
             self.escrow_wh[o.owner] -= o.amount * dropped
             self.free_wh[o.owner] += o.amount * dropped
 
-    @rule(seconds=st.sampled_from([1, 60, 600, SLOT_S - 1, SLOT_S, 2 * SLOT_S]), to_edge=st.booleans())
+    @rule(seconds=st.sampled_from([1, 60, 600, SLOT_S - 1, SLOT_S, 2 * SLOT_S, 5 * SLOT_S]), to_edge=st.booleans())
     def advance(self, seconds, to_edge):
         if to_edge:  # the slot's last second: orders placed now still join this slot
             seconds = SLOT_S - 1 - self.now % SLOT_S or SLOT_S
@@ -250,6 +264,19 @@ class AuctionMachine(AnchoredMachine):
             with boa.reverts("auction: slot not ended"):
                 self.a.clear(k)
             return
+        self._clear(k)
+
+    @rule(data=st.data())
+    def clear_late(self, data):
+        """Slots skipped and cleared late: one call clears every ended slot up to the one named
+        (at most MAX_CATCH_UP); naming one further reverts and changes nothing."""
+        first, now = self.a.next_to_clear(), self._slot()
+        if first >= now:
+            return
+        if now - first > MAX_CATCH_UP:
+            with boa.reverts("auction: too many slots to catch up"):
+                self.a.clear(first + MAX_CATCH_UP)
+        k = data.draw(st.integers(first, min(now - 1, first + MAX_CATCH_UP - 1)))
         self._clear(k)
 
     @precondition(lambda self: len(self.clearings) > 0)

@@ -79,5 +79,8 @@ def next_slot(auction):
 
 
 def catch_up(auction):
-    while auction.next_to_clear() < auction.current_slot():
-        auction.clear(auction.next_to_clear())
+    """Clears every ended slot: one call per 48 (`clear(k)` clears the uncleared slots before k too)."""
+    from gridmint.auction import catch_up_calls
+
+    for upto in catch_up_calls(auction.next_to_clear(), auction.current_slot()):
+        auction.clear(upto)

@@ -99,8 +99,60 @@ def test_clear_early_twice_out_of_order_and_junk(auction, member):
     with boa.reverts():
         auction.clear(2**255)
     boa.env.time_travel(seconds=3 * SLOT_S)
-    with boa.reverts("auction: clear the earlier slots first"):
-        auction.clear(slot + 2)
+    with boa.reverts("auction: slot not ended"):
+        auction.clear(slot + 4)
+    # a later slot clears the ended ones before it too, in one call
+    auction.clear(slot + 2)
+    assert auction.next_to_clear() == slot + 3
+
+
+def test_a_late_clear_catches_up_every_skipped_slot_in_one_call(auction, member):
+    s, b = member("late-s"), member("late-b")
+    next_slot(auction)
+    first = auction.current_slot()
+    placed = {}
+    for k in range(4):  # slot first+1 gets no orders at all; first+3 only a bid (nothing matches)
+        if k != 1:
+            bid = auction.place_order(True, 200_000 + 10_000 * k, 1_000 + k, sender=b)
+            placed[first + k] = [ref.Order(bid, True, idx(200_000 + 10_000 * k), 1_000 + k)]
+        if k in (0, 2):
+            ask = auction.place_order(False, 180_000, 700 + k, sender=s)
+            placed[first + k].append(ref.Order(ask, False, idx(180_000), 700 + k))
+        boa.env.time_travel(seconds=SLOT_S)
+    assert auction.current_slot() == first + 4
+    auction.clear(first + 3)
+    logged = [e for e in auction.get_logs() if type(e).__name__ == "AuctionCleared"]
+    assert [e.slot for e in logged] == [first, first + 1, first + 2, first + 3]  # one event per slot
+    assert auction.next_to_clear() == first + 4
+    for k in range(first, first + 4):
+        c = ref.clear_slot(placed.get(k, []), idx(P.floor_price), idx(P.ceiling_price), FEE_BPS)
+        r = auction.result(k)
+        assert r.cleared and (r.price, r.matched_wh, r.long_side) == (c.idx * P.tick, c.matched_wh, c.long_side)
+        assert logged[k - first].matched_wh == c.matched_wh
+        for o in placed.get(k, []):
+            assert tuple(auction.fill_of(o.order_id, k)) == ref.fill(c, o.is_buy, o.idx, o.amount_wh, P.tick)
+    assert auction.result(first).matched_wh == 700 and auction.result(first + 2).matched_wh == 702
+    assert auction.result(first + 1).matched_wh == auction.result(first + 3).matched_wh == 0
+
+
+def test_catching_up_is_bounded_per_call(auction, member):
+    bound = auction.MAX_CATCH_UP()
+    assert bound == 48  # a day of 30-minute slots
+    s, b = member("bound-s"), member("bound-b")
+    next_slot(auction)
+    first = auction.current_slot()
+    auction.place_order(False, 180_000, 1_000, sender=s)
+    auction.place_order(True, 200_000, 1_000, sender=b)
+    boa.env.time_travel(seconds=(bound + 2) * SLOT_S)
+    # one slot beyond the bound reverts and changes nothing: clear an earlier one first
+    with boa.reverts("auction: too many slots to catch up"):
+        auction.clear(first + bound)
+    assert auction.next_to_clear() == first
+    assert auction.clear(first + bound - 1) is None  # at the bound: all 48 in one call
+    assert auction.next_to_clear() == first + bound
+    assert auction.result(first).matched_wh == 1_000 and auction.result(first + bound - 1).cleared
+    auction.clear(first + bound + 1)
+    assert auction.next_to_clear() == auction.current_slot()
 
 
 def test_order_in_the_last_second_joins_its_slot(auction, member):
@@ -259,3 +311,100 @@ def test_standing_needs_ended_slots_cleared(auction, member):
     with boa.reverts("auction: standing order too long"):
         catch_up(auction)
         auction.place_standing(False, PRICE, 500, boa.env.evm.patch.timestamp + 400 * SLOT_S, sender=s)
+
+
+def test_catch_up_calls_plan_one_call_per_48_ended_slots():
+    assert ref.catch_up_calls(10, 10) == []  # nothing ended
+    assert ref.catch_up_calls(10, 11) == [10]
+    assert ref.catch_up_calls(10, 58) == [57]  # 48 slots: one call
+    assert ref.catch_up_calls(10, 59) == [57, 58]  # 49: two
+    assert ref.catch_up_calls(0, 100) == [47, 95, 99]
+    assert ref.catch_up_calls(0, 100, most_slots=50) == [47, 49]  # the CLI's --max
+    for nxt, cur in [(0, 1), (3, 200), (7, 55)]:
+        calls = ref.catch_up_calls(nxt, cur)
+        assert calls[-1] == cur - 1 and all(0 < b - a <= ref.MAX_CATCH_UP for a, b in zip([nxt - 1] + calls, calls))
+
+
+def test_a_settled_orders_word_is_reused_under_a_new_id(auction, member):
+    b = member("reuse-b")
+    next_slot(auction)
+    first = auction.place_order(True, PRICE, 1_000, sender=b)
+    auction.cancel_order(first, sender=b)
+    again = auction.place_order(True, PRICE, 2_000, sender=b)
+    # the same word (low 32 bits), the next generation: the old id now names nothing
+    assert again & (2**32 - 1) == first & (2**32 - 1) and again >> 32 == (first >> 32) + 1
+    assert not auction.order(first).open and auction.order(again).amount_wh == 2_000
+    with boa.reverts("auction: not your open order"):
+        auction.cancel_order(first, sender=b)
+    escrow = auction.bid_escrow_total()
+    auction.claim([first])  # a stale id settles nothing
+    assert auction.bid_escrow_total() == escrow and auction.order(again).open
+    assert not auction.order(again | (2**48)).open  # ids above 48 bits name nothing
+
+
+def _random_book(auction, member, rng, label, n_orders, prices):
+    """Places `n_orders` random one-shot orders in the current slot; returns them as the reference sees them."""
+    sellers = [member(f"{label}-s{i}") for i in range(n_orders // 8 + 1)]
+    buyer = member(f"{label}-b")
+    placed, asks = [], 0
+    for _ in range(n_orders):
+        is_buy = rng.random() < 0.5
+        price, wh = rng.choice(prices), rng.choice([100, 250, 1_000, 1_337, 5_000])
+        who = buyer if is_buy else sellers[asks // 8]
+        asks += not is_buy
+        oid = auction.place_order(is_buy, price, wh, sender=who)
+        placed.append(ref.Order(oid, is_buy, idx(price), wh))
+    return placed
+
+
+def _assert_clears_as_reference(auction, slot, placed, floor_price, ceiling_price):
+    c = ref.clear_slot(placed, idx(floor_price + P.tick - 1), idx(ceiling_price), FEE_BPS)
+    r = auction.result(slot)
+    assert (r.price, r.matched_wh, r.long_side, r.shared_wh, r.level_wh) == (
+        c.idx * P.tick, c.matched_wh, c.long_side, c.shared_wh, c.level_wh), (slot, r, c)
+    for o in placed:
+        assert tuple(auction.fill_of(o.order_id, slot)) == ref.fill(c, o.is_buy, o.idx, o.amount_wh, P.tick)
+
+
+def test_the_one_pass_walk_clears_as_the_brute_force_reference_across_leaves(auction, member):
+    """Levels on both sides of 256-index leaf boundaries and at the band's edges, crossing or not."""
+    import random
+
+    rng = random.Random(23)
+    edges = [P.floor_price, P.ceiling_price] + [256 * k * P.tick + d for k in (4, 5, 8) for d in (-P.tick, 0, P.tick)]
+    traded = 0
+    for round_ in range(8):
+        next_slot(auction)
+        slot = auction.current_slot()
+        prices = rng.sample(edges, 6) + [rng.randrange(idx(P.floor_price), idx(P.ceiling_price) + 1) * P.tick for _ in range(4)]
+        placed = _random_book(auction, member, rng, f"walk{round_}", 40, prices)
+        next_slot(auction)
+        _assert_clears_as_reference(auction, slot, placed, P.floor_price, P.ceiling_price)
+        traded += auction.result(slot).matched_wh > 0
+    assert traded >= 6  # most rounds cross
+
+
+def test_a_band_narrowed_mid_leaf_before_a_late_clearing(auction, member, operator):
+    """Orders placed under the wide band, cleared 7 days later (7 catch-up calls of 48 slots) under a
+    band whose edges fall inside a leaf: orders outside it take no part, the rest clear as the reference."""
+    import random
+
+    rng = random.Random(7)
+    next_slot(auction)
+    slot = auction.current_slot()
+    prices = [100_000, 100_100, 102_300, 102_400, 150_000, 204_700, 204_800, 260_000, 260_100, 300_000]
+    placed = _random_book(auction, member, rng, "band", 40, prices)
+    floor, ceiling = 100_100, 260_000  # index 1001 (leaf 3, bit 233) .. 2600 (leaf 10, bit 40)
+    auction.announce_price_band(floor, ceiling, sender=operator)
+    boa.env.time_travel(seconds=P.notice_s)
+    auction.apply_price_band(sender=operator)
+    calls = ref.catch_up_calls(auction.next_to_clear(), auction.current_slot())
+    assert len(calls) == -(-(auction.current_slot() - slot) // 48)
+    for upto in calls:
+        auction.clear(upto)
+    _assert_clears_as_reference(auction, slot, placed, floor, ceiling)
+    assert auction.result(slot).matched_wh > 0 and any(not floor <= o.idx * P.tick <= ceiling for o in placed)
+    auction.announce_price_band(P.floor_price, P.ceiling_price, sender=operator)
+    boa.env.time_travel(seconds=P.notice_s)
+    auction.apply_price_band(sender=operator)
+    catch_up(auction)
