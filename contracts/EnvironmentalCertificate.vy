@@ -28,6 +28,10 @@
         one at its start (readings committed per slot in the ReadingLog, or
         the ReadingAccepted deltas where every reading is credited);
         gridmint-audit recomputes every profile, claim and commitment.
+        A pending period too long for one profile is issued a part at a
+        time (`issue(meter, profile, until)`, e.g. one month per call):
+        the registry hands over the part's Wh and keeps the rest
+        certifiable.
         Non-standard functions: `issue`, `claim`, `claim_batch`,
         `claim_slots`, `revoke`, `set_base_uri`; views `certificate`,
         `claimed_balance_of`, `claimed_of`, `issued_wh_of`, `next_id`,
@@ -50,6 +54,10 @@
         back exactly. Concurrent time-matched claims on one id race on the
         commitment: the later one reverts "certificate: stale unclaimed
         profile" and is retried with the new words.
+        How the certified Wh spread over slots, and so over the parts of a
+        long period and their vintages, is the owner's statement: the chain
+        bounds only the total (issued + pending = credited); gridmint-audit
+        checks every slot and every part against the credited readings.
         All state-changing entry points are non-reentrant; receiver hooks
         run last.
 """
@@ -57,6 +65,7 @@
 from ethereum.ercs import IERC165
 
 from .interfaces import IMeterRegistry
+
 
 # @dev Operator role: revocation, claim window, metadata base URI.
 from snekmate.auth import ownable
@@ -251,31 +260,62 @@ def __init__(registry_: IMeterRegistry, claim_window_: uint256, base_uri_: Strin
 
 @external
 @nonreentrant
-def issue(meter: address, profile: DynArray[uint256, MAX_PROFILE_WORDS] = []) -> uint256:
+def issue(
+    meter: address, profile: DynArray[uint256, MAX_PROFILE_WORDS] = [], until: uint64 = 0
+) -> uint256:
     """
-    @notice Certifies all generation of `meter` credited since its last
-            issuance and mints it (1 unit = 1 Wh) to the meter's owner, one
-            new id per calendar month the period touches. Only the meter's
-            owner issues, so nobody else can split its generation.
+    @notice Certifies the generation of `meter` credited since its last
+            issuance (all of it, or with `until` its first part) and mints
+            it (1 unit = 1 Wh) to the meter's owner, one new id per calendar
+            month the period touches. Only the meter's owner issues, so
+            nobody else can split its generation.
     @dev Without a profile the period must lie within one month and the
-         certificate takes plain claims only.
+         certificate takes plain claims only. A period too long for one
+         profile (over `MAX_PROFILE_WORDS` words or `_MAX_MONTHS` months:
+         a member who has not issued for over 66 days of 30-minute slots)
+         is issued a part at a time: `until` = the part's end, e.g.
+         midnight of the 1st to issue the oldest month. The registry hands
+         over the part's Wh, the profile's sum (`take_certifiable_part`),
+         and keeps the rest certifiable over (until, period_end]; like every
+         slot value, the auditor checks it against the credited readings
+         stamped in the part. A part whose profile is all zero (a month
+         with no generation) moves the period's start and mints nothing.
     @param meter The 20-byte meter address.
-    @param profile The Wh of every slot of the period, packed 8 slots per
-           32-byte word (32-bit lanes, top bit clear), word 0 holding slot
-           `8 * (first_slot // 8)` where first_slot = period_start // SLOT_S
-           and the last slot is (period_end - 1) // SLOT_S; lanes outside
-           the period are zero; it sums to the certified Wh. Empty for none.
+    @param profile The Wh of every slot of the period (start, end], end =
+           the registry's period end, or `until` for a part: packed 8 slots
+           per 32-byte word (32-bit lanes, top bit clear), word 0 holding
+           slot `8 * (first_slot // 8)` where first_slot = start // SLOT_S
+           and the last slot is (end - 1) // SLOT_S; lanes outside the
+           period are zero; it sums to the certified Wh. Empty for none
+           (not with `until`).
+    @param until The 8-byte end (s) of a first part: 0 for the whole
+           pending period, else a slot boundary (a multiple of SLOT_S)
+           strictly inside it.
     @return uint256 The 32-byte id of the first new certificate (a period
-            over several months mints consecutive ids).
+            over several months mints consecutive ids); 0 if a part carried
+            no Wh.
     """
     wh: uint256 = 0
     start64: uint64 = 0
     end64: uint64 = 0
     owner: address = empty(address)
     method: uint8 = 0
-    wh, start64, end64, owner, method = extcall REGISTRY.take_certifiable(meter)
-    assert owner != empty(address), "certificate: unknown meter"
-    assert wh != 0, "certificate: nothing to issue"
+    if until == 0:
+        wh, start64, end64, owner, method = extcall REGISTRY.take_certifiable(meter)
+        assert owner != empty(address), "certificate: unknown meter"
+        assert wh != 0, "certificate: nothing to issue"
+    else:
+        assert convert(until, uint256) % slots.SLOT_S == 0, "certificate: until is not a slot boundary"
+        assert len(profile) != 0, "certificate: a part needs its profile"
+        part: uint256 = 0
+        for w: uint256 in profile:
+            assert w & _GUARD == 0, "certificate: slot amount too large"
+            part += (w & _LOW32_OF_64) + ((w >> 32) & _LOW32_OF_64)
+        wh, start64, end64, owner, method = extcall REGISTRY.take_certifiable_part(
+            meter, self._fold(part), until
+        )
+        assert owner != empty(address), "certificate: unknown meter"
+        assert end64 != 0, "certificate: nothing to issue"
     assert msg.sender == owner, "certificate: caller is not the meter owner"
     assert wh <= MAX_AMOUNT_WH, "certificate: amount too large"
     start: uint256 = convert(start64, uint256)
@@ -340,6 +380,8 @@ def issue(meter: address, profile: DynArray[uint256, MAX_PROFILE_WORDS] = []) ->
             word = past_word
         assert total == wh, "certificate: profile does not sum to the certified Wh"
     self.next_id = id
+    if len(amounts) == 0:
+        return 0
 
     # mints last: the receiver hook of a contract owner runs after all effects
     for k: uint256 in range(len(amounts), bound=_MAX_MONTHS):

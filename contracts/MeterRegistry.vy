@@ -20,7 +20,8 @@
         Non-standard functions: `register_meter`, `accept_meter`,
         `set_meter_active`, `rotate_meter_key`, `recommission_meter` (same key,
         new baseline, accepted again), `submit_readings`,
-        `take_certifiable` (certificate contract only), `set_certificate`,
+        `take_certifiable` and `take_certifiable_part` (certificate contract
+        only), `set_certificate`,
         `announce_max_clock_skew`, `apply_max_clock_skew`, `pause`,
         `unpause`, views `meters`, `meter_name`, `last_reading`,
         `certifiable`, `reading_digest`, `pending_change`.
@@ -671,6 +672,49 @@ def take_certifiable(meter: address) -> (uint256, uint64, uint64, address, uint8
         self._cert_base[meter] = _BASE_SET | gen | (end << _SHIFT_BASE_TS)
         log CertifiableTaken(meter=meter, wh=wh, period_start=convert(start, uint64), period_end=convert(end, uint64))
     return wh, convert(start, uint64), convert(end, uint64), self._info_owner(info), self._info_method(info)
+
+
+@external
+def take_certifiable_part(meter: address, wh: uint256, until: uint64) -> (uint256, uint64, uint64, address, uint8):
+    """
+    @notice Hands the first part of the certifiable generation of `meter`,
+            `wh` Wh generated in (period_start, until], to the certificate
+            contract; the rest stays certifiable over (until, period_end].
+            A long pending period can so be issued one bounded part (e.g.
+            one calendar month) at a time. The certificate contract computes
+            `wh` from the owner's per-slot profile of the part; like every
+            slot value it is checked off chain against the credited readings
+            (gridmint/audit/claims.py: the generated Wh of the readings
+            stamped in (period_start, until]). A part may carry 0 Wh (a
+            month the meter generated nothing): the boundary still moves.
+    @param meter The 20-byte meter address.
+    @param wh The 32-byte Wh the part takes, at most what is certifiable.
+    @param until The 8-byte end (s) of the part, strictly inside the
+           pending period (period_start < until < period_end).
+    @return wh The 32-byte Wh taken, period_start, period_end The 8-byte
+            bounds (seconds) of the part (start, until] (all zero, with
+            nothing taken, if nothing is certifiable), owner The 20-byte
+            meter owner (zero if unknown), method The 1-byte generation method.
+    """
+    assert msg.sender == self.certificate, "registry: caller is not the certificate"
+    info: uint256 = self._info[meter]
+    pending: uint256 = 0
+    start: uint256 = 0
+    end: uint256 = 0
+    pending, start, end = self._pending(meter)
+    if pending == 0:
+        return 0, 0, 0, self._info_owner(info), self._info_method(info)
+    cut: uint256 = convert(until, uint256)
+    assert start < cut and cut < end, "registry: part outside the pending period"
+    assert wh <= pending, "registry: part exceeds the certifiable Wh"
+    # the new boundary: the period now starts at `until`; what the part leaves is carried
+    # (pending = carry + generated now - generated at the boundary, so the boundary reads now)
+    left: uint256 = pending - wh
+    assert left <= _MASK64, "registry: certifiable overflow"
+    gen: uint256 = (self._last[meter] >> _SHIFT_GEN) & _MASK48
+    self._cert_base[meter] = _BASE_SET | gen | (cut << _SHIFT_BASE_TS) | (left << _SHIFT_CARRY)
+    log CertifiableTaken(meter=meter, wh=wh, period_start=convert(start, uint64), period_end=until)
+    return wh, convert(start, uint64), until, self._info_owner(info), self._info_method(info)
 
 
 # ================================================================ VIEWS

@@ -19,6 +19,8 @@ Library functions (no I/O beyond the contract calls given to them):
   claim_by_slot(cert, holder, beneficiary, ...)    sends the claims (one claim_slots per certificate)
   score(consumption, green)                        the Matching (per-slot rows and the 24/7 score)
   issue_with_profile(cert, registry, meter, owner, slot_wh)   issue with the profile (the owner only)
+  issue_month_by_month(cert, registry, meter, owner, slot_wh)  the same for a period of any length: the
+                                                   oldest month at a time while one profile cannot carry it
   claim_matching(cert, holder, beneficiary, consumption, unclaimed, purpose)   the demo hook: claim
                                                    slot by slot against consumption, return the Matching
 """
@@ -180,6 +182,25 @@ def issue_with_profile(cert, registry, meter: str, owner, slot_wh: Mapping[int, 
     _, start, end = registry.certifiable(meter)
     words = P.issue_words(int(start), int(end), slot_wh, int(cert.SLOT_S()))
     return cert.issue(meter, words, sender=owner)
+
+
+def issue_month_by_month(cert, registry, meter: str, owner, slot_wh: Mapping[int, int]) -> list[tuple[int, object]]:
+    """Issues all the meter's certifiable generation with its per-slot profile, however long the pending
+    period: while it is too long for one profile (``gridmint.profile.next_part_end``), the oldest month
+    as a part (``issue(meter, profile, until)``), then the rest whole. Returns (until, what ``cert.issue``
+    returned) per call, oldest first (until 0: the whole rest)."""
+    slot_s = int(cert.SLOT_S())
+    calls = []
+    wh, start, end = registry.certifiable(meter)
+    while int(wh):
+        until = P.next_part_end(int(start), int(end), slot_s)
+        words = P.issue_words(int(start), until or int(end), slot_wh, slot_s)
+        result = cert.issue(meter, words, until, sender=owner) if until else cert.issue(meter, words, sender=owner)
+        calls.append((until, result))
+        if not until:
+            break
+        wh, start, end = registry.certifiable(meter)
+    return calls
 
 
 def claim_matching(cert, holder, beneficiary: str, consumption: Mapping[int, int],

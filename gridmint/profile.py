@@ -13,6 +13,12 @@ Commitment: h = id as bytes32; h = keccak256(h ++ word) for every unclaimed word
 keeps the top 200 bits (``profile_commitment(id)``, low 56 bits zero).
 
 Months: ``month_of`` mirrors contracts/modules/cert_months.vy with Python's calendar.
+
+Parts: a pending period too long for one profile (over ``MAX_PROFILE_WORDS`` words: 66 days of
+30-minute slots) is issued a part at a time, ``issue(meter, profile, until)``: ``next_part_end``
+gives the ``until`` of the next call (0 when the rest fits one profile and is issued whole), the end
+of the month holding the period's first slot otherwise; ``months_touched`` counts the calls left
+for a progress line.
 """
 
 from __future__ import annotations
@@ -124,3 +130,20 @@ def month_of(timestamp_s: int) -> tuple[int, int, int]:
 def vintage_of_period(period_end_s: int) -> int:
     """The vintage (YYYYMM) of a certificate whose period ends at ``period_end_s``: its last second's month."""
     return month_of(period_end_s - 1)[0]
+
+
+def next_part_end(period_start_s: int, period_end_s: int, slot_s: int) -> int:
+    """The ``until`` of the next issuance of the pending period (start, end]: 0 when its profile fits
+    ``MAX_PROFILE_WORDS`` words (issue it whole), else midnight of the 1st after its first slot's
+    month (issue the oldest month, with the profile of (start, until])."""
+    first, last = slot_range(period_start_s, period_end_s, slot_s)
+    if last // SLOTS_PER_WORD - first // SLOTS_PER_WORD + 1 <= MAX_PROFILE_WORDS:
+        return 0
+    return month_of(first * slot_s)[2]
+
+
+def months_touched(period_start_s: int, period_end_s: int, slot_s: int) -> int:
+    """How many UTC calendar months the slots of (start, end] touch (certificates a full issue mints at most)."""
+    first, last = slot_range(period_start_s, period_end_s, slot_s)
+    a, b = month_of(first * slot_s)[0], month_of(last * slot_s)[0]
+    return (b // 100 - a // 100) * 12 + b % 100 - a % 100 + 1

@@ -10,6 +10,13 @@
   certificate.transfer.profiled   a transfer of a profiled certificate's units (<= 58,793, today's transfer)
   certificate.claim.profiled      a plain claim on a profiled certificate (<= 68,036, today's claim)
 
+`measure_parts(system, operator, report)` adds (call it last: it moves the chain's clock ~100 days on):
+  certificate.issue.month_part    a member who has not issued for 67 days (402 profile words: more
+                                  than one issuance carries) issues the oldest month, a 31-day month
+                                  of a wind meter generating in every slot, as a part
+                                  (`issue(meter, profile, until)`: 186 words, the dearest month)
+  certificate.issue.rest_after_part  the rest of that period (36 days, two months) whole
+
 Run alone (inside a network namespace, see /tmp/iss/common.md):
   python -m tools.gas_certificates            # prints the figures, writes nothing
 """
@@ -106,6 +113,40 @@ def measure(system, operator, report, relayer=None):
     return report
 
 
+def measure_parts(system, operator, report, relayer=None):
+    registry, cert = system.registry, system.certificate
+    relayer = relayer or operator
+    slot_s = cert.SLOT_S()
+    domain = domain_from_contract(registry)
+    owner = accounts.test_accounts.generate_test_account()
+    operator.transfer(owner, 10**19)
+    meter = MeterSigner(keccak(b"gas-certificate-long-gap"))
+    per_slot = _wind_day(DAY_S // slot_s)
+    # the gap starts at the first 31-day month after the chain's time: its part is the dearest month
+    start = P.month_of(chain.blocks.head.timestamp)[2]
+    while (P.month_of(start)[2] - start) // DAY_S != 31:
+        start = P.month_of(start)[2]
+    chain.pending_timestamp = start
+    chain.mine()
+    onboard_meter(registry, operator, owner, meter.address, WIND, 20_000, "Wind farm Ost", commissioning(start))
+    slot_wh: dict[int, int] = {}
+    for day in range(67):  # a day's readings relayed at its end, within the credit lag
+        midnight = start + day * DAY_S
+        chain.pending_timestamp = midnight + DAY_S
+        slot_wh.update(_read_day(registry, domain, meter, midnight, per_slot, relayer, slot_s))
+    wh, p_start, p_end = registry.certifiable(meter.address)
+    assert wh == sum(slot_wh.values()) and len(P.issue_words(p_start, p_end, slot_wh, slot_s)) > P.MAX_PROFILE_WORDS
+    until = P.next_part_end(p_start, p_end, slot_s)
+    words = P.issue_words(p_start, until, slot_wh, slot_s)
+    assert until == P.month_of(start)[2] and len(words) == 31 * DAY_S // slot_s // P.SLOTS_PER_WORD
+    report["certificate.issue.month_part"] = cert.issue(meter.address, words, until, sender=owner).gas_used
+    _, rest_start, rest_end = registry.certifiable(meter.address)
+    rest = P.issue_words(rest_start, rest_end, slot_wh, slot_s)
+    report["certificate.issue.rest_after_part"] = cert.issue(meter.address, rest, sender=owner).gas_used
+    assert registry.certifiable(meter.address)[0] == 0
+    return report
+
+
 def main() -> None:
     from ape import networks
 
@@ -121,6 +162,7 @@ def main() -> None:
         system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
         report: dict[str, int] = {}
         measure(system, operator, report, relayer=accounts.test_accounts[1])
+        measure_parts(system, operator, report, relayer=accounts.test_accounts[1])
         for name, gas in sorted(report.items()):
             print(f"{name:40s} {gas:>10,}")
 

@@ -58,3 +58,59 @@ export async function greenOf(beneficiary: string): Promise<Map<bigint, bigint>>
   }
   return out;
 }
+
+// ---------------------------------------------------------------- issuing with the profile (gridmint/profile.py)
+
+/** At most this many profile words in one issuance (3,200 slots: 66 days of 30-minute slots). */
+export const MAX_PROFILE_WORDS = 400n;
+
+/** The words covering slots firstSlot..lastSlot (Wh per slot from `slotWh`, missing = 0): `issue`'s profile. */
+export function pack(firstSlot: bigint, lastSlot: bigint, slotWh: Map<bigint, bigint>): bigint[] {
+  const words: bigint[] = [];
+  for (let w = firstSlot / SLOTS_PER_WORD; w <= lastSlot / SLOTS_PER_WORD; w++) {
+    let word = 0n;
+    for (let lane = 0n; lane < SLOTS_PER_WORD; lane++) {
+      const slot = w * SLOTS_PER_WORD + lane;
+      if (slot >= firstSlot && slot <= lastSlot) word |= (slotWh.get(slot) ?? 0n) << (LANE * lane);
+    }
+    words.push(word);
+  }
+  return words;
+}
+
+/** First and last slot of the half-open period (start, end] in seconds. */
+export const slotRange = (start: bigint, end: bigint, slotS: bigint): [bigint, bigint] => [start / slotS, (end - 1n) / slotS];
+
+/** [YYYYMM, first second, first second of the next month] of the UTC month holding `t` (s). */
+export function monthOf(t: bigint): [number, bigint, bigint] {
+  const d = new Date(Number(t) * 1000);
+  const y = d.getUTCFullYear(), m = d.getUTCMonth();
+  return [y * 100 + m + 1, BigInt(Date.UTC(y, m, 1) / 1000), BigInt(Date.UTC(y, m + 1, 1) / 1000)];
+}
+
+/** How many UTC months the slots of (start, end] touch. */
+export function monthsTouched(start: bigint, end: bigint, slotS: bigint): number {
+  const [first, last] = slotRange(start, end, slotS);
+  const a = monthOf(first * slotS)[0], b = monthOf(last * slotS)[0];
+  return (Math.floor(b / 100) - Math.floor(a / 100)) * 12 + (b % 100) - (a % 100) + 1;
+}
+
+/** The `until` of the next issuance of (start, end]: 0 when its profile fits one issuance, else
+ *  midnight of the 1st after its first slot's month (issue the oldest month; the rest stays pending). */
+export function nextPartEnd(start: bigint, end: bigint, slotS: bigint): bigint {
+  const [first, last] = slotRange(start, end, slotS);
+  if (last / SLOTS_PER_WORD - first / SLOTS_PER_WORD + 1n <= MAX_PROFILE_WORDS) return 0n;
+  return monthOf(first * slotS)[2];
+}
+
+/** Generated Wh per slot of `meter` from its accepted readings stamped in (start, end]. */
+export async function generationOf(meter: string, slotS: bigint, start: bigint, end: bigint): Promise<Map<bigint, bigint>> {
+  const out = new Map<bigint, bigint>();
+  for (const r of await logs("MeterRegistry", "ReadingAccepted", { meter })) {
+    const t = BigInt(r.args.timestamp), wh = r.args.generated_wh as bigint;
+    if (!wh || t <= start || t > end) continue;
+    const slot = slotOfReading(t, slotS);
+    out.set(slot, (out.get(slot) ?? 0n) + wh);
+  }
+  return out;
+}

@@ -12,6 +12,10 @@ Folds, in chain order, the events that carry slots and checks, for every meter a
 - certified: each certificate's CertificateProfile, which must also sum to its CertificateIssued
   amount and lie within one calendar month (its vintage);
 - claimed by slot: ClaimedSlots events, never beyond a certificate's profile in any slot.
+- taken: each CertifiableTaken, whole or a part (`issue(meter, profile, until)` issues a long
+  pending period one month at a time: the registry takes the Wh the part's profile sums to), must
+  carry exactly the generated Wh of the meter's readings stamped in its period (start, end]
+  (those of a retired key ride along to the new one, as the registry carries them).
 
 `commitments()` gives what `profile_commitment(id)` must read on chain for every profiled id (the
 lead's compare step checks them: `EnvironmentalCertificate.profile_commitment(id)`).
@@ -36,6 +40,7 @@ class SlotClaims:
         self.slot_s = slot_s
         self.findings: list[Finding] = []
         self._last_ts: dict[str, int] = {}  # meter -> last accepted reading (or commissioning) time, s
+        self._untaken: dict[str, list[tuple[int, int]]] = {}  # meter -> [(timestamp s, generated Wh)] not yet taken
         self.intervals: dict[str, list[tuple[int, int, int]]] = {}  # meter -> [(first slot, last slot, Wh)]
         self.cert_meter: dict[int, str] = {}
         self.cert_amount: dict[int, int] = {}
@@ -56,15 +61,20 @@ class SlotClaims:
         a = ev.args
         if ev.contract == REGISTRY:
             if ev.name in ("MeterRegistered", "MeterRecommissioned", "MeterKeyRotated"):
-                meter = a.get("meter") or a.get("new")
+                meter = a.get("meter") or a.get("new_meter")
                 at = a.get("commissioned_at")
                 if meter is not None and at is not None:
                     self._last_ts[meter] = int(at)
+                if ev.name == "MeterKeyRotated":  # the pending generation rides along to the new key
+                    self._untaken[a["new_meter"]] = self._untaken.pop(a["old_meter"], [])
+            elif ev.name == "CertifiableTaken":
+                self._taken(a["meter"], int(a["wh"]), int(a["period_start"]), int(a["period_end"]))
             elif ev.name == "ReadingAccepted":
                 meter, ts = a["meter"], int(a["timestamp"])
                 prev = self._last_ts.get(meter, ts - 1)
                 self._last_ts[meter] = ts
                 if a["generated_wh"]:
+                    self._untaken.setdefault(meter, []).append((ts, int(a["generated_wh"])))
                     first = prev // self.slot_s if prev < ts else P.slot_of_reading(ts, self.slot_s)
                     self.intervals.setdefault(meter, []).append(
                         (min(first, P.slot_of_reading(ts, self.slot_s)), P.slot_of_reading(ts, self.slot_s),
@@ -113,6 +123,15 @@ class SlotClaims:
                     mine[slot] = mine.get(slot, 0) + wh
                     if meter is not None:
                         self.claimed[(meter, slot)] = self.claimed.get((meter, slot), 0) + wh
+
+    def _taken(self, meter: str, wh: int, start: int, end: int) -> None:
+        """A take of the period (start, end]: its Wh are the readings stamped in it; later ones stay pending."""
+        readings = self._untaken.get(meter, [])
+        generated = sum(g for t, g in readings if start < t <= end)
+        if wh != generated:
+            self._find("inv9.taken-not-generated", meter, generated, wh, "Wh",
+                       f"taken for ({start}, {end}] but the readings stamped in it generated {generated} Wh")
+        self._untaken[meter] = [(t, g) for t, g in readings if t > end]
 
     def certified(self) -> dict[tuple[str, int], int]:
         """(meter, slot) -> Wh certified by every profiled certificate of the meter."""

@@ -2,7 +2,7 @@
 
     ape run certificates list [--holder ADDR]        --network ethereum:local:foundry
     ape run certificates show ID                     (its data and its per-slot profile: Wh generated, claimed, left)
-    ape run certificates issue METER [--no-profile] --account ALIAS
+    ape run certificates issue METER [--no-profile | --months N] --account ALIAS
     ape run certificates transfer ID TO KWH --account ALIAS
     ape run certificates claim ID KWH --beneficiary ADDR --purpose TEXT --account ALIAS
     ape run certificates claim ID KWH --slots FROM..TO --beneficiary ADDR --purpose TEXT --account ALIAS
@@ -26,7 +26,9 @@ vintage) and buys from any ask of it, cheapest first.
 
 Per slot: `issue` gives the certificate its 30-minute profile, built from the meter's accepted
 readings (a reading's Wh belong to the slot of its last second); a period over a month end becomes one
-certificate per month. `claim --slots FROM..TO` (UTC, e.g. 2026-06-10T17:00..2026-06-10T19:00) is a
+certificate per month. A period too long for one profile (a member who has not issued for over 66 days)
+is issued one month at a time, oldest first, one transaction each with a progress line; `--months N`
+issues only the oldest N months and leaves the rest pending. `claim --slots FROM..TO` (UTC, e.g. 2026-06-10T17:00..2026-06-10T19:00) is a
 time-matched claim: KWH drawn from those slots, earliest first, never beyond what a slot has left.
 
 Amounts are kWh (1 certificate unit = 1 Wh; "250 Wh" with a suffix). Bad input (an unknown id, a
@@ -196,10 +198,15 @@ def _unclaimed_of(ctx: Certs, id: int) -> dict[int, int]:
 @cli.command(cls=ConnectedProviderCommand)
 @click.argument("meter")
 @click.option("--no-profile", is_flag=True, help="issue without the per-slot profile (one month only; plain claims only)")
+@click.option("--months", type=click.IntRange(min=1), default=None,
+              help="issue only the oldest N calendar months of the pending period (default: all of it)")
 @account_option
 @verbose_option
-def issue(network, meter, no_profile, account_spec, verbose):
-    """Certify a meter's renewable generation since its last issuance, with its per-slot profile (the meter's owner)."""
+def issue(network, meter, no_profile, months, account_spec, verbose):
+    """Certify a meter's renewable generation since its last issuance, with its per-slot profile (the meter's owner).
+
+    A period too long for one profile (over 66 days of 30-minute slots) is issued one month at a
+    time, oldest first, one transaction per month, until all of it (or --months N of it) is issued."""
     ctx = _cert(network, verbose, account_spec)
     cert, registry = ctx.cert, ctx.registry
     meter = parse_address(meter, "meter")
@@ -210,21 +217,54 @@ def issue(network, meter, no_profile, account_spec, verbose):
     if wh == 0:
         raise Refused(f"meter {meter} has no certifiable generation to issue")
     if no_profile:
-        tx = sender.send(cert.issue, meter, what="issue")
-    else:
-        from gridmint import profile as P
+        if months is not None:
+            raise Refused("--months needs the per-slot profile: drop --no-profile")
+        _report_issued(cert, sender.send(cert.issue, meter, what="issue"))
+        return
+    from gridmint import profile as P
 
-        slot_s = int(cert.SLOT_S())
-        readings = [(int(e["timestamp"]), int(e["generated_wh"])) for e in _logs(ctx, "ReadingAccepted", meter=meter)
-                    if start < int(e["timestamp"]) <= end]
-        words = P.issue_words(int(start), int(end), P.profile_from_readings(readings, slot_s), slot_s)
-        if len(words) > P.MAX_PROFILE_WORDS:
-            raise Refused(f"the period since the last issuance is too long for one profile ({len(words)} words, "
-                          f"at most {P.MAX_PROFILE_WORDS})")
-        tx = sender.send(cert.issue, meter, words, what="issue")
-    for ev in tx.decode_logs(cert.CertificateIssued):
+    slot_s = int(cert.SLOT_S())
+    wanted = P.months_touched(int(start), int(end), slot_s) if months is None else months
+    slot_wh, read_until, done = {}, None, 0
+    while wh and done < wanted:
+        start, end = int(start), int(end)
+        if read_until != end:  # the meter's readings up to the period's end, again if new ones came in
+            readings = [(int(e["timestamp"]), int(e["generated_wh"])) for e in _logs(ctx, "ReadingAccepted", meter=meter)
+                        if start < int(e["timestamp"]) <= end]
+            slot_wh, read_until = P.profile_from_readings(readings, slot_s), end
+        touched = P.months_touched(start, end, slot_s)
+        until = P.next_part_end(start, end, slot_s)
+        if not until and touched > wanted - done:
+            until = P.month_of(P.slot_range(start, end, slot_s)[0] * slot_s)[2]  # --months: the oldest month only
+        month = P.month_of(start if until else end - 1)[0]
+        if until or done:
+            click.echo(f"month {done + 1} of {min(wanted, done + touched)}: issuing "
+                       f"{when(start)} .. {when(until or end)}" + (" (the rest stays pending)" if until else ""))
+        if until:
+            words = P.issue_words(start, until, slot_wh, slot_s)
+            tx = sender.send(cert.issue, meter, words, until, what=f"issue {month // 100}-{month % 100:02d}")
+            if not _report_issued(cert, tx):
+                click.echo(f"  no generation credited in it: the pending period now starts {when(until)}")
+            done += 1
+        else:
+            words = P.issue_words(start, end, slot_wh, slot_s)
+            if len(words) > P.MAX_PROFILE_WORDS:  # never: next_part_end cuts a period longer than this
+                raise Refused(f"the period since the last issuance is too long for one profile ({len(words)} words)")
+            _report_issued(cert, sender.send(cert.issue, meter, words, what="issue"))
+            done += touched
+        wh, start, end = registry.certifiable(meter)
+    if wh:
+        click.echo(f"{kwh(int(wh))} stay pending, {when(int(start))} .. {when(int(end))}: "
+                   f"`certificates issue {meter}` issues the rest")
+
+
+def _report_issued(cert, tx) -> int:
+    """Prints each certificate a receipt issued; returns how many."""
+    issued = list(tx.decode_logs(cert.CertificateIssued))
+    for ev in issued:
         click.echo(f"issued certificate #{ev.id}: {kwh(ev.amount_wh)} generated {when(int(ev.period_start))} .. "
                    f"{when(int(ev.period_end))}, vintage {cert.vintage(ev.id)}, to {ev.generator}")
+    return len(issued)
 
 
 @cli.command(cls=ConnectedProviderCommand)

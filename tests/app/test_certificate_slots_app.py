@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from gridmint import matching as M
 from gridmint import profile as P
 from oracle.eip712 import Domain, MeterSigner, Reading
+from tests.utils.browser import connect
 
 pytestmark = pytest.mark.integration
 COMPANY = "Hofmann Tools GmbH"
@@ -73,3 +74,96 @@ def test_proof_page__time_matched_claim__shows_the_24_7_matching(open_app, membe
     # the certificate's per-slot profile, below the claim
     page.get_by_test_id("cert-profile").get_by_text(re.compile(r"Generation per 30-minute slot")).click()
     expect(page.get_by_test_id("cert-profile").get_by_role("row")).to_have_count(len(gen) + 1)
+
+
+def test_meters_page__issues_across_a_month_end_with_the_profile(open_app, members, contracts, chain):
+    """The meters page builds the profile from the meter's accepted readings, as the CLI does, and
+    issues a pending period over a month end: one certificate per month, each with its month's slots."""
+    w3 = chain[0]
+    cert, registry = contracts["EnvironmentalCertificate"], contracts["MeterRegistry"]
+    operator, company = w3.eth.accounts[0], members[COMPANY]["account"]
+    slot_s = cert.functions.SLOT_S().call()
+    # the chain's clock moves to just after the next month begins (clean_chain's snapshot restores it)
+    month_end = P.month_of(w3.eth.get_block("latest")["timestamp"])[2]
+    w3.provider.make_request("evm_setNextBlockTimestamp", [month_end + 6 * slot_s])
+    w3.provider.make_request("evm_mine", [])
+
+    def send(fn, sender):
+        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+        assert receipt["status"] == 1
+        return receipt
+
+    roof = MeterSigner(bytes.fromhex("5b" * 32))
+    t0 = month_end - 6 * slot_s
+    send(registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann carport", (t0, 0, 0, 0, 0)), operator)
+    send(registry.functions.accept_meter(roof.address), company)
+    domain = Domain(chain_id=w3.eth.chain_id, verifying_contract=registry.address)
+    total, gen, readings = 0, {}, []
+    for i in range(12):
+        wh = 200 + 97 * i
+        total += wh
+        gen[t0 // slot_s + i] = wh
+        readings.append(Reading(roof.address, t0 + (i + 1) * slot_s, total, 0, 0, 0))
+    send(registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
+    first = cert.functions.next_id().call()
+
+    page = open_app(company, path="#/meters")
+    connect(page)
+    card = page.locator("article.card", has_text=re.compile(roof.address, re.I))
+    card.get_by_test_id("issue").click()
+    expect(card.locator(".msg")).to_contain_text(f"Confirmed: issued certificates #{first}, #{first + 1}", timeout=20_000)
+
+    assert cert.functions.next_id().call() == first + 2
+    assert registry.functions.certifiable(roof.address).call()[0] == 0
+    before, after = P.month_of(t0)[0], P.month_of(month_end)[0]
+    for cid, (lo, hi), vintage in ((first, (t0, month_end), before), (first + 1, (month_end, t0 + 12 * slot_s), after)):
+        c = cert.functions.certificate(cid).call()
+        assert (c[4], c[5]) == (lo, hi) and cert.functions.vintage(cid).call() == vintage
+        (ev,) = cert.events.CertificateProfile.get_logs(from_block=0, argument_filters={"id": cid})
+        assert P.unpack(ev.args.first_slot, ev.args.slot_wh) == {s: w for s, w in gen.items() if lo // slot_s <= s < hi // slot_s}
+    assert sum(cert.functions.issued_wh_of(c).call() for c in (first, first + 1)) == total
+
+
+def test_meters_page__a_70_day_gap__issued_month_by_month(open_app, members, contracts, chain):
+    """A meter not issued for 70 days (more than one issuance carries): the meters page issues the
+    oldest month, then the rest, one transaction each, and nothing stays pending."""
+    w3 = chain[0]
+    cert, registry = contracts["EnvironmentalCertificate"], contracts["MeterRegistry"]
+    operator, company = w3.eth.accounts[0], members[COMPANY]["account"]
+    slot_s = cert.functions.SLOT_S().call()
+    t0 = P.month_of(w3.eth.get_block("latest")["timestamp"])[2]  # the gap starts at the next month
+    w3.provider.make_request("evm_setNextBlockTimestamp", [t0])
+    w3.provider.make_request("evm_mine", [])
+
+    def send(fn, sender):
+        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+        assert receipt["status"] == 1
+
+    roof = MeterSigner(bytes.fromhex("5c" * 32))
+    send(registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann hall roof", (t0, 0, 0, 0, 0)), operator)
+    send(registry.functions.accept_meter(roof.address), company)
+    domain = Domain(chain_id=w3.eth.chain_id, verifying_contract=registry.address)
+    total = 0
+    for day in range(70):  # two readings a day, relayed at the day's end (within the credit lag)
+        readings = []
+        for k in (1, 2):
+            total += 5_000 + 37 * day + k
+            readings.append(Reading(roof.address, t0 + day * 86_400 + k * 43_200, total, 0, 0, 0))
+        w3.provider.make_request("evm_setNextBlockTimestamp", [t0 + (day + 1) * 86_400])
+        send(registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
+    _, start, end = registry.functions.certifiable(roof.address).call()
+    assert len(P.issue_words(start, end, {}, slot_s)) > P.MAX_PROFILE_WORDS
+    first = cert.functions.next_id().call()
+
+    page = open_app(company, path="#/meters")
+    connect(page)
+    card = page.locator("article.card", has_text=re.compile(roof.address, re.I))
+    card.get_by_test_id("issue").click()
+    # the oldest month first, then the last two months in one transaction
+    expect(card.locator(".msg")).to_contain_text(f"Confirmed: issued certificates #{first + 1}, #{first + 2}", timeout=30_000)
+
+    assert registry.functions.certifiable(roof.address).call()[0] == 0
+    assert cert.functions.next_id().call() == first + 3
+    months = [cert.functions.vintage(c).call() for c in range(first, first + 3)]
+    assert months == [P.month_of(t0)[0], P.month_of(P.month_of(t0)[2])[0], P.month_of(end - 1)[0]]
+    assert sum(cert.functions.issued_wh_of(c).call() for c in range(first, first + 3)) == total

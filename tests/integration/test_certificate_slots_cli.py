@@ -61,6 +61,44 @@ def test_issue_show_claim_by_slot_and_matching(cli, tmp_path, accounts, chain, p
     assert "24/7 score: 16.7% of 2.400 kWh consumed matched slot by slot" in text
 
 
+def test_issue__month_by_month_with_a_progress_line(cli, tmp_path, accounts, chain, project, local_network):
+    """`issue --months 1` issues only the oldest month of a period over a month end (a part:
+    `issue(meter, profile, until)`), the rest stays pending; `issue` then issues the rest."""
+    from gridmint import profile as P
+
+    with chain.isolate():  # the clock moves to the next month; the snapshot restores it
+        cli("deploy")
+        record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
+        registry = project.MeterRegistry.at(record.address("MeterRegistry"))
+        cert = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
+        operator, school = accounts[0], accounts[2]
+        pv = MeterSigner(bytes.fromhex("53" * 32))
+        month_end = P.month_of(chain.pending_timestamp)[2]
+        chain.pending_timestamp = month_end + 6 * SLOT
+        chain.mine()
+        t0 = month_end - 6 * SLOT
+        onboard_meter(registry, operator, school, pv.address, 1, 50_000, "School carport", commissioning(t0))
+        domain = domain_from_contract(registry)
+        readings, g = [], 0
+        for i in range(12):
+            g += 100 * (i + 1)
+            readings.append(Reading(pv.address, t0 + (i + 1) * SLOT, g, 0, 0, 0))
+        registry.submit_readings([r.as_call_arg() for r in readings], [pv.sign(r, domain) for r in readings], sender=operator)
+        before_wh = sum(100 * (i + 1) for i in range(6))
+
+        assert "--months needs the per-slot profile" in cli(
+            "certificates", "issue", pv.address, "--no-profile", "--months", "1", "--account", "test:2", code=2)
+        out = cli("certificates", "issue", pv.address, "--months", "1", "--account", "test:2")
+        assert "month 1 of 1: issuing" in out and "(the rest stays pending)" in out
+        assert f"issued certificate #1: {before_wh / 1000:.3f} kWh" in out
+        assert f"{(g - before_wh) / 1000:.3f} kWh stay pending" in out
+        assert tuple(registry.certifiable(pv.address)) == (g - before_wh, month_end, t0 + 12 * SLOT)
+        out = cli("certificates", "issue", pv.address, "--account", "test:2")
+        assert "issued certificate #2" in out and "stay pending" not in out
+        assert (cert.vintage(1), cert.vintage(2)) == (P.month_of(t0)[0], P.month_of(month_end)[0])
+        assert cert.issued_wh_of(1) + cert.issued_wh_of(2) == g and registry.certifiable(pv.address)[0] == 0
+
+
 def _iso(ts: int) -> str:
     from datetime import datetime, timezone
 

@@ -1,8 +1,10 @@
 // Meters: my meters (registered to me), accept a meter, last accepted reading, certifiable generation
-// (issue a certificate), recent rejections with reasons.
+// (issue certificates with their per-slot profile, a long pending period one month at a time), recent
+// rejections with reasons.
 import type { Page } from "../main";
-import type { Address } from "viem";
-import { type Returns, app, logs, read, send } from "../chain";
+import { type Address, decodeEventLog } from "viem";
+import { type Returns, abi, app, logs, read, send } from "../chain";
+import { generationOf, monthOf, monthsTouched, nextPartEnd, pack, slotRange } from "../matching";
 import { fill, h, message, table, txView } from "../ui";
 import { dateTime, kwh, method, rejection } from "../units";
 
@@ -36,10 +38,43 @@ export function metersPage(): Page {
       if (!info.accepted)
         buttons.push(h("button", { type: "button", onclick: () => send(`Accept meter ${info.name}`, { contract: "MeterRegistry", functionName: "accept_meter", args: [meter] }, txView(msg)) }, "Accept this meter"));
       if (info.method && cert[0] > 0n)
-        buttons.push(h("button", { type: "button", onclick: () => send(`Issue a certificate for ${kwh(cert[0])}`, { contract: "EnvironmentalCertificate", functionName: "issue", args: [meter] }, txView(msg)) }, "Issue certificate"));
+        buttons.push(h("button", { type: "button", "data-testid": "issue", onclick: () => issueAll(meter, msg) }, "Issue certificates"));
       fill(actions, buttons);
     };
     return { card, update };
+  }
+
+  /** Issues all the meter's certifiable generation with its per-slot profile (built from its accepted
+   *  readings, as `ape run certificates issue` does): in one transaction when the period fits one
+   *  profile (one certificate per calendar month), else the oldest month first, one transaction each. */
+  async function issueAll(meter: Address, msg: HTMLElement) {
+    const slotS = await read("EnvironmentalCertificate", "SLOT_S");
+    let [wh, start, end] = await read("MeterRegistry", "certifiable", [meter]);
+    const months = monthsTouched(start, end, slotS);
+    for (let done = 0; wh > 0n && done < months; done++) {
+      const until = nextPartEnd(start, end, slotS);
+      const [first, last] = slotRange(start, until || end, slotS);
+      const words = pack(first, last, await generationOf(meter, slotS, start, until || end));
+      const ym = monthOf(start)[0];
+      const label = until
+        ? `Issue ${Math.floor(ym / 100)}-${String(ym % 100).padStart(2, "0")} (month ${done + 1} of ${months}; the rest stays pending)`
+        : `Issue ${kwh(wh)} with its per-slot profile` + (done ? ` (the last ${months - done} months)` : "");
+      const args = until ? ([meter, words, until] as const) : ([meter, words] as const);
+      const sent = await send(label, { contract: "EnvironmentalCertificate", functionName: "issue", args }, txView(msg),
+        (receiptLogs) => {
+          const ids = receiptLogs.flatMap((l) => {
+            try {
+              const d = decodeEventLog({ abi: abi("EnvironmentalCertificate"), data: l.data, topics: l.topics }) as { eventName: string; args: any };
+              return d.eventName === "CertificateIssued" ? [`#${d.args.id}`] : [];
+            } catch {
+              return []; // the registry's and the token's own events
+            }
+          });
+          return ids.length ? `issued certificate${ids.length > 1 ? "s" : ""} ${ids.join(", ")}` : "no generation in it: nothing minted";
+        });
+      if (!sent.ok || !until) return;
+      [wh, start, end] = await read("MeterRegistry", "certifiable", [meter]);
+    }
   }
 
   return {

@@ -112,14 +112,33 @@ class CertificateMachine(AnchoredMachine):
             event("unprofiled across months refused")
             return
         words = P.issue_words(start, end, m["slots"], self.slot_s) if with_profile else []
-        if len(words) > P.MAX_PROFILE_WORDS:
-            event("profile too long")
-            return
-        first_id = self.cert.issue(address, words, sender=sender)
+        until = 0
+        if len(words) > P.MAX_PROFILE_WORDS:  # a long gap: more than one profile carries
+            until = P.next_part_end(start, end, self.slot_s)
+            words = P.issue_words(start, until, m["slots"], self.slot_s)
+            event("long gap: the oldest month issued as a part")
+        self._issue(m, words, until)
+
+    def _issue(self, m, words, until):
+        """The owner issues the pending period whole (until 0) or its part (start, until]; checks
+        what was minted against the model and records it."""
+        address = m["signer"].address
+        pending = self.credited[address] - self.issued[address]
+        assert sum(m["slots"].values()) == pending
+        cut = until // self.slot_s if until else None
+        taken = sum(w for s, w in m["slots"].items() if s < cut) if until else pending
+        if until:
+            first_id = self.cert.issue(address, words, until, sender=m["owner"])
+        else:
+            first_id = self.cert.issue(address, words, sender=m["owner"])
         logs = self.cert.get_logs()
         new = [e.id for e in logs if type(e).__name__ == "CertificateIssued"]
-        assert new[0] == first_id and new == list(range(first_id, first_id + len(new)))
-        assert sum(self.cert.certificate(id).amount_wh for id in new) == pending
+        if taken == 0:  # a part with no generation: the period's start moves, nothing is minted
+            assert first_id == 0 and new == []
+            event("a part with no generation")
+        else:
+            assert new[0] == first_id and new == list(range(first_id, first_id + len(new)))
+        assert sum(self.cert.certificate(id).amount_wh for id in new) == taken
         for e in logs:
             if type(e).__name__ == "CertificateProfile":
                 slots = P.unpack(e.first_slot, e.slot_wh)
@@ -128,9 +147,51 @@ class CertificateMachine(AnchoredMachine):
                     self.certified[(address, slot)] = self.certified.get((address, slot), 0) + wh
         for id in new:
             self.ids[id] = address
-        self.issued[address] += pending
-        m["slots"] = {}
-        event(f"issued {len(new)} certificate(s){' with profile' if with_profile else ''}")
+        self.issued[address] += taken
+        m["slots"] = {s: w for s, w in m["slots"].items() if s >= cut} if until else {}
+        if until:
+            assert self.reg.certifiable(address)[1] == until or pending == taken
+        event(f"issued {len(new)} certificate(s){' with profile' if words else ''}{' as a part' if until else ''}")
+
+    @rule(i=st.sampled_from([0, 1]), days=st.integers(67, 100), readings=st.integers(1, 12), frac=st.floats(0.1, 1))
+    def long_gap_then_issue_month_by_month(self, i, days, readings, frac):
+        """A member who has not issued for over 66 days (more than one profile carries; a plain
+        issuance spans months) issues the oldest month at a time until nothing is left."""
+        m = self.meters[i]
+        address = m["signer"].address
+        self.issue(i, False, True)  # start the gap from nothing pending
+        for k in range(readings):
+            self.generate(i, days * 86_400 // readings, frac)
+        _, start, end = self.reg.certifiable(address)
+        if len(P.issue_words(start, end, m["slots"], self.slot_s)) > P.MAX_PROFILE_WORDS:
+            with boa.reverts("certificate: period spans two months; issue with a profile"):
+                self.cert.issue(address, sender=m["owner"])
+        # one call per month at most (the period may start long before the gap: readings without
+        # generation leave its start at the last issuance)
+        for _ in range(P.months_touched(start, end, self.slot_s)):
+            if not self.reg.certifiable(address)[0]:
+                break
+            self.issue(i, False, True)
+        assert self.reg.certifiable(address)[0] == 0  # never stuck
+
+    @rule(i=st.sampled_from([0, 1]), data=st.data())
+    def issue_a_part(self, i, data):
+        """The owner issues the pending period up to any slot boundary inside it; the rest stays."""
+        m = self.meters[i]
+        address = m["signer"].address
+        wh, start, end = self.reg.certifiable(address)
+        lo, hi = start // self.slot_s + 1, (end - 1) // self.slot_s
+        if not wh or lo > hi:
+            return
+        until = data.draw(st.integers(lo, hi)) * self.slot_s
+        words = P.issue_words(start, until, m["slots"], self.slot_s)
+        if len(words) > P.MAX_PROFILE_WORDS:
+            return
+        if data.draw(st.integers(0, 4)) == 0:  # now and then a rejected part first: nothing moves
+            with boa.reverts("certificate: until is not a slot boundary"):
+                self.cert.issue(address, words, until - 1, sender=m["owner"])
+            assert tuple(self.reg.certifiable(address)) == (wh, start, end)
+        self._issue(m, words, until)
 
     @precondition(lambda self: self.ids)
     @rule(data=st.data())
