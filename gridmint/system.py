@@ -92,6 +92,8 @@ class SystemParams:
     wire_auction: bool = True
     # deploy the ReadingLog (it needs a Cancun chain: BLOBHASH)
     reading_log: bool = True
+    # deploy the slot auction (its Paris build is over EIP-170's 24,576 bytes: a Paris community trades on the book)
+    slot_auction: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -216,7 +218,7 @@ def deploy_system(
     # (`evm_version: paris`, docs/chains.md), and the community then credits every reading directly
     reading_log = deploy("ReadingLog", registry.address, params.slot_s) if params.reading_log else None
     # the slot auction: the book's band, tick, minimum and limits; each side pays the taker fee
-    auction = deploy(
+    auction = None if not params.slot_auction else deploy(
         "EnergyAuction",
         watt.address,
         quote.address,
@@ -244,7 +246,7 @@ def deploy_system(
         certificate_exchange=certificate_exchange,
         params=params,
     )
-    if params.wire_auction:
+    if params.wire_auction and auction is not None:
         wire_auction(system, operator)
     return system
 

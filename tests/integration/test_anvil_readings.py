@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 @pytest.fixture(scope="module")
 def system(accounts):
     operator = accounts[0]
-    return deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000, reading_log=False))
+    return deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000, reading_log=False, slot_auction=False))
 
 
 def test_signed_readings__on_a_local_chain__mint_watt_and_decode_events(system, accounts, chain):
