@@ -11,7 +11,7 @@
         asks escrow WATT through the WATT token (the seller keeps paying rent).
         Proceeds and refunds go to an internal balance (`proceeds_of`,
         `withdraw_proceeds`): matching never pushes a token to a maker.
-        Non-standard functions: `place_order`, `cancel_order`,
+        Non-standard functions: `place_order`, `amend_order`, `cancel_order`,
         `cancel_expired`, `withdraw_proceeds`, `claim_fees`, `close_asks_of`
         (WATT only); operator: `announce_price_band`/`apply_price_band`,
         `announce_fees`/`apply_fees`, `announce_min_order_wh`/
@@ -316,6 +316,37 @@ def cancel_order(order_id: uint256):
     owner, refund = order_book._cancel(order_id)
     if refund != 0:
         extcall WATT.release_escrow(owner, (refund >> 160) & _M56)
+
+
+@external
+@nonreentrant
+def amend_order(order_id: uint256, price: uint256, amount_wh: uint256):
+    """
+    @notice Changes the caller's open order in place, keeping its id: a new
+            price and remaining amount, under the rules of a new order (band,
+            tick, minimum; not while paused; not once expired). The new price
+            may not cross the other side (an amend never trades). A price
+            change or an increase loses time priority (to the tail of the
+            level); a decrease at the same price keeps it. A bid's escrow
+            becomes that of a new bid on the new terms (the difference pulled,
+            or credited to `proceeds_of`); an ask escrows more WATT or gets
+            some back (an account in arrears cannot escrow more).
+    @param order_id The 32-byte order id.
+    @param price The 32-byte new limit price, quote base units per kWh (a multiple of TICK).
+    @param amount_wh The 32-byte new remaining amount in Wh.
+    """
+    is_buy: bool = False
+    tag: uint256 = 0
+    wh_in: uint256 = 0
+    wh_out: uint256 = 0
+    quote_in: uint256 = 0
+    is_buy, tag, wh_in, wh_out, quote_in = order_book._amend(order_id, price, amount_wh, book_params._load())
+    # ---- interactions, after every effect
+    proceeds._pull(quote_in)
+    if wh_in != 0:
+        extcall WATT.escrow(msg.sender, wh_in)
+    if wh_out != 0:
+        extcall WATT.release_escrow(msg.sender, wh_out)
 
 
 @external

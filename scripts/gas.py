@@ -185,6 +185,13 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     oid = ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer).return_value or ex.next_order_id() - 1
     tx = ex.cancel_order(oid, sender=buyer)
     report["exchange.cancel"] = tx.gas_used
+    # amend in place: fewer Wh at the same price (keeps its place; the surplus escrow to proceeds), then a
+    # new price where bids already rest (to that level's tail; the escrow topped up)
+    oid = ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer).return_value or ex.next_order_id() - 1
+    tx = ex.amend_order(oid, 140_000, 800, sender=buyer)
+    report["exchange.amend"] = tx.gas_used
+    tx = ex.amend_order(oid, 150_000, 800, sender=buyer)
+    report["exchange.amend_price"] = tx.gas_used
 
 
 def measure_exchange_deep(system, operator, relayer, report):
@@ -312,6 +319,8 @@ def main():
     gas_readings.measure(deploy_system(ape_deployer(operator), operator, params), operator, report)
     gas_certificates.measure(deploy_system(ape_deployer(operator), operator, params), operator, report, relayer)
     gas_auction.measure(deploy_system(ape_deployer(operator), operator, params), operator, report)
+    # last: a long pending period issued a month at a time moves the chain's clock ~100 days forward
+    gas_certificates.measure_parts(deploy_system(ape_deployer(operator), operator, params), operator, report, relayer)
     previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     merged = {**previous, **report}
     for name, gas in sorted(report.items()):

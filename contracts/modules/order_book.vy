@@ -27,6 +27,10 @@
         Used by `EnergyExchange` and `CertificateExchange` with
         `initializes: order_book[ownable := ownable, pausable := pausable,
         book_params := book_params, price_levels := price_levels, proceeds := proceeds]`.
+        `_amend` changes an open order in place (same id): the rules of a
+        new order, never crossing, time priority lost on a price change or
+        an increase (`OrderAmended` carries the new terms; the deployable
+        moves the base asset and pulls the quote it returns).
         Exported externals: `claim_fees`, the views `next_order_id`,
         `bid_escrow_total`, `fees_accrued`, `open_orders`, `MAX_ASKS_PER_OWNER`.
         `OrderClosed` reasons: 1 filled, 2 cancelled, 3 expired, 4 IOC
@@ -181,6 +185,12 @@ event OrderClosed:
     refunded: uint256
 
 
+event OrderAmended:
+    order_id: indexed(uint256)
+    price: uint256
+    amount_wh: uint256
+
+
 event FeesClaimed:
     treasury: indexed(address)
     amount: uint256
@@ -287,10 +297,7 @@ def _check_order(
     pausable._require_not_paused()
     assert flags <= FLAG_IOC | FLAG_POST_ONLY, "exchange: unknown flags"
     assert flags != FLAG_IOC | FLAG_POST_ONLY, "exchange: ioc and post-only"
-    assert price >= p.floor_price and price <= p.ceiling_price, "exchange: price outside band"
-    assert price % book_params.TICK == 0, "exchange: price not on tick"
-    assert amount_wh >= p.min_order_wh, "exchange: order below minimum"
-    assert amount_wh <= _M56, "exchange: order too large"
+    self._check_terms(p, price, amount_wh)
     expiry: uint256 = convert(expires_at, uint256)
     if expiry == 0:
         expiry = _NO_EXPIRY
@@ -300,6 +307,20 @@ def _check_order(
     if flags & FLAG_POST_ONLY != 0:
         assert not self._crosses(book, is_buy, idx), "exchange: post-only would cross"
     return idx, expiry
+
+
+@internal
+@view
+def _check_terms(p: book_params.Params, price: uint256, amount_wh: uint256):
+    """
+    @dev The terms every new or amended order meets: `price` (quote base
+         units per kWh) in the band in force and on the tick, `amount_wh`
+         (Wh) at least the minimum and below 2**56.
+    """
+    assert price >= p.floor_price and price <= p.ceiling_price, "exchange: price outside band"
+    assert price % book_params.TICK == 0, "exchange: price not on tick"
+    assert amount_wh >= p.min_order_wh, "exchange: order below minimum"
+    assert amount_wh <= _M56, "exchange: order too large"
 
 
 @internal
@@ -567,6 +588,75 @@ def _cancel_expired(order_id: uint256) -> uint256:
 
 
 @internal
+def _amend(order_id: uint256, price: uint256, amount_wh: uint256, p: book_params.Params) -> (bool, uint256, uint256, uint256, uint256):
+    """
+    @dev `amend_order`: the caller's own open, unexpired order gets a new
+         price (quote base units per kWh) and remaining amount (Wh) and
+         keeps its id. The new terms meet the rules of a new order (pause,
+         band, tick, minimum, size, `_check_terms`); a new price may not
+         cross the other side (an amend never trades). A price change or
+         an increase moves the order to the tail of its (new) level: it
+         loses its time priority; a decrease at the same price keeps it.
+         A bid's escrow becomes that of a new bid on the new terms: the
+         difference is pulled from the owner or credited to `proceeds_of`.
+         Returns is_buy, the ask's tag, the Wh an ask escrows more and the
+         Wh it gets back, and the quote to pull from a bidder (`_pull` it
+         last). Logs `OrderAmended` with the new terms.
+    """
+    pausable._require_not_paused()
+    a: uint256 = self._order_a[order_id]
+    assert a != 0, "exchange: unknown order"
+    assert self._owner(a) == msg.sender, "exchange: caller is not the order owner"
+    assert (a >> 184) & _M40 > block.timestamp, "exchange: order expired"
+    self._check_terms(p, price, amount_wh)
+    is_buy: bool = (a >> 160) & 1 == 1
+    side: uint256 = ASK
+    if is_buy:
+        side = BID
+    book: uint256 = a >> 224
+    old_idx: uint256 = (a >> 168) & 65535
+    idx: uint256 = price // book_params.TICK
+    b: uint256 = self._order_b[order_id]
+    left: uint256 = b & _M56
+    assert idx != old_idx or amount_wh != left, "exchange: nothing to amend"
+    key: uint256 = (book << 17) | (side << 16) | old_idx
+    level: uint256 = price_levels._level[key]
+    if idx == old_idx and (amount_wh < left or (level >> 64) & _M64 == order_id):
+        # a decrease keeps its place, an increase of the level's last order is at the tail already:
+        # only the level total changes (it holds `left` for this order)
+        price_levels._level[key] = level - (left << 128) + (amount_wh << 128)
+    else:
+        if idx != old_idx:
+            assert not self._crosses(book, is_buy, idx), "exchange: amend would cross"
+            self._order_a[order_id] = (a & ~(65535 << 168)) | (idx << 168)
+        # to the tail of its level: off the old one (which may be the same), onto the new one
+        self._unlink(order_id, book, side, old_idx, b, left)
+        prev: uint256 = self._link(order_id, book, side, idx, amount_wh)
+        b = (b & ~((_M40 << 56) | (_M40 << 96))) | (prev << 56)
+    b = (b & ~_M56) | amount_wh
+    quote_in: uint256 = 0
+    if is_buy:
+        old_escrow: uint256 = b >> 136
+        new_escrow: uint256 = self._bid_escrow(amount_wh, price)
+        counters: uint256 = self._counters
+        if new_escrow > old_escrow:
+            quote_in = new_escrow - old_escrow
+            assert ((counters >> 40) & _M120) + quote_in <= _M120, "exchange: order too large"
+            self._counters = counters + (quote_in << 40)
+        else:
+            self._counters = counters - ((old_escrow - new_escrow) << 40)
+            proceeds.proceeds_of[msg.sender] += old_escrow - new_escrow
+        b = (b & ((1 << 136) - 1)) | (new_escrow << 136)
+    self._order_b[order_id] = b
+    log OrderAmended(order_id=order_id, price=price, amount_wh=amount_wh)
+    if is_buy:
+        return True, 0, 0, 0, quote_in
+    if amount_wh > left:
+        return False, b >> 216, amount_wh - left, 0, 0
+    return False, b >> 216, 0, left - amount_wh, 0
+
+
+@internal
 def _close_asks_of(account: address) -> uint256:
     """
     @dev Closes every open ask of `account` (reason 7) without returning
@@ -600,17 +690,7 @@ def _insert(
     if is_buy:
         side = BID
         buy_bit = 1
-    key: uint256 = (book << 17) | (side << 16) | idx
-    level: uint256 = price_levels._level[key]
-    prev: uint256 = 0
-    if level == 0:
-        price_levels._level[key] = order_id | (order_id << 64) | (amount << 128)
-        price_levels._set_bit(book, side, idx)
-    else:
-        prev = (level >> 64) & _M64
-        # the old tail points forward to the new order
-        self._order_b[prev] = self._order_b[prev] | (order_id << 96)
-        price_levels._level[key] = (level & _M64) | (order_id << 64) | (((level >> 128) + amount) << 128)
+    prev: uint256 = self._link(order_id, book, side, idx, amount)
     links: uint256 = escrow
     if not is_buy:
         links = tag << 80
@@ -627,6 +707,26 @@ def _insert(
         links = old_head << 40
     self._order_a[order_id] = convert(owner, uint256) | (buy_bit << 160) | (idx << 168) | (expiry << 184) | (book << 224)
     self._order_b[order_id] = amount | (prev << 56) | (links << 136)
+
+
+@internal
+def _link(order_id: uint256, book: uint256, side: uint256, idx: uint256, amount: uint256) -> uint256:
+    """
+    @dev Appends an order of `amount` Wh at the tail of its level (the
+         level's total grows by it); returns the order's `prev` link (the
+         old tail, 0 for a new level). The caller writes the order's word.
+    """
+    key: uint256 = (book << 17) | (side << 16) | idx
+    level: uint256 = price_levels._level[key]
+    if level == 0:
+        price_levels._level[key] = order_id | (order_id << 64) | (amount << 128)
+        price_levels._set_bit(book, side, idx)
+        return 0
+    prev: uint256 = (level >> 64) & _M64
+    # the old tail points forward to the new order (a tail's `next` is 0)
+    self._order_b[prev] = self._order_b[prev] | (order_id << 96)
+    price_levels._level[key] = (level & _M64) | (order_id << 64) | (((level >> 128) + amount) << 128)
+    return prev
 
 
 @internal

@@ -2,6 +2,7 @@
 
     ape run trade book [--levels 10]                                   --network ethereum:local:foundry
     ape run trade place buy|sell PRICE KWH [--ioc | --post-only] [--expires-in 1h] --account ALIAS
+    ape run trade amend ORDER_ID PRICE KWH --account ALIAS              (new price and kWh left, same id)
     ape run trade cancel ORDER_ID --account ALIAS
     ape run trade orders (--account ALIAS | --owner ADDR)
     ape run trade trades [--last 20]
@@ -108,6 +109,21 @@ def refuse_unpaid_storage(c: Trade, who: str) -> None:
                       f"(`ape run trade deposit-rent TSL`)")
 
 
+def terms(c: Trade, price_text: str, amount: str) -> tuple[int, int]:
+    """(price in quote base units per kWh, Wh) of an order's terms, refused unless in the band, on the
+    tick and at least the minimum order (the rules of a new or an amended order)."""
+    ex = c.ex
+    p, wh = parse_price(price_text, c.decimals, c.symbol), parse_energy_wh(amount)
+    floor, ceiling, tick = ex.floor_price(), ex.ceiling_price(), ex.TICK()
+    if not floor <= p <= ceiling:
+        raise Refused(f"price {c.price(p)} is outside the band {c.price(floor)} .. {c.price(ceiling)}")
+    if p % tick:
+        raise Refused(f"price {price_text} is not on the tick of {c.money(tick)}")
+    if wh < ex.min_order_wh():
+        raise Refused(f"{kwh(wh)} is below the minimum order of {kwh(ex.min_order_wh())}")
+    return p, wh
+
+
 @cli.command(cls=ConnectedProviderCommand)
 @click.argument("side", type=click.Choice(["buy", "sell"]))
 @click.argument("price_text", metavar="PRICE")
@@ -121,14 +137,7 @@ def place(network, side, price_text, amount, ioc, post_only, expires_in, account
     ex, watt, quote = c.ex, c.watt, c.quote
     if ioc and post_only:
         raise Refused("--ioc and --post-only exclude each other")
-    p, wh = parse_price(price_text, c.decimals, c.symbol), parse_energy_wh(amount)
-    floor, ceiling, tick = ex.floor_price(), ex.ceiling_price(), ex.TICK()
-    if not floor <= p <= ceiling:
-        raise Refused(f"price {c.price(p)} is outside the band {c.price(floor)} .. {c.price(ceiling)}")
-    if p % tick:
-        raise Refused(f"price {price_text} is not on the tick of {c.money(tick)}")
-    if wh < ex.min_order_wh():
-        raise Refused(f"{kwh(wh)} is below the minimum order of {kwh(ex.min_order_wh())}")
+    p, wh = terms(c, price_text, amount)
     expires_s = parse_duration_s(expires_in) if expires_in else None
     if expires_s is not None and expires_s <= LANDING_MARGIN_S:
         raise Refused(f"--expires-in must be more than {LANDING_MARGIN_S} s (the time an order may take to land)")
@@ -170,6 +179,52 @@ def place(network, side, price_text, amount, ioc, post_only, expires_in, account
                 unit = kwh(ev.refunded) + " of WATT" if not is_buy else c.money(ev.refunded) + " (to withdraw)"
                 click.echo(f"order {ev.order_id} closed ({CLOSE_REASONS.get(int(ev.reason), ev.reason)}); refunded {unit}")
         click.echo("nothing rests")
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.argument("order_id")
+@click.argument("price_text", metavar="PRICE")
+@click.argument("amount", metavar="KWH")
+@account_option
+@verbose_option
+def amend(network, order_id, price_text, amount, account_spec, verbose):
+    """Change one of your open orders in place: a new price and kWh left, same id. A new price or more
+    kWh puts it at the back of its price's queue; fewer kWh at the same price keep its place. An
+    amended order never trades: a new price that would cross the other side is refused."""
+    c = Trade.open(network, verbose, account_spec)
+    ex, s = c.ex, c.sender
+    order_id, view = own_open_order(ex, order_id, s.address)
+    p, wh = terms(c, price_text, amount)
+    if p == view.price and wh == view.remaining_wh:
+        raise Refused(f"order {order_id} already rests with {kwh(wh)} at {c.price(p)}: nothing to change")
+    if int(view.expires_at) <= c.landing_time():
+        raise Refused(f"order {order_id} expires at {when(int(view.expires_at))}, before this change can land")
+    if ex.paused():
+        raise Refused("the exchange is paused: no changes to orders (cancels and withdrawals still work)")
+    if p != view.price:
+        best = ex.best_ask() if view.is_buy else ex.best_bid()
+        if best[1] and ((view.is_buy and p >= best[0]) or (not view.is_buy and p <= best[0])):
+            raise Refused(f"a price of {c.price(p)} would cross the best {'ask' if view.is_buy else 'bid'} "
+                          f"{c.price(best[0])}: an amend never trades (place a new order to trade)")
+    if view.is_buy:
+        more = bid_escrow(wh, p) - int(view.escrow_quote)  # the escrow of a new bid on these terms
+        if more > 0:
+            held = c.quote.balanceOf(s.address)
+            if held < more:
+                raise Refused(f"the new terms escrow {c.money(more)} more; you hold {c.money(held)}")
+            if c.quote.allowance(s.address, ex.address) < more:
+                s.send(c.quote.approve, ex.address, more, what=f"{c.symbol} approve")
+    elif wh > view.remaining_wh:
+        held = c.watt.balanceOf(s.address)
+        if held < wh - view.remaining_wh:
+            raise Refused(f"you hold {kwh(held)} of free WATT, not the {kwh(wh - view.remaining_wh)} more this escrows")
+        refuse_unpaid_storage(c, s.address)
+    s.send(ex.amend_order, order_id, p, wh, what="amend_order")
+    kept = p == view.price and wh < view.remaining_wh
+    click.echo(f"order {order_id} now rests: {'buy' if view.is_buy else 'sell'} {kwh(wh)} at {c.price(p)}"
+               f" ({'kept its place' if kept else 'at the back of the queue'})")
+    if view.is_buy and bid_escrow(wh, p) < int(view.escrow_quote):
+        click.echo(f"refunded {c.money(int(view.escrow_quote) - bid_escrow(wh, p))} (to withdraw with `trade withdraw`)")
 
 
 @cli.command(cls=ConnectedProviderCommand)

@@ -43,6 +43,8 @@ def exchange_events(logs):
                         e.amount_wh, e.quote_amount, e.fee))
         elif name == "OrderClosed":
             out.append(("OrderClosed", e.order_id, e.reason, e.refunded))
+        elif name == "OrderAmended":
+            out.append(("OrderAmended", e.order_id, e.price, e.amount_wh))
     return out
 
 
@@ -172,6 +174,37 @@ class ExchangeMachine(AnchoredMachine):
         self._take_refunds("cancelled")
         event("cancelled")
 
+    AMENDS = False  # the market has `amend_order` (adapter: `_send_amend`, `_amend_postcheck`, `_settle_amend`)
+
+    @precondition(lambda self: self.AMENDS and self.book.orders)
+    @rule(data=st.data(), by_owner=st.sampled_from([True] * 5 + [False]), price=st.data(),
+          how=st.sampled_from(["price", "price", "up", "down", "down", "both", "same"]))
+    def amend(self, data, by_owner, price, how):
+        """Amend in place: the id stays; a price change or an increase goes to the level's tail (the
+        reference's FIFO and the Trade order show it), a decrease keeps its place; every rule of a new
+        order applies; a new price never crosses."""
+        oid = data.draw(st.sampled_from(sorted(self.book.orders)))
+        o = self.book.orders[oid]
+        who = o.owner if by_owner else data.draw(st.sampled_from([t for t in self.TRADERS if t != o.owner]))
+        new_price = price.draw(self.PRICES) if how in ("price", "both") else o.price
+        new_wh = o.remaining
+        if how in ("up", "both"):
+            new_wh = o.remaining + data.draw(AMOUNTS)
+        elif how == "down":
+            new_wh = max(o.remaining - data.draw(AMOUNTS), 1)
+        reason = self.book.amend_check(oid, who, new_price, new_wh, self.now)
+        if reason is None and not o.is_buy:
+            reason = self._amend_postcheck(o, new_wh - o.remaining)
+        if reason:
+            self._reverts(reason, self._send_amend, who, oid, new_price, new_wh)
+            return
+        pulled, delta_wh = self.book.amend(oid, new_price, new_wh)
+        self._send_amend(who, oid, new_price, new_wh)
+        self._expect(self.ex.get_logs())
+        self.wallet[who] -= pulled
+        self._settle_amend(o, delta_wh)
+        event(f"amended: {how}")
+
     @precondition(lambda self: self.book.orders)
     @rule(data=st.data(), by=st.sampled_from(range(3)))
     def cancel_expired(self, data, by):
@@ -300,6 +333,35 @@ class ExchangeMachine(AnchoredMachine):
         self.place(self.TRADERS[a], False, pick, price, wh, 0, 0)
         self.place(self.TRADERS[b], False, pick2, price, wh, 0, 0)
         self.place(self.TRADERS[buyer], True, self.BOOK_KEYS.index(book), price, wh + wh // 2, 0, data.draw(FLAGS))
+
+    @precondition(lambda self: self.AMENDS)
+    @rule(a=st.sampled_from(range(3)), b=st.sampled_from(range(3)), buyer=st.sampled_from(range(3)), pick=PICKS,
+          data=st.data(), wh=st.integers(10, 3_000), up=st.booleans())
+    def queue_two_asks_amend_the_older_then_sweep(self, a, b, buyer, pick, data, wh, up):
+        """Time priority after an amend: the older of two asks at one price is amended (more Wh: it goes
+        behind the younger; fewer: it keeps its place), then a bid takes both."""
+        price = data.draw(self.PRICES)
+        book, _ = self._ask_target(self.TRADERS[a], pick)
+        pick2 = data.draw(st.sampled_from([q for q in range(12) if self._ask_target(self.TRADERS[b], q)[0] == book]))
+        self.place(self.TRADERS[a], False, pick, price, wh, 0, 0)
+        self.place(self.TRADERS[b], False, pick2, price, wh, 0, 0)
+        older = [i for i, o in self.book.orders.items() if not o.is_buy and o.owner == self.TRADERS[a]
+                 and o.price == price and o.book == book]
+        if older:
+            oid = older[-1]
+            o = self.book.orders[oid]
+            new_wh = o.remaining + wh if up else max(o.remaining // 2, self.book.min_wh)
+            reason = self.book.amend_check(oid, o.owner, price, new_wh, self.now)
+            reason = reason or self._amend_postcheck(o, new_wh - o.remaining)
+            if reason:
+                self._reverts(reason, self._send_amend, o.owner, oid, price, new_wh)
+            else:
+                _, delta_wh = self.book.amend(oid, price, new_wh)
+                self._send_amend(o.owner, oid, price, new_wh)
+                self._expect(self.ex.get_logs())
+                self._settle_amend(o, delta_wh)
+                event("amended in a queue, then swept")
+        self.place(self.TRADERS[buyer], True, self.BOOK_KEYS.index(book), price, 3 * wh, 0, ref.IOC)
 
     place_again = rule(trader=st.sampled_from(range(3)), is_buy=st.booleans(), pick=PICKS, price=st.data(), wh=AMOUNTS,
                        ttl=TTLS, flags=FLAGS)(lambda self, **kw: self.place_order(**kw))

@@ -212,6 +212,51 @@ class Book:
         self.log.append(("OrderClosed", tid, reason, 0))
         return Placement(0, pulled, fills, 0 if is_buy else remaining)
 
+    def amend_check(self, oid, owner, price, wh, now) -> str | None:
+        """The revert reason of `_amend` (after pause), or None."""
+        o = self.orders.get(oid)
+        if o is None:
+            return "exchange: unknown order"
+        if o.owner != owner:
+            return "exchange: caller is not the order owner"
+        if o.expiry <= now:
+            return "exchange: order expired"
+        if not self.floor <= price <= self.ceiling:
+            return "exchange: price outside band"
+        if price % self.tick:
+            return "exchange: price not on tick"
+        if wh < self.min_wh:
+            return "exchange: order below minimum"
+        if price == o.price and wh == o.remaining:
+            return "exchange: nothing to amend"
+        if price != o.price and self._crosses(o.is_buy, price, o.book):
+            return "exchange: amend would cross"
+        return None
+
+    def amend(self, oid, price, wh) -> tuple[int, int]:
+        """A checked amend: the order keeps its id; a price change or an increase moves it to the tail
+        of its (new) level, a decrease at the same price keeps its place. A bid's escrow becomes
+        `bid_escrow(wh, price)`: returns (quote pulled from the owner, Wh an ask escrows more; negative:
+        given back); a bid's surplus escrow goes to its proceeds."""
+        o = self.orders[oid]
+        if price != o.price or wh > o.remaining:
+            q = self.side(o.book, o.is_buy)[o.price]
+            q.remove(oid)
+            if not q:
+                del self.side(o.book, o.is_buy)[o.price]
+            self.side(o.book, o.is_buy).setdefault(price, deque()).append(oid)
+        delta_wh = wh - o.remaining
+        o.price, o.remaining = price, wh
+        self.log.append(("OrderAmended", oid, price, wh))
+        if not o.is_buy:
+            return 0, delta_wh
+        new = bid_escrow(wh, price)
+        pulled = max(new - o.escrow, 0)
+        if new < o.escrow:
+            self.proceeds[o.owner] = self.proceeds.get(o.owner, 0) + o.escrow - new
+        o.escrow = new
+        return pulled, 0
+
     def cancel(self, oid, reason=CANCELLED):
         return self._close(oid, reason)
 

@@ -97,6 +97,22 @@ class EnergyExchangeMachine(ExchangeMachine):
     def _send_bid(self, trader, book, price, wh, expires, flags):
         return self.ex.place_order(True, price, wh, expires, flags, sender=trader)
 
+    AMENDS = True
+
+    def _send_amend(self, who, oid, price, wh):
+        return self.ex.amend_order(oid, price, wh, sender=who)
+
+    def _amend_postcheck(self, o, delta_wh):
+        # an increase escrows the difference through WATT
+        if delta_wh > 0 and self.watt.in_arrears(o.owner):
+            return "watt: account in arrears"
+        if delta_wh > self.free[o.owner]:
+            return "watt: escrow exceeds balance"
+        return None
+
+    def _settle_amend(self, o, delta_wh):
+        self.free[o.owner] -= delta_wh
+
     def _gate(self):
         self._debtors = debtors = frozenset(t for t in TRADERS if self.watt.in_arrears(t))
         return lambda ask: ARREARS if ask.owner in debtors else 0
