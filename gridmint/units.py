@@ -272,6 +272,9 @@ _REVERTS = {
     "certificate: claim exceeds balance": "the claim exceeds the units held",
     # the order book (contracts/modules/order_book.vy), on both markets
     "exchange: amount exceeds proceeds": "the amount exceeds your proceeds",
+    "exchange: amend would cross": "the new price would trade at once (an amend never trades: place an order)",
+    "exchange: nothing to amend": "the order already has that price and amount",
+    "exchange: order expired": "the order has expired",
     "exchange: caller is not the order owner": "the order belongs to someone else",
     "exchange: expired": "the expiry time has already passed",
     "exchange: expiry too far": "the expiry is too far in the future",
