@@ -56,11 +56,14 @@ test: setup mosquitto app-build chromium
 	$(BIN)/ruff check oracle gridmint tests scripts tools --select F,E9
 	$(BIN)/ape compile >/dev/null
 	# contracts, oracle, auditor and order math in-process on titanoboa: no node, so without ape's pytest
-	# plugin (it would start an Anvil per worker on the one port) and spread over the cores
+	# plugin (it would start a node per worker for nothing) and spread over the cores
 	$(BIN)/python -m pytest -p no:ape_test -n $(PYTEST_WORKERS) --durations=15 tests/unit tests/fuzz --ignore=tests/unit/cli
-	# the command line, the integration tests and the member app: one ape session on Anvil
-	$(BIN)/python -m pytest --durations=15 tests/unit/cli tests/integration tests/app
-	# the integration tests marked local_chain again, on a Hardhat node (tests/integration/conftest.py)
+	# the command line, the integration tests and the member app on Anvil: one ape session per worker, each
+	# worker in a network namespace of its own with its own node on 127.0.0.1:8545 (tests/conftest.py);
+	# a file's tests stay on one worker, so a session fixture (the app's seeded chain) is built once
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15 tests/unit/cli tests/integration tests/app
+	# the integration tests marked local_chain again, on a Hardhat node (tests/integration/conftest.py); one
+	# session: its longest file (the daemon's restarts) is most of the stage, so a second worker gained nothing
 	$(BIN)/python -m pytest -m local_chain --network ethereum:local:hardhat tests/integration
 
 test-fast: setup

@@ -28,6 +28,37 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# ---------------------------------------------------------------- one node per xdist worker
+# With ape's pytest plugin each session starts its node on the port ape-config.yaml names (8545), and
+# tests run `ape run ... --network` subprocesses and README walkthroughs that expect it there. So under
+# pytest-xdist (`-n N` with the plugin on: the Anvil and Hardhat stages of `make test`) every worker
+# runs in a network namespace of its own (`unshare -n`, loopback up): each has its own 127.0.0.1:8545,
+# its own node and its subprocesses' nodes, and nothing about ports changes in the tests or the config.
+# The workers still talk to the controller over their stdin/stdout pipes (execnet's popen gateway).
+NETNS_PYTHON = "unshare -n sh -c 'ip link set lo up && exec \"$0\" \"$@\"' {python}"
+
+
+def _node_per_worker(config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not config.pluginmanager.is_blocked("ape_test") \
+        and "PYTEST_XDIST_WORKER" not in os.environ
+
+
+def pytest_configure(config):
+    if not _node_per_worker(config):
+        return
+    import shlex
+    import subprocess
+    import sys
+
+    probe = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise pytest.UsageError(
+            "-n with ape's plugin runs each worker in its own network namespace (one node per worker on "
+            f"127.0.0.1:8545), which needs `unshare -n` (root): {probe.stderr.strip() or probe.returncode}")
+    python = NETNS_PYTHON.format(python=shlex.quote(sys.executable))
+    config.option.tx = [f"popen//python={python}" for _ in config.option.tx]
+
+
 SOLAR, WIND, NONE = 1, 2, 0
 TEST_PARAMS = SystemParams(capacity_wh=50_000, max_clock_skew_s=300, wire_auction=False)
 

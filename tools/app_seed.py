@@ -15,27 +15,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections import namedtuple
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from eth_hash.auto import keccak
 from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 
 from gridmint import deployments
-from gridmint import community
-from gridmint.community import COMMUNITY, SLOT_S, Member, next_june_day
-from gridmint.generated.contracts import FLAG_IOC
+from gridmint import community_day as engine
+from gridmint.community import COMMUNITY, Member, next_june_day
+from gridmint.generated.contracts import FLAG_POST_ONLY
 from gridmint.system import SystemParams, deploy_system, web3_deployer, web3_deployment_record
 from oracle.eip712 import Domain, MeterSigner, Reading
 
-BERLIN = ZoneInfo("Europe/Berlin")
 # Anvil's well-known development mnemonic ("test test ... junk"): public test keys, not secrets
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
-RENT_TSL = 40 * 10**18  # each member's first storage-rent deposit
-QUOTE_EUR = 200 * 10**6  # each member's mock EUR (6 decimals; local chains only)
+RENT_TSL = engine.RENT_TSL  # each member's first storage-rent deposit
+QUOTE_EUR = engine.QUOTE_EUR  # each member's mock EUR (6 decimals; local chains only)
 SPARE_TSL = 60 * 10**18  # TSL left in each wallet for the app's rent page
 FIRST_MEMBER = 2  # accounts 0 (operator) and 1 (relayer) are not members
 
@@ -68,29 +66,80 @@ def dev_key(index: int) -> str:
 
 
 
-class _Chain:
-    def __init__(self, w3: Web3, record: deployments.Deployment):
-        self.w3 = w3
-        self.c = {
-            name: w3.eth.contract(address=Web3.to_checksum_address(info["address"]), abi=info["abi"])
-            for name, info in record.contracts.items()
+class _Receipt:
+    """A web3 receipt with ape's receipt shape: `gas_used`, `decode_logs(handle.EventName)`."""
+
+    def __init__(self, receipt):
+        self.receipt = receipt
+        self.gas_used = int(receipt["gasUsed"])
+
+    def decode_logs(self, event) -> list:
+        return [log["args"] for log in event.process_receipt(self.receipt, errors=DISCARD)]
+
+
+class _Handle:
+    """A web3 contract with ape's call shape, which gridmint.community_day drives: `c.fn(*args)` reads
+    (structs as named tuples), `c.fn(*args, sender=address)` sends from the node's unlocked account and
+    returns a `_Receipt`, `c.EventName` is the event for `decode_logs`."""
+
+    def __init__(self, w3: Web3, address: str, abi: list):
+        self.w3, self.address, self.abi = w3, Web3.to_checksum_address(address), abi
+        self.contract = w3.eth.contract(address=self.address, abi=abi)
+        self._events = {item["name"] for item in abi if item["type"] == "event"}
+        # a function that returns one struct -> the struct as a named tuple (web3's decode_tuples drops
+        # every output but the first of a function with several unnamed ones)
+        self._structs = {
+            item["name"]: namedtuple(item["name"], [c["name"] for c in item["outputs"][0]["components"]])
+            for item in abi
+            if item["type"] == "function" and len(item["outputs"]) == 1 and item["outputs"][0]["type"] == "tuple"
         }
 
-    def send(self, contract: str, fn: str, *args, sender: str):
-        tx = getattr(self.c[contract].functions, fn)(*args).transact({"from": sender})
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"{contract}.{fn} reverted")
-        return receipt
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._events:
+            return getattr(self.contract.events, name)()
+        function = getattr(self.contract.functions, name)
 
-    def call(self, contract: str, fn: str, *args):
-        return getattr(self.c[contract].functions, fn)(*args).call()
+        def invoke(*args, sender=None):
+            call = function(*(getattr(a, "address", a) for a in args))
+            if sender is None:
+                result = call.call()
+                return self._structs[name](*result) if name in self._structs else result
+            receipt = self.w3.eth.wait_for_transaction_receipt(call.transact({"from": getattr(sender, "address", sender)}))
+            if receipt["status"] != 1:
+                raise RuntimeError(f"{name} reverted")
+            return _Receipt(receipt)
 
+        return invoke
+
+
+class _RelayerReadings:
+    """Readings for gridmint.community_day: each meter's key signs its reading and the relayer (an
+    unlocked account) submits them, 64 to a transaction; every reading credits at once."""
+
+    def __init__(self, w3: Web3, registry: _Handle, relayer: str, meters: list[MeterSigner]):
+        self.w3, self.registry, self.relayer, self.meters = w3, registry, relayer, meters
+        self.domain = Domain(w3.eth.chain_id, registry.address)
+
+    def relay(self, ts: int, counters: dict, credit: bool) -> None:
+        rows = [Reading(m.address, ts, *counters[m.address]) for m in self.meters]
+        sigs = [m.sign(r, self.domain) for m, r in zip(self.meters, rows)]
+        for i in range(0, len(rows), 64):
+            tx = self.registry.contract.functions.submit_readings(
+                [r.as_call_arg() for r in rows[i:i + 64]], sigs[i:i + 64]).transact({"from": self.relayer, "gas": 15_000_000})
+            if self.w3.eth.wait_for_transaction_receipt(tx)["status"] != 1:
+                raise RuntimeError("submit_readings reverted")
+
+    def finish(self) -> None:
+        pass
 
 
 def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
          directory: Path | None = None, trade: bool = True) -> Seeded:
-    """Deploys, registers `members`, runs `slots` half-hour slots from midnight of a June day."""
+    """Deploys, registers `members`, runs `slots` half-hour slots from midnight of a June day on the
+    continuous book (gridmint.community_day), then sets up the app's fixtures: both sides of the book,
+    certificates, a claim and the certificate market."""
     from oracle.sources.simulator import Simulator
 
     w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 60}))
@@ -106,117 +155,47 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
     relayer = accounts[1]
     owners = accounts[FIRST_MEMBER:FIRST_MEMBER + len(members)]
     start_block = w3.eth.block_number
-    system = deploy_system(web3_deployer(w3, operator), operator, SystemParams(capacity_wh=5_000_000))
-    record = web3_deployment_record(system, "ethereum:local", w3.eth.chain_id)
+    deployed = deploy_system(web3_deployer(w3, operator), operator, SystemParams(capacity_wh=5_000_000))
+    record = web3_deployment_record(deployed, "ethereum:local", w3.eth.chain_id)
     record.params["deploy_block"] = start_block  # where the app and the auditor start reading events
     path = deployments.write(record, directory) if directory else deployments.write(record)
-    ch = _Chain(w3, record)
-    op = operator.address
+    system = replace(deployed, **{f.name: _Handle(w3, c.address, c.abi) for f in fields(deployed)
+                                  if (c := getattr(deployed, f.name)) is not None and hasattr(c, "abi")})
 
     day = next_june_day(w3.eth.get_block("latest")["timestamp"])
     t0 = int(day.timestamp())
     meters = [MeterSigner(keccak(f"demo-meter:{m.name}".encode())) for m in members]
     sim = Simulator({m.address: mem.site for m, mem in zip(meters, members)}, day)
-    start = sim.counters()
     # chain time jumps to just before the simulated day: commissioning values are read "now"
     commissioned_at = t0 - 600
     w3.provider.make_request("evm_setNextBlockTimestamp", [commissioned_at])
     w3.provider.make_request("evm_mine", [])
-    for member, meter, owner in zip(members, meters, owners):
-        ch.send("MeterRegistry", "register_meter", meter.address, owner, member.method, member.rated_power_w,
-                member.name, (commissioned_at, *start[meter.address]), sender=op)
-        ch.send("MeterRegistry", "accept_meter", meter.address, sender=owner)
-        ch.send("StorageRentToken", "mint", owner, RENT_TSL + SPARE_TSL, sender=op)
-        ch.send("StorageRentToken", "approve", ch.c["WattToken"].address, RENT_TSL, sender=owner)
-        ch.send("WattToken", "deposit_rent", RENT_TSL, sender=owner)
-        ch.send("QuoteToken", "mint", owner, QUOTE_EUR, sender=op)
-        ch.send("QuoteToken", "approve", ch.c["EnergyExchange"].address, 2**256 - 1, sender=owner)
-
-    domain = Domain(w3.eth.chain_id, ch.c["MeterRegistry"].address)
-    registry = ch.c["MeterRegistry"]
-
-    def relay(ts: int, counters: dict) -> None:
-        rows = [Reading(m.address, ts, *counters[m.address]) for m in meters]
-        sigs = [m.sign(r, domain) for m, r in zip(meters, rows)]
-        for i in range(0, len(rows), 64):
-            tx = registry.functions.submit_readings(
-                [r.as_call_arg() for r in rows[i:i + 64]], sigs[i:i + 64]).transact({"from": relayer, "gas": 15_000_000})
-            if w3.eth.wait_for_transaction_receipt(tx)["status"] != 1:
-                raise RuntimeError("submit_readings reverted")
-
+    c = engine.onboard(system, members, owners, meters, operator.address, commissioned_at, sim.counters(),
+                       rent_tsl=RENT_TSL, quote_eur=QUOTE_EUR, spare_tsl=SPARE_TSL)
     w3.provider.make_request("evm_setNextBlockTimestamp", [t0])
     w3.provider.make_request("evm_mine", [])
-    relay(t0, start)
-    prev = start
-    floor, ceiling, tick = ch.call("EnergyExchange", "floor_price"), ch.call("EnergyExchange", "ceiling_price"), \
-        ch.call("EnergyExchange", "TICK")
-    open_asks: dict[int, int] = {}
-    trades = 0
-    trade_topic = ch.c["EnergyExchange"].events.Trade()
-    for k in range(1, slots + 1):
-        ts = t0 + k * SLOT_S
-        w3.provider.make_request("evm_setNextBlockTimestamp", [ts])
-        counters = sim.advance(datetime.fromtimestamp(ts, BERLIN))
-        relay(ts, counters)
-        if not trade:
-            prev = counters
-            continue
-        for i, (meter, owner) in enumerate(zip(meters, owners)):
-            imported = counters[meter.address][3] - prev[meter.address][3]
-            if i in open_asks and not ch.call("EnergyExchange", "order", open_asks[i])[6]:
-                del open_asks[i]
-            stored = ch.call("WattToken", "balanceOf", owner)
-            # sellers: half of what they store, below the utility's price, one ask at a time (as the demo)
-            offer = community.ask(stored, i, floor, ceiling, tick)
-            if i not in open_asks and offer and ch.call("WattToken", "arrears_of", owner)[0] == 0:
-                receipt = ch.send("EnergyExchange", "place_order", False, *offer, 0, 0, sender=owner)
-                trades += len(trade_topic.process_receipt(receipt, errors=DISCARD))
-                ids = ch.call("EnergyExchange", "open_orders", owner)
-                if ids:
-                    open_asks[i] = ids[-1]
-            # buyers: what they imported last slot, bid above the feed-in price (IOC)
-            want = community.bid(imported, floor, ceiling, tick)
-            if want and ch.call("EnergyExchange", "best_ask")[1] > 0:
-                receipt = ch.send("EnergyExchange", "place_order", True, *want, 0, FLAG_IOC, sender=owner)
-                trades += len(trade_topic.process_receipt(receipt, errors=DISCARD))
-        prev = counters
+    readings = _RelayerReadings(w3, system.registry, relayer, meters)
+    the_day = engine.run_day(c, w3, t0, slots, sim, readings, "book" if trade else None, close=False)
+    trades = the_day.trade_count
 
-    # the morning's buyers took every ask: PV members offer part of what they store for the
-    # afternoon (post-only, above the bids), and a few members bid low, so the book has two sides
     if trade:
-        min_wh, offered = ch.call("EnergyExchange", "min_order_wh"), 0
-        for i, owner in enumerate(owners):
-            if offered == 5 or not members[i].method or ch.call("EnergyExchange", "open_orders", owner):
-                continue
-            wh = ch.call("WattToken", "balanceOf", owner) // 3 // 100 * 100
-            if wh >= max(min_wh, 300) and ch.call("WattToken", "arrears_of", owner)[0] == 0:
-                price = (floor + (ceiling - floor) * (55 + 5 * offered) // 100) // tick * tick
-                ch.send("EnergyExchange", "place_order", False, price, wh, 0, 2, sender=owner)
-                offered += 1
-        for j, owner in enumerate(owners[-3:]):
-            price = (floor + (ceiling - floor) * (20 + 5 * j) // 100) // tick * tick
-            ch.send("EnergyExchange", "place_order", True, price, 1_000 * (j + 1), 0, 2, sender=owner)
-
-    # generators certify the morning's renewable generation; the company buys some and claims part
-    issued = []
-    cert = ch.c["EnvironmentalCertificate"]
-    for member, meter, owner in zip(members, meters, owners):
-        if member.method and ch.call("MeterRegistry", "certifiable", meter.address)[0]:
-            receipt = ch.send("EnvironmentalCertificate", "issue", meter.address, sender=owner)
-            issued.append(int(cert.events.CertificateIssued().process_receipt(receipt, errors=DISCARD)[0]["args"]["id"]))
+        two_sided_book(c)
+    # generators certify the morning's renewable generation; the company takes half of the largest
+    # certificate and claims part of it
+    issued = list(engine.issue_certificates(c, None, profile=False)[0].values())
     kinds = [m.kind for m in members]
+    cert = system.certificate
     if issued and "company" in kinds:
         company = owners[kinds.index("company")]
-        largest = max(issued, key=lambda i: ch.call("EnvironmentalCertificate", "certificate", i)[6])
-        data = ch.call("EnvironmentalCertificate", "certificate", largest)
-        holder, amount = data[1], data[6] // 2
+        largest = max(issued, key=lambda i: cert.certificate(i).amount_wh)
+        data = cert.certificate(largest)
+        holder, amount = data.generator, data.amount_wh // 2
         if holder != company:
-            ch.send("EnvironmentalCertificate", "safeTransferFrom", holder, company, largest, amount, b"", sender=holder)
-        ch.send("EnvironmentalCertificate", "claim", largest, amount // 2, company, "own consumption, 15 June",
-                sender=company)
+            cert.safeTransferFrom(holder, company, largest, amount, b"", sender=holder)
+        cert.claim(largest, amount // 2, company, "own consumption, 15 June", sender=company)
 
     if trade and issued:
-        trades += seed_certificate_market(ch, members, owners, issued)
+        trades += seed_certificate_market(c, issued)
 
     out = Seeded(path, rpc_url, w3.eth.chain_id, trades=trades, certificates=issued,
                  head_timestamp=w3.eth.get_block("latest")["timestamp"])
@@ -226,39 +205,55 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
     return out
 
 
-def seed_certificate_market(ch: _Chain, members: list[Member], owners: list[str], issued: list[int]) -> int:
+def two_sided_book(c: engine.Community) -> None:
+    """The morning's buyers took every ask: PV members offer part of what they store for the afternoon
+    (post-only, above the bids), and a few members bid low, so the book has two sides."""
+    ex, watt = c.system.exchange, c.system.watt
+    floor, ceiling, tick = ex.floor_price(), ex.ceiling_price(), ex.TICK()
+    min_wh, offered = ex.min_order_wh(), 0
+    for i, owner in enumerate(c.owners):
+        if offered == 5 or not c.members[i].method or ex.open_orders(owner):
+            continue
+        wh = watt.balanceOf(owner) // 3 // 100 * 100
+        if wh >= max(min_wh, 300) and watt.arrears_of(owner)[0] == 0:
+            price = (floor + (ceiling - floor) * (55 + 5 * offered) // 100) // tick * tick
+            ex.place_order(False, price, wh, 0, FLAG_POST_ONLY, sender=owner)
+            offered += 1
+    for j, owner in enumerate(c.owners[-3:]):
+        price = (floor + (ceiling - floor) * (20 + 5 * j) // 100) // tick * tick
+        ex.place_order(True, price, 1_000 * (j + 1), 0, FLAG_POST_ONLY, sender=owner)
+
+
+def seed_certificate_market(c: engine.Community, issued: list[int]) -> int:
     """Generators other than the company offer a third of their certificates on the certificate market
     (up to four asks, 4.0–5.5 mEUR/kWh: each approves the market as operator of its certificates first,
     ERC-1155 has no permit); the company bids low for more and buys and claims 1 kWh for its own
     consumption, so the market opens with both sides and a trade. Returns the trades."""
-    cx, cert = ch.c["CertificateExchange"], ch.c["EnvironmentalCertificate"]
-    floor, ceiling, tick = ch.call("CertificateExchange", "floor_price"), ch.call("CertificateExchange", "ceiling_price"), \
-        ch.call("CertificateExchange", "TICK")
-    min_wh = ch.call("CertificateExchange", "min_order_wh")
-    kinds = [m.kind for m in members]
-    company = owners[kinds.index("company")] if "company" in kinds else None
-    trade_topic = cx.events.Trade()
+    cx, cert, quote = c.system.certificate_exchange, c.system.certificate, c.system.quote
+    floor, ceiling, tick = cx.floor_price(), cx.ceiling_price(), cx.TICK()
+    min_wh = cx.min_order_wh()
+    kinds = [m.kind for m in c.members]
+    company = c.owners[kinds.index("company")] if "company" in kinds else None
     asks, trades, cls = 0, 0, None
     for id in issued:
-        holder = cert.functions.certificate(id).call()[1]  # the generator
+        holder = cert.certificate(id).generator
         if holder == company or asks == 4:
             continue
-        wh = ch.call("EnvironmentalCertificate", "balanceOf", holder, id) // 3 // 100 * 100
+        wh = cert.balanceOf(holder, id) // 3 // 100 * 100
         if wh < min_wh:
             continue
         price = max(floor, min(ceiling, (4_000 + 500 * asks) // tick * tick))
-        if not ch.call("EnvironmentalCertificate", "isApprovedForAll", holder, cx.address):
-            ch.send("EnvironmentalCertificate", "setApprovalForAll", cx.address, True, sender=holder)
-        ch.send("CertificateExchange", "place_ask", id, price, wh, 0, 0, sender=holder)
-        cls = cls or ch.call("CertificateExchange", "class_of", id)
+        if not cert.isApprovedForAll(holder, cx.address):
+            cert.setApprovalForAll(cx.address, True, sender=holder)
+        cx.place_ask(id, price, wh, 0, 0, sender=holder)
+        cls = cls or cx.class_of(id)
         asks += 1
     if company and cls:
-        ch.send("QuoteToken", "approve", cx.address, 2**256 - 1, sender=company)
-        ch.send("CertificateExchange", "place_bid", cls[0], cls[1], max(floor, 2_500 // tick * tick), 5 * min_wh, 0, 0,
-                sender=company)
-        receipt = ch.send("CertificateExchange", "buy_and_claim", cls[0], cls[1], min(ceiling, 6_000 // tick * tick), min_wh,
-                          company, "own consumption, 15 June (bought on the certificate market)", sender=company)
-        trades += len(trade_topic.process_receipt(receipt, errors=DISCARD))
+        quote.approve(cx.address, 2**256 - 1, sender=company)
+        cx.place_bid(cls[0], cls[1], max(floor, 2_500 // tick * tick), 5 * min_wh, 0, 0, sender=company)
+        receipt = cx.buy_and_claim(cls[0], cls[1], min(ceiling, 6_000 // tick * tick), min_wh, company,
+                                   "own consumption, 15 June (bought on the certificate market)", sender=company)
+        trades += len(receipt.decode_logs(cx.Trade))
     return trades
 
 

@@ -9,7 +9,9 @@ The chain is the session's ape network, chosen the way a user chooses it:
 `@pytest.mark.local_chain`; it reads the chain through the fixtures below instead of naming one:
 
 - `local_network`: the session's network choice ("ethereum:local:foundry" / "ethereum:local:hardhat")
-  for `ape run ... --network` subprocesses, which then attach to the session's node on 127.0.0.1:8545;
+  for `ape run ... --network` subprocesses, which then attach to the session's node on 127.0.0.1:8545
+  (under pytest-xdist each worker has its own 127.0.0.1:8545 in a network namespace of its own, and so
+  its own node: tests/conftest.py);
 - `local_chain_name`: "anvil" or "hardhat";
 - `standalone_chain`: a factory for a node of the same kind that the test starts and stops itself
   (the oracle daemon's tests): `standalone_chain(tmp_path).start()`, `.stop()`, `.url`, `.w3()`.
@@ -77,7 +79,7 @@ def standalone_chain(local_chain_name):
 # ---------------------------------------------------------------- the command line, in-process
 
 # `ape run <script>` -> the click group the script's entry point (scripts/<script>.py) exposes
-_CLI_MODULES = {name: f"gridmint.cli.{name}" for name in ("deploy", "operator", "trade", "certificates")}
+_CLI_MODULES = {name: f"gridmint.cli.{name}" for name in ("deploy", "operator", "trade", "certificates", "auction")}
 
 
 class CliResult:

@@ -14,12 +14,8 @@ SLOT = 1_800
 
 
 @pytest.fixture
-def auction_cli(cli, monkeypatch):
-    """The `cli` fixture with `ape run auction ...` added to its scripts."""
-    import sys
-
-    conftest = next(m for m in list(sys.modules.values()) if isinstance(getattr(m, "_CLI_MODULES", None), dict))
-    monkeypatch.setitem(conftest._CLI_MODULES, "auction", "gridmint.cli.auction")
+def auction_cli(cli):
+    """The `cli` fixture: `ape run auction ...` in-process."""
     return cli
 
 
