@@ -48,3 +48,42 @@ export function countdown(seconds: bigint): string {
   const s = Number(seconds);
   return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
 }
+
+// ---------------------------------------------------------------- orders from the browser wallet
+
+/** EnergyAuction.MAX_CLAIMS: most order ids one `claim` settles (a constant the ABI does not show). */
+export const MAX_CLAIMS = 32;
+
+/** An order as EnergyAuction.order() shows it (slots are auction numbers: timestamp // SLOT_S). */
+export type AuctionOrder = {
+  readonly is_buy: boolean; readonly standing: boolean; readonly first_slot: bigint; readonly last_slot: bigint;
+  readonly next_claim_slot: bigint; readonly open: boolean;
+};
+
+/** The slots a standing order placed now for `seconds` joins: the current slot and those after it
+ *  that end within the duration, at least one; `until` (s) is the end of the last one. */
+export function standingSpan(current: bigint, slotS: bigint, seconds: bigint): { slots: bigint; until: bigint } {
+  const slots = seconds <= slotS ? 1n : (seconds + slotS - 1n) / slotS;
+  return { slots, until: (current + slots) * slotS };
+}
+
+/** An open order with a cleared slot not yet settled: `claim` settles it (its fills, fees, unused escrow). */
+export const claimable = (o: AuctionOrder, nextToClear: bigint) => o.open && o.next_claim_slot < nextToClear;
+
+/** Whether the owner may still cancel: a one-shot order while its slot is open, a standing order
+ *  while it still joins the current slot or a later one. */
+export const cancellable = (o: AuctionOrder, current: bigint) =>
+  o.open && (o.standing ? o.last_slot >= current : o.first_slot === current);
+
+/** What an order escrows at placement for `slots` auctions: a bid its quote per slot (price x amount
+ *  plus the fee cap, both rounded up: `bidEscrowPerSlot`), an ask its Wh per slot. */
+export function escrowFor(isBuy: boolean, wh: bigint, slots: bigint, bidEscrowPerSlot: bigint): { quote: bigint; wh: bigint } {
+  return isBuy ? { quote: bidEscrowPerSlot * slots, wh: 0n } : { quote: 0n, wh: wh * slots };
+}
+
+/** An `OrderClaimed` event's trade, before and after fees: the event's `quote` is what a bid paid
+ *  (its fills plus its fee) and what an ask's fills brought before its fee (the contract's
+ *  auction_orders._claim), so both sides are read here the same way. */
+export function claimedTrade(isBuy: boolean, quote: bigint, fee: bigint): { beforeFee: bigint; afterFee: bigint } {
+  return isBuy ? { beforeFee: quote - fee, afterFee: quote } : { beforeFee: quote, afterFee: quote - fee };
+}

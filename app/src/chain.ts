@@ -323,7 +323,7 @@ export async function signPermit(token: "QuoteToken" | "StorageRentToken", spend
 
 /** Makes sure `spender` may pull `amount` of the quote token: when the allowance is short, an EIP-2612
  *  permit signed in the wallet (no approve transaction to sign first), sent in its own simulated call. */
-export async function ensureQuoteAllowance(spender: "EnergyExchange" | "CertificateExchange", amount: bigint, shown: string, view: TxView): Promise<boolean> {
+export async function ensureQuoteAllowance(spender: "EnergyExchange" | "CertificateExchange" | "EnergyAuction", amount: bigint, shown: string, view: TxView): Promise<boolean> {
   if (amount === 0n) return true;
   const allowance = await read("QuoteToken", "allowance", [app.account!, addr(spender)]);
   if (allowance >= amount) return true;
@@ -336,7 +336,8 @@ export async function ensureQuoteAllowance(spender: "EnergyExchange" | "Certific
     view.set("failed", `Permit not signed: ${reason(e)}`);
     return false;
   }
-  const r = await send(`Permit ${shown} to the ${spender === "CertificateExchange" ? "certificate market" : "exchange"}`, {
+  const to = { EnergyExchange: "exchange", CertificateExchange: "certificate market", EnergyAuction: "auction" }[spender];
+  const r = await send(`Permit ${shown} to the ${to}`, {
     contract: "QuoteToken", functionName: "permit", args: [app.account!, addr(spender), amount, deadline, sig.v, sig.r, sig.s],
   }, view);
   return r.ok;
