@@ -52,9 +52,10 @@ class AuctionMarket:
             self.spend("watt.set_auction", self.watt.set_auction(self.auction.address, sender=self.operator))
         for owner in self.owners:
             self.quote.approve(self.auction.address, 2**256 - 1, sender=owner)
-        tsl.mint(self.operator, rent_tsl, sender=self.operator)
-        tsl.approve(self.auction.address, rent_tsl, sender=self.operator)
-        self.spend("auction.fund_rent", self.auction.fund_rent(rent_tsl, sender=self.operator))
+        if int(self.watt.rent_deposit(self.auction.address)) == 0:  # deploy_system's wire_auction funds it
+            tsl.mint(self.operator, rent_tsl, sender=self.operator)
+            tsl.approve(self.auction.address, rent_tsl, sender=self.operator)
+            self.spend("auction.fund_rent", self.auction.fund_rent(rent_tsl, sender=self.operator))
 
     def place(self, i: int, offer: tuple[int, int] | None = None, want: tuple[int, int] | None = None) -> None:
         """Member i's orders in the current slot: `offer` (price, Wh) to sell, `want` (price, Wh) to buy."""

@@ -94,6 +94,9 @@ class SystemParams:
     reading_log: bool = True
     # deploy the slot auction (its Paris build is over EIP-170's 24,576 bytes: a Paris community trades on the book)
     slot_auction: bool = True
+    # TSL the operator mints and deposits, when wiring the auction, for the rent of the WATT the auction holds
+    # between a seller's claim and the buyer's withdrawal (without it a buyer's `withdraw_watt` is refused)
+    auction_rent_tsl: int = 10**20
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -251,11 +254,17 @@ def deploy_system(
     return system
 
 
-def wire_auction(system: System, operator: Any) -> None:
-    """Names the system's EnergyAuction as WATT's second escrow market (the operator's one-time call);
-    does nothing when WATT already has an auction."""
+def wire_auction(system: System, operator: Any, rent_tsl: int | None = None) -> None:
+    """Names the system's EnergyAuction as WATT's second escrow market (the operator's one-time call) and
+    funds the rent of the WATT the auction holds between claims and withdrawals (`rent_tsl`, by default
+    `params.auction_rent_tsl`, minted to the operator and deposited); each step only when not done yet."""
     if int(str(system.watt.auction()), 16) == 0:
         system.watt.set_auction(system.auction.address, sender=operator)
+    rent_tsl = system.params.auction_rent_tsl if rent_tsl is None else rent_tsl
+    if rent_tsl and int(system.watt.rent_deposit(system.auction.address)) == 0:
+        system.tsl.mint(getattr(operator, "address", operator), rent_tsl, sender=operator)
+        system.tsl.approve(system.auction.address, rent_tsl, sender=operator)
+        system.auction.fund_rent(rent_tsl, sender=operator)
 
 
 def boa_deployer(operator: str) -> Deployer:

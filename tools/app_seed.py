@@ -155,6 +155,12 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
     relayer = accounts[1]
     owners = accounts[FIRST_MEMBER:FIRST_MEMBER + len(members)]
     start_block = w3.eth.block_number
+    day = next_june_day(w3.eth.get_block("latest")["timestamp"])
+    t0 = int(day.timestamp())
+    # chain time jumps to the simulated day's eve before the deploy: the slot auction's first slot to clear
+    # is its deploy slot, so a deploy months earlier would leave months of empty slots to clear
+    w3.provider.make_request("evm_setNextBlockTimestamp", [t0 - 3_600])
+    w3.provider.make_request("evm_mine", [])
     deployed = deploy_system(web3_deployer(w3, operator), operator, SystemParams(capacity_wh=5_000_000))
     record = web3_deployment_record(deployed, "ethereum:local", w3.eth.chain_id)
     record.params["deploy_block"] = start_block  # where the app and the auditor start reading events
@@ -162,8 +168,6 @@ def seed(rpc_url: str, members: list[Member] = COMMUNITY, slots: int = 24,
     system = replace(deployed, **{f.name: _Handle(w3, c.address, c.abi) for f in fields(deployed)
                                   if (c := getattr(deployed, f.name)) is not None and hasattr(c, "abi")})
 
-    day = next_june_day(w3.eth.get_block("latest")["timestamp"])
-    t0 = int(day.timestamp())
     meters = [MeterSigner(keccak(f"demo-meter:{m.name}".encode())) for m in members]
     sim = Simulator({m.address: mem.site for m, mem in zip(meters, members)}, day)
     # chain time jumps to just before the simulated day: commissioning values are read "now"

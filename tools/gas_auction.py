@@ -47,7 +47,7 @@ def measure(
     from gridmint.auction import catch_up_calls
     from gridmint.system import wire_auction
 
-    wire_auction(system, operator)
+    wire_auction(system, operator, rent_tsl=0)  # funded below, as before
     if new_member is None:
         new_member, tx_gas, to_next_slot, pin_time = _ape_hooks(system, operator)
     a = system.auction
@@ -206,7 +206,7 @@ def _boa_main() -> None:
 
     operator = boa.env.generate_address("gas-operator")
     system = deploy_system(boa_deployer(operator), operator, SystemParams(capacity_wh=10**9))
-    wire_auction(system, operator)
+    wire_auction(system, operator, rent_tsl=0)  # funded below, as before
     registry = system.registry
     domain = domain_of(registry)
 
