@@ -149,6 +149,10 @@ event OrderCancelled:
     refund_wh: uint256
 
 
+# @dev One order settled up to `to_slot` (exclusive). `filled_wh` bought or sold; `quote` (quote base
+#      units): for a bid, what its fills cost including the fee; for an ask, its fills' value before the
+#      fee (it is credited `quote - fee`); `fee` the side's fee; `refund_quote` a bid's unused escrow,
+#      credited; `refund_wh` an ask's unsold WATT, released to the seller.
 event OrderClaimed:
     order_id: indexed(uint256)
     owner: indexed(address)
