@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# MAX_CATCH_UP: most slots one `clear(k)` call clears (a day of 30-minute slots), generated from the contract
+from gridmint.generated.contracts import FEE_BPS_CAP, MAX_CATCH_UP
+
 LONG_NONE, LONG_BIDS, LONG_ASKS = 0, 1, 2
-FEE_BPS_CAP = 100
 BPS = 10_000
-# the contract's MAX_CATCH_UP: most slots one `clear(k)` call clears (a day of 30-minute slots)
-MAX_CATCH_UP = 48
 
 
 @dataclass(frozen=True)

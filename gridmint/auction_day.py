@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gridmint.auction import catch_up_calls
+from gridmint.generated.contracts import MAX_CLAIMS
 
-MAX_CLAIMS = 32
 
 
 @dataclass

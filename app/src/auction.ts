@@ -51,8 +51,8 @@ export function countdown(seconds: bigint): string {
 
 // ---------------------------------------------------------------- orders from the browser wallet
 
-/** EnergyAuction.MAX_CLAIMS: most order ids one `claim` settles (a constant the ABI does not show). */
-export const MAX_CLAIMS = 32;
+/** EnergyAuction.MAX_CLAIMS: most order ids one `claim` settles (generated from the contract). */
+export { MAX_CLAIMS } from "./generated/contracts";
 
 /** An order as EnergyAuction.order() shows it (slots are auction numbers: timestamp // SLOT_S). */
 export type AuctionOrder = {

@@ -19,6 +19,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from gridmint.auction import bid_escrow, catch_up_calls
+from gridmint.generated.contracts import MAX_CLAIMS
 from gridmint.units import kwh, parse_duration_s, parse_energy_wh, parse_price, when
 
 from . import tables
@@ -26,7 +27,6 @@ from .errors import Group, Refused
 from .options import account_option, verbose_option
 from .trade import Trade, refuse_unpaid_storage
 
-MAX_CLAIMS = 32
 LONG_SIDES = {0: "balanced", 1: "bids rationed", 2: "asks rationed"}
 
 

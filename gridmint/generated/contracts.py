@@ -1079,6 +1079,9 @@ FLAG_IOC: Final = 1
 FLAG_POST_ONLY: Final = 2
 # basis points of the fee cap: a bid escrows its price plus this (FEE_BPS_CAP)
 FEE_BPS_CAP: Final = 100
+# the auction's per-call bounds: order ids one `claim` settles, slots one `clear(k)` clears
+MAX_CLAIMS: Final = 32
+MAX_CATCH_UP: Final = 48
 
 # ---------------------------------------------------------------- selectors, topics, event types
 

@@ -564,3 +564,6 @@ export const FLAG_IOC = 1;
 export const FLAG_POST_ONLY = 2;
 /** basis points of the fee cap: a bid escrows its price plus this (FEE_BPS_CAP) */
 export const FEE_BPS_CAP = 100n;
+/** the auction's per-call bounds: order ids one `claim` settles, slots one `clear(k)` clears */
+export const MAX_CLAIMS = 32;
+export const MAX_CATCH_UP = 48;

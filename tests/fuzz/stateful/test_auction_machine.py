@@ -22,13 +22,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
 from gridmint import auction as ref
+from gridmint.generated.contracts import MAX_CATCH_UP
 from gridmint.system import CONTRACTS_DIR, SystemParams
 from tests.utils.machine import AnchoredMachine
 
 P = SystemParams()
 SLOT_S = 1_800
 FEE_BPS = 20
-MAX_CATCH_UP = 48
 OPERATOR = boa.env.generate_address("auction-operator")
 MEMBERS = [boa.env.generate_address(f"auction-member-{i}") for i in range(4)]
 PRICES = [150_000, 180_000, 200_000, 220_000, 250_000]
