@@ -177,7 +177,8 @@ def unclaimed_from_events(profiles: Iterable, claims: Iterable) -> dict[int, dic
 
 def issue_with_profile(cert, registry, meter: str, owner, slot_wh: Mapping[int, int]):
     """Issues the meter's certifiable generation with its per-slot profile (``slot_wh``: Wh generated per
-    slot, e.g. from its accepted readings with ``gridmint.profile.profile_from_readings``); returns what
+    slot, e.g. ``gridmint.profile.profile_from_readings`` of ``gridmint.meter_history.MeterHistory.generated``:
+    its accepted readings under every key it had, a rotated meter's retired keys included); returns what
     ``cert.issue`` returned (a receipt with ape or web3, the first id with titanoboa)."""
     _, start, end = registry.certifiable(meter)
     words = P.issue_words(int(start), int(end), slot_wh, int(cert.SLOT_S()))

@@ -36,15 +36,15 @@ export function score(consumed: Map<bigint, bigint>, green: Map<bigint, bigint>)
   return { rows, consumed: c, green: sum((r) => r.green), matched: m, score: c ? Number(m) / Number(c) : 0 };
 }
 
-/** Consumed Wh per slot of every meter `owner` owns (its readings' consumed deltas), within [fromSlot, toSlot]. */
+/** Consumed Wh per slot of every meter `owner` owns (its readings' consumed deltas under every key it had),
+ *  within [fromSlot, toSlot]. */
 export async function consumptionOf(owner: string, slotS: bigint, fromSlot: bigint, toSlot: bigint): Promise<Map<bigint, bigint>> {
   const meters = (await logs("MeterRegistry", "MeterRegistered", { owner })).map((l) => l.args.meter as string);
   const out = new Map<bigint, bigint>();
   for (const meter of meters) {
-    for (const r of await logs("MeterRegistry", "ReadingAccepted", { meter })) {
-      const wh = r.args.consumed_wh as bigint;
-      const slot = slotOfReading(BigInt(r.args.timestamp), slotS);
-      if (wh && slot >= fromSlot && slot <= toSlot) out.set(slot, (out.get(slot) ?? 0n) + wh);
+    for (const r of await readingsOf(meter)) {
+      const slot = slotOfReading(r.timestamp, slotS);
+      if (r.consumed && slot >= fromSlot && slot <= toSlot) out.set(slot, (out.get(slot) ?? 0n) + r.consumed);
     }
   }
   return out;
@@ -103,14 +103,56 @@ export function nextPartEnd(start: bigint, end: bigint, slotS: bigint): bigint {
   return monthOf(first * slotS)[2];
 }
 
-/** Generated Wh per slot of `meter` from its accepted readings stamped in (start, end]. */
+/** Generated Wh per slot of `meter` from its accepted readings (under every key it had) stamped in (start, end]:
+ *  the profile `issue` needs, as `ape run certificates issue` builds it. */
 export async function generationOf(meter: string, slotS: bigint, start: bigint, end: bigint): Promise<Map<bigint, bigint>> {
   const out = new Map<bigint, bigint>();
-  for (const r of await logs("MeterRegistry", "ReadingAccepted", { meter })) {
-    const t = BigInt(r.args.timestamp), wh = r.args.generated_wh as bigint;
-    if (!wh || t <= start || t > end) continue;
-    const slot = slotOfReading(t, slotS);
-    out.set(slot, (out.get(slot) ?? 0n) + wh);
+  for (const r of await readingsOf(meter, start, end)) {
+    if (!r.generated) continue;
+    const slot = slotOfReading(r.timestamp, slotS);
+    out.set(slot, (out.get(slot) ?? 0n) + r.generated);
   }
   return out;
+}
+
+// ---------------------------------------------------------------- a meter's history across key rotations
+// (gridmint/meter_history.py) `rotate_meter_key` retires a key for good and carries its certifiable Wh to
+// the new key: the retired keys' readings are the meter's too, whatever key it has now.
+
+/** A chain of rotations longer than this is refused as a cycle (the registry never re-registers a key). */
+const MAX_ROTATIONS = 1024;
+
+/** Every key of the meter `meter` is or was a key of, oldest first (its first key .. its current key). */
+export async function meterKeys(meter: string): Promise<string[]> {
+  const rotated = await logs("MeterRegistry", "MeterKeyRotated");
+  const to = new Map<string, string>(), from = new Map<string, string>();
+  for (const r of rotated) {
+    const o = r.args.old_meter as string, n = r.args.new_meter as string;
+    to.set(o.toLowerCase(), n);
+    from.set(n.toLowerCase(), o);
+  }
+  const walk = (start: string, step: Map<string, string>) => {
+    const out: string[] = [];
+    for (let k = step.get(start.toLowerCase()); k; k = step.get(k.toLowerCase())) {
+      if (out.length >= MAX_ROTATIONS) throw new Error(`meter key rotations of ${meter} form a cycle`);
+      out.push(k);
+    }
+    return out;
+  };
+  return [...walk(meter, from).reverse(), meter, ...walk(meter, to)];
+}
+
+/** The key a meter registered as `meter` has now (follows its rotations). */
+export const currentKey = async (meter: string): Promise<string> => (await meterKeys(meter)).at(-1)!;
+
+export type MeterReading = { timestamp: bigint; generated: bigint; consumed: bigint };
+
+/** The meter's accepted readings under every key it had, in time order, stamped in (after, until] where given. */
+export async function readingsOf(meter: string, after?: bigint, until?: bigint): Promise<MeterReading[]> {
+  const keys = await meterKeys(meter);
+  const all = (await Promise.all(keys.map((k) => logs("MeterRegistry", "ReadingAccepted", { meter: k })))).flat();
+  return all
+    .map((r) => ({ timestamp: BigInt(r.args.timestamp), generated: r.args.generated_wh as bigint, consumed: r.args.consumed_wh as bigint }))
+    .filter((r) => (after === undefined || r.timestamp > after) && (until === undefined || r.timestamp <= until))
+    .sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
 }

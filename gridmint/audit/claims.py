@@ -14,8 +14,12 @@ Folds, in chain order, the events that carry slots and checks, for every meter a
 - claimed by slot: ClaimedSlots events, never beyond a certificate's profile in any slot.
 - taken: each CertifiableTaken, whole or a part (`issue(meter, profile, until)` issues a long
   pending period one month at a time: the registry takes the Wh the part's profile sums to), must
-  carry exactly the generated Wh of the meter's readings stamped in its period (start, end]
-  (those of a retired key ride along to the new one, as the registry carries them).
+  carry exactly the generated Wh of the meter's readings stamped in its period (start, end].
+
+A meter's readings are its history across key rotations (gridmint/meter_history.py, the same history
+the owner's tools build profiles from): those of a retired key ride along to the new one, as the
+registry carries their Wh, so generation, certificates and claims are checked per physical meter,
+named by its first key.
 
 `commitments()` gives what `profile_commitment(id)` must read on chain for every profiled id (the
 lead's compare step checks them: `EnvironmentalCertificate.profile_commitment(id)`).
@@ -28,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gridmint import profile as P
+from gridmint.meter_history import MeterHistory
 
 from .events import Event
 from .findings import INVARIANT, Finding
@@ -40,8 +45,9 @@ class SlotClaims:
         self.slot_s = slot_s
         self.findings: list[Finding] = []
         self._last_ts: dict[str, int] = {}  # meter -> last accepted reading (or commissioning) time, s
-        self._untaken: dict[str, list[tuple[int, int]]] = {}  # meter -> [(timestamp s, generated Wh)] not yet taken
-        self.intervals: dict[str, list[tuple[int, int, int]]] = {}  # meter -> [(first slot, last slot, Wh)]
+        self.history = MeterHistory()  # every key's readings, per physical meter
+        self._taken_until: dict[str, int] = {}  # meter (first key) -> end of its latest take, s
+        self.intervals: dict[str, list[tuple[int, int, int]]] = {}  # meter (first key) -> [(first slot, last slot, Wh)]
         self.cert_meter: dict[int, str] = {}
         self.cert_amount: dict[int, int] = {}
         self.cert_period: dict[int, tuple[int, int]] = {}
@@ -66,17 +72,17 @@ class SlotClaims:
                 if meter is not None and at is not None:
                     self._last_ts[meter] = int(at)
                 if ev.name == "MeterKeyRotated":  # the pending generation rides along to the new key
-                    self._untaken[a["new_meter"]] = self._untaken.pop(a["old_meter"], [])
+                    self.history.apply(ev.name, a)
             elif ev.name == "CertifiableTaken":
                 self._taken(a["meter"], int(a["wh"]), int(a["period_start"]), int(a["period_end"]))
             elif ev.name == "ReadingAccepted":
                 meter, ts = a["meter"], int(a["timestamp"])
                 prev = self._last_ts.get(meter, ts - 1)
                 self._last_ts[meter] = ts
+                self.history.apply(ev.name, a)
                 if a["generated_wh"]:
-                    self._untaken.setdefault(meter, []).append((ts, int(a["generated_wh"])))
                     first = prev // self.slot_s if prev < ts else P.slot_of_reading(ts, self.slot_s)
-                    self.intervals.setdefault(meter, []).append(
+                    self.intervals.setdefault(self.history.root(meter), []).append(
                         (min(first, P.slot_of_reading(ts, self.slot_s)), P.slot_of_reading(ts, self.slot_s),
                          int(a["generated_wh"])))
         elif ev.contract == CERTIFICATE:
@@ -106,6 +112,7 @@ class SlotClaims:
             elif ev.name == "ClaimedSlots":
                 cid = int(a["id"])
                 meter = self.cert_meter.get(cid)
+                meter = None if meter is None else self.history.root(meter)
                 left = self.unclaimed.get(cid)
                 taken = P.unpack(int(a["first_slot"]), [int(w) for w in a["slot_wh"]])
                 if sum(taken.values()) != int(a["amount"]):
@@ -126,18 +133,20 @@ class SlotClaims:
 
     def _taken(self, meter: str, wh: int, start: int, end: int) -> None:
         """A take of the period (start, end]: its Wh are the readings stamped in it; later ones stay pending."""
-        readings = self._untaken.get(meter, [])
-        generated = sum(g for t, g in readings if start < t <= end)
+        root = self.history.root(meter)
+        after = max(start, self._taken_until.get(root, start))  # a reading is taken once
+        generated = sum(g for _, g in self.history.generated(meter, after, end))
         if wh != generated:
             self._find("inv9.taken-not-generated", meter, generated, wh, "Wh",
                        f"taken for ({start}, {end}] but the readings stamped in it generated {generated} Wh")
-        self._untaken[meter] = [(t, g) for t, g in readings if t > end]
+        self._taken_until[root] = max(end, self._taken_until.get(root, end))
 
     def certified(self) -> dict[tuple[str, int], int]:
-        """(meter, slot) -> Wh certified by every profiled certificate of the meter."""
+        """(meter, slot) -> Wh certified by every profiled certificate of the meter (named by its first key)."""
         out: dict[tuple[str, int], int] = {}
         for cid, slots in self.profile.items():
             meter = self.cert_meter.get(cid)
+            meter = None if meter is None else self.history.root(meter)
             for slot, wh in slots.items():
                 out[(meter, slot)] = out.get((meter, slot), 0) + wh
         return out

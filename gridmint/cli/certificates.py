@@ -25,10 +25,11 @@ end, 2026-06 or 202606. An ask sells units of one certificate id; a bid names a 
 vintage) and buys from any ask of it, cheapest first.
 
 Per slot: `issue` gives the certificate its 30-minute profile, built from the meter's accepted
-readings (a reading's Wh belong to the slot of its last second); a period over a month end becomes one
-certificate per month. A period too long for one profile (a member who has not issued for over 66 days)
-is issued one month at a time, oldest first, one transaction each with a progress line; `--months N`
-issues only the oldest N months and leaves the rest pending. `claim --slots FROM..TO` (UTC, e.g. 2026-06-10T17:00..2026-06-10T19:00) is a
+readings under every key it had (a rotated meter's retired keys included; a reading's Wh belong to
+the slot of its last second); a period over a month end becomes one certificate per month. A period
+too long for one profile (a member who has not issued for over 66 days) is issued one month at a
+time, oldest first, one transaction each with a progress line; `--months N` issues only the oldest N
+months and leaves the rest pending. `claim --slots FROM..TO` (UTC, e.g. 2026-06-10T17:00..2026-06-10T19:00) is a
 time-matched claim: KWH drawn from those slots, earliest first, never beyond what a slot has left.
 
 Amounts are kWh (1 certificate unit = 1 Wh; "250 Wh" with a suffix). Bad input (an unknown id, a
@@ -178,6 +179,25 @@ def _logs(ctx: Certs, name: str, **topics) -> list[dict]:
     return [dict(log.event_arguments) for log in getattr(contract, name).range(0, head + 1, search_topics=topics or None)]
 
 
+def _history(ctx: Certs, meter: str):
+    """The meter's accepted readings under every key it had (gridmint/meter_history.py): a retired
+    key's readings ride along to its successor, as the registry carries their Wh."""
+    from gridmint.meter_history import MeterHistory, lineage_keys
+
+    def rotated_from(key):
+        got = _logs(ctx, "MeterKeyRotated", new_meter=key)
+        return got[0]["old_meter"] if got else None
+
+    history = MeterHistory()
+    keys = lineage_keys(meter, rotated_from)
+    for old, new in zip(keys, keys[1:]):
+        history.rotated(old, new)
+    for key in keys:
+        for e in _logs(ctx, "ReadingAccepted", meter=key):
+            history.apply("ReadingAccepted", e)
+    return history
+
+
 def _profile_of(ctx: Certs, id: int) -> dict[int, int]:
     from gridmint import profile as P
 
@@ -228,9 +248,8 @@ def issue(network, meter, no_profile, months, account_spec, verbose):
     slot_wh, read_until, done = {}, None, 0
     while wh and done < wanted:
         start, end = int(start), int(end)
-        if read_until != end:  # the meter's readings up to the period's end, again if new ones came in
-            readings = [(int(e["timestamp"]), int(e["generated_wh"])) for e in _logs(ctx, "ReadingAccepted", meter=meter)
-                        if start < int(e["timestamp"]) <= end]
+        if read_until != end:  # the meter's readings (every key's) up to the period's end, again if new ones came in
+            readings = _history(ctx, meter).generated(meter, start, end)
             slot_wh, read_until = P.profile_from_readings(readings, slot_s), end
         touched = P.months_touched(start, end, slot_s)
         until = P.next_part_end(start, end, slot_s)
@@ -368,8 +387,7 @@ def matching(network, beneficiary, meter, as_json, verbose):
     beneficiary = address_or_account(beneficiary, "beneficiary")
     meter = parse_address(meter, "meter")
     slot_s = int(ctx.cert.SLOT_S())
-    consumed = M.consumption_by_slot(
-        [(int(e["timestamp"]), int(e["consumed_wh"])) for e in _logs(ctx, "ReadingAccepted", meter=meter)], slot_s)
+    consumed = M.consumption_by_slot(_history(ctx, meter).consumed(meter), slot_s)
     result = M.score(consumed, M.green_by_slot(_logs(ctx, "ClaimedSlots", beneficiary=beneficiary), beneficiary))
     if as_json:
         click.echo(json.dumps(result.as_dict(slot_s)))

@@ -167,3 +167,50 @@ def test_meters_page__a_70_day_gap__issued_month_by_month(open_app, members, con
     months = [cert.functions.vintage(c).call() for c in range(first, first + 3)]
     assert months == [P.month_of(t0)[0], P.month_of(P.month_of(t0)[2])[0], P.month_of(end - 1)[0]]
     assert sum(cert.functions.issued_wh_of(c).call() for c in range(first, first + 3)) == total
+
+
+def test_meters_page__a_rotated_meter_issues_with_both_keys_profile(open_app, members, contracts, chain):
+    """The meter's key is rotated mid-period (new hardware, its own register values): the registry
+    carries the old key's pending Wh to the new key, and the meters page builds the profile from both
+    keys' readings (app/src/matching.ts readingsOf), so the issuance carries all of it in its slots."""
+    w3 = chain[0]
+    cert, registry = contracts["EnvironmentalCertificate"], contracts["MeterRegistry"]
+    operator, company = w3.eth.accounts[0], members[COMPANY]["account"]
+    slot_s = cert.functions.SLOT_S().call()
+    t0 = (w3.eth.get_block("latest")["timestamp"] // slot_s + 1) * slot_s
+    w3.provider.make_request("evm_setNextBlockTimestamp", [t0 + 10 * slot_s])  # clean_chain's snapshot restores it
+    w3.provider.make_request("evm_mine", [])
+
+    def send(fn, sender):
+        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
+        assert receipt["status"] == 1
+
+    old, new = MeterSigner(bytes.fromhex("5d" * 32)), MeterSigner(bytes.fromhex("5e" * 32))
+    send(registry.functions.register_meter(old.address, company, 1, 100_000, "Hofmann workshop roof", (t0, 0, 0, 0, 0)), operator)
+    send(registry.functions.accept_meter(old.address), company)
+    domain = Domain(chain_id=w3.eth.chain_id, verifying_contract=registry.address)
+    gen, t = {}, t0
+    for key, register0, whs in ((old, 0, [400, 650, 900, 300]), (new, 4_000_000, [250, 150, 50])):
+        if key is new:  # new hardware fitted at the old key's last reading
+            send(registry.functions.rotate_meter_key(old.address, new.address, (t, register0, 0, 0, 0)), operator)
+            send(registry.functions.accept_meter(new.address), company)
+        total, readings = register0, []
+        for wh in whs:
+            t, total = t + slot_s, total + wh
+            gen[(t - 1) // slot_s] = wh
+            readings.append(Reading(key.address, t, total, 0, 0, 0))
+        send(registry.functions.submit_readings([r.as_call_arg() for r in readings], [key.sign(r, domain) for r in readings]), operator)
+    assert list(registry.functions.certifiable(new.address).call()) == [sum(gen.values()), t0, t]
+    first = cert.functions.next_id().call()
+
+    page = open_app(company, path="#/meters")
+    connect(page)
+    expect(page.locator("article.card", has_text=re.compile(old.address, re.I))).to_have_count(0)  # retired
+    card = page.locator("article.card", has_text=re.compile(new.address, re.I))
+    card.get_by_test_id("issue").click()
+    expect(card.locator(".msg")).to_contain_text(f"Confirmed: issued certificate #{first}", timeout=20_000)
+
+    assert registry.functions.certifiable(new.address).call()[0] == 0
+    assert cert.functions.issued_wh_of(first).call() == sum(gen.values())
+    (ev,) = cert.events.CertificateProfile.get_logs(from_block=0, argument_filters={"id": first})
+    assert P.unpack(ev.args.first_slot, ev.args.slot_wh) == gen

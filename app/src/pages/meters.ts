@@ -4,7 +4,7 @@
 import type { Page } from "../main";
 import { type Address, decodeEventLog } from "viem";
 import { type Returns, abi, app, logs, read, send } from "../chain";
-import { generationOf, monthOf, monthsTouched, nextPartEnd, pack, slotRange } from "../matching";
+import { currentKey, generationOf, monthOf, monthsTouched, nextPartEnd, pack, slotRange } from "../matching";
 import { fill, h, message, table, txView } from "../ui";
 import { dateTime, kwh, method, rejection } from "../units";
 
@@ -45,8 +45,9 @@ export function metersPage(): Page {
   }
 
   /** Issues all the meter's certifiable generation with its per-slot profile (built from its accepted
-   *  readings, as `ape run certificates issue` does): in one transaction when the period fits one
-   *  profile (one certificate per calendar month), else the oldest month first, one transaction each. */
+   *  readings under every key it had, as `ape run certificates issue` does): in one transaction when the
+   *  period fits one profile (one certificate per calendar month), else the oldest month first, one
+   *  transaction each. */
   async function issueAll(meter: Address, msg: HTMLElement) {
     const slotS = await read("EnvironmentalCertificate", "SLOT_S");
     let [wh, start, end] = await read("MeterRegistry", "certifiable", [meter]);
@@ -81,16 +82,9 @@ export function metersPage(): Page {
     title: "Meters", needsAccount: true, el,
     async refresh() {
       const me = app.account!;
-      const [registered, rotated] = await Promise.all([logs("MeterRegistry", "MeterRegistered", { owner: me }), logs("MeterRegistry", "MeterKeyRotated")]);
-      // follow key rotations: the record moves to the new key
-      const next = new Map<string, Address>(rotated.map((r) => [(r.args.old_meter as string).toLowerCase(), r.args.new_meter as Address]));
-      const mine = new Set<Address>();
-      for (const r of registered) {
-        let m = r.args.meter as Address;
-        for (let i = 0; i < 16 && next.has(m.toLowerCase()); i++) m = next.get(m.toLowerCase())!;
-        mine.add(m);
-      }
-      const meters = [...mine];
+      const registered = await logs("MeterRegistry", "MeterRegistered", { owner: me });
+      // follow key rotations: the record moves to the new key (its profile reads every key's readings: generationOf)
+      const meters = [...new Set(await Promise.all(registered.map((r) => currentKey(r.args.meter as string))))] as Address[];
       const data = await Promise.all(meters.map((m) => Promise.all([
         read("MeterRegistry", "meters", [m]), read("MeterRegistry", "last_reading", [m]),
         read("MeterRegistry", "certifiable", [m]),
