@@ -139,3 +139,47 @@ def cli(tmp_path, chain, local_network, monkeypatch):
 
     run.table = table
     return run
+
+
+@pytest.fixture
+def cli_market(cli, tmp_path, accounts, chain, project, local_network):
+    """A market for the command-line tests: `ape run deploy` in-process (the record in tmp_path), then a
+    seller (test account 2) whose PV meter has sent one reading into the battery and a buyer (test
+    account 3) holding 100 TEUR; both keep a rent deposit of 10 TSL. `cli_market(seed, registers,
+    after_s, name)`: the meter's key is `seed` repeated (one hex byte), `registers` its first reading's
+    (generated, consumed, exported, imported) Wh, stamped `after_s` after commissioning. Returns the
+    record, the contracts, operator, seller, buyer and the meter."""
+    from types import SimpleNamespace
+
+    from gridmint import deployments
+    from gridmint.onboarding import commissioning, onboard_meter
+    from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+
+    def make(seed: str, registers: tuple[int, int, int, int], after_s: int, name: str) -> SimpleNamespace:
+        cli("deploy")
+        record = deployments.read(
+            deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
+        registry = project.MeterRegistry.at(record.address("MeterRegistry"))
+        watt = project.WattToken.at(record.address("WattToken"))
+        tsl = project.StorageRentToken.at(record.address("StorageRentToken"))
+        quote = project.MockStablecoin.at(record.address("QuoteToken"))
+        auction = project.EnergyAuction.at(record.address("EnergyAuction"))
+        operator, seller, buyer = accounts[0], accounts[2], accounts[3]
+        meter = MeterSigner(bytes.fromhex(seed * 32))
+        onboard_meter(registry, operator, seller, meter.address, 1, 50_000, name,
+                      commissioning(chain.pending_timestamp - 1))
+        t0 = chain.pending_timestamp
+        reading = Reading(meter.address, t0 + after_s, *registers)
+        chain.pending_timestamp = t0 + after_s
+        registry.submit_readings([reading.as_call_arg()], [meter.sign(reading, domain_from_contract(registry))],
+                                 sender=operator)
+        for who in (seller, buyer):
+            tsl.mint(who, 10**19, sender=operator)
+            tsl.approve(watt.address, 10**19, sender=who)
+            watt.deposit_rent(10**19, sender=who)
+        quote.mint(buyer, 100 * 10**6, sender=operator)
+        assert watt.balanceOf(seller) == registers[2]  # the export, all of it stored as WATT
+        return SimpleNamespace(record=record, registry=registry, watt=watt, tsl=tsl, quote=quote, auction=auction,
+                               operator=operator, seller=seller, buyer=buyer, meter=meter)
+
+    return make

@@ -5,43 +5,14 @@ not consecutive: settled order words are reused)."""
 
 import pytest
 
-from gridmint import deployments
-from gridmint.onboarding import commissioning, onboard_meter
-from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
 pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 SLOT = 1_800
 
 
-@pytest.fixture
-def auction_cli(cli):
-    """The `cli` fixture: `ape run auction ...` in-process."""
-    return cli
-
-
-def test_one_clear_catches_up_and_claims_find_the_orders(auction_cli, tmp_path, accounts, chain, project, local_network):
-    cli = auction_cli
-    cli("deploy")
-    record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-    watt = project.WattToken.at(record.address("WattToken"))
-    tsl = project.StorageRentToken.at(record.address("StorageRentToken"))
-    quote = project.MockStablecoin.at(record.address("QuoteToken"))
-    auction = project.EnergyAuction.at(record.address("EnergyAuction"))
-    operator, seller, buyer = accounts[0], accounts[2], accounts[3]
-    meter = MeterSigner(bytes.fromhex("61" * 32))
-    onboard_meter(registry, operator, seller, meter.address, 1, 50_000, "Auction roof", commissioning(chain.pending_timestamp - 1))
-    domain = domain_from_contract(registry)
-    t0 = chain.pending_timestamp
-    r1 = Reading(meter.address, t0 + 600, 8_000, 0, 8_000, 0)
-    chain.pending_timestamp = t0 + 600
-    registry.submit_readings([r1.as_call_arg()], [meter.sign(r1, domain)], sender=operator)
-    for who in (seller, buyer):
-        tsl.mint(who, 10**19, sender=operator)
-        tsl.approve(watt.address, 10**19, sender=who)
-        watt.deposit_rent(10**19, sender=who)
-    quote.mint(buyer, 100 * 10**6, sender=operator)
-    assert watt.balanceOf(seller) == 8_000
+def test_one_clear_catches_up_and_claims_find_the_orders(cli, cli_market, chain):
+    m = cli_market("61", (8_000, 0, 8_000, 0), 600, "Auction roof")
+    watt, auction, seller, buyer = m.watt, m.auction, m.seller, m.buyer
     cli("auction", "clear")  # whatever ended since the deploy
 
     def to_next_slot(slots=1):

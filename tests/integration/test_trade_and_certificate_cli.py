@@ -13,29 +13,11 @@ from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 
 
-def test_trade_and_certificate_commands(cli, tmp_path, accounts, chain, project, local_network):
-    cli("deploy")
-    record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-    watt = project.WattToken.at(record.address("WattToken"))
-    tsl = project.StorageRentToken.at(record.address("StorageRentToken"))
-    quote = project.MockStablecoin.at(record.address("QuoteToken"))
-    operator, seller, buyer = accounts[0], accounts[2], accounts[3]
-
+def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, project, local_network):
     # a PV meter of the seller exports 6 kWh into the battery; both deposit rent; the buyer has 100 TEUR
-    meter = MeterSigner(bytes.fromhex("42" * 32))
-    onboard_meter(registry, operator, seller, meter.address, 1, 50_000, "CLI roof", commissioning(chain.pending_timestamp - 1))
-    domain = domain_from_contract(registry)
-    t0 = chain.pending_timestamp
-    r1 = Reading(meter.address, t0 + 1_800, 8_000, 2_000, 6_000, 0)
-    chain.pending_timestamp = t0 + 1_800
-    registry.submit_readings([r1.as_call_arg()], [meter.sign(r1, domain)], sender=operator)
-    for who in (seller, buyer):
-        tsl.mint(who, 10**19, sender=operator)
-        tsl.approve(watt.address, 10**19, sender=who)
-        watt.deposit_rent(10**19, sender=who)
-    quote.mint(buyer, 100 * 10**6, sender=operator)
-    assert watt.balanceOf(seller) == 6_000
+    m = cli_market("42", (8_000, 2_000, 6_000, 0), 1_800, "CLI roof")
+    record, watt, quote = m.record, m.watt, m.quote
+    seller, buyer, meter = m.seller, m.buyer, m.meter
 
     assert "band 0.0800 TEUR/kWh (feed-in) .. 0.3500 TEUR/kWh (retail)" in cli("trade", "book")
     out = cli("trade", "place", "sell", "0.2", "5", "--account", "test:2")
