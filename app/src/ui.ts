@@ -51,6 +51,29 @@ export function message(): HTMLElement {
   return h("p", { class: "msg", role: "status" });
 }
 
+/** A form's submit: `parse` reads its inputs and throws on bad input, which is refused in one line in `msg`
+ * ("Not sent: …") with nothing sent; otherwise `act` runs with `button` disabled until it is done. */
+export function onSubmit<T>(form: HTMLFormElement, button: HTMLButtonElement, msg: HTMLElement, parse: () => T,
+  act: (parsed: T) => Promise<void>): void {
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    let parsed: T;
+    try {
+      parsed = parse();
+    } catch (e) {
+      msg.className = "msg refused";
+      msg.textContent = `Not sent: ${(e as Error).message}`;
+      return;
+    }
+    button.disabled = true;
+    try {
+      await act(parsed);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 const STATES: Record<string, string> = {
   simulating: "checking", signing: "waiting for wallet", pending: "pending", confirmed: "confirmed", failed: "failed", refused: "refused",
 };

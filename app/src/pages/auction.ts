@@ -6,7 +6,7 @@
 // orders come from their OrderPlaced events (ids are not consecutive: docs/rules.md, "Order ids").
 import { type Address, decodeEventLog } from "viem";
 import { abi, addr, app, ensureQuoteAllowance, has, head, logs, read, send } from "../chain";
-import { fill, field, h, message, select, stat, table, txView } from "../ui";
+import { fill, field, h, message, onSubmit, select, stat, table, txView } from "../ui";
 import {
   type AuctionOrder, MAX_CLAIMS, cancellable, claimable, claimedTrade, countdown, curves, escrowFor, indicative, secondsLeft, standingSpan,
 } from "../auction";
@@ -117,30 +117,16 @@ export function auctionView(): AuctionView {
   }
   for (const input of [amt, priceIn, hoursIn, sideSel, kindSel]) input.addEventListener("input", drawPreview);
 
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let o: Parsed;
-    try {
-      o = parse();
-    } catch (e) {
-      msg.className = "msg refused";
-      msg.textContent = `Not sent: ${(e as Error).message}`;
-      return;
-    }
-    submit.disabled = true;
-    try {
-      const view = txView(msg);
-      if (o.isBuy && !(await ensureQuoteAllowance("EnergyAuction", o.escrow.quote, q(o.escrow.quote), view))) return;
-      const what = `${o.standing ? "Standing order: " : ""}${o.isBuy ? "buy" : "sell"} ${kwh(o.wh)}${o.standing ? ` per slot for ${o.slots} slots` : ""} at ${pr(o.p)}`;
-      const r = o.standing
-        ? await send(what, { contract: "EnergyAuction", functionName: "place_standing", args: [o.isBuy, o.p, o.wh, o.until] }, view, placed)
-        : await send(what, { contract: "EnergyAuction", functionName: "place_order", args: [o.isBuy, o.p, o.wh] }, view, placed);
-      if (r.ok) {
-        amt.value = "";
-        fill(prev);
-      }
-    } finally {
-      submit.disabled = false;
+  onSubmit(form, submit, msg, parse, async (o) => {
+    const view = txView(msg);
+    if (o.isBuy && !(await ensureQuoteAllowance("EnergyAuction", o.escrow.quote, q(o.escrow.quote), view))) return;
+    const what = `${o.standing ? "Standing order: " : ""}${o.isBuy ? "buy" : "sell"} ${kwh(o.wh)}${o.standing ? ` per slot for ${o.slots} slots` : ""} at ${pr(o.p)}`;
+    const r = o.standing
+      ? await send(what, { contract: "EnergyAuction", functionName: "place_standing", args: [o.isBuy, o.p, o.wh, o.until] }, view, placed)
+      : await send(what, { contract: "EnergyAuction", functionName: "place_order", args: [o.isBuy, o.p, o.wh] }, view, placed);
+    if (r.ok) {
+      amt.value = "";
+      fill(prev);
     }
   });
 

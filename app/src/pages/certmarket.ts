@@ -6,7 +6,7 @@
 // orders (cancel), proceeds and units credited back (withdraw).
 import { type Address, type Hash, decodeEventLog, isAddress } from "viem";
 import { abi, addr, app, blockTime, ensureQuoteAllowance, head, logs, read, send } from "../chain";
-import { fill, field, h, message, select, stat, table, txView } from "../ui";
+import { fill, field, h, message, onSubmit, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, type Preview, bidEscrow, preview, quoteFor } from "../market";
 import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import {
@@ -160,28 +160,16 @@ export function certificateMarket() {
       else throw e;
     }
   }
-  sellForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let s: Sell;
-    try {
-      if (!approved) throw new InputError("first allow the market to hold your certificate units (the step above).");
-      s = parseSell();
-    } catch (e) {
-      sMsg.className = "msg refused";
-      sMsg.textContent = `Not sent: ${(e as Error).message}`;
-      return;
-    }
-    sBtn.disabled = true;
-    try {
-      const r = await send(`Sell ${kwh(s.wh)} of certificate #${s.id} at ${pr(s.p)}`,
-        { contract: CX, functionName: "place_ask", args: [s.id, s.p, s.wh, 0n, BigInt(s.flags)] }, txView(sMsg),
-        (logs) => describeFill(fillOf(CX, logs, P.takerBps), false, q, pr));
-      if (r.ok) {
-        sAmt.value = "";
-        fill(sPrev);
-      }
-    } finally {
-      sBtn.disabled = false;
+  onSubmit(sellForm, sBtn, sMsg, (): Sell => {
+    if (!approved) throw new InputError("first allow the market to hold your certificate units (the step above).");
+    return parseSell();
+  }, async (s) => {
+    const r = await send(`Sell ${kwh(s.wh)} of certificate #${s.id} at ${pr(s.p)}`,
+      { contract: CX, functionName: "place_ask", args: [s.id, s.p, s.wh, 0n, BigInt(s.flags)] }, txView(sMsg),
+      (logs) => describeFill(fillOf(CX, logs, P.takerBps), false, q, pr));
+    if (r.ok) {
+      sAmt.value = "";
+      fill(sPrev);
     }
   });
 
@@ -246,30 +234,16 @@ export function certificateMarket() {
       else throw e;
     }
   }
-  buyForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let b: Buy;
-    try {
-      b = parseBuy(bAmt, bPrice, Number(bType.value));
-    } catch (e) {
-      bMsg.className = "msg refused";
-      bMsg.textContent = `Not sent: ${(e as Error).message}`;
-      return;
-    }
+  onSubmit(buyForm, bBtn, bMsg, (): Buy => parseBuy(bAmt, bPrice, Number(bType.value)), async (b) => {
     const [mt, vt] = cls();
-    bBtn.disabled = true;
-    try {
-      const view = txView(bMsg);
-      if (!(await ensureQuoteAllowance(CX, b.bound, q(b.bound), view))) return;
-      const r = await send(`Buy ${kwh(b.wh)} of ${classLabel(mt, vt)} at ${pr(b.p)}`,
-        { contract: CX, functionName: "place_bid", args: [mt, BigInt(vt), b.p, b.wh, 0n, BigInt(b.flags)] }, view,
-        (logs) => describeFill(fillOf(CX, logs, P.takerBps), true, q, pr));
-      if (r.ok) {
-        bAmt.value = "";
-        fill(bPrev);
-      }
-    } finally {
-      bBtn.disabled = false;
+    const view = txView(bMsg);
+    if (!(await ensureQuoteAllowance(CX, b.bound, q(b.bound), view))) return;
+    const r = await send(`Buy ${kwh(b.wh)} of ${classLabel(mt, vt)} at ${pr(b.p)}`,
+      { contract: CX, functionName: "place_bid", args: [mt, BigInt(vt), b.p, b.wh, 0n, BigInt(b.flags)] }, view,
+      (logs) => describeFill(fillOf(CX, logs, P.takerBps), true, q, pr));
+    if (r.ok) {
+      bAmt.value = "";
+      fill(bPrev);
     }
   });
 
@@ -300,47 +274,33 @@ export function certificateMarket() {
       else throw e;
     }
   }
-  claimForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let c: Claim;
-    try {
-      c = parseClaim();
-    } catch (e) {
-      cMsg.className = "msg refused";
-      cMsg.textContent = `Not sent: ${(e as Error).message}`;
-      return;
-    }
+  onSubmit(claimForm, cBtn, cMsg, parseClaim, async (c) => {
     const [mt, vt] = cls();
-    cBtn.disabled = true;
-    try {
-      const view = txView(cMsg);
-      if (!(await ensureQuoteAllowance(CX, c.bound, q(c.bound), view))) return;
-      const r = await send(`Buy and claim ${kwh(c.wh)} of ${classLabel(mt, vt)} at up to ${pr(c.p)}`, {
-        contract: CX, functionName: "buy_and_claim", args: [mt, BigInt(vt), c.p, c.wh, c.beneficiary, c.purpose],
-      }, view, (logs) => describeFill(fillOf(CX, logs, P.takerBps), true, q, pr));
-      if (!r.ok) return;
-      const certAddr = addr(CERT).toLowerCase();
-      let total = 0n, hash: Hash | undefined;
-      const ids: bigint[] = [];
-      for (const l of r.logs ?? []) {
-        if (l.address.toLowerCase() !== certAddr) continue;
-        try {
-          const d = decodeEventLog({ abi: abi(CERT), data: l.data, topics: l.topics }) as { eventName: string; args: any };
-          if (d.eventName !== "Claimed") continue;
-          total += d.args.amount as bigint;
-          ids.push(d.args.id as bigint);
-          hash = l.transactionHash;
-        } catch { /* another event */ }
-      }
-      cAmt.value = "";
-      fill(cPrev);
-      if (hash) fill(cMsg, `Confirmed: ${describeFill(fillOf(CX, r.logs ?? [], P.takerBps), true, q, pr)} `,
-        `Claimed ${kwh(total)} (certificate ${ids.map((i) => `#${i}`).join(", ")}) for ${short(c.beneficiary)}. `,
-        h("a", { href: `#/proof/tx/${hash}` }, "Open the claim proof"));
-      else fill(cMsg, "Confirmed, but nothing was bought: the asks were taken before your transaction.");
-    } finally {
-      cBtn.disabled = false;
+    const view = txView(cMsg);
+    if (!(await ensureQuoteAllowance(CX, c.bound, q(c.bound), view))) return;
+    const r = await send(`Buy and claim ${kwh(c.wh)} of ${classLabel(mt, vt)} at up to ${pr(c.p)}`, {
+      contract: CX, functionName: "buy_and_claim", args: [mt, BigInt(vt), c.p, c.wh, c.beneficiary, c.purpose],
+    }, view, (logs) => describeFill(fillOf(CX, logs, P.takerBps), true, q, pr));
+    if (!r.ok) return;
+    const certAddr = addr(CERT).toLowerCase();
+    let total = 0n, hash: Hash | undefined;
+    const ids: bigint[] = [];
+    for (const l of r.logs ?? []) {
+      if (l.address.toLowerCase() !== certAddr) continue;
+      try {
+        const d = decodeEventLog({ abi: abi(CERT), data: l.data, topics: l.topics }) as { eventName: string; args: any };
+        if (d.eventName !== "Claimed") continue;
+        total += d.args.amount as bigint;
+        ids.push(d.args.id as bigint);
+        hash = l.transactionHash;
+      } catch { /* another event */ }
     }
+    cAmt.value = "";
+    fill(cPrev);
+    if (hash) fill(cMsg, `Confirmed: ${describeFill(fillOf(CX, r.logs ?? [], P.takerBps), true, q, pr)} `,
+      `Claimed ${kwh(total)} (certificate ${ids.map((i) => `#${i}`).join(", ")}) for ${short(c.beneficiary)}. `,
+      h("a", { href: `#/proof/tx/${hash}` }, "Open the claim proof"));
+    else fill(cMsg, "Confirmed, but nothing was bought: the asks were taken before your transaction.");
   });
 
   for (const i of [sAmt, sPrice, sType, certSel]) i.addEventListener("input", drawSell);

@@ -4,7 +4,7 @@
 import type { Page } from "../main";
 import type { Address } from "viem";
 import { app, blockTime, ensureQuoteAllowance, logs, read, send } from "../chain";
-import { fill, field, h, message, select, stat, table, txView } from "../ui";
+import { fill, field, h, message, onSubmit, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, preview } from "../market";
 import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import { InputError, dateTime, kwh, parseAmount, parseKwh, price, token } from "../units";
@@ -134,29 +134,15 @@ export function marketPage(): Page {
   }
   for (const input of [amt, priceIn, sideSel, typeSel]) input.addEventListener("input", drawPreview);
 
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let o: Parsed;
-    try {
-      o = parse();
-    } catch (e) {
-      msg.className = "msg refused";
-      msg.textContent = `Not sent: ${(e as Error).message}`;
-      return;
-    }
-    submit.disabled = true;
-    try {
-      const view = txView(msg);
-      if (o.isBuy && !(await ensureQuoteAllowance("EnergyExchange", o.pv.pay, q(o.pv.pay), view))) return;
-      const what = `${o.isBuy ? "Buy" : "Sell"} ${kwh(o.wh)} at ${pr(o.p)}`;
-      const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, view,
-        (logs) => describeFill(fillOf("EnergyExchange", logs, m.takerBps), o.isBuy, q, pr));
-      if (r.ok) {
-        amt.value = "";
-        fill(prev);
-      }
-    } finally {
-      submit.disabled = false;
+  onSubmit(form, submit, msg, parse, async (o) => {
+    const view = txView(msg);
+    if (o.isBuy && !(await ensureQuoteAllowance("EnergyExchange", o.pv.pay, q(o.pv.pay), view))) return;
+    const what = `${o.isBuy ? "Buy" : "Sell"} ${kwh(o.wh)} at ${pr(o.p)}`;
+    const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, view,
+      (logs) => describeFill(fillOf("EnergyExchange", logs, m.takerBps), o.isBuy, q, pr));
+    if (r.ok) {
+      amt.value = "";
+      fill(prev);
     }
   });
 

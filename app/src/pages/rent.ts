@@ -1,7 +1,7 @@
 // Rent: deposit and withdraw TSL for storage rent; days of storage left before and after.
 import type { Page } from "../main";
 import { addr, app, head, read, reason, send, signPermit } from "../chain";
-import { fill, field, h, message, stat, txView } from "../ui";
+import { fill, field, h, message, onSubmit, stat, txView } from "../ui";
 import { InputError, daysLeft, kwh, parseAmount, secondsPaid, storageLeft, token } from "../units";
 
 export function rentPage(): Page {
@@ -64,18 +64,11 @@ export function rentPage(): Page {
   depIn.addEventListener("input", drawDeposit);
   wdIn.addEventListener("input", drawWithdraw);
 
-  depForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let amount: bigint;
-    try {
-      amount = parse(depIn, "Deposit");
-      if (amount > s.wallet) throw new InputError(`You hold ${t(s.wallet)}.`);
-    } catch (e) {
-      depMsg.className = "msg refused";
-      depMsg.textContent = `Not sent: ${(e as Error).message}`;
-      return;
-    }
-    depBtn.disabled = true;
+  onSubmit(depForm, depBtn, depMsg, (): bigint => {
+    const amount = parse(depIn, "Deposit");
+    if (amount > s.wallet) throw new InputError(`You hold ${t(s.wallet)}.`);
+    return amount;
+  }, async (amount) => {
     try {
       const view = txView(depMsg);
       const watt = addr("WattToken");
@@ -88,25 +81,12 @@ export function rentPage(): Page {
     } catch (e) {
       depMsg.className = "msg failed";
       depMsg.textContent = `Not sent: ${reason(e)}`;
-    } finally {
-      depBtn.disabled = false;
     }
   });
 
-  wdForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    let amount: bigint;
-    try {
-      amount = parse(wdIn, "Withdrawal");
-    } catch (e) {
-      wdMsg.className = "msg refused";
-      wdMsg.textContent = `Not sent: ${(e as Error).message}`;
-      return;
-    }
-    wdBtn.disabled = true;
+  onSubmit(wdForm, wdBtn, wdMsg, (): bigint => parse(wdIn, "Withdrawal"), async (amount) => {
     const r = await send(`Withdraw ${t(amount)}`, { contract: "WattToken", functionName: "withdraw_rent", args: [amount] }, txView(wdMsg));
     if (r.ok) wdIn.value = "";
-    wdBtn.disabled = false;
   });
 
   return {
