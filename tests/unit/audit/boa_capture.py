@@ -80,3 +80,20 @@ def _plain(value):
     if hasattr(value, "_asdict"):
         return [_plain(v) for v in value]
     return value
+
+
+def audit_in_process(system, events):
+    """The auditor on an in-process chain: `recompute` of `events` and its comparison with the
+    contracts' views, at the last event's block and boa's clock. Returns (the ledger, the failing
+    findings)."""
+    import boa
+
+    from gridmint.audit.auditor import recompute
+    from gridmint.audit.compare import compare
+    from gridmint.audit.config import AuditConfig
+    from gridmint.audit.findings import FAILING
+
+    names = {n: c["address"] for n, c in boa_record_contracts(system).items()}
+    ledger, _, _ = recompute(events, names, AuditConfig(), events[-1].block, boa.env.timestamp)
+    found = ledger.findings + compare(ledger, boa_views(system), events[-1].block, boa.env.timestamp, names)
+    return ledger, [f for f in found if f.kind in FAILING]

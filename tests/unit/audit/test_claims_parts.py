@@ -10,15 +10,11 @@ from datetime import datetime, timezone
 import boa
 
 from gridmint import profile as P
-from gridmint.audit.auditor import recompute
 from gridmint.audit.claims import SlotClaims
-from gridmint.audit.compare import compare
-from gridmint.audit.config import AuditConfig
-from gridmint.audit.findings import FAILING
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import deploy_system
 from oracle.eip712 import Reading
-from tests.unit.audit.boa_capture import boa_record_contracts, boa_views
+from tests.unit.audit.boa_capture import audit_in_process, boa_record_contracts
 from tests.unit.audit.driver import _DEPLOY, OPERATOR, OWNERS, PARAMS
 from tests.utils.meters import domain_of, meter_signer
 
@@ -58,10 +54,8 @@ def _issued_in_parts(capture, shift_wh=0):
 
 def test_parts__honest__no_finding_in_the_ledger_or_per_slot(capture):
     system, events, gen = _issued_in_parts(capture)
-    names = {n: c["address"] for n, c in boa_record_contracts(system).items()}
-    ledger, _, _ = recompute(events, names, AuditConfig(), events[-1].block, boa.env.timestamp)
-    found = ledger.findings + compare(ledger, boa_views(system), events[-1].block, boa.env.timestamp, names)
-    assert [f for f in found if f.kind in FAILING] == []
+    ledger, failing = audit_in_process(system, events)
+    assert failing == []
     slots = SlotClaims(SLOT).apply_all(events)
     assert slots.finish() == []
     assert sum(slots.certified().values()) == sum(gen.values())

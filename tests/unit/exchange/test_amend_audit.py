@@ -8,12 +8,8 @@ import random
 
 import boa
 
-from gridmint.audit.auditor import recompute
-from gridmint.audit.compare import compare
-from gridmint.audit.config import AuditConfig
-from gridmint.audit.findings import FAILING
 from gridmint.system import deploy_system
-from tests.unit.audit.boa_capture import BoaLogCapture, boa_record_contracts, boa_views
+from tests.unit.audit.boa_capture import audit_in_process, BoaLogCapture, boa_record_contracts
 from tests.unit.audit.driver import _DEPLOY, OPERATOR, OWNERS, PARAMS, T0, Driver
 
 
@@ -48,9 +44,7 @@ def test_random_sequence_with_amends__recomputed_from_logs__no_difference_with_v
                 amends += _amend(system, rng)
         contracts = boa_record_contracts(system)
         events = capture.events(contracts)
-    names = {n: c["address"] for n, c in contracts.items()}
-    ledger, _, _ = recompute(events, names, AuditConfig(), events[-1].block, boa.env.timestamp)
-    found = ledger.findings + compare(ledger, boa_views(system), events[-1].block, boa.env.timestamp, names)
-    assert [f for f in found if f.kind in FAILING] == []
+    ledger, failing = audit_in_process(system, events)
+    assert failing == []
     assert amends >= 3, amends
     assert sum(m.trades for m in ledger.markets.values()) > 0
