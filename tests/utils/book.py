@@ -110,17 +110,23 @@ class Book:
             return "exchange: unknown flags"
         if flags == 3:
             return "exchange: ioc and post-only"
+        if reason := self._terms(price, wh):
+            return reason
+        expiry = expires or NO_EXPIRY
+        if expiry <= now:
+            return "exchange: expired"
+        if flags & POST_ONLY and self._crosses(is_buy, price, book):
+            return "exchange: post-only would cross"
+        return None
+
+    def _terms(self, price, wh) -> str | None:
+        """`_check_terms`: the band in force, the tick, the minimum (a new order's and an amend's)."""
         if not self.floor <= price <= self.ceiling:
             return "exchange: price outside band"
         if price % self.tick:
             return "exchange: price not on tick"
         if wh < self.min_wh:
             return "exchange: order below minimum"
-        expiry = expires or NO_EXPIRY
-        if expiry <= now:
-            return "exchange: expired"
-        if flags & POST_ONLY and self._crosses(is_buy, price, book):
-            return "exchange: post-only would cross"
         return None
 
     def _crosses(self, is_buy, price, book=0):
@@ -221,12 +227,8 @@ class Book:
             return "exchange: caller is not the order owner"
         if o.expiry <= now:
             return "exchange: order expired"
-        if not self.floor <= price <= self.ceiling:
-            return "exchange: price outside band"
-        if price % self.tick:
-            return "exchange: price not on tick"
-        if wh < self.min_wh:
-            return "exchange: order below minimum"
+        if reason := self._terms(price, wh):
+            return reason
         if price == o.price and wh == o.remaining:
             return "exchange: nothing to amend"
         if price != o.price and self._crosses(o.is_buy, price, o.book):
