@@ -25,8 +25,9 @@
         bounded), so nothing is lost.
         Non-standard functions: `place_order`, `place_standing`,
         `cancel_order`, `clear`, `claim`, `withdraw_watt`, `fund_rent`, `claim_fees`,
-        `close_asks_of` (WATT only); views `order`, `result`, `levels`,
-        `standing_levels`, `current_slot`, `open_asks`.
+        `close_asks_of` (WATT only), `deposit_quote`; views `order`, `result`,
+        `current_slot`, `open_asks`, `index_word` (the price levels are read
+        through AuctionLens: `levels`, `standing_levels`).
 @custom:security Arrears (DESIGN.md invariant 2): an account in storage-rent
         arrears cannot escrow WATT (WATT refuses), an ask of it with a fill
         is not settled while it is in arrears (no proceeds, `claim` skips
@@ -41,7 +42,7 @@ from ethereum.ercs import IERC20
 interface IAuctionWatt:
     def escrow(account: address, wh: uint256): nonpayable
     def release_escrow(account: address, wh: uint256): nonpayable
-    def deliver_escrow(seller: address, buyer: address, wh: uint256): nonpayable
+    def settle_escrow(buyer: address, moves: DynArray[uint256, 128]): nonpayable
     def in_arrears(account: address) -> bool: view
     def transfer(to: address, amount: uint256) -> bool: nonpayable
     def deposit_rent(amount: uint256): nonpayable
@@ -83,7 +84,6 @@ initializes: auction_clearing[book_params := book_params, slots := slots, price_
 from .modules import auction_orders
 
 initializes: auction_orders[
-    pausable := pausable,
     book_params := book_params,
     slots := slots,
     auction_clearing := auction_clearing,
@@ -156,6 +156,8 @@ struct ResultView:
 
 MAX_CLAIMS: constant(uint256) = 32
 _M32: constant(uint256) = 2**32 - 1
+# WATT's `settle_escrow` move word: account (160) | Wh << 160 (56) | release flag (bit 255)
+_MOVE_RELEASE: constant(uint256) = 2**255
 
 # @dev The WATT token (escrow seam).
 WATT: public(immutable(IAuctionWatt))
@@ -222,7 +224,6 @@ def __init__(
     slots.__init__(slot_s_)
     proceeds.__init__(quote_)
     auction_clearing.__init__()
-    auction_orders.__init__()
     WATT = watt_
 
 
@@ -234,8 +235,10 @@ def __init__(
 def place_order(is_buy: bool, price: uint256, amount_wh: uint256) -> uint256:
     """
     @notice Places an order in the current slot's auction. A bid escrows
-            ceil(amount x price / 1000) + 1% of quote (approve it first); an
-            ask escrows its WATT (stays yours, keeps paying rent).
+            ceil(amount x price / 1000) + 1% of quote: first out of your
+            balance here (`proceeds_of`: proceeds, refunds, `deposit_quote`),
+            the rest from your wallet (approve it first); an ask escrows its
+            WATT (stays yours, keeps paying rent).
     @param is_buy True to buy WATT, false to sell.
     @param price The 32-byte limit price, quote base units per kWh (a multiple of TICK).
     @param amount_wh The 32-byte amount in Wh (>= min_order_wh).
@@ -258,7 +261,8 @@ def place_standing(is_buy: bool, price: uint256, amount_wh: uint256, until: uint
     @notice Places a standing order: up to `amount_wh` Wh at `price` or
             better in every auction from the current slot to the last slot
             that ends by `until` (at most MAX_STANDING_SLOTS), with no
-            transaction per slot. Escrows every slot it may join.
+            transaction per slot. Escrows every slot it may join (a bid:
+            out of your balance here first, as `place_order`).
     @param is_buy True to buy WATT, false to sell.
     @param price The 32-byte limit price, quote base units per kWh.
     @param amount_wh The 32-byte Wh per slot.
@@ -273,6 +277,21 @@ def place_standing(is_buy: bool, price: uint256, amount_wh: uint256, until: uint
     else:
         extcall WATT.escrow(msg.sender, escrow)
     return order_id
+
+
+@external
+@nonreentrant
+def deposit_quote(amount: uint256):
+    """
+    @notice Deposits `amount` quote (approve it first) into your balance here
+            (`proceeds_of`), from which your bids escrow before anything is
+            pulled from your wallet: an energy manager deposits a budget once
+            and bids every slot with no token transfer. Withdraw it any time
+            with `withdraw_proceeds` (also while paused).
+    @param amount The 32-byte amount in quote base units.
+    """
+    auction_orders._deposit(msg.sender, amount)
+    proceeds._pull(amount)
 
 
 @external
@@ -313,20 +332,23 @@ def claim(order_ids: DynArray[uint256, MAX_CLAIMS]) -> uint256:
     @param order_ids Up to 32 order ids.
     @return uint256 The 32-byte number of orders settled.
     """
-    moves: DynArray[auction_orders.Settlement, MAX_CLAIMS] = []
+    # the sellers' escrow moves, for one `settle_escrow` call after every effect: deliveries to the
+    # auction and releases to the sellers (Wh < 2**56: WATT's supply bound)
+    moves: DynArray[uint256, 2 * MAX_CLAIMS] = []
     for order_id: uint256 in order_ids:
         o: auction_orders.Order = auction_orders._load(order_id)
         arrears: bool = False
         if o.owner != empty(address) and not o.is_buy:
             arrears = staticcall WATT.in_arrears(o.owner)
         s: auction_orders.Settlement = auction_orders._claim(order_id, arrears)
-        if s.done and not s.is_buy and (s.filled_wh != 0 or s.release_wh != 0):
-            moves.append(s)
-    for s: auction_orders.Settlement in moves:
-        if s.filled_wh != 0:
-            extcall WATT.deliver_escrow(s.owner, self, s.filled_wh)
-        if s.release_wh != 0:
-            extcall WATT.release_escrow(s.owner, s.release_wh)
+        if s.done and not s.is_buy:
+            seller: uint256 = convert(s.owner, uint256)
+            if s.filled_wh != 0:
+                moves.append(seller | (s.filled_wh << 160))
+            if s.release_wh != 0:
+                moves.append(seller | (s.release_wh << 160) | _MOVE_RELEASE)
+    if len(moves) != 0:
+        extcall WATT.settle_escrow(self, moves)
     return len(order_ids)
 
 
@@ -525,27 +547,20 @@ def fill_of(order_id: uint256, slot: uint256) -> (uint256, uint256):
 
 @external
 @view
-def levels(slot: uint256, is_buy: bool, n: uint256) -> DynArray[price_levels.Level, price_levels.MAX_DEPTH]:
+def index_word(kind: uint256, key: uint256) -> uint256:
     """
-    @notice Up to `n` (<= 32) price levels of the one-shot orders of `slot`, best first.
-    @param slot The 32-byte slot number.
-    @param is_buy True for bids, false for asks.
-    @param n The 32-byte number of levels wanted.
-    @return DynArray The levels (price in quote base units per kWh, Wh).
+    @notice A raw word of the price-level index, for AuctionLens (`levels`, `standing_levels`):
+            kind 0 a root bitmap, 1 a leaf bitmap, 2 a level word (total Wh << 128); keys as in
+            contracts/modules/price_levels.vy.
+    @param kind The 32-byte word kind (0, 1 or 2).
+    @param key The 32-byte key.
+    @return uint256 The 32-byte word.
     """
-    return price_levels._depth(slot, 0 if is_buy else 1, n, book_params.TICK)
-
-
-@external
-@view
-def standing_levels(is_buy: bool, n: uint256) -> DynArray[price_levels.Level, price_levels.MAX_DEPTH]:
-    """
-    @notice Up to `n` (<= 32) price levels of the standing orders in force, best first (Wh per slot).
-    @param is_buy True for bids, false for asks.
-    @param n The 32-byte number of levels wanted.
-    @return DynArray The levels (price in quote base units per kWh, Wh).
-    """
-    return price_levels._depth(auction_clearing.STANDING_BOOK, 0 if is_buy else 1, n, book_params.TICK)
+    if kind == 0:
+        return price_levels._root[key]
+    if kind == 1:
+        return price_levels._leaf[key]
+    return price_levels._level[key]
 
 
 @external

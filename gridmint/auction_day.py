@@ -4,7 +4,8 @@ scripts/demo.py (`--market auction`) drives the day; this module holds the marke
 contract objects (receipts with `gas_used` and `decode_logs`):
 
     market = AuctionMarket(system.auction, system.watt, system.quote, owners, operator, spend)
-    market.prepare(system.tsl)                       # once: approvals, the auction's rent deposit
+    market.prepare(system.tsl, budget_quote=B)       # once: approvals, the auction's rent deposit,
+                                                     # (optional) each member's budget for its bids
     market.stand(i, offer_wh_per_slot, price, until) # optional: a household's standing ask/bid
     for each slot k (chain time inside slot k):
         rows = market.settle()                      # clears ended slots, claims them, withdraws WATT
@@ -44,14 +45,19 @@ class AuctionMarket:
     volume_wh: int = 0
     value_quote: int = 0
 
-    def prepare(self, tsl: Any, rent_tsl: int = 10**20) -> None:
+    def prepare(self, tsl: Any, rent_tsl: int = 10**20, budget_quote: int = 0) -> None:
         """WATT names the auction as its second escrow market (the operator, once); members approve the
         quote token to the auction; the operator funds the rent of the WATT the auction holds between a
-        seller's claim and the buyer's withdrawal."""
+        seller's claim and the buyer's withdrawal. `budget_quote` (quote base units, 0: none): each
+        member deposits that much once (`deposit_quote`, one transaction for the day); its bids then
+        escrow from its balance in the auction, as do its proceeds and refunds, with no token transfer
+        per bid (docs/rules.md, "Escrow")."""
         if int(str(self.watt.auction()), 16) == 0:
             self.spend("watt.set_auction", self.watt.set_auction(self.auction.address, sender=self.operator))
         for owner in self.owners:
             self.quote.approve(self.auction.address, 2**256 - 1, sender=owner)
+            if budget_quote:
+                self.spend("auction.deposit_quote", self.auction.deposit_quote(budget_quote, sender=owner))
         if int(self.watt.rent_deposit(self.auction.address)) == 0:  # deploy_system's wire_auction funds it
             tsl.mint(self.operator, rent_tsl, sender=self.operator)
             tsl.approve(self.auction.address, rent_tsl, sender=self.operator)

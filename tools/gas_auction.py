@@ -8,16 +8,26 @@ LOWER BOUND only, since titanoboa keeps storage slots warm from one call to the 
 SLOAD/SSTORE surcharges after a slot was first touched); Anvil's receipts are the figures.
 
 Scenario (one system, WattToken real, members with a rent deposit and WATT from a meter export):
-- `auction.place` a bid at a price level already in use, by a member who has traded before;
-  `auction.place_ask` the same for an ask; `auction.place_standing` a 48-slot standing ask;
-  `auction.standing_tx_per_slot` is 0 by construction (no call per slot exists);
+- `auction.place` a bid at a price level already in use, by a member who has traded before and
+  whose balance in the auction covers the escrow (the steady state of a member who trades every
+  slot: proceeds, refunds, or a budget it deposited once, `auction.deposit_quote`): no token moves;
+  `auction.place.pull` the same bid by a member placing its first order, its escrow pulled from its
+  wallet (transferFrom); `auction.place_ask` an ask (its WATT escrowed in WattToken);
+  `auction.place_standing` a 48-slot standing ask; `auction.standing_tx_per_slot` is 0 by
+  construction (no call per slot exists); with a standing bid that meets it in each of the 48
+  slots: `auction.clear_48_slots.standing_pair` (the catch-up clears of those slots),
+  `auction.claim_standing_48_slots` (`_ask`) one claim settling the 48 slots of the bid (ask),
+  `auction.all_in_per_matched_order.standing48` (both placements + the clears + both claims) per
+  order-slot that traded;
 - `auction.clear_200_orders_100_levels`: 100 bids over 50 levels and 100 asks over 50 levels;
   `auction.clear_2000_orders_100_levels`: 1,800 bids and 200 asks over the same 100 levels;
   `auction.clear_ratio_2000_vs_200_x1000` (1,000 = equal);
 - `auction.claim_one` a one-shot bid's claim, `auction.claim_one_ask` an ask's (it moves
-  WATT escrow), `auction.all_in_per_matched_order`: mean place + mean claim + clear / orders,
-  over the 200-order auction's matched orders (`.2000`: the same over the 2,000-order auction,
-  whose claims settle every order; `matched` counts those that filled).
+  WATT escrow), `auction.claim_batch32.per_order` one claim of 32 orders (16 bids, 16 asks) over
+  32, `auction.all_in_per_matched_order`: mean place + mean claim (one order per claim) + clear /
+  orders, over the 200-order auction's matched orders (`.batched`: claims of 32 orders, as the CLI
+  and the demo send them; `.2000`: the 2,000-order auction, every other order claimed alone;
+  `.2000.batched`: the others, 32 per claim; `matched` counts those that filled).
 """
 
 from __future__ import annotations
@@ -73,6 +83,9 @@ def measure(
     catch_up()
     for i in range(0, len(warm), 32):
         a.claim(warm[i : i + 32], sender=operator)
+    # the buyer trades every slot: a budget deposited once (proceeds and refunds add to it)
+    report["auction.deposit_quote"] = tx_gas(a, a.deposit_quote(10**8, sender=buyer))
+    puller = new_member("auction-first-bidder", 0)  # places its first order: its escrow is pulled
 
     # ---- the 200-order auction: 100 bids over 50 levels, 100 asks over 50 levels
     catch_up()
@@ -80,9 +93,11 @@ def measure(
     place_gas: list[int] = []
     ids = []
     for i in range(100):
-        r = a.place_order(True, BID_PRICES[i % 50], 1_000, sender=buyer)
+        r = a.place_order(True, BID_PRICES[i % 50], 1_000, sender=puller if i == 98 else buyer)
         place_gas.append(tx_gas(a, r))
         ids.append(_id(a, r))
+        if i == 98:
+            report["auction.place.pull"] = place_gas[-1]
         r = a.place_order(False, ASK_PRICES[i % 50], 1_000, sender=sellers[i // ASKS_PER_SELLER])
         place_gas.append(tx_gas(a, r))
         ids.append(_id(a, r))
@@ -96,16 +111,19 @@ def measure(
     report["auction.clear_200_orders_100_levels"] = clear_200
     res = a.result(slot)
     assert res.matched_wh > 0, "the measured auction must trade"
+    # the first 32 orders (16 bids, 16 asks) in one claim, the others one per claim
+    batch = tx_gas(a, a.claim(ids[:32], sender=operator)) // 32
+    report["auction.claim_batch32.per_order"] = batch
     claim_gas = []
-    for oid in ids:
+    for oid in ids[32:]:
         r = a.claim([oid], sender=operator)
         claim_gas.append(tx_gas(a, r))
     report["auction.claim_one"] = claim_gas[-2]
     report["auction.claim_one_ask"] = claim_gas[-1]
     matched_orders = len(ids)  # every order of this auction crosses: all fill
-    report["auction.all_in_per_matched_order"] = (
-        sum(place_gas) // len(place_gas) + sum(claim_gas) // len(claim_gas) + clear_200 // matched_orders
-    )
+    mean_place = sum(place_gas) // len(place_gas)
+    report["auction.all_in_per_matched_order"] = mean_place + sum(claim_gas) // len(claim_gas) + clear_200 // matched_orders
+    report["auction.all_in_per_matched_order.batched"] = mean_place + batch + clear_200 // matched_orders
 
     # ---- the 2,000-order auction over the same 100 levels (slots the claims spanned cleared first)
     catch_up()
@@ -126,17 +144,46 @@ def measure(
     report["auction.clear_2000_orders_100_levels"] = clear_2000
     report["auction.clear_ratio_2000_vs_200_x1000"] = clear_2000 * 1000 // clear_200
     matched = sum(1 for oid in ids_2000 if a.fill_of(oid, slot)[0])
-    claim_2000 = [tx_gas(a, a.claim([oid], sender=operator)) for oid in ids_2000]
+    # every other order claimed alone, the others 32 per claim: both samples hold bids and asks alike
+    claim_2000 = [tx_gas(a, a.claim([oid], sender=operator)) for oid in ids_2000[1::2]]
+    batched_ids = ids_2000[0::2]
+    batched_gas = sum(tx_gas(a, a.claim(batched_ids[i : i + 32], sender=operator)) for i in range(0, len(batched_ids), 32))
+    mean_place_2000 = sum(place_2000) // len(place_2000)
     report["auction.all_in_per_matched_order.2000"] = (
-        sum(place_2000) // len(place_2000) + sum(claim_2000) // len(claim_2000) + clear_2000 // max(matched, 1)
+        mean_place_2000 + sum(claim_2000) // len(claim_2000) + clear_2000 // max(matched, 1)
+    )
+    report["auction.all_in_per_matched_order.2000.batched"] = (
+        mean_place_2000 + batched_gas // len(batched_ids) + clear_2000 // max(matched, 1)
     )
 
     # ---- a standing ask for a day of slots: one transaction, then none per slot
     catch_up()
     now_slot = a.current_slot()
-    r = a.place_standing(False, ASK_PRICES[0], 500, (now_slot + 48) * SLOT_S, sender=sellers[-1])
+    until = (now_slot + 48) * SLOT_S
+    r = a.place_standing(False, ASK_PRICES[0], 500, until, sender=sellers[-1])
     report["auction.place_standing"] = tx_gas(a, r)
     report["auction.standing_tx_per_slot"] = 0
+    ask_id = _id(a, r)
+    # ... and a standing bid that meets it in each of the 48 slots (a household's energy manager on
+    # each side): placed once, cleared with everyone's slots, claimed once for the whole day
+    r = a.place_standing(True, BID_PRICES[0], 500, until, sender=buyer)
+    bid_gas = tx_gas(a, r)
+    bid_id = _id(a, r)
+    for _ in range(48):
+        to_next_slot()
+    clear_gas = 0
+    for upto in catch_up_calls(int(a.next_to_clear()), int(a.current_slot())):
+        clear_gas += tx_gas(a, a.clear(upto, sender=operator))
+    report["auction.clear_48_slots.standing_pair"] = clear_gas
+    claim_ask = tx_gas(a, a.claim([ask_id], sender=operator))
+    claim_bid = tx_gas(a, a.claim([bid_id], sender=operator))
+    report["auction.claim_standing_48_slots"] = claim_bid
+    report["auction.claim_standing_48_slots_ask"] = claim_ask
+    fills = sum(1 for k in range(now_slot, now_slot + 48) if a.result(k).matched_wh)
+    assert fills >= 47, "the standing pair must trade in every slot they share"
+    # per order-slot that traded (each side counts, as above): one placement and one claim per day
+    report["auction.all_in_per_matched_order.standing48"] = (
+        report["auction.place_standing"] + bid_gas + clear_gas + claim_ask + claim_bid) // (2 * fills)
     return report
 
 

@@ -32,7 +32,9 @@
 @custom:security Bounded: at most `MAX_LEVELS` levels in use per book and
         side, so a slot's clearing reads at most 2 x 2 x MAX_LEVELS level words
         plus the expiry levels, and one call clears at most MAX_CATCH_UP slots.
-        Slots are cleared in order (`next_to_clear`), once each. The walk reads
+        Slots are cleared in order (`next_to_clear`), once each.
+        `next_to_clear` shares its storage word with the order counters of
+        `auction_orders` (`_state`), so a claim reads both in one slot. The walk reads
         `price_levels`' words directly (its key scheme is part of the contract).
 """
 
@@ -66,6 +68,8 @@ _MAX_MERGED: constant(uint256) = 256
 STANDING_BOOK: public(constant(uint256)) = 2**31
 EXPIRY_BASE: public(constant(uint256)) = 2**30
 MAX_SLOT: constant(uint256) = 2**28 - 1
+# the highest price index (price_levels: 256 leaves of 256 levels)
+MAX_INDEX: constant(uint256) = 2**16 - 1
 
 # result word: price index (16) | long side << 16 (2: 0 none, 1 bids, 2 asks) | shared Wh R << 18 (56) |
 # long level total A << 74 (56) | matched Wh << 130 (56) | floor index << 186 (16) | ceiling index << 202 (16) |
@@ -75,6 +79,7 @@ LONG_BIDS: constant(uint256) = 1
 LONG_ASKS: constant(uint256) = 2
 _CLEARED: constant(uint256) = 1 << 255
 _M16: constant(uint256) = 2**16 - 1
+_M32: constant(uint256) = 2**32 - 1
 _M56: constant(uint256) = 2**56 - 1
 _M128: constant(uint256) = 2**128 - 1
 _ONE: constant(uint256) = 1
@@ -96,8 +101,9 @@ struct Result:
 
 # ---------------------------------------------------------------- STORAGE
 
-# @dev The next slot to clear; slots before it are cleared.
-next_to_clear: public(uint256)
+# @dev The next slot to clear (32; slots before it are cleared) | the order counters of
+#      `auction_orders` << 32 (224, see its Counters): one word read by placements, claims and clears.
+_state: uint256
 
 # @dev Slot => result word (see Result).
 _result: HashMap[uint256, uint256]
@@ -119,8 +125,24 @@ event AuctionCleared:
 
 @deploy
 def __init__():
-    # the first auction is the slot of deployment
-    self.next_to_clear = slots._current()
+    # the first auction is the slot of deployment; order words are keyed from 1 (see auction_orders)
+    self._state = slots._current() | (1 << 32)
+
+
+@external
+@view
+def next_to_clear() -> uint256:
+    """
+    @notice The next slot to clear; every slot before it is cleared.
+    @return uint256 The 32-byte slot number.
+    """
+    return self._state & _M32
+
+
+@internal
+@view
+def _next() -> uint256:
+    return self._state & _M32
 
 
 # ================================================================ AGGREGATES
@@ -166,24 +188,24 @@ def _sub(book: uint256, side: uint256, idx: uint256, wh: uint256):
 @internal
 def _apply_expiries(slot: uint256):
     """
-    @dev Takes the standing Wh whose last slot was `slot - 1` off the standing book.
+    @dev Takes the standing Wh whose last slot was `slot - 1` off the standing book (and empties
+         the expiry book): a walk over the expiry book alone (`_step` with no standing bits).
     """
     book: uint256 = EXPIRY_BASE | slot
     for side: uint256 in [BID, ASK]:
-        root: uint256 = price_levels._root[(book << 1) | side]
-        if root == 0:
+        c: Cursor = empty(Cursor)
+        c.rs = price_levels._root[(book << 1) | side]
+        if c.rs == 0:
             continue
-        idx: uint256 = price_levels._best(book, side, root)
-        found: bool = True
+        c.hi = MAX_INDEX
+        c = self._step(book, side, c)
         for _: uint256 in range(MAX_LEVELS):
-            if not found:
+            if not c.found:
                 break
-            wh: uint256 = self._level_wh(book, side, idx)
-            self._sub(STANDING_BOOK, side, idx, wh)
-            nxt: uint256 = 0
-            found, nxt = price_levels._next_level(book, side, idx)
-            self._sub(book, side, idx, wh)
-            idx = nxt
+            self._sub(STANDING_BOOK, side, c.idx, c.wh)
+            # the cursor keeps its own copy of the leaf and root bits: clearing them here is safe
+            self._sub(book, side, c.idx, c.wh)
+            c = self._step(book, side, c)
 
 
 # @dev A walk over one side of a slot (its one-shot book merged with the standing book), level by
@@ -467,7 +489,8 @@ def _clear(slot: uint256) -> uint256:
          cleared on time with the band and fee in force now; at most MAX_CATCH_UP slots per call
          (a `slot` further on reverts: clear an earlier one first). Returns the number cleared.
     """
-    first: uint256 = self.next_to_clear
+    state: uint256 = self._state
+    first: uint256 = state & _M32
     assert slot >= first, "auction: slot already cleared"
     assert slot < first + MAX_CATCH_UP, "auction: too many slots to catch up"
     assert slots._has_ended(slot), "auction: slot not ended"
@@ -479,7 +502,8 @@ def _clear(slot: uint256) -> uint256:
         if k > slot:
             break
         self._clear_one(k, lo, hi, p.taker_fee_bps, tick)
-    self.next_to_clear = slot + 1
+    # slot < first + MAX_CATCH_UP and first < 2**32: no carry into the counters
+    self._state = (state & ~_M32) | (slot + 1)
     return slot + 1 - first
 
 
@@ -496,7 +520,7 @@ def _load_result(slot: uint256) -> Result:
         floor_idx=(w >> 186) & _M16,
         ceiling_idx=(w >> 202) & _M16,
         fee_bps=(w >> 218) & 255,
-        cleared=w & _CLEARED != 0 or slot < self.next_to_clear,
+        cleared=w & _CLEARED != 0 or slot < self._state & _M32,
     )
 
 

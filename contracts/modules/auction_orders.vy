@@ -11,9 +11,14 @@
         most `MAX_STANDING_SLOTS`), with no transaction per slot; it escrows
         every slot it may join (WATT: X per slot; quote: a one-shot bid's
         escrow per slot) and is cancelled from the current slot on.
+        A bid's escrow comes first out of its owner's quote balance in the
+        auction (`proceeds_of`: sale proceeds, refunds, `_deposit`), and only
+        the rest is pulled from the owner's wallet: a member who trades every
+        slot, or who deposited a budget, places bids with no token call.
         Storage is packed for gas: the counters (next fresh order word, the
-        free list of settled order words, bid escrow, fees) are one word; an
-        account's quote balance and WATT bought are one word; a settled or
+        free list of settled order words, bid escrow, fees) share one word
+        with `auction_clearing`'s next slot to clear; an account's quote
+        balance, WATT bought and number of open asks are one word; a settled or
         cancelled order's word is not deleted but goes on the free list, and
         the next order takes it (rewriting a used word costs 17,100 gas less
         than a fresh one). An order id is its word's key
@@ -36,10 +41,6 @@
         settled one-shot order's word is deleted, a standing order's cursor
         only moves forward.
 """
-
-from snekmate.utils import pausable
-
-uses: pausable
 
 from . import book_params
 
@@ -68,7 +69,8 @@ _M16: constant(uint256) = 2**16 - 1
 _M26: constant(uint256) = 2**26 - 1
 _M32: constant(uint256) = 2**32 - 1
 _M48: constant(uint256) = 2**48 - 1
-_M96: constant(uint256) = 2**96 - 1
+_M64: constant(uint256) = 2**64 - 1
+_M80: constant(uint256) = 2**80 - 1
 _M128: constant(uint256) = 2**128 - 1
 _M160: constant(uint256) = 2**160 - 1
 _BPS: constant(uint256) = 10_000
@@ -86,9 +88,11 @@ struct Order:
     pos: uint256
 
 
-# @dev The counters word decoded: the next fresh order word's key, the first free word's key
-#      (0: none), quote held for open bids and fees not yet claimed (base units).
+# @dev The state word decoded (`auction_clearing._state`): the next slot to clear, the next fresh
+#      order word's key, the first free word's key (0: none), quote held for open bids and fees not
+#      yet claimed (base units).
 struct Counters:
+    next_to_clear: uint256
     fresh: uint256
     free: uint256
     bid_escrow: uint256
@@ -116,16 +120,15 @@ _order: HashMap[uint256, uint256]
 # @dev Standing order id => last slot (32) | next slot to claim << 32 (32).
 _span: HashMap[uint256, uint256]
 
-# @dev Next fresh word key (32, from 1) | first free word key << 32 (32) | bid escrow << 64 (96) |
-#      fees << 160 (96): see Counters.
-_counters: uint256
+# The counters live in `auction_clearing._state`: next slot to clear (32) | next fresh word key << 32
+# (32, from 1) | first free word key << 64 (32) | bid escrow << 96 (80) | fees << 176 (80): see Counters.
 
-# @dev Account => its open asks (one-shot and standing), for `_close_asks_of`: a list of
-#      `_ask_count` ids; an ask knows its place (order word), so removal touches two entries.
+# @dev Account => its open asks (one-shot and standing), for `_close_asks_of`: a list of as many
+#      ids as the account word counts; an ask knows its place (order word), so removal touches two entries.
 _ask_id: HashMap[address, HashMap[uint256, uint256]]
-_ask_count: HashMap[address, uint256]
 
-# @dev Account => quote withdrawable (base units, 128) | WATT bought and claimed, Wh << 128 (128).
+# @dev Account => quote withdrawable (base units, 128) | WATT bought and claimed, Wh << 128 (64; WATT's
+#      supply is < 2**56) | number of open asks << 248 (8, at most MAX_ASKS_PER_OWNER).
 _account: HashMap[address, uint256]
 
 # ---------------------------------------------------------------- EVENTS
@@ -169,9 +172,11 @@ event AsksClosedForArrears:
     wh: uint256
 
 
-@deploy
-def __init__():
-    self._counters = 1
+# @dev `amount` quote base units put into `owner`'s balance in the auction (`proceeds_of`), from
+#      which its bids escrow first.
+event QuoteDeposited:
+    owner: indexed(address)
+    amount: uint256
 
 
 # ================================================================ PACKED WORDS
@@ -180,14 +185,16 @@ def __init__():
 @internal
 @view
 def _counters_load() -> Counters:
-    w: uint256 = self._counters
-    return Counters(fresh=w & _M32, free=(w >> 32) & _M32, bid_escrow=(w >> 64) & _M96, fees=w >> 160)
+    w: uint256 = auction_clearing._state
+    return Counters(
+        next_to_clear=w & _M32, fresh=(w >> 32) & _M32, free=(w >> 64) & _M32, bid_escrow=(w >> 96) & _M80, fees=w >> 176
+    )
 
 
 @internal
 def _counters_save(c: Counters):
-    assert c.bid_escrow <= _M96 and c.fees <= _M96 and c.fresh <= _M32, "auction: overflow"
-    self._counters = c.fresh | (c.free << 32) | (c.bid_escrow << 64) | (c.fees << 160)
+    assert c.bid_escrow <= _M80 and c.fees <= _M80 and c.fresh <= _M32, "auction: overflow"
+    auction_clearing._state = c.next_to_clear | (c.fresh << 32) | (c.free << 64) | (c.bid_escrow << 96) | (c.fees << 176)
 
 
 @internal
@@ -199,15 +206,16 @@ def _proceeds_of(owner: address) -> uint256:
 @internal
 @view
 def _watt_of(owner: address) -> uint256:
-    return self._account[owner] >> 128
+    return (self._account[owner] >> 128) & _M64
 
 
 @internal
 def _credit(owner: address, quote: uint256, wh: uint256):
     """
-    @dev Credits `quote` base units withdrawable and `wh` WATT bought to `owner` (one word). Each
-         half stays below 2**128: it never exceeds what the auction holds of that token (escrow
-         pulled in, WATT delivered), and the quote counters are checked below 2**96.
+    @dev Credits `quote` base units withdrawable and `wh` WATT bought to `owner` (one word). Neither
+         carries into the next field: the quote never exceeds what the auction holds (< 2**128 for
+         any real stablecoin; bid escrow and fees are checked below 2**80), the WATT what sellers
+         delivered (< 2**56, WATT's supply bound).
     """
     self._account[owner] += quote + (wh << 128)
 
@@ -219,8 +227,34 @@ def _debit(owner: address, quote: uint256, wh: uint256):
     """
     w: uint256 = self._account[owner]
     assert quote <= w & _M128, "auction: amount exceeds proceeds"
-    assert wh <= w >> 128, "auction: amount exceeds claimed WATT"
+    assert wh <= (w >> 128) & _M64, "auction: amount exceeds claimed WATT"
     self._account[owner] = w - quote - (wh << 128)
+
+
+@internal
+def _deposit(owner: address, amount: uint256):
+    """
+    @dev Credits a deposit of `amount` quote base units to `owner`'s balance (the deployable pulls it).
+         Checked: a balance never carries into the WATT field, whatever the quote token's supply.
+    """
+    assert amount != 0, "auction: zero amount"
+    w: uint256 = self._account[owner]
+    assert (w & _M128) + amount <= _M128, "auction: balance too large"
+    self._account[owner] = w + amount
+    log QuoteDeposited(owner=owner, amount=amount)
+
+
+@internal
+def _escrow_quote(owner: address, escrow: uint256) -> uint256:
+    """
+    @dev Escrows a bid's `escrow` (quote base units) out of `owner`'s balance as far as it goes;
+         returns the rest, for the deployable to pull from the owner's wallet.
+    """
+    w: uint256 = self._account[owner]
+    use: uint256 = min(w & _M128, escrow)
+    if use != 0:
+        self._account[owner] = w - use
+    return escrow - use
 
 
 # ================================================================ HELPERS
@@ -260,8 +294,8 @@ def _bid_escrow(amount_wh: uint256, price: uint256) -> uint256:
 
 @internal
 def _check(is_buy: bool, price: uint256, amount_wh: uint256) -> uint256:
-    pausable._require_not_paused()
     p: book_params.Params = book_params._load()
+    book_params._require_live(p)
     assert price >= p.floor_price and price <= p.ceiling_price, "auction: price outside band"
     assert price % book_params.TICK == 0, "auction: price not on tick"
     assert amount_wh >= p.min_order_wh, "auction: order below minimum"
@@ -293,10 +327,11 @@ def _new(
     if is_buy:
         flags |= KIND_BUY
     else:
-        pos = self._ask_count[owner]
+        acct: uint256 = self._account[owner]
+        pos = acct >> 248
         assert pos < MAX_ASKS_PER_OWNER, "auction: too many open asks"
         self._ask_id[owner][pos] = order_id
-        self._ask_count[owner] = pos + 1
+        self._account[owner] = acct + (1 << 248)
     assert slot <= _M26, "auction: slot out of range"
     self._order[key] = (
         convert(owner, uint256) | (idx << 160) | (flags << 176) | (amount_wh << 178) | (slot << 210) | (gen << 236) | (pos << 252)
@@ -322,20 +357,22 @@ def _forget_ask(owner: address, pos: uint256):
     """
     @dev Takes the ask at `pos` off its owner's list: the last one takes its place.
     """
-    last: uint256 = self._ask_count[owner] - 1
+    acct: uint256 = self._account[owner]
+    last: uint256 = (acct >> 248) - 1
     if pos != last:
         moved: uint256 = self._ask_id[owner][last]
         self._ask_id[owner][pos] = moved
         self._order[moved & _M32] = (self._order[moved & _M32] & ~(15 << 252)) | (pos << 252)
-    self._ask_count[owner] = last
+    self._account[owner] = acct - (1 << 248)
 
 
 @internal
 @view
 def _open_asks(owner: address) -> DynArray[uint256, MAX_ASKS_PER_OWNER]:
     out: DynArray[uint256, MAX_ASKS_PER_OWNER] = []
+    n: uint256 = self._account[owner] >> 248
     for i: uint256 in range(MAX_ASKS_PER_OWNER):
-        if i >= self._ask_count[owner]:
+        if i >= n:
             break
         out.append(self._ask_id[owner][i])
     return out
@@ -348,7 +385,8 @@ def _open_asks(owner: address) -> DynArray[uint256, MAX_ASKS_PER_OWNER]:
 def _place(owner: address, is_buy: bool, price: uint256, amount_wh: uint256) -> (uint256, uint256):
     """
     @dev Places a one-shot order in the current slot's auction; returns its
-         id and the quote to pull (bids) — the deployable escrows an ask's WATT.
+         id and the quote to pull (a bid's escrow beyond its owner's balance) —
+         the deployable escrows an ask's WATT.
     """
     idx: uint256 = self._check(is_buy, price, amount_wh)
     slot: uint256 = slots._current()
@@ -358,8 +396,9 @@ def _place(owner: address, is_buy: bool, price: uint256, amount_wh: uint256) -> 
     auction_clearing._add(slot, 0 if is_buy else 1, idx, amount_wh)
     pull: uint256 = 0
     if is_buy:
-        pull = self._bid_escrow(amount_wh, price)
-        c.bid_escrow += pull
+        escrow: uint256 = self._bid_escrow(amount_wh, price)
+        c.bid_escrow += escrow
+        pull = self._escrow_quote(owner, escrow)
     self._counters_save(c)
     log OrderPlaced(
         order_id=order_id, owner=owner, is_buy=is_buy, price=price, amount_wh=amount_wh, first_slot=slot, last_slot=slot, standing=False
@@ -371,19 +410,20 @@ def _place(owner: address, is_buy: bool, price: uint256, amount_wh: uint256) -> 
 def _place_standing(owner: address, is_buy: bool, price: uint256, amount_wh: uint256, until: uint256) -> (uint256, uint256):
     """
     @dev Places a standing order of `amount_wh` Wh per slot from the current
-         slot to the last slot ending by `until` (s); returns its id and its
-         whole escrow: quote to pull (bids) or Wh to escrow (asks).
+         slot to the last slot ending by `until` (s); returns its id and the
+         quote to pull (a bid's whole escrow beyond its owner's balance) or
+         the Wh to escrow (asks).
     """
     idx: uint256 = self._check(is_buy, price, amount_wh)
     first: uint256 = slots._current()
-    assert auction_clearing.next_to_clear == first, "auction: clear the ended slots first"
+    c: Counters = self._counters_load()
+    assert c.next_to_clear == first, "auction: clear the ended slots first"
     assert until >= slots._end_of(first), "auction: standing order ends before this slot does"
     last: uint256 = until // slots.SLOT_S - 1
     n: uint256 = last - first + 1
     assert n <= MAX_STANDING_SLOTS, "auction: standing order too long"
     order_id: uint256 = 0
-    c: Counters = empty(Counters)
-    order_id, c = self._new(self._counters_load(), owner, is_buy, True, idx, amount_wh, first)
+    order_id, c = self._new(c, owner, is_buy, True, idx, amount_wh, first)
     self._span[order_id] = last | (first << 32)
     side: uint256 = 0 if is_buy else 1
     auction_clearing._add(auction_clearing.STANDING_BOOK, side, idx, amount_wh)
@@ -392,6 +432,7 @@ def _place_standing(owner: address, is_buy: bool, price: uint256, amount_wh: uin
     if is_buy:
         escrow = self._bid_escrow(amount_wh, price) * n
         c.bid_escrow += escrow
+        escrow = self._escrow_quote(owner, escrow)
     self._counters_save(c)
     log OrderPlaced(
         order_id=order_id, owner=owner, is_buy=is_buy, price=price, amount_wh=amount_wh, first_slot=first, last_slot=last, standing=True
@@ -438,7 +479,7 @@ def _cancel(order_id: uint256, sender: address) -> Settlement:
     c: Counters = self._counters_load()
     if o.standing:
         current: uint256 = slots._current()
-        assert auction_clearing.next_to_clear == current, "auction: clear the ended slots first"
+        assert c.next_to_clear == current, "auction: clear the ended slots first"
         slots_n = self._drop_standing(order_id, o, current)
         assert slots_n != 0, "auction: standing order already ended"
     else:
@@ -467,11 +508,11 @@ def _close_asks_of(account: address) -> uint256:
          to clear); returns the Wh of escrow they no longer need. Asks with
          fills in cleared slots stay, to be delivered at their claim.
     """
-    from_slot: uint256 = auction_clearing.next_to_clear
-    closed: uint256 = 0
     c: Counters = self._counters_load()
+    from_slot: uint256 = c.next_to_clear
+    closed: uint256 = 0
     # from the end, so that a removal only moves entries already visited
-    n: uint256 = self._ask_count[account]
+    n: uint256 = self._account[account] >> 248
     for j: uint256 in range(MAX_ASKS_PER_OWNER):
         if j >= n:
             break
@@ -507,7 +548,8 @@ def _claim(order_id: uint256, seller_in_arrears: bool) -> Settlement:
     o: Order = self._load(order_id)
     if o.owner == empty(address):
         return s
-    cleared_to: uint256 = auction_clearing.next_to_clear
+    c: Counters = self._counters_load()
+    cleared_to: uint256 = c.next_to_clear
     tick: uint256 = book_params.TICK
     first: uint256 = o.slot
     last: uint256 = o.slot
@@ -542,7 +584,6 @@ def _claim(order_id: uint256, seller_in_arrears: bool) -> Settlement:
     s.owner = o.owner
     s.is_buy = o.is_buy
     s.done = True
-    c: Counters = self._counters_load()
     bought: uint256 = 0
     if o.is_buy:
         escrow: uint256 = self._bid_escrow(o.amount_wh, o.idx * tick) * n

@@ -7,7 +7,10 @@
 @notice The parameters every rule of a book reads — price band, tick,
         minimum order, most fills per call, maker and taker fees — with the
         deploy-time limits that bound them, the treasury and pause.
-        Kept in one storage word, decoded by one `_load`/`_save` pair.
+        Kept in one storage word, decoded by one `_load`/`_save` pair;
+        the pause flag is in that word too (`Params.paused`, written with
+        snekmate's `paused` by `pause`/`unpause`), so a placement that
+        reads the parameters checks pause without a second storage read.
         Exported externals (through the deployable):
         `announce_price_band`/`apply_price_band`, `announce_fees`/
         `apply_fees`, `announce_min_order_wh`/`apply_min_order_wh` (each
@@ -50,6 +53,7 @@ struct Params:
     max_fills: uint256
     maker_fee_bps: uint256
     taker_fee_bps: uint256
+    paused: bool
 
 
 # ---------------------------------------------------------------- CONSTANTS
@@ -89,7 +93,8 @@ MAX_MIN_ORDER_WH: public(immutable(uint256))
 
 # @dev Trading parameters in one word, read once per call (`_load`): floor price (64) |
 # ceiling price << 64 (64) | min order Wh << 128 (56) | max fills << 184 (8) |
-# maker fee bps << 192 (8) | taker fee bps << 200 (8).
+# maker fee bps << 192 (8) | taker fee bps << 200 (8) | paused << 208 (1, kept equal to
+# snekmate's `paused`: both are written only by `pause`/`unpause`).
 _params: uint256
 
 # @dev Where claimed fees go.
@@ -297,6 +302,7 @@ def pause():
     """
     ownable._check_owner()
     pausable._pause()
+    self._set_paused(True)
 
 
 @external
@@ -306,6 +312,7 @@ def unpause():
     """
     ownable._check_owner()
     pausable._unpause()
+    self._set_paused(False)
 
 
 @external
@@ -385,6 +392,7 @@ def _load() -> Params:
         max_fills=(word >> 184) & 255,
         maker_fee_bps=(word >> 192) & 255,
         taker_fee_bps=(word >> 200) & 255,
+        paused=(word >> 208) & 1 != 0,
     )
 
 
@@ -401,6 +409,7 @@ def _save(p: Params):
         | (p.max_fills << 184)
         | (p.maker_fee_bps << 192)
         | (p.taker_fee_bps << 200)
+        | (convert(p.paused, uint256) << 208)
     )
 
 
@@ -461,3 +470,21 @@ def _set_fees(maker_fee_bps_: uint256, taker_fee_bps_: uint256):
     p.taker_fee_bps = taker_fee_bps_
     self._save(p)
     log UpdateFees(maker_fee_bps=maker_fee_bps_, taker_fee_bps=taker_fee_bps_)
+
+
+@internal
+def _set_paused(paused_: bool):
+    # the copy of snekmate's flag in the parameters word (its `Paused`/`Unpaused` event is the log)
+    p: Params = self._load()
+    p.paused = paused_
+    self._save(p)
+
+
+@internal
+@pure
+def _require_live(p: Params):
+    """
+    @dev Reverts when the market is paused, from the parameters word already loaded (no read of
+         snekmate's flag: same message).
+    """
+    assert not p.paused, "pausable: contract is paused"

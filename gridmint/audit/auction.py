@@ -3,8 +3,10 @@ events alone, then compared with the chain's views.
 
 `AuctionLedger.apply(event)` folds the auction's events in chain order (the same `Event` shape as
 recompute.Ledger); it keeps every order (side, price index, Wh per slot, slots, claim cursor), the band
-and fee in force, and per account the quote credited (`proceeds_of`) and the WATT owed (`watt_of`),
-the bid escrow and the fees. Invariant 7 (docs/rules.md), checked from events:
+and fee in force, and per account the quote balance (`proceeds_of`: credits and deposits, less what
+bids escrowed out of it and withdrawals) and the WATT owed (`watt_of`), the bid escrow and the fees.
+A bid's escrow comes out of its owner's balance as far as it goes, the rest from its wallet: the
+ledger's own balance says how much (`OrderPlaced` carries no split). Invariant 7 (docs/rules.md), checked from events:
 - each `AuctionCleared` is recomputed by brute force over the orders that joined the slot
   (`gridmint.auction.clear_slot`): price and matched Wh must agree;
 - each `OrderClaimed` is recomputed from those clearings (`gridmint.auction.fill`, the fee in force
@@ -94,9 +96,17 @@ class AuctionLedger:
         self.orders[int(a["order_id"])] = AuctionOrder(
             str(a["owner"]), is_buy, price // self.tick, wh, first, last, bool(a["standing"]), first)
         if is_buy:
+            # a bid escrows out of its owner's balance first (docs/rules.md, "Escrow"); the rest came in
             escrow = ref.bid_escrow(wh, price) * (last - first + 1)
+            owner = str(a["owner"])
+            from_balance = min(self.proceeds.get(owner, 0), escrow)
             self.bid_escrow += escrow
-            self.quote_in += escrow
+            self._credit(owner, -from_balance)
+            self.quote_in += escrow - from_balance
+
+    def _on_QuoteDeposited(self, a: dict) -> None:
+        self._credit(str(a["owner"]), int(a["amount"]))
+        self.quote_in += int(a["amount"])
 
     def _on_OrderCancelled(self, a: dict) -> None:
         o = self.orders.get(int(a["order_id"]))

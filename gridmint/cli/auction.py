@@ -6,9 +6,12 @@
     ape run auction cancel ORDER_ID --account ALIAS
     ape run auction clear                                                (clears every ended slot: 48 per tx)
     ape run auction claim [ORDER_ID ...] --account ALIAS                (default: all of your open orders)
+    ape run auction deposit AMOUNT --account ALIAS                      (a budget your bids escrow from)
     ape run auction results [--last 10]
 
-PRICE is in the quote token per kWh, KWH in kWh (to the Wh). Bad input — a price outside the band or
+PRICE is in the quote token per kWh, KWH in kWh (to the Wh), AMOUNT in the quote token. A bid escrows
+out of your balance in the auction first (proceeds, refunds, deposits: `proceeds_of`), and only the
+rest is pulled from your wallet. Bad input — a price outside the band or
 off the tick, an amount below the minimum or above what you hold, an unknown order or someone else's —
 is one line on stderr and exit status 2, with nothing sent; every transaction is simulated first.
 """
@@ -20,7 +23,7 @@ from ape.cli import ConnectedProviderCommand
 
 from gridmint.auction import bid_escrow, catch_up_calls
 from gridmint.generated.contracts import MAX_CLAIMS
-from gridmint.units import kwh, parse_duration_s, parse_energy_wh, parse_price, when
+from gridmint.units import kwh, parse_duration_s, parse_energy_wh, parse_price, parse_token, when
 
 from . import tables
 from .errors import Group, Refused
@@ -34,6 +37,8 @@ class Auction(Trade):
     """The member's view of the slot auction (and, through Trade, WATT and the quote token)."""
 
     auction = property(lambda self: self.contract("EnergyAuction"))
+    # the price levels (AuctionLens); a deployment from before the lens reads them from the auction itself
+    lens = property(lambda self: self.contract("AuctionLens") if self.has("AuctionLens") else self.auction)
 
 
 def _check_order(c: Auction, side: str, price_text: str, amount: str) -> tuple[bool, int, int]:
@@ -52,15 +57,19 @@ def _check_order(c: Auction, side: str, price_text: str, amount: str) -> tuple[b
 
 
 def _escrow(c: Auction, is_buy: bool, p: int, wh: int, slots: int) -> None:
-    """Refuses an order its sender cannot escrow; approves the quote a bid needs."""
+    """Refuses an order its sender cannot escrow; approves the quote a bid pulls from the wallet
+    (its escrow beyond the sender's balance in the auction)."""
     s, a = c.sender, c.auction
     if is_buy:
         need = bid_escrow(wh, p) * slots
+        balance = int(a.proceeds_of(s.address))
+        pull = max(need - balance, 0)
         held = c.quote.balanceOf(s.address)
-        if held < need:
-            raise Refused(f"this bid escrows {c.money(need)} (price x amount + 1% fee cap, per slot); you hold {c.money(held)}")
-        if c.quote.allowance(s.address, a.address) < need:
-            s.send(c.quote.approve, a.address, need, what=f"{c.symbol} approve")
+        if held < pull:
+            raise Refused(f"this bid escrows {c.money(need)} (price x amount + 1% fee cap, per slot); your balance in the "
+                          f"auction covers {c.money(min(balance, need))} and you hold {c.money(held)}")
+        if pull and c.quote.allowance(s.address, a.address) < pull:
+            s.send(c.quote.approve, a.address, pull, what=f"{c.symbol} approve")
         return
     held = c.watt.balanceOf(s.address)
     if held < wh * slots:
@@ -88,7 +97,7 @@ def book(network, slot, verbose):
     slot = int(a.current_slot()) if slot is None else slot
     levels: dict[int, list[int]] = {}
     for is_buy, col in ((True, 0), (False, 1)):
-        for lv in list(a.levels(slot, is_buy, 32)) + list(a.standing_levels(is_buy, 32)):
+        for lv in list(c.lens.levels(slot, is_buy, 32)) + list(c.lens.standing_levels(is_buy, 32)):
             levels.setdefault(int(lv.price), [0, 0])[col] += int(lv.amount_wh)
     sym = c.symbol
     table = tables.table(f"auction of {_slot_line(c, slot)}", f"price {sym}/kWh", "bids kWh", "asks kWh",
@@ -216,6 +225,25 @@ def claim(network, order_ids, account_spec, verbose):
     elif owed:
         click.echo(f"{kwh(owed)} of WATT bought waits for its sellers' claims (anyone may claim their orders; "
                    f"run `ape run auction claim` again later)")
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.argument("amount_text", metavar="AMOUNT")
+@account_option
+@verbose_option
+def deposit(network, amount_text, account_spec, verbose):
+    """Deposit quote into your balance in the auction: your bids escrow from it before anything is pulled
+    from your wallet (withdraw it with the app's withdraw, or `withdraw_proceeds`)."""
+    c = Auction.open(network, verbose, account_spec)
+    a, s = c.auction, c.sender
+    amount = parse_token(amount_text, c.decimals, c.symbol)
+    held = c.quote.balanceOf(s.address)
+    if held < amount:
+        raise Refused(f"you hold {c.money(held)}; cannot deposit {c.money(amount)}")
+    if c.quote.allowance(s.address, a.address) < amount:
+        s.send(c.quote.approve, a.address, amount, what=f"{c.symbol} approve")
+    s.send(a.deposit_quote, amount, what="deposit_quote")
+    click.echo(f"deposited {c.money(amount)}; your balance in the auction is {c.money(int(a.proceeds_of(s.address)))}")
 
 
 def _own_orders(c: Auction, owner: str) -> list[int]:

@@ -49,3 +49,17 @@ def test_one_clear_catches_up_and_claims_find_the_orders(cli, cli_market, chain)
     assert "no open auction orders" in cli("auction", "claim", "--account", "test:2", code=2)
     out = cli("auction", "place", "sell", "0.18", "1", "--account", "test:2")
     assert "order " in out
+
+    # a budget deposited once: the next bid escrows from it, nothing is pulled from the wallet
+    quote = m.quote
+    out = cli("auction", "deposit", "1", "--account", "test:3")
+    assert "deposited 1.0000" in out
+    balance = int(auction.proceeds_of(buyer))
+    wallet = int(quote.balanceOf(buyer))
+    out = cli("auction", "place", "buy", "0.2", "1", "--account", "test:3")
+    assert "order " in out
+    assert int(quote.balanceOf(buyer)) == wallet and int(auction.proceeds_of(buyer)) == balance - 202_000
+    # the slot's levels, read through AuctionLens: the ask at 0.18 and the bid at 0.20
+    out = cli("auction", "book")
+    assert "0.1800" in out and "0.2000" in out and "1.000" in out
+    assert "cannot deposit" in cli("auction", "deposit", "1000000", "--account", "test:3", code=2)

@@ -71,7 +71,8 @@ export function auctionView(): AuctionView {
   let mine: Mine[] = [];
 
   // ---- placing
-  type Parsed = { isBuy: boolean; p: bigint; wh: bigint; standing: boolean; slots: bigint; until: bigint; escrow: { quote: bigint; wh: bigint } };
+  // a bid escrows out of the member's balance in the auction first (proceeds_of), the rest from the wallet
+  type Parsed = { isBuy: boolean; p: bigint; wh: bigint; standing: boolean; slots: bigint; until: bigint; escrow: { quote: bigint; wh: bigint }; pull: bigint };
   function parse(): Parsed {
     if (!P) throw new InputError("The auction is still loading.");
     if (P.paused) throw new InputError("The auction is paused: no new orders (cancelling, clearing and claims still work).");
@@ -91,8 +92,9 @@ export function auctionView(): AuctionView {
     const escrow = escrowFor(isBuy, wh, slots, bidEscrow(wh, p));
     if (!isBuy && arrears > 0n) throw new InputError("You are in storage-rent arrears: deposit TSL on the Rent page before selling.");
     if (!isBuy && escrow.wh > wattFree) throw new InputError(`This ask escrows ${kwh(escrow.wh)}; you hold ${kwh(wattFree)} you can sell.`);
-    if (isBuy && escrow.quote > quoteBal) throw new InputError(`This bid escrows ${q(escrow.quote)}; you hold ${q(quoteBal)}.`);
-    return { isBuy, p, wh, standing, slots, until, escrow };
+    const pull = isBuy && escrow.quote > proceeds ? escrow.quote - proceeds : 0n;
+    if (pull > quoteBal) throw new InputError(`This bid escrows ${q(escrow.quote)}; your auction balance covers ${q(escrow.quote - pull)} and you hold ${q(quoteBal)}.`);
+    return { isBuy, p, wh, standing, slots, until, escrow, pull };
   }
 
   function drawPreview(): void {
@@ -108,7 +110,7 @@ export function auctionView(): AuctionView {
         h("p", {}, `${o.isBuy ? "Buys" : "Sells"} up to ${kwh(o.wh)}${o.standing ? " per slot" : ""} at ${pr(o.p)} or ${o.isBuy ? "less" : "more"}, in ${joins}. `,
           "Every order in a slot trades at that slot's one clearing price; each side pays a fee of ", `${P!.feeBps} bps at clearing.`),
         h("p", {}, h("strong", {}, o.isBuy
-          ? `Escrows ${q(o.escrow.quote)} now (price x amount plus the 1% fee cap${o.standing ? ", per slot" : ""}); what does not buy comes back at your claim.`
+          ? `Escrows ${q(o.escrow.quote)} now (price x amount plus the 1% fee cap${o.standing ? ", per slot" : ""}): ${q(o.escrow.quote - o.pull)} from your auction balance, ${q(o.pull)} from your wallet; what does not buy comes back to your auction balance at your claim.`
           : `Escrows ${kwh(o.escrow.wh)} of your WATT now (it stays yours and keeps paying rent); what does not sell comes back at your claim.`)));
     } catch (e) {
       if (e instanceof InputError) fill(prev, h("p", { class: "msg refused" }, e.message));
@@ -119,7 +121,7 @@ export function auctionView(): AuctionView {
 
   onSubmit(form, submit, msg, parse, async (o) => {
     const view = txView(msg);
-    if (o.isBuy && !(await ensureQuoteAllowance("EnergyAuction", o.escrow.quote, q(o.escrow.quote), view))) return;
+    if (o.pull > 0n && !(await ensureQuoteAllowance("EnergyAuction", o.pull, q(o.pull), view))) return;
     const what = `${o.standing ? "Standing order: " : ""}${o.isBuy ? "buy" : "sell"} ${kwh(o.wh)}${o.standing ? ` per slot for ${o.slots} slots` : ""} at ${pr(o.p)}`;
     const r = o.standing
       ? await send(what, { contract: "EnergyAuction", functionName: "place_standing", args: [o.isBuy, o.p, o.wh, o.until] }, view, placed)
@@ -202,9 +204,10 @@ export function auctionView(): AuctionView {
       current = cur; nextToClear = ntc;
       priceIn.setAttribute("placeholder", `${pr(floor)} to ${pr(ceiling)}`);
       fill(slotEl, countdown(secondsLeft(head.timestamp, slotS)), ` (slot ${current})`);
+      // the price levels are read through AuctionLens (views moved out of the auction for code size)
       const [b1, a1, b2, a2] = await Promise.all([
-        read("EnergyAuction", "levels", [current, true, 32n]), read("EnergyAuction", "levels", [current, false, 32n]),
-        read("EnergyAuction", "standing_levels", [true, 32n]), read("EnergyAuction", "standing_levels", [false, 32n]),
+        read("AuctionLens", "levels", [current, true, 32n]), read("AuctionLens", "levels", [current, false, 32n]),
+        read("AuctionLens", "standing_levels", [true, 32n]), read("AuctionLens", "standing_levels", [false, 32n]),
       ]);
       const pts = curves([...b1, ...b2], [...a1, ...a2]);
       const best = indicative(pts);

@@ -181,7 +181,20 @@ class AuctionMachine(AnchoredMachine):
         else:
             o.open = False
 
+    def _escrow_bid(self, m, e):
+        """A bid's escrow: out of the member's balance in the auction first, the rest pulled."""
+        use = min(self.proceeds[m], e)
+        self.proceeds[m] -= use
+        self.bid_escrow += e
+        self.quote_in += e - use
+
     # ------------------------------------------------------------ rules
+
+    @rule(m=st.sampled_from(MEMBERS), amount=st.integers(1, 10**9))
+    def deposit_quote(self, m, amount):
+        self.a.deposit_quote(amount, sender=m)
+        self.proceeds[m] += amount
+        self.quote_in += amount
 
     @rule(m=st.sampled_from(MEMBERS), is_buy=st.booleans(), price=st.sampled_from(PRICES),
           amount=st.integers(P.min_order_wh, 3_000))
@@ -196,9 +209,7 @@ class AuctionMachine(AnchoredMachine):
         k = self._slot()
         self.orders[oid] = MOrder(oid, m, is_buy, price // P.tick, amount, k, k, False, k)
         if is_buy:
-            e = ref.bid_escrow(amount, price)
-            self.bid_escrow += e
-            self.quote_in += e
+            self._escrow_bid(m, ref.bid_escrow(amount, price))
         else:
             self.escrow_wh[m] += amount
             self.free_wh[m] -= amount
@@ -214,9 +225,7 @@ class AuctionMachine(AnchoredMachine):
         oid = self.a.place_standing(is_buy, price, amount, until, sender=m)
         self.orders[oid] = MOrder(oid, m, is_buy, price // P.tick, amount, k, k + n - 1, True, k)
         if is_buy:
-            e = ref.bid_escrow(amount, price) * n
-            self.bid_escrow += e
-            self.quote_in += e
+            self._escrow_bid(m, ref.bid_escrow(amount, price) * n)
         else:
             self.escrow_wh[m] += amount * n
             self.free_wh[m] -= amount * n

@@ -4,7 +4,8 @@
 @license GNU Affero General Public License v3.0 only
 @notice Balances, per-account escrow and an arrears flag, with the rules the auction relies
         on: escrow refuses an account in arrears or beyond its balance, delivery refuses a
-        seller in arrears, transfers refuse a sender in arrears. No rent accrues.
+        seller in arrears, transfers refuse a sender in arrears; `settle_escrow` moves as
+        WATT's does. No rent accrues.
 """
 
 balanceOf: public(HashMap[address, uint256])
@@ -51,6 +52,21 @@ def deliver_escrow(seller: address, buyer: address, wh: uint256):
     assert self.escrowed_of[seller] >= wh, "watt: delivery exceeds escrow"
     self.escrowed_of[seller] -= wh
     self.balanceOf[buyer] += wh
+
+
+@external
+def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
+    # WATT's move words: account (160) | Wh << 160 (56) | release flag (bit 255); deliveries to `buyer`
+    for m: uint256 in moves:
+        account: address = convert(convert(m & (2**160 - 1), uint160), address)
+        wh: uint256 = (m >> 160) & (2**56 - 1)
+        assert self.escrowed_of[account] >= wh, "watt: move exceeds escrow"
+        self.escrowed_of[account] -= wh
+        if m & 2**255 != 0:
+            self.balanceOf[account] += wh
+        else:
+            assert not self.arrears[account], "watt: seller in arrears"
+            self.balanceOf[buyer] += wh
 
 
 @external

@@ -20,7 +20,7 @@ def test_auction_help__every_command_listed():
 
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    for command in ("place", "standing", "cancel", "clear", "claim", "book", "results"):
+    for command in ("place", "standing", "cancel", "clear", "claim", "book", "results", "deposit"):
         assert command in result.output
 
 
