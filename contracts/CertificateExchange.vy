@@ -94,7 +94,6 @@ from .modules import order_book
 
 initializes: order_book[
     ownable := ownable,
-    pausable := pausable,
     book_params := book_params,
     price_levels := price_levels,
     proceeds := proceeds,
@@ -343,7 +342,7 @@ def buy_and_claim(method: uint8, vintage: uint256, max_price: uint256, amount_wh
     @param purpose Up to 128 characters, e.g. "2026 electricity, site Nord".
     @return uint256 The 32-byte Wh bought and claimed.
     """
-    assert beneficiary != empty(address), "certificate_exchange: zero beneficiary"
+    order_book._need(beneficiary != empty(address), "certificate_exchange: zero beneficiary")
     order_id: uint256 = 0
     settle: DynArray[uint256, order_book.MAX_SETTLE] = []
     order_id, settle = self._trade(True, method, vintage, 0, max_price, amount_wh, 0, order_book.FLAG_IOC)
@@ -362,17 +361,13 @@ def cancel_order(order_id: uint256):
     """
     owner: address = empty(address)
     refund: uint256 = 0
-    owner, refund = order_book._cancel(order_id)
+    owner, refund = order_book._cancel(order_id, False)
     if refund == 0:
         return
     id: uint256 = refund >> 216 & (2**39 - 1)
     wh: uint256 = (refund >> 160) & _M56
     # interaction last (the order is closed): try to push to the caller itself
-    ok: bool = raw_call(
-        CERTIFICATE.address,
-        abi_encode(self, owner, id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
-        revert_on_failure=False,
-    )
+    ok: bool = self._push(self, owner, id, wh, msg.gas)
     if not ok:
         # nothing moved; the lock is held: credit the units instead
         self._credit(refund)
@@ -386,7 +381,9 @@ def cancel_expired(order_id: uint256):
             owner's `proceeds_of`, an ask's units to its owner's `units_of`.
     @param order_id The 32-byte order id.
     """
-    refund: uint256 = order_book._cancel_expired(order_id)
+    owner: address = empty(address)
+    refund: uint256 = 0
+    owner, refund = order_book._cancel(order_id, True)
     if refund != 0:
         self._credit(refund)
 
@@ -402,7 +399,7 @@ def withdraw_units(certificate_id: uint256, amount_wh: uint256):
     @param amount_wh The 32-byte amount in Wh.
     """
     held: uint256 = self.units_of[msg.sender][certificate_id]
-    assert amount_wh <= held, "certificate_exchange: amount exceeds units"
+    order_book._need(amount_wh <= held, "certificate_exchange: amount exceeds units")
     self.units_of[msg.sender][certificate_id] = unsafe_sub(held, amount_wh)
     log UnitsWithdrawn(owner=msg.sender, certificate_id=certificate_id, amount_wh=amount_wh)
     extcall CERTIFICATE.safeTransferFrom(self, msg.sender, certificate_id, amount_wh, b"")
@@ -616,12 +613,7 @@ def _trade(
         # the seller cannot starve the push to park the units in units_of: a push given less than its
         # allowance leaves this call 1/64 of it (63/64 rule), too little to credit them, so the whole
         # sale reverts (tests/unit/certificate_exchange/test_expiry_boundary.py sweeps the seller's gas)
-        ok: bool = raw_call(
-            CERTIFICATE.address,
-            abi_encode(msg.sender, bidder, certificate_id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
-            gas=_PUSH_GAS,
-            revert_on_failure=False,
-        )
+        ok: bool = self._push(msg.sender, bidder, certificate_id, wh, _PUSH_GAS)
         if ok:
             escrow_wh -= wh
         else:
@@ -632,6 +624,21 @@ def _trade(
         # escrow what rests and any refused delivery; only our own hook runs (operator == self)
         extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, escrow_wh, b"")
     return rested, settle
+
+
+@internal
+def _push(sender: address, to: address, id: uint256, wh: uint256, gas_limit: uint256) -> bool:
+    """
+    @dev Moves `wh` units of `id` from `sender` to `to` with at most `gas_limit` gas; false (and
+         nothing moved) when the transfer or the receiver's hook fails. One call site for the
+         cancel's push back and the pushes to resting bidders (code size on paris).
+    """
+    return raw_call(
+        CERTIFICATE.address,
+        abi_encode(sender, to, id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
+        gas=gas_limit,
+        revert_on_failure=False,
+    )
 
 
 @internal
@@ -693,10 +700,10 @@ def _class_of(certificate_id: uint256) -> (uint8, uint256):
     revoked: bool = False
     expires_at: uint64 = 0
     method, vintage, revoked, expires_at = self._trade_info(certificate_id)
-    assert not revoked, "certificate_exchange: certificate revoked"
+    order_book._need(not revoked, "certificate_exchange: certificate revoked")
     # the one expiry rule (the certificate's own): live while block.timestamp < expires_at
-    assert block.timestamp < convert(expires_at, uint256), "certificate_exchange: certificate expired"
-    assert certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range"
+    order_book._need(block.timestamp < convert(expires_at, uint256), "certificate_exchange: certificate expired")
+    order_book._need(certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range")
     return method, vintage
 
 
@@ -712,7 +719,7 @@ def _trade_info(certificate_id: uint256) -> (uint8, uint256, bool, uint64):
     expires_at: uint64 = 0
     # the vintage is the certificate's (the month of its period's last second): one calendar, there
     method, vintage, revoked, expires_at = staticcall CERTIFICATE.trade_info(certificate_id)
-    assert vintage != 0, "certificate_exchange: unknown certificate"
+    order_book._need(vintage != 0, "certificate_exchange: unknown certificate")
     return method, convert(vintage, uint256), revoked, expires_at
 
 
@@ -722,6 +729,6 @@ def _book(method: uint8, vintage: uint256) -> uint256:
     """
     @dev The book of a class: method << 24 | YYYYMM.
     """
-    assert method != 0, "certificate_exchange: no method"
-    assert vintage % 100 >= 1 and vintage % 100 <= 12 and vintage >= 197001 and vintage < 2**24, "certificate_exchange: bad vintage"
+    order_book._need(method != 0, "certificate_exchange: no method")
+    order_book._need(vintage % 100 >= 1 and vintage % 100 <= 12 and vintage >= 197001 and vintage < 2**24, "certificate_exchange: bad vintage")
     return (convert(method, uint256) << 24) | vintage

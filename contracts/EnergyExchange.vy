@@ -96,7 +96,6 @@ from .modules import order_book
 
 initializes: order_book[
     ownable := ownable,
-    pausable := pausable,
     book_params := book_params,
     price_levels := price_levels,
     proceeds := proceeds,
@@ -313,7 +312,7 @@ def cancel_order(order_id: uint256):
     """
     owner: address = empty(address)
     refund: uint256 = 0
-    owner, refund = order_book._cancel(order_id)
+    owner, refund = order_book._cancel(order_id, False)
     if refund != 0:
         extcall WATT.release_escrow(owner, (refund >> 160) & _M56)
 
@@ -356,7 +355,9 @@ def cancel_expired(order_id: uint256):
     @notice Anyone may close an expired order; its owner is refunded.
     @param order_id The 32-byte order id.
     """
-    refund: uint256 = order_book._cancel_expired(order_id)
+    owner: address = empty(address)
+    refund: uint256 = 0
+    owner, refund = order_book._cancel(order_id, True)
     if refund != 0:
         extcall WATT.release_escrow(self._account(refund), (refund >> 160) & _M56)
 

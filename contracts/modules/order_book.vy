@@ -25,7 +25,7 @@
         certificate contract's `trade_info(id)` (revoked or expired units:
         reason 10); one staticcall per resting ask met.
         Used by `EnergyExchange` and `CertificateExchange` with
-        `initializes: order_book[ownable := ownable, pausable := pausable,
+        `initializes: order_book[ownable := ownable,
         book_params := book_params, price_levels := price_levels, proceeds := proceeds]`.
         `_amend` changes an open order in place (same id): the rules of a
         new order, never crossing, time priority lost on a price change or
@@ -41,11 +41,28 @@
         quote base units; a bid escrows ceil(amount * p / 1000) plus 1%,
         which always covers its fills and fees (both fees are capped at 100
         bps); the unused part goes to `proceeds_of` when it closes.
+        Storage per resting order: two words (A: owner, side, price index,
+        expiry, book; B: remaining Wh, the level's FIFO links, a bid's quote
+        escrow or an ask's owner-list links and tag, the order's number),
+        keyed by a 32-bit word key and reused: a closed order's word A
+        becomes a free word (never zero again) on a LIFO free list, and the
+        next order that rests rewrites both words (2 x 5,000 gas instead of
+        2 x 22,100). Why not one word: owner (160) + remaining (56) + a
+        FIFO link (32) leave 8 bits, and a fill also reads the expiry (40),
+        the order's number for `Trade` (32) and the tag (39) or escrow (96).
+        An order id is its number (32, one more per order, resting or not)
+        | its word's key << 32, or the number alone when the two are equal
+        (every order until a word is reused): ids stay unique while words
+        are reused, and a stale id reads as unknown (word B keeps the
+        number of the order in the word). An order takes the first free
+        word when it is placed; the makers it closes go on the list above
+        it, and it leaves the list only if it rests.
         The FIFO links of a level's orders live in the order words; a
         level's head keeps whatever `prev` link it had (never read), so a
         fill that pops the head writes neither its successor's order word
-        nor anything but the level word. The next id, the bid escrow total
-        and the accrued fees share one word (`_counters`), read and written
+        nor anything but the level word. The next order number, the free
+        list's head, the bid escrow total and the accrued fees share one
+        word (`_counters`), read and written
         once per call. Worst case per call: `max_fills` (<= 64) maker orders
         visited. Never crossed: a taker meeting its own resting order
         cancels it; a remainder still crossing after `max_fills` is dropped.
@@ -65,11 +82,8 @@ from snekmate.auth import ownable
 
 uses: ownable
 
-# @dev Pause: new orders stop (`_check_order`); cancels and claims never do.
-from snekmate.utils import pausable
-
-uses: pausable
-
+# @dev Pause: new orders and amends stop (`book_params._require_live`, from the parameters word already
+#      loaded: no read of snekmate's flag); cancels and claims never do.
 # @dev The band, tick, minimum, fees and max fills every rule reads, and the treasury.
 from . import book_params
 
@@ -131,13 +145,15 @@ SETTLE_REFUND: constant(uint256) = 1 << 255
 MAX_TAG: constant(uint256) = 2**39 - 1
 MAX_BOOK: constant(uint256) = 2**32 - 1
 
+_M32: constant(uint256) = 2**32 - 1
 _M40: constant(uint256) = 2**40 - 1
-_M64: constant(uint256) = 2**64 - 1
 _M56: constant(uint256) = 2**56 - 1
+_M64: constant(uint256) = 2**64 - 1
 _M96: constant(uint256) = 2**96 - 1
-_M120: constant(uint256) = 2**120 - 1
 _M160: constant(uint256) = 2**160 - 1
 _NO_EXPIRY: constant(uint256) = 2**40 - 1
+# a free order word: no owner, this bit, the next free word's key << 160
+_FREE: constant(uint256) = 1 << 255
 
 # ---------------------------------------------------------------- IMMUTABLES
 
@@ -149,20 +165,26 @@ _GATE_KIND: immutable(uint256)
 
 # ---------------------------------------------------------------- STORAGE
 
-# @dev Next order id (40) | quote escrowed by all open bids << 40 (120) | fees accrued and not
-#      yet claimed << 160 (96), quote base units: one word, read and written once per call.
+# @dev Next order number (32, from 1) | first free order word's key << 32 (32) | quote escrowed by
+#      all open bids << 64 (96) | fees accrued and not yet claimed << 160 (96), quote base units:
+#      one word, read and written once per call. The free list ends in the never-used words: a
+#      free key whose word A is 0 is followed by key + 1.
 _counters: uint256
 
-# @dev Order id => owner (160) | is_buy << 160 | price index << 168 (16) | expires_at << 184 (40) | book << 224 (32).
+# @dev Order word key (32, from 1) => word A: owner (160) | is_buy << 160 | price index << 161 (16) |
+#      expires_at << 177 (40, s) | book << 217 (32). A closed order's word A becomes a free word:
+#      _FREE | next free key << 160 (32), never 0 again, so the next order rewrites it (5,000 gas)
+#      instead of creating it (22,100 gas).
 _order_a: HashMap[uint256, uint256]
 
-# @dev Order id => remaining Wh (56) | prev << 56 (40) | next << 96 (40) | then for a bid:
-#      quote escrow << 136 (120); for an ask: the owner's previous ask << 136 (40) |
-#      next ask << 176 (40) (both 0 without owner lists) | tag << 216 (40).
+# @dev Order word key => word B: remaining Wh (56) | prev key << 56 (32) | next key << 88 (32) |
+#      for a bid: quote escrow << 120 (96); for an ask: the owner's previous ask's key << 120 (32) |
+#      next ask's key << 152 (32) (both 0 without owner lists) | tag << 184 (39) | then the order's
+#      number << 224 (32). Left as it is when the order closes (never read while word A is free).
 _order_b: HashMap[uint256, uint256]
 
-# @dev Owner => newest open ask (40) | number of open asks << 40: the head of the owner's ask list
-#      (kept only with GATE_SELLER_ARREARS: WATT's `release_unpaid` closes an account's asks).
+# @dev Owner => key of the newest open ask (40) | number of open asks << 40: the head of the owner's
+#      ask list (kept only with GATE_SELLER_ARREARS: WATT's `release_unpaid` closes an account's asks).
 _asks_of: HashMap[address, uint256]
 
 # ---------------------------------------------------------------- EVENTS
@@ -199,14 +221,14 @@ event FeesClaimed:
 @deploy
 def __init__(gate_: address, gate_kind_: uint256):
     """
-    @dev Order ids start at 1.
+    @dev Order numbers and order word keys start at 1.
     @param gate_ The 20-byte contract asked before a resting ask fills.
     @param gate_kind_ The 32-byte kind of `gate_`: 0 none, 1 WATT arrears, 2 certificate status.
     """
     assert gate_kind_ <= GATE_CERTIFICATE, "exchange: unknown gate"
     _GATE = gate_
     _GATE_KIND = gate_kind_
-    self._counters = 1
+    self._counters = 1 | (1 << 32)
 
 
 # ================================================================ EXTERNAL
@@ -233,10 +255,11 @@ def claim_fees() -> uint256:
 @view
 def next_order_id() -> uint256:
     """
-    @notice The id the next order gets.
+    @notice The id the next order gets (its low 32 bits: the order's number, one more per order).
     @return uint256 The 32-byte id.
     """
-    return self._counters & _M40
+    counters: uint256 = self._counters
+    return self._id((counters >> 32) & _M32, counters & _M32)
 
 
 @external
@@ -246,7 +269,7 @@ def bid_escrow_total() -> uint256:
     @notice Quote base units escrowed by all open bids.
     @return uint256 The 32-byte amount.
     """
-    return (self._counters >> 40) & _M120
+    return (self._counters >> 64) & _M96
 
 
 @external
@@ -263,20 +286,19 @@ def fees_accrued() -> uint256:
 @view
 def open_orders(owner: address) -> DynArray[uint256, 128]:
     """
-    @notice Open order ids of `owner` among the newest 4,096 orders (newest
-            first, at most 128). Older orders: follow `OrderPlaced` events.
+    @notice Open order ids of `owner` held in the first 4,096 order words
+            (words are reused: as many as orders ever open at once), in word
+            order, at most 128. Beyond: follow `OrderPlaced` events.
     @param owner The 20-byte owner.
     @return DynArray The order ids.
     """
     out: DynArray[uint256, 128] = []
-    id: uint256 = self._counters & _M40
-    for _: uint256 in range(MAX_OPEN_SCAN):
-        if id <= 1 or len(out) == 128:
+    for key: uint256 in range(1, MAX_OPEN_SCAN + 1):
+        a: uint256 = self._order_a[key]
+        if a == 0 or len(out) == 128:
             break
-        id -= 1
-        a: uint256 = self._order_a[id]
-        if a != 0 and self._owner(a) == owner:
-            out.append(id)
+        if a & _M160 == convert(owner, uint256):
+            out.append(self._id(key, self._order_b[key] >> 224))
     return out
 
 
@@ -294,7 +316,7 @@ def _check_order(
          same to `_place`); returns the price index and the expiry
          (NO_EXPIRY for 0). Reserves nothing.
     """
-    pausable._require_not_paused()
+    book_params._require_live(p)
     assert flags <= FLAG_IOC | FLAG_POST_ONLY, "exchange: unknown flags"
     assert flags != FLAG_IOC | FLAG_POST_ONLY, "exchange: ioc and post-only"
     self._check_terms(p, price, amount_wh)
@@ -327,11 +349,13 @@ def _check_terms(p: book_params.Params, price: uint256, amount_wh: uint256):
 @view
 def _peek_id() -> uint256:
     """
-    @dev The id the order being placed gets (for the deployable's `OrderPlaced`).
+    @dev The id the order being placed gets (for the deployable's `OrderPlaced`):
+         its number and the key of the first free order word (`_id`).
     """
-    order_id: uint256 = self._counters & _M40
-    assert order_id < _M40, "exchange: order ids exhausted"
-    return order_id
+    counters: uint256 = self._counters
+    seq: uint256 = counters & _M32
+    self._need(seq < _M32, "exchange: order ids exhausted")
+    return self._id((counters >> 32) & _M32, seq)
 
 
 @internal
@@ -355,11 +379,17 @@ def _place(
          ask's escrow to give back), the quote to pull from a bidder (fills,
          taker fees and a resting bid's escrow; `_pull_quote` it last) and
          the settlement list of base-asset moves for the deployable.
+         The order rests in the word its id names: the first free one when
+         it was placed. Makers closed here go on the free list above it.
     """
-    assert book <= MAX_BOOK, "exchange: book out of range"
-    assert tag <= MAX_TAG, "exchange: tag out of range"
+    self._need(book <= MAX_BOOK, "exchange: book out of range")
+    self._need(tag <= MAX_TAG, "exchange: tag out of range")
     limit_idx: uint256 = idx
     taker_tag: uint256 = tag
+    # the free list as `_peek_id` saw it: its head is this order's word (`order_key`)
+    order_key: uint256 = self._key(order_id)
+    free_top: uint256 = order_key
+    first_freed: uint256 = 0
     # ---- matching (inlined: the settlement list is built once, in this frame): takes from the
     # opposite side while it crosses `idx`, visiting at most `max_fills` maker orders; applies every
     # effect on makers and credits quote internally; collects the base-asset settlement list: fills
@@ -386,14 +416,14 @@ def _place(
             break
         budget -= 1
         key: uint256 = (book << 17) | (side << 16) | lvl
-        maker_id: uint256 = price_levels._level[key] & _M64
-        a: uint256 = self._order_a[maker_id]
+        maker_key: uint256 = price_levels._level[key] & _M64
+        a: uint256 = self._order_a[maker_key]
         maker: address = self._owner(a)
         reason: uint8 = 0
         px: uint256 = lvl * book_params.TICK
-        b: uint256 = self._order_b[maker_id]
+        b: uint256 = self._order_b[maker_key]
         maker_left: uint256 = b & _M56
-        if (a >> 184) & _M40 <= block.timestamp:
+        if (a >> 177) & _M40 <= block.timestamp:
             reason = CLOSE_EXPIRED
         elif maker == msg.sender:
             reason = CLOSE_SELF_TRADE
@@ -404,59 +434,64 @@ def _place(
             # left below a raised minimum
             reason = CLOSE_BELOW_MINIMUM
         elif is_buy:
-            reason = self._gate(maker, b >> 216)
+            reason = self._gate(maker, (b >> 184) & MAX_TAG)
+        counted: uint256 = maker_left
+        if reason == 0:
+            w: uint256 = min(remaining, maker_left)
+            q: uint256 = w * px // 1000
+            maker_fee: uint256 = q * p.maker_fee_bps // 10_000
+            taker_fee: uint256 = q * p.taker_fee_bps // 10_000
+            fees += maker_fee + taker_fee
+            # a bid's escrow; for an ask the same bits are its owner-list links and tag, unchanged
+            maker_escrow: uint256 = (b >> 120) & _M96
+            if is_buy:
+                # taker buys from a resting ask: pays q + its fee; the seller earns q - its fee
+                taker_quote += q + taker_fee
+                proceeds.proceeds_of[maker] += q - maker_fee
+            else:
+                # taker sells to a resting bid: the bid's escrow pays q + its fee (covered: see _bid_escrow)
+                maker_escrow -= q + maker_fee
+                escrow_paid += q + maker_fee
+                taker_quote += q - taker_fee
+            remaining -= w
+            maker_left -= w
+            # w < 2**56 and the tag < 2**39 (checked when the order was placed): the
+            # units of an ask maker's tag, or of the taker's own tag for a bid maker
+            fill_tag: uint256 = taker_tag
+            if is_buy:
+                fill_tag = (b >> 184) & MAX_TAG
+            settle.append(convert(maker, uint256) | (w << 160) | (fill_tag << 216))
+            log Trade(
+                maker_order_id=self._id(maker_key, b >> 224),
+                taker_order_id=order_id,
+                maker=maker,
+                taker=msg.sender,
+                price=px,
+                amount_wh=w,
+                quote_amount=q,
+                fee=maker_fee + taker_fee,
+            )
+            # the order word after the fill
+            b = (b & ~(_M56 | (_M96 << 120))) | maker_left | (maker_escrow << 120)
+            if maker_left == 0:
+                # filled: unlinking takes its w off the level total; nothing to refund but a bid's unused escrow
+                reason = CLOSE_FILLED
+            elif maker_left < min_wh:
+                # no order below the minimum rests: the rest is refunded
+                reason = CLOSE_BELOW_MINIMUM
+            else:
+                # partly filled and still resting: the level total shrinks by w
+                price_levels._level[key] -= w << 128
+                self._order_b[maker_key] = b
         if reason != 0:
-            refund: uint256 = self._close_at(maker_id, a, b, reason, maker_left)
+            # closed (met and refused, filled, or left below the minimum): its word goes on the free
+            # list above this order's own
+            refund: uint256 = self._close_at(maker_key, a, b, reason, counted, free_top)
+            if first_freed == 0:
+                first_freed = maker_key
+            free_top = maker_key
             if refund != 0:
                 settle.append(refund)
-            continue
-        w: uint256 = min(remaining, maker_left)
-        q: uint256 = w * px // 1000
-        maker_fee: uint256 = q * p.maker_fee_bps // 10_000
-        taker_fee: uint256 = q * p.taker_fee_bps // 10_000
-        fees += maker_fee + taker_fee
-        maker_escrow: uint256 = b >> 136
-        if is_buy:
-            # taker buys from a resting ask: pays q + its fee; the seller earns q - its fee
-            taker_quote += q + taker_fee
-            proceeds.proceeds_of[maker] += q - maker_fee
-        else:
-            # taker sells to a resting bid: the bid's escrow pays q + its fee (covered: see _bid_escrow)
-            maker_escrow -= q + maker_fee
-            escrow_paid += q + maker_fee
-            taker_quote += q - taker_fee
-        remaining -= w
-        maker_left -= w
-        # w < 2**56 and the tag < 2**39 (checked when the order was placed): the
-        # units of an ask maker's tag, or of the taker's own tag for a bid maker
-        fill_tag: uint256 = taker_tag
-        if is_buy:
-            fill_tag = b >> 216
-        settle.append(convert(maker, uint256) | (w << 160) | (fill_tag << 216))
-        log Trade(
-            maker_order_id=maker_id,
-            taker_order_id=order_id,
-            maker=maker,
-            taker=msg.sender,
-            price=px,
-            amount_wh=w,
-            quote_amount=q,
-            fee=maker_fee + taker_fee,
-        )
-        # the order word after the fill; for an ask maker_escrow is its owner-list links and tag, unchanged
-        b = (b & ~(_M56 | (_M120 << 136))) | maker_left | (maker_escrow << 136)
-        if maker_left == 0:
-            # filled: unlinking takes its w off the level total; nothing to refund but a bid's unused escrow
-            self._close_at(maker_id, a, b, CLOSE_FILLED, w)
-        elif maker_left < min_wh:
-            # no order below the minimum rests: the rest is refunded
-            refund: uint256 = self._close_at(maker_id, a, b, CLOSE_BELOW_MINIMUM, w + maker_left)
-            if refund != 0:
-                settle.append(refund)
-        else:
-            # partly filled and still resting: the level total shrinks by w
-            price_levels._level[key] -= w << 128
-            self._order_b[maker_id] = b
     if not is_buy and taker_quote != 0:
         proceeds.proceeds_of[msg.sender] += taker_quote
 
@@ -474,18 +509,30 @@ def _place(
         else:
             rests = True
     rest_escrow: uint256 = 0
-    if rests and is_buy:
-        rest_escrow = self._bid_escrow(remaining, price)
-        assert rest_escrow <= _M120, "exchange: order too large"
-    # one write for the new id, the escrow total and the fees (closes during matching may have
-    # refunded escrow: read the word again, warm); escrow_paid was taken from the escrow of open bids
-    counters: uint256 = self._counters
-    escrow_total: uint256 = ((counters >> 40) & _M120) - escrow_paid + rest_escrow
-    fees += counters >> 160
-    assert escrow_total <= _M120 and fees <= _M96, "exchange: counters overflow"
-    self._counters = (order_id + 1) | (escrow_total << 40) | (fees << 160)
     if rests:
-        self._insert(order_id, book, tag, msg.sender, is_buy, idx, expiry, remaining, rest_escrow)
+        if is_buy:
+            rest_escrow = self._bid_escrow(remaining, price)
+            self._need(rest_escrow <= _M96, "exchange: order too large")
+        # take this order's word off the free list: the next free key is in its word A (a word
+        # never used is followed by key + 1); makers freed above it now point past it
+        nxt: uint256 = order_key + 1
+        a0: uint256 = self._order_a[order_key]
+        if a0 != 0:
+            nxt = (a0 >> 160) & _M32
+        if first_freed == 0:
+            free_top = nxt
+        else:
+            self._order_a[first_freed] = _FREE | (nxt << 160)
+    # one write for the next number, the free list, the escrow total and the fees (closes during
+    # matching may have refunded escrow: read the word again, warm); escrow_paid was taken from the
+    # escrow of open bids
+    counters: uint256 = self._counters
+    escrow_total: uint256 = ((counters >> 64) & _M96) - escrow_paid + rest_escrow
+    fees += counters >> 160
+    self._need(escrow_total <= _M96 and fees <= _M96, "exchange: counters overflow")
+    self._counters = ((order_id & _M32) + 1) | (free_top << 32) | (escrow_total << 64) | (fees << 160)
+    if rests:
+        self._insert(order_key, order_id & _M32, book, tag, msg.sender, is_buy, idx, expiry, remaining, rest_escrow)
         if is_buy:
             return order_id, 0, spent + rest_escrow, settle
         return order_id, 0, 0, settle
@@ -521,23 +568,16 @@ def _gate(maker: address, tag: uint256) -> uint8:
 
 
 @internal
-def _close(order_id: uint256, reason: uint8) -> uint256:
+def _close_at(key: uint256, a: uint256, b: uint256, reason: uint8, counted: uint256, free_next: uint256) -> uint256:
     """
-    @dev Closes an order as stored (see `_close_at`).
-    """
-    b: uint256 = self._order_b[order_id]
-    return self._close_at(order_id, self._order_a[order_id], b, reason, b & _M56)
-
-
-@internal
-def _close_at(order_id: uint256, a: uint256, b: uint256, reason: uint8, counted: uint256) -> uint256:
-    """
-    @dev Unlinks an order, refunds what is left and deletes it. `a`, `b`
-         are its words as they are now (a fill may have changed `b` in
-         memory only) and `counted` the Wh its level total still holds for
-         it. A bid's quote is credited to `proceeds_of`; an ask's base asset
-         is returned as a settlement word (owner | Wh | tag | SETTLE_REFUND),
-         0 when nothing is left, for the deployable to give back.
+    @dev Unlinks the order in word `key`, refunds what is left and frees the
+         word (word A := _FREE | `free_next` << 160; the caller makes `key`
+         the free list's head). `a`, `b` are its words as they are now (a
+         fill may have changed `b` in memory only) and `counted` the Wh its
+         level total still holds for it. A bid's quote is credited to
+         `proceeds_of`; an ask's base asset is returned as a settlement word
+         (owner | Wh | tag | SETTLE_REFUND), 0 when nothing is left, for the
+         deployable to give back.
     """
     owner: address = self._owner(a)
     is_buy: bool = (a >> 160) & 1 == 1
@@ -545,13 +585,13 @@ def _close_at(order_id: uint256, a: uint256, b: uint256, reason: uint8, counted:
     if is_buy:
         side = BID
     left: uint256 = b & _M56
-    self._unlink(order_id, a >> 224, side, (a >> 168) & 65535, b, counted)
-    self._order_a[order_id] = 0
-    self._order_b[order_id] = 0
+    self._unlink(key, a >> 217, side, (a >> 161) & 65535, b, counted)
+    self._order_a[key] = _FREE | (free_next << 160)
+    order_id: uint256 = self._id(key, b >> 224)
     if is_buy:
-        refunded: uint256 = b >> 136
+        refunded: uint256 = (b >> 120) & _M96
         if refunded != 0:
-            self._counters -= refunded << 40
+            self._counters -= refunded << 64
             proceeds.proceeds_of[owner] += refunded
         log OrderClosed(order_id=order_id, reason=reason, refunded=refunded)
         return 0
@@ -560,31 +600,46 @@ def _close_at(order_id: uint256, a: uint256, b: uint256, reason: uint8, counted:
     log OrderClosed(order_id=order_id, reason=reason, refunded=left)
     if left == 0:
         return 0
-    return convert(owner, uint256) | (left << 160) | ((b >> 216) << 216) | SETTLE_REFUND
+    return convert(owner, uint256) | (left << 160) | (((b >> 184) & MAX_TAG) << 216) | SETTLE_REFUND
 
 
 @internal
-def _cancel(order_id: uint256) -> (address, uint256):
+@view
+def _open(order_id: uint256) -> (uint256, uint256, uint256):
     """
-    @dev `cancel_order`: the caller's own open order; returns the owner
-         and the ask's settlement word (0 for a bid or nothing left).
+    @dev The word key and words A, B of an open order; reverts for an id
+         that names no open order (never placed, closed, or its word reused).
     """
-    a: uint256 = self._order_a[order_id]
-    assert a != 0, "exchange: unknown order"
-    assert self._owner(a) == msg.sender, "exchange: caller is not the order owner"
-    return msg.sender, self._close(order_id, CLOSE_CANCELLED)
+    key: uint256 = self._key(order_id)
+    a: uint256 = self._order_a[key]
+    b: uint256 = self._order_b[key]
+    self._need(a & _M160 != 0 and self._id(key, b >> 224) == order_id, "exchange: unknown order")
+    return key, a, b
 
 
 @internal
-def _cancel_expired(order_id: uint256) -> uint256:
+def _cancel(order_id: uint256, expired: bool) -> (address, uint256):
     """
-    @dev `cancel_expired`: anyone closes an expired order; returns the
-         ask's settlement word (0 for a bid or nothing left).
+    @dev `cancel_order` (`expired` false: the caller's own open order) and
+         `cancel_expired` (true: anyone closes an expired order). Returns
+         the owner and the ask's settlement word (0 for a bid or nothing
+         left); the order's word goes at the head of the free list.
     """
-    a: uint256 = self._order_a[order_id]
-    assert a != 0, "exchange: unknown order"
-    assert (a >> 184) & _M40 <= block.timestamp, "exchange: order not expired"
-    return self._close(order_id, CLOSE_EXPIRED)
+    key: uint256 = 0
+    a: uint256 = 0
+    b: uint256 = 0
+    key, a, b = self._open(order_id)
+    owner: address = self._owner(a)
+    reason: uint8 = CLOSE_CANCELLED
+    if expired:
+        self._need((a >> 177) & _M40 <= block.timestamp, "exchange: order not expired")
+        reason = CLOSE_EXPIRED
+    else:
+        self._need(owner == msg.sender, "exchange: caller is not the order owner")
+    refund: uint256 = self._close_at(key, a, b, reason, b & _M56, (self._counters >> 32) & _M32)
+    # read again: closing a bid took its escrow off the total
+    self._counters = (self._counters & ~(_M32 << 32)) | (key << 32)
+    return owner, refund
 
 
 @internal
@@ -603,57 +658,59 @@ def _amend(order_id: uint256, price: uint256, amount_wh: uint256, p: book_params
          Wh it gets back, and the quote to pull from a bidder (`_pull` it
          last). Logs `OrderAmended` with the new terms.
     """
-    pausable._require_not_paused()
-    a: uint256 = self._order_a[order_id]
-    assert a != 0, "exchange: unknown order"
+    book_params._require_live(p)
+    key: uint256 = 0
+    a: uint256 = 0
+    b: uint256 = 0
+    key, a, b = self._open(order_id)
     assert self._owner(a) == msg.sender, "exchange: caller is not the order owner"
-    assert (a >> 184) & _M40 > block.timestamp, "exchange: order expired"
+    assert (a >> 177) & _M40 > block.timestamp, "exchange: order expired"
     self._check_terms(p, price, amount_wh)
     is_buy: bool = (a >> 160) & 1 == 1
     side: uint256 = ASK
     if is_buy:
         side = BID
-    book: uint256 = a >> 224
-    old_idx: uint256 = (a >> 168) & 65535
+    book: uint256 = a >> 217
+    old_idx: uint256 = (a >> 161) & 65535
     idx: uint256 = price // book_params.TICK
-    b: uint256 = self._order_b[order_id]
     left: uint256 = b & _M56
     assert idx != old_idx or amount_wh != left, "exchange: nothing to amend"
-    key: uint256 = (book << 17) | (side << 16) | old_idx
-    level: uint256 = price_levels._level[key]
-    if idx == old_idx and (amount_wh < left or (level >> 64) & _M64 == order_id):
+    level_key: uint256 = (book << 17) | (side << 16) | old_idx
+    level: uint256 = price_levels._level[level_key]
+    if idx == old_idx and (amount_wh < left or (level >> 64) & _M64 == key):
         # a decrease keeps its place, an increase of the level's last order is at the tail already:
         # only the level total changes (it holds `left` for this order)
-        price_levels._level[key] = level - (left << 128) + (amount_wh << 128)
+        price_levels._level[level_key] = level - (left << 128) + (amount_wh << 128)
     else:
         if idx != old_idx:
             assert not self._crosses(book, is_buy, idx), "exchange: amend would cross"
-            self._order_a[order_id] = (a & ~(65535 << 168)) | (idx << 168)
+            self._order_a[key] = (a & ~(65535 << 161)) | (idx << 161)
         # to the tail of its level: off the old one (which may be the same), onto the new one
-        self._unlink(order_id, book, side, old_idx, b, left)
-        prev: uint256 = self._link(order_id, book, side, idx, amount_wh)
-        b = (b & ~((_M40 << 56) | (_M40 << 96))) | (prev << 56)
+        self._unlink(key, book, side, old_idx, b, left)
+        prev: uint256 = self._link(key, book, side, idx, amount_wh)
+        b = (b & ~((_M32 << 56) | (_M32 << 88))) | (prev << 56)
     b = (b & ~_M56) | amount_wh
     quote_in: uint256 = 0
     if is_buy:
-        old_escrow: uint256 = b >> 136
+        old_escrow: uint256 = (b >> 120) & _M96
         new_escrow: uint256 = self._bid_escrow(amount_wh, price)
         counters: uint256 = self._counters
         if new_escrow > old_escrow:
             quote_in = new_escrow - old_escrow
-            assert ((counters >> 40) & _M120) + quote_in <= _M120, "exchange: order too large"
-            self._counters = counters + (quote_in << 40)
+            # the total holds old_escrow: this also keeps new_escrow below 2**96
+            assert ((counters >> 64) & _M96) + quote_in <= _M96, "exchange: order too large"
+            self._counters = counters + (quote_in << 64)
         else:
-            self._counters = counters - ((old_escrow - new_escrow) << 40)
+            self._counters = counters - ((old_escrow - new_escrow) << 64)
             proceeds.proceeds_of[msg.sender] += old_escrow - new_escrow
-        b = (b & ((1 << 136) - 1)) | (new_escrow << 136)
-    self._order_b[order_id] = b
+        b = (b & ~(_M96 << 120)) | (new_escrow << 120)
+    self._order_b[key] = b
     log OrderAmended(order_id=order_id, price=price, amount_wh=amount_wh)
     if is_buy:
         return True, 0, 0, 0, quote_in
     if amount_wh > left:
-        return False, b >> 216, amount_wh - left, 0, 0
-    return False, b >> 216, 0, left - amount_wh, 0
+        return False, (b >> 184) & MAX_TAG, amount_wh - left, 0, 0
+    return False, (b >> 184) & MAX_TAG, 0, left - amount_wh, 0
 
 
 @internal
@@ -661,71 +718,79 @@ def _close_asks_of(account: address) -> uint256:
     """
     @dev Closes every open ask of `account` (reason 7) without returning
          the escrow (the caller, WATT, takes it itself); returns the Wh left.
+         Their words go on the free list.
     """
-    order_id: uint256 = self._asks_of[account] & _M40
+    key: uint256 = self._asks_of[account] & _M40
+    if key == 0:
+        return 0
+    free_top: uint256 = (self._counters >> 32) & _M32
     total: uint256 = 0
     for _: uint256 in range(MAX_ASKS_PER_OWNER):
-        if order_id == 0:
+        if key == 0:
             break
-        a: uint256 = self._order_a[order_id]
-        b: uint256 = self._order_b[order_id]
+        a: uint256 = self._order_a[key]
+        b: uint256 = self._order_b[key]
         left: uint256 = b & _M56
-        self._unlink(order_id, a >> 224, ASK, (a >> 168) & 65535, b, left)
-        self._order_a[order_id] = 0
-        self._order_b[order_id] = 0
-        log OrderClosed(order_id=order_id, reason=CLOSE_ARREARS, refunded=left)
+        self._unlink(key, a >> 217, ASK, (a >> 161) & 65535, b, left)
+        self._order_a[key] = _FREE | (free_top << 160)
+        free_top = key
+        log OrderClosed(order_id=self._id(key, b >> 224), reason=CLOSE_ARREARS, refunded=left)
         # each ask < 2**56 Wh, at most 64 of them
         total = unsafe_add(total, left)
-        order_id = (b >> 176) & _M40
+        key = (b >> 152) & _M32
     self._asks_of[account] = 0
+    self._counters = (self._counters & ~(_M32 << 32)) | (free_top << 32)
     return total
 
 
 @internal
 def _insert(
-    order_id: uint256, book: uint256, tag: uint256, owner: address, is_buy: bool, idx: uint256, expiry: uint256, amount: uint256, escrow: uint256
+    key: uint256, seq: uint256, book: uint256, tag: uint256, owner: address, is_buy: bool, idx: uint256, expiry: uint256, amount: uint256, escrow: uint256
 ):
+    """
+    @dev Writes a resting order's two words at `key` (a reused word: 5,000 gas each) and links it.
+    """
     side: uint256 = ASK
     buy_bit: uint256 = 0
     if is_buy:
         side = BID
         buy_bit = 1
-    prev: uint256 = self._link(order_id, book, side, idx, amount)
-    links: uint256 = escrow
+    prev: uint256 = self._link(key, book, side, idx, amount)
+    payload: uint256 = escrow
     if not is_buy:
-        links = tag << 80
+        payload = tag << 64
     if not is_buy and _GATE_KIND == GATE_SELLER_ARREARS:
         # push on the owner's ask list (kept where WATT's `release_unpaid` needs
         # `_close_asks_of`): the new ask becomes its head
         own: uint256 = self._asks_of[owner]
         count: uint256 = own >> 40
-        assert count < MAX_ASKS_PER_OWNER, "exchange: too many open asks"
+        self._need(count < MAX_ASKS_PER_OWNER, "exchange: too many open asks")
         old_head: uint256 = own & _M40
         if old_head != 0:
-            self._order_b[old_head] = self._order_b[old_head] | (order_id << 136)
-        self._asks_of[owner] = order_id | ((count + 1) << 40)
-        links = old_head << 40
-    self._order_a[order_id] = convert(owner, uint256) | (buy_bit << 160) | (idx << 168) | (expiry << 184) | (book << 224)
-    self._order_b[order_id] = amount | (prev << 56) | (links << 136)
+            self._order_b[old_head] = self._order_b[old_head] | (key << 120)
+        self._asks_of[owner] = key | ((count + 1) << 40)
+        payload |= old_head << 32
+    self._order_a[key] = convert(owner, uint256) | (buy_bit << 160) | (idx << 161) | (expiry << 177) | (book << 217)
+    self._order_b[key] = amount | (prev << 56) | (payload << 120) | (seq << 224)
 
 
 @internal
-def _link(order_id: uint256, book: uint256, side: uint256, idx: uint256, amount: uint256) -> uint256:
+def _link(key: uint256, book: uint256, side: uint256, idx: uint256, amount: uint256) -> uint256:
     """
-    @dev Appends an order of `amount` Wh at the tail of its level (the
-         level's total grows by it); returns the order's `prev` link (the
+    @dev Appends the order in word `key`, of `amount` Wh, at the tail of its
+         level (the level's total grows by it); returns its `prev` link (the
          old tail, 0 for a new level). The caller writes the order's word.
     """
-    key: uint256 = (book << 17) | (side << 16) | idx
-    level: uint256 = price_levels._level[key]
+    level_key: uint256 = (book << 17) | (side << 16) | idx
+    level: uint256 = price_levels._level[level_key]
     if level == 0:
-        price_levels._level[key] = order_id | (order_id << 64) | (amount << 128)
+        price_levels._level[level_key] = key | (key << 64) | (amount << 128)
         price_levels._set_bit(book, side, idx)
         return 0
     prev: uint256 = (level >> 64) & _M64
     # the old tail points forward to the new order (a tail's `next` is 0)
-    self._order_b[prev] = self._order_b[prev] | (order_id << 96)
-    price_levels._level[key] = (level & _M64) | (order_id << 64) | (((level >> 128) + amount) << 128)
+    self._order_b[prev] = self._order_b[prev] | (key << 88)
+    price_levels._level[level_key] = (level & _M64) | (key << 64) | (((level >> 128) + amount) << 128)
     return prev
 
 
@@ -734,12 +799,12 @@ def _unlink_ask(owner: address, b: uint256):
     """
     @dev Removes an ask (its order word `b`) from its owner's ask list.
     """
-    oprev: uint256 = (b >> 136) & _M40
-    onext: uint256 = (b >> 176) & _M40
+    oprev: uint256 = (b >> 120) & _M32
+    onext: uint256 = (b >> 152) & _M32
     if oprev != 0:
-        self._order_b[oprev] = (self._order_b[oprev] & ~(_M40 << 176)) | (onext << 176)
+        self._order_b[oprev] = (self._order_b[oprev] & ~(_M32 << 152)) | (onext << 152)
     if onext != 0:
-        self._order_b[onext] = (self._order_b[onext] & ~(_M40 << 136)) | (oprev << 136)
+        self._order_b[onext] = (self._order_b[onext] & ~(_M32 << 120)) | (oprev << 120)
     own: uint256 = self._asks_of[owner]
     head: uint256 = own & _M40
     if oprev == 0:
@@ -753,35 +818,35 @@ def _unlink_ask(owner: address, b: uint256):
 
 
 @internal
-def _unlink(order_id: uint256, book: uint256, side: uint256, idx: uint256, b: uint256, counted: uint256):
+def _unlink(key: uint256, book: uint256, side: uint256, idx: uint256, b: uint256, counted: uint256):
     """
-    @dev Takes an order off its level. The `prev` link of a level's head is
-         never read (it may name an order that is gone): removing the head,
-         which is what every fill does, writes only the level word and not
-         the next order's word.
+    @dev Takes the order in word `key` off its level. The `prev` link of a
+         level's head is never read (it may name a word that is free or
+         reused): removing the head, which is what every fill does, writes
+         only the level word and not the next order's word.
     """
-    key: uint256 = (book << 17) | (side << 16) | idx
-    level: uint256 = price_levels._level[key]
-    prev: uint256 = (b >> 56) & _M40
-    nxt: uint256 = (b >> 96) & _M40
+    level_key: uint256 = (book << 17) | (side << 16) | idx
+    level: uint256 = price_levels._level[level_key]
+    prev: uint256 = (b >> 56) & _M32
+    nxt: uint256 = (b >> 88) & _M32
     head: uint256 = level & _M64
     tail: uint256 = (level >> 64) & _M64
-    if head == order_id:
+    if head == key:
         # the next order becomes the head: its stale `prev` is never read
         head = nxt
         if nxt == 0:
             tail = 0
     else:
-        self._order_b[prev] = (self._order_b[prev] & ~(_M40 << 96)) | (nxt << 96)
+        self._order_b[prev] = (self._order_b[prev] & ~(_M32 << 88)) | (nxt << 88)
         if nxt != 0:
-            self._order_b[nxt] = (self._order_b[nxt] & ~(_M40 << 56)) | (prev << 56)
+            self._order_b[nxt] = (self._order_b[nxt] & ~(_M32 << 56)) | (prev << 56)
         else:
             tail = prev
     if head == 0:
-        price_levels._level[key] = 0
+        price_levels._level[level_key] = 0
         price_levels._clear_bit(book, side, idx)
     else:
-        price_levels._level[key] = head | (tail << 64) | (((level >> 128) - counted) << 128)
+        price_levels._level[level_key] = head | (tail << 64) | (((level >> 128) - counted) << 128)
 
 
 @internal
@@ -807,6 +872,43 @@ def _owner(a: uint256) -> address:
     return convert(convert(a & _M160, uint160), address)
 
 
+@internal
+@pure
+def _need(ok: bool, reason: String[48]):
+    """
+    @dev `assert ok, reason` for about 50 gas more but a third of the code:
+         the checks a valid call passes once (not the order checks of
+         `_check_order`) share this one revert, so CertificateExchange fits
+         EIP-170 on paris.
+    """
+    if not ok:
+        raise reason
+
+
+@internal
+@pure
+def _id(key: uint256, seq: uint256) -> uint256:
+    """
+    @dev An order's id from its word's key and its number: the number alone
+         when they are equal (every order until words are reused), else
+         number | key << 32. Unique: the number is.
+    """
+    if key == seq:
+        return seq
+    return seq | (key << 32)
+
+
+@internal
+@pure
+def _key(order_id: uint256) -> uint256:
+    """
+    @dev The word key an id names (see `_id`).
+    """
+    if order_id >> 32 == 0:
+        return order_id
+    return order_id >> 32
+
+
 # ================================================================ VIEWS (internal)
 
 
@@ -818,17 +920,18 @@ def _order_fields(order_id: uint256) -> (address, bool, uint256, uint256, uint64
          remaining Wh, expiry, quote escrow (bids), book and tag (asks);
          all zero once closed.
     """
-    a: uint256 = self._order_a[order_id]
-    if a == 0:
+    key: uint256 = self._key(order_id)
+    a: uint256 = self._order_a[key]
+    b: uint256 = self._order_b[key]
+    if a & _M160 == 0 or self._id(key, b >> 224) != order_id:
         return empty(address), False, 0, 0, 0, 0, 0, 0
-    b: uint256 = self._order_b[order_id]
     is_buy: bool = (a >> 160) & 1 == 1
-    escrow: uint256 = b >> 136
+    escrow: uint256 = (b >> 120) & _M96
     tag: uint256 = 0
     if not is_buy:
         escrow = 0
-        tag = b >> 216
-    return self._owner(a), is_buy, ((a >> 168) & 65535) * book_params.TICK, b & _M56, convert((a >> 184) & _M40, uint64), escrow, a >> 224, tag
+        tag = (b >> 184) & MAX_TAG
+    return self._owner(a), is_buy, ((a >> 161) & 65535) * book_params.TICK, b & _M56, convert((a >> 177) & _M40, uint64), escrow, a >> 217, tag
 
 
 @internal

@@ -15,7 +15,8 @@ def own_open_order(book, order_id: str | int, me: str):
     order_id = int(order_id)
     view = book.order(order_id)
     if str(view.owner) == ZERO_ADDRESS or not view.open:
-        if order_id < book.next_order_id():
+        # an id's low 32 bits are the order's number, one more per order (its word's key sits above)
+        if order_id & 0xFFFFFFFF < book.next_order_id() & 0xFFFFFFFF:
             raise Refused(f"order {order_id} is already closed (filled, cancelled or expired)")
         raise Refused(f"no order {order_id}")
     if str(view.owner) != me:

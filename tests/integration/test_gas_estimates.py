@@ -146,7 +146,7 @@ def test_take_ioc__seller_runs_dry_in_the_hour__estimate_x1_25_still_holds(syste
 def test_cancel__estimate_x1_25__mined_an_hour_later(system, members, web3):
     seller = members.new(wh=5_000)
     tx = system.exchange.place_order(False, 200_000, 2_000, 0, 0, sender=seller)
-    oid = tx.return_value or system.exchange.next_order_id() - 1
+    (oid,) = [e.order_id for e in tx.decode_logs(system.exchange.OrderPlaced)]  # ids reuse closed orders' words
     send_later(web3, system.exchange, "cancel_order", (oid,), seller, system)
 
 

@@ -12,7 +12,13 @@ remainder below the minimum is not rested (8).
 
 What the engine does to the base asset (WATT, certificate units) is left to the market: `place`
 returns the fills (seller, buyer, Wh, tag) and `refunds` collects (owner, Wh, tag) for every ask
-closed with units left, in the order the contract settles them."""
+closed with units left, in the order the contract settles them.
+
+Order ids as on chain: every order gets the next number (`seq`, from 1); a resting order occupies an
+order word (key), reused once its order closes (a stack of free keys over the never-used ones from
+`fresh`); its id is the number alone when it equals the key, else number | key << 32. An order takes
+the word on top when it is placed; makers it closes go on top of that word, which it leaves if it
+rests."""
 
 from __future__ import annotations
 
@@ -41,6 +47,12 @@ class Order:
     escrow: int = 0
     book: int = 0
     tag: int = 0  # what an ask escrows: 0 for WATT, the certificate id for certificates
+    key: int = 0  # its order word
+
+
+def order_id(key: int, seq: int) -> int:
+    """The id of order number `seq` in word `key` (order_book._id)."""
+    return seq if key == seq else seq | key << 32
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,9 @@ class Book:
     max_fills: int
     maker_bps: int
     taker_bps: int
-    next_id: int = 1
+    next_seq: int = 1
+    fresh: int = 1  # the first never-used order word
+    free: list = field(default_factory=list)  # reused words, the top last
     orders: dict[int, Order] = field(default_factory=dict)
     # (book, is_buy) -> price -> FIFO of order ids
     levels: dict[tuple[int, bool], dict[int, deque]] = field(default_factory=dict)
@@ -99,6 +113,13 @@ class Book:
 
     def escrow_total(self) -> int:
         return sum(o.escrow for o in self.orders.values() if o.is_buy)
+
+    def head_key(self) -> int:
+        return self.free[-1] if self.free else self.fresh
+
+    @property
+    def next_id(self) -> int:
+        return order_id(self.head_key(), self.next_seq)
 
     def trades(self):
         return [e for e in self.log if e[0] == "Trade"]
@@ -135,6 +156,7 @@ class Book:
 
     def _close(self, oid, reason):
         o = self.orders.pop(oid)
+        self.free.append(o.key)
         q = self.side(o.book, o.is_buy)[o.price]
         q.remove(oid)
         if not q:
@@ -155,8 +177,9 @@ class Book:
         """All effects of a checked order. `gate(ask) -> reason or 0` is asked, for a buyer only,
         whether a resting ask may still sell (after the expiry, self-trade, band and minimum rules)."""
         expiry = expires or NO_EXPIRY
-        tid = self.next_id
-        self.next_id += 1
+        key = self.head_key()
+        tid = order_id(key, self.next_seq)
+        self.next_seq += 1
         remaining, pulled, fills = wh, 0, []
         budget = self.max_fills
         while remaining and budget and self.best(not is_buy, book) is not None:
@@ -204,7 +227,11 @@ class Book:
         if remaining and not (flags & IOC) and not crosses and remaining >= self.min_wh:
             escrow = bid_escrow(remaining, price) if is_buy else 0
             pulled += escrow
-            self.orders[tid] = Order(tid, owner, is_buy, price, remaining, expiry, escrow, book, tag if not is_buy else 0)
+            self.orders[tid] = Order(tid, owner, is_buy, price, remaining, expiry, escrow, book, tag if not is_buy else 0, key)
+            if key == self.fresh and key not in self.free:
+                self.fresh += 1
+            else:
+                self.free.remove(key)
             self.side(book, is_buy).setdefault(price, deque()).append(tid)
             return Placement(tid, pulled, fills, 0)
         if remaining == 0:
@@ -267,7 +294,8 @@ class Book:
         (reason 7), newest first (the owner's ask list is walked from its head); the Wh they had
         left go to WATT itself, not to `refunds`. Returns that total."""
         total = 0
-        for oid in sorted((i for i, o in self.orders.items() if o.owner == owner and not o.is_buy), reverse=True):
+        mine = (i for i, o in self.orders.items() if o.owner == owner and not o.is_buy)
+        for oid in sorted(mine, key=lambda i: i & (2**32 - 1), reverse=True):
             o = self.orders[oid]
             total += o.remaining
             self._close(oid, ARREARS)

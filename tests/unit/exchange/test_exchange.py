@@ -271,4 +271,5 @@ def test_views__depth_and_open_orders(exchange, trader, buyer):
     assert [tuple(l) for l in exchange.depth(False, 5)] == [(150_000, 2_000), (160_000, 1_000), (170_000, 1_000)]
     assert [tuple(l) for l in exchange.depth(True, 1)] == [(130_000, 700)]
     assert [tuple(l) for l in exchange.depth(True, 5)] == [(130_000, 700), (120_000, 500)]
-    assert list(exchange.open_orders(s)) == [4, 3, 2, 1] and list(exchange.open_orders(buyer)) == [6, 5]
+    # in word order (words are reused: the order of the words, not of the orders)
+    assert list(exchange.open_orders(s)) == [1, 2, 3, 4] and list(exchange.open_orders(buyer)) == [5, 6]
