@@ -32,8 +32,13 @@
         time (`issue(meter, profile, until)`, e.g. one month per call):
         the registry hands over the part's Wh and keeps the rest
         certifiable.
-        Non-standard functions: `issue`, `claim`, `claim_batch`,
-        `claim_slots`, `revoke`, `set_base_uri`; views `certificate`,
+        Discharge certificates (issue 26): the StorageLedger mints, through
+        `issue_storage`, the green share of a member's draws from the shared
+        battery as a certificate of method 6 ("storage") for one day, with
+        its per-slot profile: a class of its own on the certificate market,
+        claimed like any other (plain or time-matched).
+        Non-standard functions: `issue`, `issue_storage`, `claim`, `claim_batch`,
+        `claim_slots`, `revoke`, `set_base_uri`, `set_storage_ledger`; views `certificate`,
         `claimed_balance_of`, `claimed_of`, `issued_wh_of`, `next_id`,
         `trade_info`, `slots_of`, `vintage`, `month_of`,
         `profile_commitment`, `total_supply`, `exists`, `CLAIM_WINDOW`,
@@ -132,6 +137,10 @@ _LOW32_OF_64: constant(uint256) = 26_959_946_660_873_538_060_741_835_960_174_461
 _LOW64_OF_128: constant(uint256) = 6_277_101_735_386_680_763_495_507_056_286_727_952_657_427_581_105_975_853_055  # the low 64 bits of both 128-bit halves
 # a profile covers at most 400 words: 3,200 slots, 66 days of 30-minute slots (33 of 15-minute ones)
 MAX_PROFILE_WORDS: public(constant(uint256)) = 400
+# a discharge certificate covers at most a week: 7 days of 12 profile words (96 slots of 15 minutes)
+_MAX_STORAGE_WORDS: constant(uint256) = 84
+# the method of a discharge certificate (green energy drawn from the battery; 1..5 are generation)
+METHOD_STORAGE: public(constant(uint8)) = 6
 # a profile spans at most 4 calendar months
 _MAX_MONTHS: constant(uint256) = 4
 # the low 56 bits of the commitment word count the Wh claimed; the top 200 bits commit to the unclaimed profile
@@ -157,6 +166,9 @@ CLAIM_WINDOW: public(immutable(uint256))
 
 # @dev Metadata URI template; clients replace `{id}` with the id as 64 hex digits (ERC-1155).
 base_uri: public(String[128])
+
+# @dev The StorageLedger, the only issuer of discharge certificates (set once).
+storage_ledger: public(address)
 
 # @dev The id the next issuance gets (ids start at 1).
 next_id: public(uint256)
@@ -228,6 +240,10 @@ event Revoked:
 
 event UpdateBaseUri:
     base_uri: String[128]
+
+
+event UpdateStorageLedger:
+    storage_ledger: indexed(address)
 
 
 @deploy
@@ -389,6 +405,50 @@ def issue(
             empty(address), owner, first_id + k, amounts[k], b""
         ), "erc1155: transfer to non-IERC1155Receiver implementer"
     return first_id
+
+
+@external
+@nonreentrant
+def issue_storage(
+    meter: address, owner: address, period_start: uint64, period_end: uint64, profile: DynArray[uint256, _MAX_STORAGE_WORDS]
+) -> uint256:
+    """
+    @notice Mints a discharge certificate (method 6) to `owner` for the green
+            Wh `meter` drew from the battery over (period_start, period_end]
+            (storage ledger only; the ledger computed the profile).
+    @dev The StorageLedger (a system contract, wired once) always passes
+         whole UTC days, (first day * 86,400, (last day + 1) * 86,400], at
+         most 7, inside one month, and their words, which start at the first
+         day's first slot (a multiple of 8), with a non-zero sum: this
+         contract trusts that layout as it trusts the registry's Wh, and
+         keeps only the lane guard (EIP-170: the Paris build stays under
+         24,576 bytes).
+    @param meter The 20-byte meter that drew the energy.
+    @param owner The 20-byte meter owner, who receives the units.
+    @param period_start The 8-byte start (s) of the period (exclusive): a midnight.
+    @param period_end The 8-byte end (s): a later midnight of the same month.
+    @param profile The green Wh per slot of those days, packed as `issue`'s profile (6 or 12 words a day).
+    @return uint256 The 32-byte new id.
+    """
+    assert msg.sender == self.storage_ledger, "certificate: caller is not the storage ledger"
+    start: uint256 = convert(period_start, uint256)
+    end: uint256 = convert(period_end, uint256)
+    id: uint256 = self.next_id
+    lanes: uint256 = 0
+    link: bytes32 = convert(id, bytes32)
+    for w: uint256 in profile:
+        assert w & _GUARD == 0, "certificate: slot amount too large"
+        lanes += (w & _LOW32_OF_64) + ((w >> 32) & _LOW32_OF_64)
+        link = keccak256(concat(link, convert(w, bytes32)))
+    wh: uint256 = self._fold(lanes)
+    self.next_id = id + 1
+    self._record(id, self._meter_index(meter, owner), meter, owner, METHOD_STORAGE, start, end, wh, convert(link, uint256) >> _CLAIMED_BITS)
+    log CertificateProfile(id=id, first_slot=start // slots.SLOT_S, slot_wh=profile)
+    # mints last: the receiver hook of a contract owner runs after all effects
+    assert erc1155._check_on_erc1155_received(
+        empty(address), owner, id, wh, b""
+    ), "erc1155: transfer to non-IERC1155Receiver implementer"
+    return id
 
 
 # ================================================================ TRANSFERS
@@ -559,6 +619,20 @@ def revoke(id: uint256, reason: String[128]):
     assert (word >> _SHIFT_REVOKED) & 255 == 0, "certificate: already revoked"
     self._cert_a[id] = word | (1 << _SHIFT_REVOKED)
     log Revoked(id=id, reason=reason)
+
+
+@external
+def set_storage_ledger(storage_ledger_: address):
+    """
+    @notice Wires the StorageLedger, the only issuer of discharge
+            certificates (operator only; once, at deploy).
+    @param storage_ledger_ The 20-byte StorageLedger address.
+    """
+    ownable._check_owner()
+    assert self.storage_ledger == empty(address), "certificate: storage ledger already set"
+    assert storage_ledger_ != empty(address), "certificate: zero storage ledger"
+    self.storage_ledger = storage_ledger_
+    log UpdateStorageLedger(storage_ledger=storage_ledger_)
 
 
 @external

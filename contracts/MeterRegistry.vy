@@ -21,10 +21,12 @@
         `set_meter_active`, `rotate_meter_key`, `recommission_meter` (same key,
         new baseline, accepted again), `submit_readings`,
         `take_certifiable` and `take_certifiable_part` (certificate contract
-        only), `set_certificate`,
+        only), `take_stored` (storage ledger only), `set_certificate`,
+        `set_storage_ledger`,
         `announce_max_clock_skew`, `apply_max_clock_skew`, `pause`,
-        `unpause`, views `meters`, `meter_name`, `last_reading`,
-        `certifiable`, `reading_digest`, `pending_change`.
+        `unpause`, views `meters`, `meter_name`, `meter_owner`,
+        `last_reading`, `certifiable`, `owed_wh`, `reading_digest`,
+        `pending_change`.
 @custom:security The operator is a role, not a god: a meter credits or
         debits nobody until its owner has accepted it (and again after every
         key rotation), its rated power is capped by the deploy-time
@@ -46,6 +48,16 @@
         last accepted reading (night intervals with no generation included);
         certifiable Wh are derived from the generated register, so relaying
         a reading stores nothing for them.
+        Storage (issue 26): the StorageLedger takes the Wh a renewable meter
+        stored in the battery (`take_stored`): they leave its certifiable
+        Wh, which then exclude them. Wh taken beyond what is certifiable
+        at the time (the generator issued first, or its reading is not yet
+        credited) are owed: they come off its next credited generation
+        before anything is certifiable again (certifiable = max(0,
+        generated since the boundary + carry - owed)). So over a meter's
+        life issued + certifiable + stored = credited + owed, and owed is
+        paid before any later issuance: no Wh is certified both as
+        generation and as discharge.
 """
 
 from .interfaces import IWattLedger
@@ -177,6 +189,7 @@ _SHIFT_IMP: constant(uint256) = 208
 # Packed certification boundary (see `_cert_base`)
 _SHIFT_BASE_TS: constant(uint256) = 48
 _SHIFT_CARRY: constant(uint256) = 104
+_SHIFT_OWED: constant(uint256) = 168
 _BASE_SET: constant(uint256) = 2**255
 
 # ---------------------------------------------------------------- IMMUTABLES
@@ -203,6 +216,9 @@ max_clock_skew: public(uint64)
 # @dev The EnvironmentalCertificate contract, the only taker of certifiable Wh.
 certificate: public(address)
 
+# @dev The StorageLedger, the only taker of stored Wh (issue 26).
+storage_ledger: public(address)
+
 # @dev Meter address => packed (owner, method, active, accepted, rated power).
 _info: HashMap[address, uint256]
 
@@ -217,7 +233,8 @@ _last: HashMap[address, uint256]
 #      bits 0..47 the generated register at the boundary (its commissioning or its
 #      last issuance), bits 48..103 the boundary's timestamp (the next period's start),
 #      bits 104..167 Wh carried over a key rotation (new hardware restarts its
-#      counters), bit 255 set once a boundary exists. Certifiable generation is
+#      counters), bits 168..231 Wh owed to storage (taken by the StorageLedger
+#      beyond what was certifiable), bit 255 set once a boundary exists. Certifiable generation is
 #      derived from it and `_last` (generated now - at the boundary + carry), so a
 #      reading writes nothing here: only registrations, issuances and rotations do.
 _cert_base: HashMap[address, uint256]
@@ -316,6 +333,16 @@ event UpdateMaxClockSkew:
 
 event UpdateCertificate:
     certificate: indexed(address)
+
+
+event StoredTaken:
+    meter: indexed(address)
+    wh: uint256
+    owed_wh: uint256
+
+
+event UpdateStorageLedger:
+    storage_ledger: indexed(address)
 
 
 @deploy
@@ -487,8 +514,13 @@ def rotate_meter_key(old: address, new: address, commissioning: Registers):
         assert wh <= _MASK64, "registry: certifiable overflow"
         # the pending Wh ride along; the period still starts at the old boundary;
         # the new hardware's generation counts from its commissioning value
+        # Wh still owed to storage stay owed by the new key
         self._cert_base[new] = (
-            _BASE_SET | commissioning.generatedWh | (base & (_MASK56 << _SHIFT_BASE_TS)) | (wh << _SHIFT_CARRY)
+            _BASE_SET
+            | commissioning.generatedWh
+            | (base & (_MASK56 << _SHIFT_BASE_TS))
+            | (wh << _SHIFT_CARRY)
+            | (self._owed_left(old) << _SHIFT_OWED)
         )
     self._info[old] = 0
     # the name stays on the retired key: certificates issued under it still show it
@@ -545,8 +577,13 @@ def recommission_meter(meter: address, commissioning: Registers):
         assert wh <= _MASK64, "registry: certifiable overflow"
         # the pending Wh ride along; the period still starts at the old boundary;
         # generation counts from the new commissioning value
+        # Wh still owed to storage stay owed
         self._cert_base[meter] = (
-            _BASE_SET | commissioning.generatedWh | (base & (_MASK56 << _SHIFT_BASE_TS)) | (wh << _SHIFT_CARRY)
+            _BASE_SET
+            | commissioning.generatedWh
+            | (base & (_MASK56 << _SHIFT_BASE_TS))
+            | (wh << _SHIFT_CARRY)
+            | (self._owed_left(meter) << _SHIFT_OWED)
         )
     # not_before <= MAX_TIMESTAMP + max_clock_skew < 2**56
     self._last[meter] = (commissioned & ~_MASK56) | not_before
@@ -603,6 +640,20 @@ def set_certificate(certificate_: address):
     assert certificate_ != empty(address), "registry: zero certificate"
     self.certificate = certificate_
     log UpdateCertificate(certificate=certificate_)
+
+
+@external
+def set_storage_ledger(storage_ledger_: address):
+    """
+    @notice Wires the StorageLedger, the only taker of stored Wh. Callable
+            once, at deploy, so stored generation has one ledger.
+    @param storage_ledger_ The 20-byte StorageLedger address.
+    """
+    ownable._check_owner()
+    assert self.storage_ledger == empty(address), "registry: storage ledger already set"
+    assert storage_ledger_ != empty(address), "registry: zero storage ledger"
+    self.storage_ledger = storage_ledger_
+    log UpdateStorageLedger(storage_ledger=storage_ledger_)
 
 
 @external
@@ -717,6 +768,34 @@ def take_certifiable_part(meter: address, wh: uint256, until: uint64) -> (uint25
     return wh, convert(start, uint64), until, self._info_owner(info), self._info_method(info)
 
 
+@external
+def take_stored(meter: address, wh: uint256) -> uint256:
+    """
+    @notice Takes `wh` Wh of a renewable meter's generation that went into
+            the battery (storage ledger only): they leave its certifiable
+            Wh now, and what exceeds them (`owed_wh` of the event: issued
+            before the take, or not yet credited) comes off its next
+            credited generation first, before anything is certifiable.
+    @param meter The 20-byte meter address (a renewable meter's).
+    @param wh The 32-byte Wh stored.
+    @return uint256 The 32-byte Wh of this take not covered by certifiable generation now.
+    """
+    assert msg.sender == self.storage_ledger, "registry: caller is not the storage ledger"
+    base: uint256 = self._cert_base[meter]
+    # only renewable meters have a certification boundary: a method-0 export never charges green
+    assert base != 0, "registry: not a renewable meter"
+    pending: uint256 = 0
+    _start: uint256 = 0
+    _end: uint256 = 0
+    pending, _start, _end = self._pending(meter)
+    owed: uint256 = ((base >> _SHIFT_OWED) & _MASK64) + wh
+    assert owed <= _MASK64, "registry: owed overflow"
+    self._cert_base[meter] = (base & ~(_MASK64 << _SHIFT_OWED)) | (owed << _SHIFT_OWED)
+    owed_part: uint256 = wh - min(wh, pending)
+    log StoredTaken(meter=meter, wh=wh, owed_wh=owed_part)
+    return owed_part
+
+
 # ================================================================ VIEWS
 
 
@@ -738,6 +817,29 @@ def meters(meter: address) -> MeterInfo:
         rated_power_w=self._info_power(info),
         name=self._name[meter],
     )
+
+
+@external
+@view
+def meter_owner(meter: address) -> address:
+    """
+    @notice The member `meter` credits (zero for an unknown or retired key).
+    @param meter The 20-byte meter address.
+    @return address The 20-byte owner.
+    """
+    return self._info_owner(self._info[meter])
+
+
+@external
+@view
+def owed_wh(meter: address) -> uint256:
+    """
+    @notice Wh `meter` owes to storage beyond its credited generation since
+            its last issuance: they come off its next generation first.
+    @param meter The 20-byte meter address.
+    @return uint256 The 32-byte Wh owed.
+    """
+    return self._owed_left(meter)
 
 
 @external
@@ -900,8 +1002,8 @@ def _apply_reading(r: Reading, signature: Bytes[65]) -> uint8:
 def _pending(meter: address) -> (uint256, uint256, uint256):
     """
     @dev Certifiable generation of `meter`: (Wh, period start, period end), zeros
-         if none. Generated since the boundary plus any carry; the period is
-         (boundary, last accepted reading].
+         if none. Generated since the boundary plus any carry, minus the Wh
+         owed to storage; the period is (boundary, last accepted reading].
     """
     base: uint256 = self._cert_base[meter]
     if base == 0:
@@ -909,9 +1011,27 @@ def _pending(meter: address) -> (uint256, uint256, uint256):
     last: uint256 = self._last[meter]
     # the generated register never falls below the boundary it was read from: no underflow
     wh: uint256 = ((base >> _SHIFT_CARRY) & _MASK64) + unsafe_sub((last >> _SHIFT_GEN) & _MASK48, base & _MASK48)
-    if wh == 0:
+    owed: uint256 = (base >> _SHIFT_OWED) & _MASK64
+    if wh <= owed:
         return 0, 0, 0
-    return wh, (base >> _SHIFT_BASE_TS) & _MASK56, last & _MASK56
+    return unsafe_sub(wh, owed), (base >> _SHIFT_BASE_TS) & _MASK56, last & _MASK56
+
+
+@internal
+@view
+def _owed_left(meter: address) -> uint256:
+    """
+    @dev Wh `meter` owes to storage beyond its generation since the boundary
+         plus carry (0 when that generation covers them).
+    """
+    base: uint256 = self._cert_base[meter]
+    wh: uint256 = ((base >> _SHIFT_CARRY) & _MASK64) + unsafe_sub(
+        (self._last[meter] >> _SHIFT_GEN) & _MASK48, base & _MASK48
+    )
+    owed: uint256 = (base >> _SHIFT_OWED) & _MASK64
+    if owed <= wh:
+        return 0
+    return unsafe_sub(owed, wh)
 
 
 @internal

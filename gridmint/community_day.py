@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, Sequence
 from gridmint import community as rules
 from gridmint.community import BERLIN, SLOT_S, Member
 from gridmint.onboarding import commissioning, onboard_meter
+from gridmint.storage_ledger import less_stored
 
 Spend = Callable[[str, Any], None]
 Counters = dict[str, tuple[int, int, int, int]]  # meter address -> (generated, consumed, exported, imported) Wh
@@ -228,10 +229,12 @@ def market_figures(c: Community, day: Day, gas: dict[str, list[int]]) -> dict:
 # ---------------------------------------------------------------- certificates and claims
 
 def issue_certificates(c: Community, day: Day | None, spend: Spend = no_spend,
-                       profile: bool = True) -> tuple[dict[int, int], list]:
+                       profile: bool = True, stored: dict[str, dict[int, int]] | None = None) -> tuple[dict[int, int], list]:
     """Every member with a renewable method whose meter is certifiable issues its certificate: with the
     day's half-hour generation profile (`profile`; its CertificateProfile events returned) or by volume.
-    Returns ({member index: certificate id}, the profile events)."""
+    `stored` (meter -> slot -> Wh, gridmint.storage_day.CommunityStorage.stored_by_slot): the green charge
+    the battery's settlement took from each meter's generation, left out of its profile (those Wh are
+    certified as discharge, to whoever drew them). Returns ({member index: certificate id}, the profile events)."""
     from gridmint import matching
 
     cert, registry = c.system.certificate, c.system.registry
@@ -241,7 +244,9 @@ def issue_certificates(c: Community, day: Day | None, spend: Spend = no_spend,
         if not (member.method and registry.certifiable(meter.address)[0]):
             continue
         if profile:
-            tx = matching.issue_with_profile(cert, registry, meter.address, owner, day.gen_by_slot[meter.address])
+            taken = {k.lower(): v for k, v in (stored or {}).items()}.get(str(meter.address).lower(), {})
+            slot_wh = less_stored(day.gen_by_slot[meter.address], taken)
+            tx = matching.issue_with_profile(cert, registry, meter.address, owner, slot_wh)
             spend("certificate.issue (48-slot profile)", tx)
             profiles += tx.decode_logs(cert.CertificateProfile)
         else:

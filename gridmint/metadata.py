@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-METHODS = {0: "none", 1: "solar", 2: "wind", 3: "hydro", 4: "geothermal", 5: "biomass"}
+from gridmint.units import METHOD_NAMES as METHODS  # every certificate method, 6 = storage (a discharge)
 
 
 def id_hex(token_id: int) -> str:

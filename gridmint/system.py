@@ -94,6 +94,14 @@ class SystemParams:
     reading_log: bool = True
     # deploy the slot auction (its Paris build is over EIP-170's 24,576 bytes: a Paris community trades on the book)
     slot_auction: bool = True
+    # the shared battery's round-trip efficiency in ppm (StorageLedger's immutable ETA_PPM, 1..1,000,000:
+    # 0.90), for the green share of what members draw from it (docs/rules.md "Green energy through the battery")
+    eta_ppm: int = 900_000
+    # deploy the StorageLedger (discharge certificates, issue 26) and wire it to the registry and certificates
+    storage_ledger: bool = True
+    # the account appointed, at deploy, to record charges and settle days on the StorageLedger (None: nobody yet;
+    # the operator appoints one later with `set_settler`)
+    storage_settler: str | None = None
     # TSL the operator mints and deposits, when wiring the auction, for the rent of the WATT the auction holds
     # between a seller's claim and the buyer's withdrawal (without it a buyer's `withdraw_watt` is refused)
     auction_rent_tsl: int = 10**20
@@ -118,6 +126,10 @@ class System:
     reading_log: Any = None
     # one clearing price per slot (contracts/EnergyAuction.vy)
     auction: Any = None
+    # the auction's price levels for the app and the CLI (contracts/AuctionLens.vy: views moved out for EIP-170)
+    auction_lens: Any = None
+    # the battery's green content and discharge certificates (contracts/StorageLedger.vy)
+    storage_ledger: Any = None
 
     def addresses(self) -> dict[str, str]:
         return {name: str(contract.address) for name, contract in self.contracts().items()}
@@ -133,6 +145,8 @@ class System:
             "CertificateExchange": self.certificate_exchange,
             **({"ReadingLog": self.reading_log} if self.reading_log is not None else {}),
             **({"EnergyAuction": self.auction} if self.auction is not None else {}),
+            **({"AuctionLens": self.auction_lens} if self.auction_lens is not None else {}),
+            **({"StorageLedger": self.storage_ledger} if self.storage_ledger is not None else {}),
         }
 
 
@@ -237,9 +251,19 @@ def deploy_system(
         params.max_min_order_wh,
         params.notice_s,
     )
+    # the storage ledger: takes stored Wh from the registry and issues discharge certificates (one-time wiring)
+    storage_ledger = None
+    if params.storage_ledger:
+        storage_ledger = deploy("StorageLedger", registry.address, certificate.address, params.eta_ppm, params.slot_s)
+        registry.set_storage_ledger(storage_ledger.address, sender=operator)
+        certificate.set_storage_ledger(storage_ledger.address, sender=operator)
+        if params.storage_settler is not None:
+            storage_ledger.set_settler(params.storage_settler, True, sender=operator)
     system = System(
+        storage_ledger=storage_ledger,
         reading_log=reading_log,
         auction=auction,
+        auction_lens=None if auction is None else deploy("AuctionLens", auction.address),
         tsl=tsl,
         watt=watt,
         registry=registry,

@@ -31,7 +31,9 @@ NO_EXPIRY = 2**64 - 1
 NO_EXPIRY_EXCHANGE = 2**40 - 1
 
 METHODS = {"none": 0, "solar": 1, "wind": 2, "hydro": 3, "geothermal": 4, "biomass": 5}
-METHOD_NAMES = {code: name for name, code in METHODS.items()}
+# a certificate's method 6 is no meter's: a discharge certificate of the shared battery (StorageLedger, issue 26)
+CERT_METHODS = {**METHODS, "storage": 6}
+METHOD_NAMES = {code: name for name, code in CERT_METHODS.items()}
 
 # `ReadingRejected.reason` -> words, as MeterRegistry.vy defines them (generated: gridmint/codegen.py)
 REJECT_REASONS = {code: reason.words for code, reason in _generated.REJECT_REASONS.items()}

@@ -82,7 +82,8 @@ def run_day(members=COMMUNITY, slots: int = 48, start_hour: int = 0, out_dir: Pa
     w3 = Web3(HTTPProvider(chain.provider.uri, request_kwargs={"timeout": 30}))
     w3.provider.make_request("evm_setNextBlockTimestamp", [t0 - 600])
     first_block = chain.blocks.head.number + 1  # where the audit at the end starts reading events
-    system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=5_000_000))
+    # the relay's gas key (`payer`) also settles the battery's days on the StorageLedger
+    system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=5_000_000, storage_settler=payer.address))
     console.print(f"deployed on chain {chain.chain_id}: registry {system.registry.address}, WATT {system.watt.address}, "
                   f"exchange {system.exchange.address}, auction {system.auction.address}, "
                   f"reading log {system.reading_log.address}")
@@ -237,9 +238,18 @@ def _market_day(*, community, w3, day, t0, slots, out_dir, console, payer, recor
     # end of the day: generators certify their renewable generation with its half-hour profile and sell
     # it on the certificate market; the companies claim what they hold half-hour by half-hour against
     # their consumption (their 24/7 score) and buy environmental value for the rest of the day's use
-    issued, profiles = engine.issue_certificates(community, the_day, spend, profile=True)
+    # the relay settles the battery's green content once no reading of the day can still arrive (the chain's
+    # clock moves there), before the generators issue: what they stored leaves their certificates
+    from gridmint import storage_day
+    from gridmint.cli.sender import Sender
+    from gridmint.community import BERLIN
+
+    storage = storage_day.settle_community_day(community, t0, t0 + slots * SLOT_S, w3, Sender(payer), spend)
+    issued, profiles = engine.issue_certificates(community, the_day, spend, profile=True, stored=storage.stored_by_slot)
     matched, consumed = engine.claim_matching(community, the_day, issued, profiles, spend, DAY_LABEL)
     cmarket = engine.certificate_market(community, issued, consumed, spend, DAY_LABEL)
+    # members who drew the battery's energy claim its green share: discharge certificates (method "storage")
+    battery = storage_day.claim_community_day(community, storage, [Sender(o) for o in community.owners], spend, tz=BERLIN)
 
     relay.record_gas(gas)
     floor, ceiling = system.exchange.floor_price(), system.exchange.ceiling_price()
@@ -251,6 +261,7 @@ def _market_day(*, community, w3, day, t0, slots, out_dir, console, payer, recor
         summary["trades"] = sum(1 for _, _, v in auction.cleared if v)
         summary["avg_price_eur_kwh"] = market_figures["average_price"] / 1e6 if market_figures["average_price"] else None
     summary.update(cmarket)
+    summary.update(battery)
     summary["certificates_claimed_by_slot_kwh"] = sum(m.green_wh for m in matched.values()) / 1000
     summary["matching"] = {name: {"score": m.score, "consumed_wh": m.consumed_wh, "matched_wh": m.matched_wh}
                            for name, m in matched.items()}
@@ -349,6 +360,12 @@ def _print(console, members, owners, watt, s) -> None:
         ("certificates claimed", f"{s['certificates_claimed_kwh']:.1f} kWh ({s['certificates_claimed_by_slot_kwh']:.1f} "
                                  f"half-hour by half-hour, {s['certificates_claimed_market_kwh']:.1f} bought on the market, "
                                  f"{s['certificates_claimed_own_kwh']:.1f} own generation by volume)"),
+        ("night consumption served from the community battery",
+         f"{s['battery_night_drawn_kwh']:.1f} kWh, " + (f"{s['battery_night_green_share']:.1%} solar from the community battery"
+                                                       if s["battery_night_green_share"] is not None else "none drawn")),
+        ("discharge certificates claimed", f"{s['discharge_certificates']} for {s['discharge_certificates_kwh']:.1f} kWh "
+                                           f"(green: {s['battery_green_kwh']:.1f} of {s['battery_drawn_kwh']:.1f} kWh drawn "
+                                           f"from the battery; {s['battery_green_charged_kwh']:.1f} kWh of solar stored)"),
         ("gas per member for the day, onboarding apart", f"{s['gas_per_member_day']:,} (the last round: "
                                        f"~{TODAY_GAS_PER_MEMBER_DAY:,} a day, every reading credited, the continuous book)"),
     ]

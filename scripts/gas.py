@@ -146,24 +146,30 @@ def _member_with_watt(system, operator, relayer, wh, label):
     return member
 
 
+def _placed(market, tx):
+    """The id of the order `tx` placed (from its `OrderPlaced`: ids are not consecutive once words are reused)."""
+    return tx.decode_logs(market.OrderPlaced)[0].order_id
+
+
 def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     """Named exchange operations; with `resting` orders already on the book for the `.deep` figures."""
     ex = system.exchange
     sellers = [_member_with_watt(system, operator, relayer, 50_000, f"seller{suffix}{i}") for i in range(11)]
     buyer = _member_with_watt(system, operator, relayer, 1_000, f"buyer{suffix}")
-    # steady state: every seller has traded before (holds proceeds), other levels are active
-    for s in sellers:
-        ex.place_order(False, 200_000, 100, 0, 0, sender=s)
-    ex.place_order(True, 200_000, 100 * len(sellers), 0, 0, sender=buyer)
-    ex.place_order(True, 100_000, 100, 0, 0, sender=buyer)
-    ex.place_order(True, 195_000, 100, 0, 0, sender=buyer)  # bids trade around 0.19-0.20 EUR/kWh
-    ex.place_order(False, 300_000, 100, 0, 0, sender=sellers[0])
     # the flood: `resting` orders at many prices away from the measured ones
     for i in range(resting):
         if i % 2:
             ex.place_order(False, 250_000 + (i % 500) * 100, 100, 0, 0, sender=sellers[i % 11])
         else:
             ex.place_order(True, 90_000 + (i % 100) * 100, 100, 0, 0, sender=buyer)
+    # steady state: every seller has traded before (holds proceeds), other levels are active, and
+    # orders have closed (filled), so an order that rests reuses a closed order's word (issue 22)
+    for s in sellers:
+        ex.place_order(False, 200_000, 100, 0, 0, sender=s)
+    ex.place_order(True, 200_000, 100 * len(sellers), 0, 0, sender=buyer)
+    ex.place_order(True, 100_000, 100, 0, 0, sender=buyer)
+    ex.place_order(True, 195_000, 100, 0, 0, sender=buyer)  # bids trade around 0.19-0.20 EUR/kWh
+    ex.place_order(False, 300_000, 100, 0, 0, sender=sellers[0])
     # a bid resting at a new price level in a band (256 ticks = 0.0256 EUR/kWh) where others rest
     tx = ex.place_order(True, 199_000, 1_000, 0, 0, sender=buyer)
     report[f"exchange.place_resting{suffix}"] = tx.gas_used
@@ -182,12 +188,12 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     assert len(tx.decode_logs(ex.Trade)) == 10
     report["exchange.take_ten.per_fill"] = tx.gas_used // 10
     report["exchange.take_ten.per_extra_maker"] = (tx.gas_used - report["exchange.take_one"]) // 9
-    oid = ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer).return_value or ex.next_order_id() - 1
+    oid = _placed(ex, ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer))
     tx = ex.cancel_order(oid, sender=buyer)
     report["exchange.cancel"] = tx.gas_used
     # amend in place: fewer Wh at the same price (keeps its place; the surplus escrow to proceeds), then a
     # new price where bids already rest (to that level's tail; the escrow topped up)
-    oid = ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer).return_value or ex.next_order_id() - 1
+    oid = _placed(ex, ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer))
     tx = ex.amend_order(oid, 140_000, 800, sender=buyer)
     report["exchange.amend"] = tx.gas_used
     tx = ex.amend_order(oid, 150_000, 800, sender=buyer)
@@ -237,26 +243,27 @@ def measure_certificate_exchange(system, operator, relayer, report, suffix="", r
     sellers = [_member_with_certificate(system, operator, relayer, 200_000, f"cseller{suffix}{i}") for i in range(11)]
     buyer, _ = _member_with_certificate(system, operator, relayer, 0, f"cbuyer{suffix}")
     method, vintage = cx.class_of(sellers[0][1])
-    # steady state: every seller has traded before (holds proceeds), the buyer holds units of every id
-    for s, id in sellers:
-        cx.place_ask(id, 5_000, 1_000, 0, 0, sender=s)
-    cx.place_bid(method, vintage, 5_000, 1_000 * len(sellers), 0, 0, sender=buyer)
-    cx.place_bid(method, vintage, 1_000, 1_000, 0, 0, sender=buyer)
-    cx.place_bid(method, vintage, 4_900, 1_000, 0, 0, sender=buyer)
-    cx.place_ask(sellers[0][1], 9_000, 1_000, 0, 0, sender=sellers[0][0])
     for i in range(resting):
         s, id = sellers[i % 11]
         if i % 2:
             cx.place_ask(id, 12_000 + (i % 500) * 10, 1_000, 0, 0, sender=s)
         else:
             cx.place_bid(method, vintage, 2_000 + (i % 100) * 10, 1_000, 0, 0, sender=buyer)
+    # steady state: every seller has traded before (holds proceeds), the buyer holds units of every id,
+    # and orders have closed, so an order that rests reuses a closed order's word
+    for s, id in sellers:
+        cx.place_ask(id, 5_000, 1_000, 0, 0, sender=s)
+    cx.place_bid(method, vintage, 5_000, 1_000 * len(sellers), 0, 0, sender=buyer)
+    cx.place_bid(method, vintage, 1_000, 1_000, 0, 0, sender=buyer)
+    cx.place_bid(method, vintage, 4_900, 1_000, 0, 0, sender=buyer)
+    cx.place_ask(sellers[0][1], 9_000, 1_000, 0, 0, sender=sellers[0][0])
     tx = cx.place_bid(method, vintage, 4_950, 1_000, 0, 0, sender=buyer)  # a new level in an active leaf
     report[f"certificate_exchange.place_resting{suffix}"] = tx.gas_used
     # the first level of an empty 256-tick band (5,120..7,669) writes a fresh bitmap word; cancelled
     # at once, so it never meets the asks below
     tx = cx.place_bid(method, vintage, 5_500, 1_000, 0, 0, sender=buyer)
     report[f"certificate_exchange.place_resting.new_leaf{suffix}"] = tx.gas_used
-    cx.cancel_order(tx.return_value or cx.next_order_id() - 1, sender=buyer)
+    cx.cancel_order(_placed(cx, tx), sender=buyer)
     s1, id1 = sellers[1]
     cx.place_ask(id1, 6_000, 1_000, 0, 0, sender=s1)
     tx = cx.place_bid(method, vintage, 6_000, 1_000, 0, 0, sender=buyer)  # fully fills one resting ask
@@ -271,10 +278,10 @@ def measure_certificate_exchange(system, operator, relayer, report, suffix="", r
     report["certificate_exchange.take_ten.per_fill"] = tx.gas_used // 10
     report["certificate_exchange.take_ten.per_extra_maker"] = (tx.gas_used - report["certificate_exchange.take_one"]) // 9
     cx.place_ask(id1, 6_600, 1_000, 0, 0, sender=s1)
-    oid = cx.place_bid(method, vintage, 3_000, 1_000, 0, 0, sender=buyer).return_value or cx.next_order_id() - 1
+    oid = _placed(cx, cx.place_bid(method, vintage, 3_000, 1_000, 0, 0, sender=buyer))
     tx = cx.cancel_order(oid, sender=buyer)
     report["certificate_exchange.cancel"] = tx.gas_used
-    oid = cx.place_ask(id1, 15_000, 1_000, 0, 0, sender=s1).return_value or cx.next_order_id() - 1
+    oid = _placed(cx, cx.place_ask(id1, 15_000, 1_000, 0, 0, sender=s1))
     tx = cx.cancel_order(oid, sender=s1)
     report["certificate_exchange.cancel_ask"] = tx.gas_used
     company = accounts.test_accounts.generate_test_account()
@@ -313,12 +320,14 @@ def main():
     # this round's slot parts, each on a fresh system: readings at scale, certificates per slot, the auction
     # tools/ is the project's programs, not an installed package: `ape run` puts only scripts/ on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tools import gas_auction, gas_certificates, gas_readings
+    from tools import gas_auction, gas_certificates, gas_readings, gas_storage
 
     params = SystemParams(capacity_wh=100_000_000)
     gas_readings.measure(deploy_system(ape_deployer(operator), operator, params), operator, report)
     gas_certificates.measure(deploy_system(ape_deployer(operator), operator, params), operator, report, relayer)
     gas_auction.measure(deploy_system(ape_deployer(operator), operator, params), operator, report)
+    # the battery's green content: takes, a day's settlement, discharge certificates (moves the clock by days)
+    gas_storage.measure(deploy_system(ape_deployer(operator), operator, params), operator, report, relayer)
     # last: a long pending period issued a month at a time moves the chain's clock ~100 days forward
     gas_certificates.measure_parts(deploy_system(ape_deployer(operator), operator, params), operator, report, relayer)
     previous = json.loads(REPORT.read_text()) if REPORT.exists() else {}

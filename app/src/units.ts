@@ -99,7 +99,8 @@ export function secondsPaid(depositTsl: bigint, storedWh: bigint, rate: bigint):
   return (depositTsl * RENT_DENOMINATOR) / (storedWh * rate);
 }
 
-export const METHODS = ["none (consumption only)", "solar", "wind", "hydro", "geothermal", "biomass"];
+// a certificate's method 6 is no meter's: a discharge certificate of the shared battery (StorageLedger)
+export const METHODS = ["none (consumption only)", "solar", "wind", "hydro", "geothermal", "biomass", "storage (battery discharge)"];
 export const method = (m: number | bigint) => METHODS[Number(m)] ?? `method ${m}`;
 
 /** `ReadingRejected.reason` in words, as MeterRegistry.vy defines it (generated) */

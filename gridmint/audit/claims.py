@@ -38,6 +38,7 @@ from .events import Event
 from .findings import INVARIANT, Finding
 
 REGISTRY, CERTIFICATE = "MeterRegistry", "EnvironmentalCertificate"
+METHOD_STORAGE = 6  # EnvironmentalCertificate.METHOD_STORAGE (issue 26)
 
 
 class SlotClaims:
@@ -47,6 +48,8 @@ class SlotClaims:
         self._last_ts: dict[str, int] = {}  # meter -> last accepted reading (or commissioning) time, s
         self.history = MeterHistory()  # every key's readings, per physical meter
         self._taken_until: dict[str, int] = {}  # meter (first key) -> end of its latest take, s
+        self._stored: dict[str, int] = {}  # meter (first key) -> Wh stored in the battery since its latest take
+        self.storage_ids: set[int] = set()  # discharge certificates (method 6): gridmint/audit/storage.py checks them
         self.intervals: dict[str, list[tuple[int, int, int]]] = {}  # meter (first key) -> [(first slot, last slot, Wh)]
         self.cert_meter: dict[int, str] = {}
         self.cert_amount: dict[int, int] = {}
@@ -73,6 +76,9 @@ class SlotClaims:
                     self._last_ts[meter] = int(at)
                 if ev.name == "MeterKeyRotated":  # the pending generation rides along to the new key
                     self.history.apply(ev.name, a)
+            elif ev.name == "StoredTaken":
+                root = self.history.root(a["meter"])
+                self._stored[root] = self._stored.get(root, 0) + int(a["wh"])
             elif ev.name == "CertifiableTaken":
                 self._taken(a["meter"], int(a["wh"]), int(a["period_start"]), int(a["period_end"]))
             elif ev.name == "ReadingAccepted":
@@ -88,6 +94,8 @@ class SlotClaims:
         elif ev.contract == CERTIFICATE:
             if ev.name == "CertificateIssued":
                 cid = int(a["id"])
+                if int(a["method"]) == METHOD_STORAGE:
+                    self.storage_ids.add(cid)
                 self.cert_meter[cid] = a["meter"]
                 self.cert_amount[cid] = int(a["amount_wh"])
                 self.cert_period[cid] = (int(a["period_start"]), int(a["period_end"]))
@@ -135,7 +143,8 @@ class SlotClaims:
         """A take of the period (start, end]: its Wh are the readings stamped in it; later ones stay pending."""
         root = self.history.root(meter)
         after = max(start, self._taken_until.get(root, start))  # a reading is taken once
-        generated = sum(g for _, g in self.history.generated(meter, after, end))
+        # Wh stored in the battery since the last take are owed: they come off this take first
+        generated = sum(g for _, g in self.history.generated(meter, after, end)) - self._stored.pop(root, 0)
         if wh != generated:
             self._find("inv9.taken-not-generated", meter, generated, wh, "Wh",
                        f"taken for ({start}, {end}] but the readings stamped in it generated {generated} Wh")
@@ -145,6 +154,8 @@ class SlotClaims:
         """(meter, slot) -> Wh certified by every profiled certificate of the meter (named by its first key)."""
         out: dict[tuple[str, int], int] = {}
         for cid, slots in self.profile.items():
+            if cid in self.storage_ids:
+                continue  # a discharge certificate certifies what a member drew, not what its meter generated
             meter = self.cert_meter.get(cid)
             meter = None if meter is None else self.history.root(meter)
             for slot, wh in slots.items():

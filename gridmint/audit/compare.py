@@ -71,7 +71,7 @@ def compare(ledger: Ledger, view: View, block: int, timestamp: int, addresses: d
         check(REGISTRY, "last_reading", address, [meter.last_ts, *meter.registers],
               [last[0], last[2], last[3], last[4], last[5]], "s, Wh x 4")
         certifiable = view(REGISTRY, "certifiable", address)
-        check(REGISTRY, "certifiable", address, meter.pending_cert_wh, certifiable[0], "Wh")
+        check(REGISTRY, "certifiable", address, meter.certifiable_wh, certifiable[0], "Wh")
     # ---- certificates: issued, outstanding, claimed per id; holders' units; beneficiaries' claims
     for cid, cert in sorted(ledger.certificates.items()):
         data = view(CERTIFICATE, "certificate", cid)

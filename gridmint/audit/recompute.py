@@ -27,6 +27,8 @@ ZERO = "0x0000000000000000000000000000000000000000"
 RENT_DENOMINATOR = 86_400_000
 MASK96 = 2**96 - 1
 MASK128 = 2**128 - 1
+# EnvironmentalCertificate.METHOD_STORAGE: discharge certificates of the shared battery (issue 26)
+METHOD_STORAGE = 6
 # OrderClosed reasons of order_book.vy
 CLOSE_FILLED = 1
 
@@ -69,6 +71,12 @@ class Meter:
     active: bool = True
     retired: bool = False
     pending_cert_wh: int = 0  # credited renewable generation not yet taken for a certificate
+    stored_wh: int = 0  # Wh the StorageLedger took since the last take (StoredTaken; the registry's owed field)
+
+    @property
+    def certifiable_wh(self) -> int:
+        """MeterRegistry.certifiable: credited generation not yet taken, less what went into storage."""
+        return max(self.pending_cert_wh - self.stored_wh, 0)
 
 
 @dataclass(slots=True)
@@ -306,6 +314,7 @@ class Ledger:
             (REGISTRY, "GridExport"): self._grid_export,
             (REGISTRY, "GridImport"): self._grid_import,
             (REGISTRY, "CertifiableTaken"): self._certifiable_taken,
+            (REGISTRY, "StoredTaken"): self._stored_taken,
             (CERTIFICATE, "CertificateIssued"): self._certificate_issued,
             (CERTIFICATE, "TransferSingle"): self._cert_transfer_single,
             (CERTIFICATE, "TransferBatch"): self._cert_transfer_batch,
@@ -495,7 +504,7 @@ class Ledger:
         regs = [a["generated_wh"], a["consumed_wh"], a["exported_wh"], a["imported_wh"]]
         new = Meter(a["new_meter"], old.owner, old.method, old.rated_power_w, old.name, old.root,
                     a["commissioned_at"], regs, accepted=False, active=old.active,
-                    pending_cert_wh=old.pending_cert_wh)
+                    pending_cert_wh=old.pending_cert_wh, stored_wh=old.stored_wh)
         old.retired, old.pending_cert_wh = True, 0
         self.meters[new.address] = new
         self.owner_meters.setdefault(new.owner, []).append(new.address)
@@ -595,12 +604,28 @@ class Ledger:
         # a long pending period one month at a time): at most what is pending; its exact Wh, the readings
         # stamped in its period, is checked by gridmint/audit/claims.py. A whole take takes all that is pending.
         part = a["period_end"] < meter.last_ts
-        wrong = (a["wh"] > meter.pending_cert_wh) if part else (a["wh"] != meter.pending_cert_wh)
+        certifiable = meter.certifiable_wh
+        wrong = (a["wh"] > certifiable) if part else (a["wh"] != certifiable)
         if wrong:
-            self._find("inv3.taken-not-pending", REGISTRY, a["meter"], meter.pending_cert_wh, a["wh"], "Wh",
-                       "certifiable generation taken differs from what accepted readings credited")
-        meter.pending_cert_wh = max(meter.pending_cert_wh - a["wh"], 0)
+            self._find("inv3.taken-not-pending", REGISTRY, a["meter"], certifiable, a["wh"], "Wh",
+                       "certifiable generation taken differs from what accepted readings credited, less what was stored")
+        # a take settles what storage was owed (the registry's new boundary holds no owed Wh)
+        meter.pending_cert_wh, meter.stored_wh = max(certifiable - a["wh"], 0), 0
         self._taken[a["meter"]] = (a["wh"], a["period_start"], a["period_end"])
+
+    def _stored_taken(self, a: dict) -> None:
+        """MeterRegistry.take_stored: the StorageLedger took `wh` stored Wh; what certifiable generation did
+        not cover is owed (`owed_wh`) and comes off later generation (gridmint/audit/storage.py checks `wh`)."""
+        meter = self.meters.get(a["meter"])
+        if meter is None or meter.retired or not meter.method:
+            self._find("inv3.stored-not-renewable", REGISTRY, a["meter"], None, a["wh"], "Wh",
+                       "stored Wh taken from an unknown, retired or non-renewable meter")
+            return
+        owed = a["wh"] - min(a["wh"], meter.certifiable_wh)
+        if owed != a["owed_wh"]:
+            self._find("inv3.stored-owed", REGISTRY, a["meter"], owed, a["owed_wh"], "Wh",
+                       "the owed part of a storage take differs from what was certifiable")
+        meter.stored_wh += a["wh"]
 
     # ------------------------------------------------------------------ certificates
 
@@ -610,6 +635,8 @@ class Ledger:
             self._find("inv3.id-issued-twice", CERTIFICATE, f"#{cid}", None, None, "")
         cert = Certificate(cid, m, a["generator"], a["method"], a["period_start"], a["period_end"], a["amount_wh"])
         self.certificates[cid] = cert
+        if a["method"] == METHOD_STORAGE:
+            return  # a discharge certificate (StorageLedger.claim_discharge): gridmint/audit/storage.py checks it
         # one take may be issued as one certificate per calendar month along its period
         # (EnvironmentalCertificate.issue; a month with no Wh gets none): each piece lies within what
         # is left of the take

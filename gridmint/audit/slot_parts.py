@@ -16,6 +16,7 @@ from .claims import SlotClaims
 from .events import Event
 from .findings import COMPARE, Finding
 from .roots import check_roots, fetch_published
+from .storage import StorageAudit
 
 View = Callable[..., object]
 
@@ -62,4 +63,9 @@ def slot_parts(events: Callable[[], Iterable[Event]], contracts: dict, view: Vie
                 findings.append(Finding(COMPARE, "EnvironmentalCertificate.profile_commitment", "EnvironmentalCertificate",
                                         cid, block, expected, actual, "commitment"))
         totals["certificates: Wh claimed by slot"] = sum(slots.claimed.values())
+    if "StorageLedger" in contracts:
+        storage = StorageAudit(int(view("StorageLedger", "SLOT_S")), int(view("StorageLedger", "ETA_PPM")),
+                               contracts["StorageLedger"]["address"]).apply_all(events())
+        findings += storage.finish()
+        totals.update(storage.totals())
     return findings, totals

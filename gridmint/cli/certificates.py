@@ -250,7 +250,7 @@ def issue(network, meter, no_profile, months, account_spec, verbose):
         start, end = int(start), int(end)
         if read_until != end:  # the meter's readings (every key's) up to the period's end, again if new ones came in
             readings = _history(ctx, meter).generated(meter, start, end)
-            slot_wh, read_until = P.profile_from_readings(readings, slot_s), end
+            slot_wh, read_until = _less_stored(ctx, meter, P.profile_from_readings(readings, slot_s), start, end), end
         touched = P.months_touched(start, end, slot_s)
         until = P.next_part_end(start, end, slot_s)
         if not until and touched > wanted - done:
@@ -275,6 +275,23 @@ def issue(network, meter, no_profile, months, account_spec, verbose):
     if wh:
         click.echo(f"{kwh(int(wh))} stay pending, {when(int(start))} .. {when(int(end))}: "
                    f"`certificates issue {meter}` issues the rest")
+
+
+def _less_stored(ctx, meter: str, slot_wh: dict[int, int], start: int, end: int) -> dict[int, int]:
+    """The generation per slot less what the battery stored of it (issue 26): the StorageLedger took those Wh
+    from the meter's certifiable generation, so the profile leaves them out (it then sums to `certifiable`)."""
+    if not ctx.has("StorageLedger"):
+        return slot_wh
+    from gridmint.storage_day import stored_profile
+    from gridmint.storage_ledger import less_stored
+
+    from .storage import storage_chain
+
+    stored = stored_profile(storage_chain(ctx), meter, start, end)
+    try:
+        return less_stored(slot_wh, stored) if stored else slot_wh
+    except ValueError as err:
+        raise Refused(f"the battery's takes do not fit meter {meter}'s generation: {err}") from None
 
 
 def _report_issued(cert, tx) -> int:

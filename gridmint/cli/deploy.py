@@ -17,7 +17,7 @@ from ape.cli import ConnectedProviderCommand
 from gridmint import deployments
 from gridmint.units import kwh, parse_duration_s, parse_energy_wh
 
-from .addresses import resolve_account
+from .addresses import parse_address, resolve_account
 from .context import deployment_path, is_local, network_key
 from .errors import Refused, guarded_command
 from .options import quiet, verbose_option
@@ -38,8 +38,10 @@ def _throwaway() -> bool:
 @click.option("--account", "alias", default=None, help="ape account alias of the operator (test:0 locally)")
 @click.option("--capacity-kwh", "capacity", default=None, help="the shared battery's usable size, kWh (1000)")
 @click.option("--max-clock-skew", "skew", default=None, help="how far a reading may lie ahead of block time (300s)")
+@click.option("--settler", default=None,
+              help="the relay that settles the battery's days on the StorageLedger (a local chain: the operator)")
 @verbose_option
-def cli(network, alias, capacity, skew, verbose):
+def cli(network, alias, capacity, skew, settler, verbose):
     """Deploy every contract, wired together; the deploying account is the operator."""
     from ape import chain
 
@@ -58,14 +60,19 @@ def cli(network, alias, capacity, skew, verbose):
         raise Refused(f"the operator {operator.address} has no {network.ecosystem.name} gas money on {network.name}")
     if hasattr(operator, "set_autosign") and hasattr(operator, "keyfile_path"):
         operator.set_autosign(True)  # one passphrase prompt for the whole deploy
-    params = SystemParams(capacity_wh=capacity_wh, max_clock_skew_s=skew_s)
+    if settler:
+        settler = parse_address(settler, "--settler")
+    elif is_local(network):
+        settler = operator.address  # one account runs the whole local community; a live one appoints its relay
+    params = SystemParams(capacity_wh=capacity_wh, max_clock_skew_s=skew_s, storage_settler=settler)
     click.echo(f"deploying to {network_key(network)} (chain id {chain.chain_id}) from {operator.address} ...", err=True)
     first_block = chain.blocks.head.number + 1  # the deployment's first block: the auditor reads events from it
     system = deploy_system(ape_deployer(operator), operator, params)
     for name, address in system.addresses().items():
         click.echo(f"{name:25s} {address}")
     click.echo(f"{'operator':25s} {operator.address}")
-    click.echo(f"battery capacity {kwh(capacity_wh)}, reading clock skew {skew_s} s")
+    click.echo(f"battery capacity {kwh(capacity_wh)}, reading clock skew {skew_s} s"
+               + (f", battery days settled by {settler}" if settler else ", no battery settler appointed yet"))
     if _throwaway():
         click.echo(
             f"no node was listening at {chain.provider.uri}: ape started a throwaway Anvil for this command "

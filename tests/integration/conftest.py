@@ -79,7 +79,7 @@ def standalone_chain(local_chain_name):
 # ---------------------------------------------------------------- the command line, in-process
 
 # `ape run <script>` -> the click group the script's entry point (scripts/<script>.py) exposes
-_CLI_MODULES = {name: f"gridmint.cli.{name}" for name in ("deploy", "operator", "trade", "certificates", "auction")}
+_CLI_MODULES = {name: f"gridmint.cli.{name}" for name in ("deploy", "operator", "trade", "certificates", "auction", "storage")}
 
 
 class CliResult:

@@ -39,8 +39,16 @@ def test_shortened_demo_day_matches_the_chain(tmp_path, chain):
     assert summary["grid_export_kwh"] == 0
     expected_supply = summary["exported_kwh"] - (summary["imported_kwh"] - summary["grid_import_kwh"])
     assert summary["stored_kwh"] == pytest.approx(expected_supply, abs=1e-9)
-    # certificates: everything the renewable meters generated since their baseline, nothing more
-    assert summary["certificates_issued_kwh"] == pytest.approx(summary["generated_kwh"], abs=1e-9)
+    # certificates: everything the renewable meters generated since their baseline, nothing more, less
+    # the green charge the battery took (issue 26): each generated Wh is certified once, either way
+    assert summary["battery_green_charged_kwh"] > 0
+    assert summary["certificates_issued_kwh"] + summary["battery_green_charged_kwh"] == pytest.approx(
+        summary["generated_kwh"], abs=1e-9)
+    # the night's consumption served from the battery, with its green share, certified to who drew it
+    assert summary["discharge_certificates"] > 0 and summary["discharge_certificates_kwh"] > 0
+    assert summary["battery_green_kwh"] == pytest.approx(summary["discharge_certificates_kwh"], abs=1e-9)
+    assert summary["battery_green_kwh"] <= summary["battery_drawn_kwh"]
+    assert summary["battery_night_drawn_kwh"] > 0 and 0 < summary["battery_night_green_share"] <= 1
     assert 0 < summary["certificates_claimed_kwh"] < summary["certificates_issued_kwh"]
     # the certificate market: the generators that are not buyers (two homes and the plant) offer their
     # whole certificates; the company claims its own and buys the rest of its consumption there

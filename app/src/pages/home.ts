@@ -7,6 +7,7 @@ import { bps, quoteFor } from "../market";
 import { date, dateTime, kwh, storageLeft, token } from "../units";
 import { tradesOf } from "./market";
 import { auditLine } from "../audit";
+import { batteryDay, greenShare } from "../storage";
 
 type Sums = { generated: bigint; consumed: bigint; exported: bigint; imported: bigint; bought: bigint; sold: bigint;
   saving: bigint };
@@ -33,6 +34,7 @@ export function homePage(): Page {
   const [eth, ethEl] = stat("ETH in your wallet (pays gas)", "eth-wallet");
   const arrears = h("div", { id: "arrears" });
   const energy = h("div", { id: "energy" });
+  const battery = h("div", { id: "battery" });
   const [audit, updateAudit] = auditLine();
   const el = h("section", {},
     h("h1", {}, "My energy"),
@@ -40,6 +42,7 @@ export function homePage(): Page {
     arrears,
     h("h2", {}, "Today and this month"),
     energy,
+    battery,
     h("p", { class: "note" }, "From your meters' accepted readings (ReadingAccepted) and your trades (Trade), in chain time. ",
       "Saving: what buying here saved against the utility's price, plus what selling here earned above the feed-in tariff, after fees."),
     audit);
@@ -73,6 +76,17 @@ export function homePage(): Page {
             h("a", { href: "#/rent" }, "Deposit TSL on the Rent page"), ` to pay them. After ${dateTime(releasable)} anyone may `,
             `release just enough of your stored energy to settle them at ${token(m.releasePrice, m.tslDecimals, m.tslSymbol)} per kWh.`)));
       } else fill(arrears);
+
+      const night = await batteryDay(me);
+      if (night && night.drawnWh > 0n) {
+        const share = greenShare(night);
+        fill(battery, h("p", { class: "battery-share" },
+          `From the community battery on ${date(night.day * 86_400n)} (UTC): ${kwh(night.drawnWh)} drawn, `,
+          `${kwh(night.nightDrawnWh)} of it at night; `,
+          share ? `${share} (discharge certificate${night.certificates.length > 1 ? "s" : ""} ` +
+            `${night.certificates.map((i) => `#${i}`).join(", ")})` : "its green share is not claimed yet",
+          night.unclaimedMeters ? ` — ${night.unclaimedMeters} meter(s) to claim: ape run storage claim METER` : ""));
+      } else fill(battery);
 
       const day0 = startOfDay(head.timestamp), month0 = startOfMonth(head.timestamp);
       const sums = (from: bigint): Sums => {

@@ -55,7 +55,16 @@ export function metersPage(): Page {
     for (let done = 0; wh > 0n && done < months; done++) {
       const until = nextPartEnd(start, end, slotS);
       const [first, last] = slotRange(start, until || end, slotS);
-      const words = pack(first, last, await generationOf(meter, slotS, start, until || end));
+      const generated = await generationOf(meter, slotS, start, until || end);
+      const total = [...generated.values()].reduce((a, b) => a + b, 0n);
+      if (!until && total > wh) {
+        // the battery's settlement took part of it (StorageLedger: the green value goes with the stored
+        // energy): the slots it came from are the CLI's to leave out (gridmint.storage_ledger.less_stored)
+        msg.textContent = `${kwh(total - wh)} of this generation went into the community battery, so its profile `
+          + `is not the readings' alone: issue with \`ape run certificates issue ${meter}\`.`;
+        return;
+      }
+      const words = pack(first, last, generated);
       const ym = monthOf(start)[0];
       const label = until
         ? `Issue ${Math.floor(ym / 100)}-${String(ym % 100).padStart(2, "0")} (month ${done + 1} of ${months}; the rest stays pending)`
