@@ -124,7 +124,8 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, projec
     assert "received 2.000 kWh of certificate #1" in out and "nothing rests" in out
     # a bid below the asks rests; a later ask at its price fills it and the units go to the bidder at once
     out = cli("certificates", "market", "buy", "solar", month, "0.004", "2", "--account", "test:3")
-    assert f"order 4 rests: buy 2.000 kWh (solar {month}) at 0.00400 TEUR/kWh" in out  # 3 was the buy that filled
+    # the 4th order (3 was the buy that filled) rests in the word that buy left free: id = number | key << 32
+    assert f"order {4 | 3 << 32} rests: buy 2.000 kWh (solar {month}) at 0.00400 TEUR/kWh" in out
     orders = cli("certificates", "market", "orders", "--account", "test:3")
     assert "buy" in orders and "any" in orders and "0.00400 TEUR/kWh" in orders
     held = certificate.balanceOf(buyer, 1)
@@ -142,14 +143,15 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, projec
     assert certificate.claimed_balance_of(buyer, 1) == 2_500
 
     # cancel the rest of the bid; withdraw refunds, proceeds and credited units
-    assert "order 4 cancelled; refunded" in cli("certificates", "market", "cancel", "4", "--account", "test:3")
+    bid = 4 | 3 << 32  # the resting bid above
+    assert f"order {bid} cancelled; refunded" in cli("certificates", "market", "cancel", str(bid), "--account", "test:3")
     out = cli("certificates", "market", "withdraw", "--account", "test:3")
     assert "withdrew" in out and "TEUR" in out and "kWh of certificate" not in out
     out = cli("certificates", "market", "withdraw", "--account", "test:2")
     assert "withdrew 0.500 kWh of certificate #1" in out and "withdrew 0.0" in out
-    closed = cli(*market, "cancel", "4", "--account", "test:3", code=2)
+    closed = cli(*market, "cancel", str(bid), "--account", "test:3", code=2)
     nothing = cli(*market, "withdraw", "--account", "test:2", code=2)
-    assert "order 4 is already closed" in closed and "nothing to withdraw" in nothing
+    assert f"order {bid} is already closed" in closed and "nothing to withdraw" in nothing
 
     # conservation: the seller sold 4.5 kWh, the buyer got 3 kWh and claimed 1.5 kWh; the exchange holds nothing
     assert certificate.balanceOf(seller, 1) == 5_000 - 3_000 - 1_000 - 1_000 + 500
