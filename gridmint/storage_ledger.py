@@ -218,8 +218,61 @@ def battery_with_content(lots: Iterable[Lot], eta_ppm: int, after_slot: int | No
     return battery
 
 
+class _DischargeTree:
+    """What a settled day's claims are made of, for the settler's `DaySettlement` and a member's
+    `DayClaims` alike: the day's words, the discharge leaves and their tree, a claim's arguments.
+    Subclasses give day, slot_s, ledger, discharges, need, green and cover (slot -> min(C, N))."""
+
+    def words(self, slot_wh: Mapping[int, int]) -> list[int]:
+        return pack_day(self.day, self.slot_s, slot_wh)
+
+    @property
+    def need_words(self) -> list[int]:
+        return self.words(self.need)
+
+    @property
+    def cover_words(self) -> list[int]:
+        return self.words(self.cover)
+
+    def discharge_words(self, meter: str) -> list[int]:
+        return self.words(self.discharges.get(meter.lower(), {}))
+
+    def green_words(self, meter: str) -> list[int]:
+        """The profile the member's discharge certificate carries (the reference's green per slot)."""
+        return self.words(self.green.get(meter.lower(), {}))
+
+    def drawn_wh(self, meter: str) -> int:
+        return sum(self.discharges.get(meter.lower(), {}).values())
+
+    def green_wh(self, meter: str) -> int:
+        return sum(self.green.get(meter.lower(), {}).values())
+
+    @cached_property
+    def leaves(self) -> dict[str, bytes]:
+        return {m: discharge_leaf(self.ledger, m, self.day, self.discharge_words(m)) for m in self.discharges}
+
+    @cached_property
+    def tree(self) -> merkle.ReadingTree | None:
+        return merkle.ReadingTree(self.leaves.values()) if self.leaves else None
+
+    @property
+    def root(self) -> bytes:
+        """The root of the day's discharge leaves (32 zero bytes when nobody discharged)."""
+        return self.tree.root if self.tree else ZERO_ROOT
+
+    def proof(self, meter: str) -> list[bytes]:
+        leaf = self.leaves.get(meter.lower())
+        if leaf is None:
+            raise KeyError(f"{meter} drew nothing from the battery on day {self.day}")
+        return self.tree.proof(leaf)
+
+    def claim_args(self, meter: str) -> tuple:
+        """``claim_discharge(meter, day, discharge_words, need_words, cover_words, proof)``'s arguments."""
+        return (meter, self.day, self.discharge_words(meter), self.need_words, self.cover_words, self.proof(meter))
+
+
 @dataclass(frozen=True)
-class DaySettlement:
+class DaySettlement(_DischargeTree):
     """One day settled by the reference: the slot results and what the contract is sent."""
 
     day: int
@@ -284,9 +337,6 @@ class DaySettlement:
                     out.setdefault(key, {})[r.slot] = d.green_wh
         return out
 
-    def green_wh(self, meter: str) -> int:
-        return sum(self.green.get(meter.lower(), {}).values())
-
     @property
     def content_after_wh(self) -> int:
         return self.results[-1].content_wh if self.results else self.content_before_wh
@@ -297,56 +347,13 @@ class DaySettlement:
     def take_words(self) -> list[int]:
         return [take_word(m, wh) for m, wh in self.takes.items()]
 
-    def words(self, slot_wh: Mapping[int, int]) -> list[int]:
-        return pack_day(self.day, self.slot_s, slot_wh)
-
     @property
     def charge_words(self) -> list[int]:
         return self.words(self.charged)
 
     @property
-    def need_words(self) -> list[int]:
-        return self.words(self.need)
-
-    @property
     def taken_words(self) -> list[int]:
         return self.words(self.taken)
-
-    @property
-    def cover_words(self) -> list[int]:
-        return self.words(self.cover)
-
-    def discharge_words(self, meter: str) -> list[int]:
-        return self.words(self.discharges.get(meter.lower(), {}))
-
-    def green_words(self, meter: str) -> list[int]:
-        """The profile the member's discharge certificate carries (the reference's green per slot)."""
-        return self.words(self.green.get(meter.lower(), {}))
-
-    # ---- the tree
-
-    @cached_property
-    def leaves(self) -> dict[str, bytes]:
-        return {m: discharge_leaf(self.ledger, m, self.day, self.discharge_words(m)) for m in self.discharges}
-
-    @cached_property
-    def tree(self) -> merkle.ReadingTree | None:
-        return merkle.ReadingTree(self.leaves.values()) if self.leaves else None
-
-    @property
-    def root(self) -> bytes:
-        """The root of the day's discharge leaves (32 zero bytes when nobody discharged)."""
-        return self.tree.root if self.tree else ZERO_ROOT
-
-    def proof(self, meter: str) -> list[bytes]:
-        leaf = self.leaves.get(meter.lower())
-        if leaf is None:
-            raise KeyError(f"{meter} drew nothing from the battery on day {self.day}")
-        return self.tree.proof(leaf)
-
-    def claim_args(self, meter: str) -> tuple:
-        """``claim_discharge(meter, day, discharge_words, need_words, cover_words, proof)``'s arguments."""
-        return (meter, self.day, self.discharge_words(meter), self.need_words, self.cover_words, self.proof(meter))
 
     def settle_args(self) -> tuple:
         """``settle_day(day, charge_words, need_words, taken_words, root)``'s arguments."""
@@ -387,7 +394,7 @@ def settle_days(flows: Mapping[int, Mapping[str, Flow]], methods: Mapping[str, i
 
 
 @dataclass(frozen=True)
-class DayClaims:
+class DayClaims(_DischargeTree):
     """A settled day as a member claims it: the discharges rebuilt from the day's flows (the leaves,
     the tree), N and C per slot as the chain settled them (its SlotSettled events), and each member's
     green by storage_green's rule for the slot's content C. ``root`` must equal the chain's
@@ -402,44 +409,10 @@ class DayClaims:
     content: dict[int, int]  # slot -> C (SlotSettled.content_wh)
     green: dict[str, dict[int, int]]  # member meter -> slot -> green Wh (non-zero)
 
-    def words(self, slot_wh: Mapping[int, int]) -> list[int]:
-        return pack_day(self.day, self.slot_s, slot_wh)
-
     @property
-    def need_words(self) -> list[int]:
-        return self.words(self.need)
-
-    @property
-    def cover_words(self) -> list[int]:
-        return self.words({s: min(n, self.content.get(s, 0)) for s, n in self.need.items()})
-
-    def discharge_words(self, meter: str) -> list[int]:
-        return self.words(self.discharges.get(meter.lower(), {}))
-
-    @cached_property
-    def leaves(self) -> dict[str, bytes]:
-        return {m: discharge_leaf(self.ledger, m, self.day, self.discharge_words(m)) for m in self.discharges}
-
-    @cached_property
-    def tree(self) -> merkle.ReadingTree | None:
-        return merkle.ReadingTree(self.leaves.values()) if self.leaves else None
-
-    @property
-    def root(self) -> bytes:
-        return self.tree.root if self.tree else ZERO_ROOT
-
-    def drawn_wh(self, meter: str) -> int:
-        return sum(self.discharges.get(meter.lower(), {}).values())
-
-    def green_wh(self, meter: str) -> int:
-        return sum(self.green.get(meter.lower(), {}).values())
-
-    def claim_args(self, meter: str) -> tuple:
-        """``claim_discharge(meter, day, discharge_words, need_words, cover_words, proof)``'s arguments."""
-        leaf = self.leaves.get(meter.lower())
-        if leaf is None:
-            raise KeyError(f"{meter} drew nothing from the battery on day {self.day}")
-        return (meter, self.day, self.discharge_words(meter), self.need_words, self.cover_words, self.tree.proof(leaf))
+    def cover(self) -> dict[int, int]:
+        """min(C, N) per slot with a need, as the chain committed to it."""
+        return {s: min(n, self.content.get(s, 0)) for s, n in self.need.items()}
 
 
 def day_claims(day: int, flows: Mapping[int, Mapping[str, Flow]], settled: Mapping[int, tuple[int, int]],
