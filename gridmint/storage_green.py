@@ -54,13 +54,14 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from gridmint.generated.contracts import METHOD_MAX
 from gridmint.profile import profile_from_readings
 from gridmint.slots import SLOT_S, check_slot_s
 
 PPM = 1_000_000
 ETA_PPM_DEFAULT = 900_000  # round-trip efficiency 0.90
 METHOD_NONE = 0
-RENEWABLE_METHODS = frozenset(range(1, 6))  # solar, wind, hydro, geothermal, biomass
+RENEWABLE_METHODS = frozenset(range(1, METHOD_MAX + 1))  # solar, wind, hydro, geothermal, biomass (MeterRegistry)
 
 
 def check_eta_ppm(eta_ppm: int) -> int:

@@ -32,7 +32,7 @@ NO_EXPIRY_EXCHANGE = 2**40 - 1
 
 METHODS = {"none": 0, "solar": 1, "wind": 2, "hydro": 3, "geothermal": 4, "biomass": 5}
 # a certificate's method 6 is no meter's: a discharge certificate of the shared battery (StorageLedger, issue 26)
-CERT_METHODS = {**METHODS, "storage": 6}
+CERT_METHODS = {**METHODS, "storage": _generated.METHOD_STORAGE}
 METHOD_NAMES = {code: name for name, code in CERT_METHODS.items()}
 
 # `ReadingRejected.reason` -> words, as MeterRegistry.vy defines them (generated: gridmint/codegen.py)

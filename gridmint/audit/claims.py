@@ -32,13 +32,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gridmint import profile as P
+from gridmint.generated.contracts import METHOD_STORAGE  # a discharge certificate of the shared battery
 from gridmint.meter_history import MeterHistory
 
 from .events import Event
 from .findings import INVARIANT, Finding
 
 REGISTRY, CERTIFICATE = "MeterRegistry", "EnvironmentalCertificate"
-METHOD_STORAGE = 6  # EnvironmentalCertificate.METHOD_STORAGE (issue 26)
 
 
 class SlotClaims:

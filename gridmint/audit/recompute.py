@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from gridmint.generated.contracts import METHOD_STORAGE  # a discharge certificate of the shared battery
 from gridmint.market import bid_escrow  # noqa: F401  (the one bid-escrow rule; tests import it from here)
 
 from .events import Event
@@ -27,8 +28,6 @@ ZERO = "0x0000000000000000000000000000000000000000"
 RENT_DENOMINATOR = 86_400_000
 MASK96 = 2**96 - 1
 MASK128 = 2**128 - 1
-# EnvironmentalCertificate.METHOD_STORAGE: discharge certificates of the shared battery (issue 26)
-METHOD_STORAGE = 6
 # OrderClosed reasons of order_book.vy
 CLOSE_FILLED = 1
 

@@ -1170,6 +1170,9 @@ FEE_BPS_CAP: Final = 100
 # the auction's per-call bounds: order ids one `claim` settles, slots one `clear(k)` clears
 MAX_CLAIMS: Final = 32
 MAX_CATCH_UP: Final = 48
+# generation methods: 1..METHOD_MAX renewable (a meter's), METHOD_STORAGE a battery discharge (a certificate's)
+METHOD_MAX: Final = 5
+METHOD_STORAGE: Final = 6
 
 # ---------------------------------------------------------------- selectors, topics, event types
 

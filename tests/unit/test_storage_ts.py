@@ -65,3 +65,80 @@ def test_battery_day__nothing_claimed__no_share(tmp_path):
                               "certified": []})
     assert d["drawnWh"] == "700" and d["nightDrawnWh"] == "700" and d["greenWh"] == "0"
     assert d["unclaimedMeters"] == 1 and d["share"] is None
+
+
+# ---------------------------------------------------------------- the generator's profile less what it stored
+
+_LESS_RUNNER = """
+const s = await import(process.argv[1]);
+const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const m = (o) => new Map(Object.entries(o).map(([k, v]) => [BigInt(k), BigInt(v)]));
+const out = cases.map((c) => {
+  if (c.stored_profile) {
+    const p = c.stored_profile;
+    const r = s.storedProfile({ ...p, takes: p.takes.map(([stored, wh]) => ({ stored, wh: BigInt(wh) })),
+      settledDays: new Set(p.settledDays.map(BigInt)), slotS: BigInt(p.slotS), start: BigInt(p.start), end: BigInt(p.end) });
+    return Object.fromEntries([...r].map(([k, v]) => [k.toString(), v.toString()]));
+  }
+  try {
+    return Object.fromEntries([...s.lessStored(m(c.gen), m(c.stored))].map(([k, v]) => [k.toString(), v.toString()]));
+  } catch (e) { return { error: String(e.message) }; }
+});
+console.log(JSON.stringify(out));
+"""
+
+
+def _run(tmp_path: Path, cases: list[dict]) -> list[dict]:
+    rolldown = ROOT / "app" / "node_modules" / ".bin" / "rolldown"
+    assert rolldown.exists(), "app/node_modules is not installed: run `make app-build`"
+    bundle = tmp_path / "storage.mjs"
+    subprocess.run([str(rolldown), "src/storage.ts", "--format", "esm", "--file", str(bundle)], cwd=ROOT / "app",
+                   check=True, capture_output=True)
+    run = subprocess.run(["node", "--input-type=commonjs", "-e", f"(async () => {{ {_LESS_RUNNER} }})()", str(bundle)],
+                         input=json.dumps(cases), capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)
+
+
+def test_less_stored__the_app_as_gridmint_storage_ledger(tmp_path):
+    """app/src/storage.ts lessStored agrees with gridmint.storage_ledger.less_stored on 300 random profiles,
+    the refusals included (a charge above the generation before it)."""
+    import random
+
+    from gridmint.storage_ledger import less_stored
+
+    rnd = random.Random(26)
+    cases = []
+    for _ in range(300):
+        gen = {s: rnd.randrange(0, 2_000) for s in rnd.sample(range(100, 130), rnd.randrange(1, 12))}
+        stored = {s: rnd.randrange(1, 2_500) for s in rnd.sample(range(100, 130), rnd.randrange(0, 4))}
+        cases.append({"gen": {str(k): str(v) for k, v in gen.items()}, "stored": {str(k): str(v) for k, v in stored.items()}})
+    got = _run(tmp_path, cases)
+    refused = 0
+    for case, ts in zip(cases, got, strict=True):
+        gen = {int(k): int(v) for k, v in case["gen"].items()}
+        stored = {int(k): int(v) for k, v in case["stored"].items()}
+        try:
+            py = less_stored(gen, stored)
+        except ValueError as err:
+            refused += 1
+            assert ts.get("error", "").split(":")[0] == str(err).split(":")[0], case
+            continue
+        assert {int(k): int(v) for k, v in ts.items()} == py, case
+    assert 0 < refused < len(cases)  # both outcomes were tried
+
+
+def test_stored_profile__settled_slots_charge__owed_rest_at_the_last_slot(tmp_path):
+    slot_s, start = 1_800, T0
+    s1 = (T0 + 12 * 3600 - 1) // slot_s  # a noon slot of the settled day
+    reading = lambda t, gen, exp, tx, i: {"args": {"timestamp": str(t), "generated_wh": str(gen), "exported_wh": str(exp)},  # noqa: E731
+                                          "transactionHash": tx, "logIndex": i}
+    case = {"stored_profile": {
+        # taken since the last issuance: 300 + 200 (the 500 before it were issued with it)
+        "takes": [[True, "500"], [False, "100"], [True, "300"], [True, "200"]],
+        "readings": [reading(T0 + 12 * 3600, 400, 350, "0x01", 0),  # 50 of its export the utility's: 300 minted
+                     reading(T0 + 86_400 + 12 * 3600, 100, 100, "0x02", 0)],  # a day not settled: no charge known
+        "gridExports": [{"args": {"wh": "50"}, "transactionHash": "0x01", "logIndex": 1}],
+        "renewable": True, "settledDays": [str(DAY)], "slotS": str(slot_s), "start": str(start), "end": str(T0 + 2 * 86_400)}}
+    (got,) = _run(tmp_path, [case])
+    last = (T0 + 2 * 86_400 - 1) // slot_s
+    assert got == {str(s1): "300", str(last): "200"}  # min(300 minted, 400 generated); the rest owed, at the end

@@ -624,3 +624,6 @@ export const FEE_BPS_CAP = 100n;
 /** the auction's per-call bounds: order ids one `claim` settles, slots one `clear(k)` clears */
 export const MAX_CLAIMS = 32;
 export const MAX_CATCH_UP = 48;
+/** generation methods: 1..METHOD_MAX renewable (a meter's), METHOD_STORAGE a battery discharge (a certificate's) */
+export const METHOD_MAX = 5;
+export const METHOD_STORAGE = 6;

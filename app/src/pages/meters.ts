@@ -5,6 +5,7 @@ import type { Page } from "../main";
 import { type Address, decodeEventLog } from "viem";
 import { type Returns, abi, app, logs, read, send } from "../chain";
 import { currentKey, generationOf, monthOf, monthsTouched, nextPartEnd, pack, slotRange } from "../matching";
+import { lessStored, storedOf } from "../storage";
 import { fill, h, message, table, txView } from "../ui";
 import { dateTime, kwh, method, rejection } from "../units";
 
@@ -52,19 +53,19 @@ export function metersPage(): Page {
     const slotS = await read("EnvironmentalCertificate", "SLOT_S");
     let [wh, start, end] = await read("MeterRegistry", "certifiable", [meter]);
     const months = monthsTouched(start, end, slotS);
+    // the whole pending period's profile, once (as `ape run certificates issue`): the generation per slot
+    // less what the battery's settlement took of it (StorageLedger: that green value went with the energy)
+    let profile: Map<bigint, bigint>;
+    try {
+      profile = lessStored(await generationOf(meter, slotS, start, end), await storedOf(meter, slotS, start, end));
+    } catch (e) {
+      msg.textContent = `the battery's takes do not fit this meter's generation: ${(e as Error).message}`;
+      return;
+    }
     for (let done = 0; wh > 0n && done < months; done++) {
       const until = nextPartEnd(start, end, slotS);
       const [first, last] = slotRange(start, until || end, slotS);
-      const generated = await generationOf(meter, slotS, start, until || end);
-      const total = [...generated.values()].reduce((a, b) => a + b, 0n);
-      if (!until && total > wh) {
-        // the battery's settlement took part of it (StorageLedger: the green value goes with the stored
-        // energy): the slots it came from are the CLI's to leave out (gridmint.storage_ledger.less_stored)
-        msg.textContent = `${kwh(total - wh)} of this generation went into the community battery, so its profile `
-          + `is not the readings' alone: issue with \`ape run certificates issue ${meter}\`.`;
-        return;
-      }
-      const words = pack(first, last, generated);
+      const words = pack(first, last, profile);
       const ym = monthOf(start)[0];
       const label = until
         ? `Issue ${Math.floor(ym / 100)}-${String(ym % 100).padStart(2, "0")} (month ${done + 1} of ${months}; the rest stays pending)`
