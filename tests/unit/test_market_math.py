@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +14,7 @@ from gridmint.generated.contracts import CLOSE_REASONS, FEE_BPS_CAP, FLAG_IOC, F
 from gridmint.market import Level, bid_escrow, order_flags, preview
 from gridmint.units import DAYS_SHOWN_MAX, SECONDS_PER_DAY, UnitError, days_left, storage_days, storage_days_left
 from tests.utils import book as ref
+from tests.utils.app_module import run_app_module
 
 TICK, FLOOR, CEILING = 10, 100_000, 400_000
 ME, OTHERS = "member", ("seller", "buyer", "neighbour")
@@ -158,7 +157,6 @@ def test_order_flags__from_the_contract_constants():
 
 # ---------------------------------------------------------------- app/src/market.ts agrees, case by case
 
-ROOT = Path(__file__).resolve().parents[2]
 _NODE_RUNNER = """
 const m = await import(process.argv[1]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
@@ -190,15 +188,8 @@ def _cases(n: int = 400) -> list[dict]:
 def test_market_ts__previews_what_gridmint_market_previews(tmp_path):
     """The member app's module (app/src/market.ts, bundled by the app's own rolldown, run by node)
     gives the same preview and escrow as gridmint/market.py on 400 books with the member's own orders."""
-    rolldown = ROOT / "app" / "node_modules" / ".bin" / "rolldown"
-    assert rolldown.exists(), "app/node_modules is not installed: run `make app-build`"
-    bundle = tmp_path / "market.mjs"
-    subprocess.run([str(rolldown), "src/market.ts", "--format", "esm", "--file", str(bundle)], cwd=ROOT / "app",
-                   check=True, capture_output=True)
     cases = _cases()
-    run = subprocess.run(["node", "--input-type=commonjs", "-e", f"(async () => {{ {_NODE_RUNNER} }})()", str(bundle)],
-                         input=json.dumps(cases), capture_output=True, text=True, check=True)
-    got = json.loads(run.stdout)
+    got = run_app_module(tmp_path, "market", _NODE_RUNNER, cases)
     for case, ts, escrow in zip(cases, got["out"], got["escrow"], strict=True):
         pv = preview(case["is_buy"], case["limit"], case["wh"], case["flags"], [Level(p, w) for p, w in case["opposite"]],
                      dict(case["own"]), case["taker_bps"], case["min_wh"])
@@ -236,15 +227,8 @@ def test_storage_days__in_days_up_to_a_year__then_more_than_a_year():
 
 
 def test_units_ts__days_left_as_gridmint_units(tmp_path):
-    rolldown = ROOT / "app" / "node_modules" / ".bin" / "rolldown"
-    assert rolldown.exists(), "app/node_modules is not installed: run `make app-build`"
-    bundle = tmp_path / "units.mjs"
-    subprocess.run([str(rolldown), "src/units.ts", "--format", "esm", "--file", str(bundle)], cwd=ROOT / "app",
-                   check=True, capture_output=True)
     seconds = [0, 3_600, 12 * SECONDS_PER_DAY + 43_200, 365 * SECONDS_PER_DAY, 365 * SECONDS_PER_DAY + 1, 68_437 * SECONDS_PER_DAY]
-    run = subprocess.run(["node", "--input-type=commonjs", "-e", f"(async () => {{ {_DAYS_RUNNER} }})()", str(bundle)],
-                         input=json.dumps([str(s) for s in seconds]), capture_output=True, text=True, check=True)
-    shown = json.loads(run.stdout)
+    shown = run_app_module(tmp_path, "units", _DAYS_RUNNER, [str(s) for s in seconds])
     # the app adds the date the deposit runs out: "12.5 days (until …)"
     assert [t.split(" (until ")[0] for t in shown] == [days_left(s) for s in seconds]
     assert shown[-1] == "more than a year" and "(until " in shown[2]

@@ -4,11 +4,10 @@ transaction), its night part, and the green share of its discharge certificates,
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.utils.app_module import run_app_module
+
 DAY = 20_000  # a UTC day number
 T0 = DAY * 86_400
 _RUNNER = """
@@ -26,14 +25,7 @@ def _reading(meter: str, t: int, imported: int, tx: str, index: int) -> dict:
 
 
 def _summarise(tmp_path: Path, case: dict) -> dict:
-    rolldown = ROOT / "app" / "node_modules" / ".bin" / "rolldown"
-    assert rolldown.exists(), "app/node_modules is not installed: run `make app-build`"
-    bundle = tmp_path / "storage.mjs"
-    subprocess.run([str(rolldown), "src/storage.ts", "--format", "esm", "--file", str(bundle)], cwd=ROOT / "app",
-                   check=True, capture_output=True)
-    run = subprocess.run(["node", "--input-type=commonjs", "-e", f"(async () => {{ {_RUNNER} }})()", str(bundle)],
-                         input=json.dumps(case), capture_output=True, text=True, check=True)
-    return json.loads(run.stdout)
+    return run_app_module(tmp_path, "storage", _RUNNER, case)
 
 
 def test_battery_day__grid_part_paired_in_its_transaction__night_and_green_share(tmp_path):
@@ -89,14 +81,7 @@ console.log(JSON.stringify(out));
 
 
 def _run(tmp_path: Path, cases: list[dict]) -> list[dict]:
-    rolldown = ROOT / "app" / "node_modules" / ".bin" / "rolldown"
-    assert rolldown.exists(), "app/node_modules is not installed: run `make app-build`"
-    bundle = tmp_path / "storage.mjs"
-    subprocess.run([str(rolldown), "src/storage.ts", "--format", "esm", "--file", str(bundle)], cwd=ROOT / "app",
-                   check=True, capture_output=True)
-    run = subprocess.run(["node", "--input-type=commonjs", "-e", f"(async () => {{ {_LESS_RUNNER} }})()", str(bundle)],
-                         input=json.dumps(cases), capture_output=True, text=True, check=True)
-    return json.loads(run.stdout)
+    return run_app_module(tmp_path, "storage", _LESS_RUNNER, cases)
 
 
 def test_less_stored__the_app_as_gridmint_storage_ledger(tmp_path):
