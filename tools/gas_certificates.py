@@ -1,6 +1,6 @@
 """Gas of certificates per slot, measured on Anvil: whole-transaction `gas_used` from receipts.
 
-`measure(system, operator, report)` adds (the lead wires it into scripts/gas.py's main):
+`measure(system, operator, report)` adds (scripts/gas.py's main calls it):
   certificate.issue.day48         a meter's daily issuance with its 48-slot profile (target <= 150,000)
   certificate.issue.day48.first_of_meter  the same, for a meter's first certificate (it also records the
                                   meter and generator addresses once, in the meter table)
@@ -17,7 +17,7 @@
                                   (`issue(meter, profile, until)`: 186 words, the dearest month)
   certificate.issue.rest_after_part  the rest of that period (36 days, two months) whole
 
-Run alone (inside a network namespace, see /tmp/iss/common.md):
+Run alone (tools/gas_standalone.py: inside its own network namespace, with Anvil on 127.0.0.1:8545):
   python -m tools.gas_certificates            # prints the figures, writes nothing
 """
 
@@ -147,25 +147,7 @@ def measure_parts(system, operator, report, relayer=None):
     return report
 
 
-def main() -> None:
-    from ape import networks
-
-    from gridmint.cli.options import quiet
-    from gridmint.system import SystemParams, ape_deployer, deploy_system
-
-    quiet()
-    with networks.parse_network_choice("ethereum:local:foundry"):
-        if chain.blocks.head.timestamp < 1_893_456_000:
-            chain.provider.make_request("evm_setNextBlockTimestamp", [1_893_456_000])
-        chain.provider.make_request("anvil_setBlockTimestampInterval", [12])
-        operator = accounts.test_accounts[0]
-        system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
-        report: dict[str, int] = {}
-        measure(system, operator, report, relayer=accounts.test_accounts[1])
-        measure_parts(system, operator, report, relayer=accounts.test_accounts[1])
-        for name, gas in sorted(report.items()):
-            print(f"{name:40s} {gas:>10,}")
-
-
 if __name__ == "__main__":
-    main()
+    from tools.gas_standalone import main
+
+    main(measure, measure_parts)

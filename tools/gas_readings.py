@@ -1,4 +1,4 @@
-"""Gas of readings at scale, for `make gas` (the lead wires `measure` into scripts/gas.py).
+"""Gas of readings at scale, for `make gas` (scripts/gas.py's main calls `measure`).
 
 Whole-transaction `gas_used` from receipts on Anvil, through ape, as scripts/gas.py measures:
   readings.commit                       one slot's root (archive kind), whatever the slot's size

@@ -1,7 +1,7 @@
 """Gas of green energy through the battery (issue 26), measured on Anvil: whole-transaction `gas_used`
 from receipts.
 
-`measure(system, operator, report, relayer)` adds (the lead wires it into scripts/gas.py's main):
+`measure(system, operator, report, relayer)` adds (scripts/gas.py's main calls it):
   storage.record_charges.one              one generator's take of a day (a batch of one)
   storage.record_charges.batch64.per_meter  a batch of 64 generators' takes, per take
   storage.settle_day.day48                a 30-minute day: 16 charging slots (one lot each), 24
@@ -16,7 +16,7 @@ from receipts.
                                           (`claim_discharge_days`)
   storage.claim_discharge_days.week.per_day  that, per member-day
 
-Run alone (inside a network namespace, see /tmp/iss/common.md):
+Run alone (tools/gas_standalone.py: inside its own network namespace, with Anvil on 127.0.0.1:8545):
   python -m tools.gas_storage            # prints the figures, writes nothing
 """
 
@@ -155,24 +155,7 @@ def measure(system, operator, report, relayer=None) -> None:
     report["storage.claim_discharge_days.week.per_day"] = tx.gas_used // 7
 
 
-def main() -> None:
-    from ape import networks
-
-    from gridmint.cli.options import quiet
-    from gridmint.system import SystemParams, ape_deployer, deploy_system
-
-    quiet()
-    with networks.parse_network_choice("ethereum:local:foundry"):
-        if chain.blocks.head.timestamp < 1_893_456_000:
-            chain.provider.make_request("evm_setNextBlockTimestamp", [1_893_456_000])
-        chain.provider.make_request("anvil_setBlockTimestampInterval", [12])
-        operator = accounts.test_accounts[0]
-        system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
-        report: dict[str, int] = {}
-        measure(system, operator, report, relayer=accounts.test_accounts[1])
-        for name, gas in sorted(report.items()):
-            print(f"{name:48s} {gas:>10,}")
-
-
 if __name__ == "__main__":
-    main()
+    from tools.gas_standalone import main
+
+    main(measure)

@@ -9,7 +9,7 @@ reading must lie in `slot`, the distinct leaves must number `leaf_count` and bui
 copy of its payload at `data_uri`, checked here against the blob's versioned hash (KZG commitment);
 with no copy reachable it is reported as not derivable.
 
-`check_roots(events, separator, fetch)` -> findings; the lead wires it into the audit run with the
+`check_roots(events, separator, fetch)` -> findings; gridmint/audit/slot_parts.py runs it in the audit with the
 registry's domain separator and `fetch_published` (or a fetcher of its own).
 """
 
