@@ -122,6 +122,13 @@ def settlement(
 # ---------------------------------------------------------------- a test day
 
 
+def reference_day(ledger: str, day: int, flows, methods, eta_ppm: int, slot_s: int, no_leaf: Iterable[str] = ()):
+    """The settlement of `day`'s `flows` by the reference (gridmint/storage_green.py) on a fresh battery."""
+    battery = G.GreenBattery(eta_ppm)
+    results = [battery.settle(s, flows[s], methods) for s in sorted(flows)]
+    return settlement(ledger, day, results, eta_ppm, slot_s, no_leaf)
+
+
 def slot(day: int, i: int, slot_s: int = 1_800) -> int:
     """The absolute number of the day's i-th slot."""
     return day * (DAY_S // slot_s) + i

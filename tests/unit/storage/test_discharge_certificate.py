@@ -7,9 +7,8 @@ import boa
 import pytest
 
 from gridmint import profile as P
-from gridmint import storage_green as G
 from tests.unit.storage.conftest import DAY0, DAY_S, SLOT_S
-from tests.unit.storage.helpers import day_flows, day_words, settle, settlement, slot
+from tests.unit.storage.helpers import day_flows, day_words, reference_day, settle, slot
 
 ETA = 900_000
 METHOD_STORAGE = 6
@@ -19,10 +18,8 @@ METHOD_STORAGE = 6
 def discharge(ledger, cert, appointed, scene, at_day):
     """Member a's discharge certificate of DAY0 (2 x 2,000 Wh green in slots 40, 41)."""
     gens, members, methods = scene
-    battery = G.GreenBattery(ETA)
     flows = day_flows(DAY0, gens, members)
-    results = [battery.settle(s, flows[s], methods) for s in sorted(flows)]
-    s = settlement(ledger.address, DAY0, results, ETA, SLOT_S)
+    s = reference_day(ledger.address, DAY0, flows, methods, ETA, SLOT_S)
     at_day(DAY0 + 1)
     settle(ledger, appointed, s)
     a = members[0]

@@ -10,7 +10,7 @@ from gridmint import profile as P
 from gridmint import storage_green as G
 from tests.conftest import NONE, events
 from tests.unit.storage.conftest import DAY0, DAY_S, SLOT_S
-from tests.unit.storage.helpers import day_flows, day_words, leaf, settle, settlement, slot, take_word
+from tests.unit.storage.helpers import day_flows, day_words, leaf, reference_day, settle, settlement, slot, take_word
 
 ETA = 900_000
 
@@ -20,8 +20,8 @@ ETA = 900_000
 
 def test_a_day__charges_settle_fifo_and_each_member_claims_its_green_share(ledger, cert, appointed, scene, at_day):
     gens, members, methods = scene
-    battery = G.GreenBattery(ETA)
     flows = day_flows(DAY0, gens, members)
+    battery = G.GreenBattery(ETA)
     results = [battery.settle(s, flows[s], methods) for s in sorted(flows)]
     s = settlement(ledger.address, DAY0, results, ETA, SLOT_S)
     at_day(DAY0 + 1)
@@ -67,8 +67,8 @@ def test_a_day__charges_settle_fifo_and_each_member_claims_its_green_share(ledge
 
 def test_pro_rata_when_the_battery_is_short_and_dust_stays(ledger, cert, appointed, scene, at_day):
     gens, members, methods = scene
-    battery = G.GreenBattery(ETA)
     flows = day_flows(DAY0, gens, members, charge=(700, 300), draw=(1_300, 1_100))
+    battery = G.GreenBattery(ETA)
     results = [battery.settle(s, flows[s], methods) for s in sorted(flows)]
     s = settlement(ledger.address, DAY0, results, ETA, SLOT_S)
     at_day(DAY0 + 1)
@@ -217,10 +217,8 @@ def test_a_non_renewable_meter_never_charges(ledger, appointed, scene, at_day):
 @pytest.fixture
 def settled(ledger, appointed, scene, at_day):
     gens, members, methods = scene
-    battery = G.GreenBattery(ETA)
     flows = day_flows(DAY0, gens, members)
-    results = [battery.settle(s, flows[s], methods) for s in sorted(flows)]
-    s = settlement(ledger.address, DAY0, results, ETA, SLOT_S)
+    s = reference_day(ledger.address, DAY0, flows, methods, ETA, SLOT_S)
     at_day(DAY0 + 1)
     settle(ledger, appointed, s)
     return s, members
@@ -292,10 +290,8 @@ def test_the_day_commitment_binds_the_root_and_the_words(ledger, settled):
 def test_nothing_green(ledger, appointed, scene, at_day):
     """A member who drew only when the battery held no green charge gets no certificate."""
     gens, members, methods = scene
-    battery = G.GreenBattery(ETA)
     flows = {slot(DAY0, 5): {members[0].address: G.Flow(imported_wh=800)}}
-    results = [battery.settle(s, flows[s], methods) for s in sorted(flows)]
-    s = settlement(ledger.address, DAY0, results, ETA, SLOT_S)
+    s = reference_day(ledger.address, DAY0, flows, methods, ETA, SLOT_S)
     at_day(DAY0 + 1)
     settle(ledger, appointed, s)
     with boa.reverts("storage: nothing green"):
@@ -326,11 +322,9 @@ def test_release_burns_count_in_n_without_a_leaf(ledger, cert, appointed, scene,
     """`release_unpaid` burns are discharges nobody is certified for: they share the content."""
     gens, members, methods = scene
     released = "0x" + "ee" * 20
-    battery = G.GreenBattery(ETA)
     flows = day_flows(DAY0, gens, members, charge=(900, 100), draw=(1_000, 1))
     flows[slot(DAY0, 40)][released] = G.Flow(imported_wh=1_000)
-    results = [battery.settle(s, flows[s], {**methods, released: NONE}) for s in sorted(flows)]
-    s = settlement(ledger.address, DAY0, results, ETA, SLOT_S, no_leaf=[released])
+    s = reference_day(ledger.address, DAY0, flows, {**methods, released: NONE}, ETA, SLOT_S, no_leaf=[released])
     at_day(DAY0 + 1)
     settle(ledger, appointed, s)
     a = members[0]
