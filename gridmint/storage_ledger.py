@@ -39,7 +39,7 @@ from functools import cached_property
 from eth_abi import encode as abi_encode
 
 from gridmint import merkle
-from gridmint.profile import MAX_SLOT_WH, pack, unpack
+from gridmint.profile import DAY_S, MAX_SLOT_WH, pack, unpack
 from gridmint.slots import check_slot_s
 from gridmint.storage_green import (
     METHOD_NONE,
@@ -52,7 +52,6 @@ from gridmint.storage_green import (
     slot_flows,
 )
 
-DAY_S = 86_400
 MAX_DAY_WORDS = 12  # DynArray[uint256, 12]: 96 slots of 900 s
 TAKE_WH_BITS = 56
 MAX_TAKE_WH = 2**TAKE_WH_BITS - 1

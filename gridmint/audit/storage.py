@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from gridmint import profile as P
 from gridmint.storage_green import GreenBattery
-from gridmint.storage_ledger import DaySettlement, FlowLog, day_of_slot, settle_day
+from gridmint.storage_ledger import DaySettlement, FlowLog, day_of_slot, first_slot_of, settle_day, slots_per_day
 
 from .events import Event
 from .findings import INVARIANT, Finding
@@ -156,8 +156,8 @@ class StorageAudit:
                 self._find("inv9.storage-take", meter, ref.takes.get(meter, 0), taken.get(meter, 0), "Wh",
                            f"day {day}: charge taken from the meter's generation differs from its green charge", block)
         by_slot = {r.slot: r for r in ref.results}
-        first = day * (86_400 // self.slot_s)
-        for slot in range(first, first + 86_400 // self.slot_s):
+        first = first_slot_of(day, self.slot_s)
+        for slot in range(first, first + slots_per_day(self.slot_s)):
             expected = (ref.charged.get(slot, 0), ref.need.get(slot, 0), ref.taken.get(slot, 0), ref.content.get(slot, 0))
             ev = self.slots.get(slot)
             if ev is None:

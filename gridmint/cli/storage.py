@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 import click
 from ape.cli import ConnectedProviderCommand
 
+from gridmint.storage_ledger import day_of
 from gridmint.units import kwh, when
 
 from . import tables
@@ -43,7 +44,7 @@ def parse_day(text: str) -> int:
         d = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
     except ValueError:
         raise Refused(f"{text!r} is not a day: give a UTC date (2026-06-15) or a day number") from None
-    return int(d.timestamp()) // 86_400
+    return day_of(int(d.timestamp()))
 
 
 def storage_chain(ctx: CliContext):
