@@ -102,12 +102,11 @@ export async function storedOf(meter: string, slotS: bigint, start: bigint, end:
     read("MeterRegistry", "meters", [meter as `0x${string}`]),
   ]);
   const gridExports = await logs("MeterRegistry", "GridExport", { owner: info.owner });
-  const order = (l: { blockNumber: bigint | null; logIndex: number | null }) => [l.blockNumber ?? 0n, BigInt(l.logIndex ?? 0)];
   const takes = [...stored.map((l) => ({ l, stored: true })), ...issued.map((l) => ({ l, stored: false }))]
-    .sort((a, b) => { const [x, y] = [order(a.l), order(b.l)]; return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0; })
+    .sort((a, b) => (a.l.blockNumber !== b.l.blockNumber ? (a.l.blockNumber < b.l.blockNumber ? -1 : 1) : a.l.logIndex - b.l.logIndex))
     .map(({ l, stored }) => ({ stored, wh: BigInt(l.args.wh) }));
   return storedProfile({
-    takes, readings: readings as unknown as LogLike[], gridExports: gridExports as unknown as LogLike[],
+    takes, readings, gridExports,
     renewable: Number(info.method) >= 1 && Number(info.method) <= METHOD_MAX, settledDays: new Set(days.map((d) => BigInt(d.args.day))),
     slotS, start, end,
   });
@@ -116,8 +115,8 @@ export async function storedOf(meter: string, slotS: bigint, start: bigint, end:
 /** Pure: the member's battery day from decoded logs (what `batteryDay` reads), `day` the settled day. */
 export function summarise(
   day: bigint,
-  readings: { args: Record<string, any>; transactionHash: string; logIndex: number }[],
-  gridImports: { args: Record<string, any>; transactionHash: string; logIndex: number }[],
+  readings: LogLike[],
+  gridImports: LogLike[],
   certified: { args: Record<string, any> }[],
 ): BatteryDay {
   const grid = utilityPart(readings, gridImports);
