@@ -26,38 +26,17 @@ from ape import accounts, chain
 from eth_hash.auto import keccak
 
 from gridmint import merkle
-from gridmint import profile as P
 from gridmint.onboarding import commissioning, onboard_meter
+from gridmint.storage_ledger import DAY_S, discharge_leaf, pack_day, take_word
 from oracle.eip712 import MeterSigner
 
 SOLAR, NONE = 1, 0
-DAY_S = 86_400
 ETA_PPM = 900_000
 MEMBERS = 1_024  # leaves of the day's tree: a proof of depth 10 (as for any 513 .. 1,024 members)
-LEAF_TAG = keccak(b"gridmint.StorageLedger.discharge.v1")
 
 
 def _signer(label: str) -> MeterSigner:
     return MeterSigner(keccak(f"gas-storage-{label}".encode()))
-
-
-def _words(day: int, per_slot: dict[int, int], slot_s: int) -> list[int]:
-    spd = DAY_S // slot_s
-    return P.pack(day * spd, day * spd + spd - 1, {s: v for s, v in per_slot.items() if v})
-
-
-def _leaf(ledger: str, meter: str, day: int, words: list[int]) -> bytes:
-    def w(x: int) -> bytes:
-        return int(x).to_bytes(32, "big")
-
-    def a(addr: str) -> bytes:
-        return bytes.fromhex(str(addr)[2:]).rjust(32, b"\0")
-
-    return keccak(LEAF_TAG + a(ledger) + a(meter) + w(day) + w(0xA0) + w(len(words)) + b"".join(w(x) for x in words))
-
-
-def _need(d: int) -> int:
-    return -(-d * 1_000_000 // ETA_PPM)
 
 
 def _settle_day(ledger, settler, generators, day, slot_s, report=None):
@@ -68,7 +47,7 @@ def _settle_day(ledger, settler, generators, day, slot_s, report=None):
     charge = {first + 18 + i: 40_000 + 1_000 * i for i in range(16)}  # 09:00 .. 17:00, one lot per slot
     total = sum(charge.values())
     per_gen, rest = divmod(total, len(generators))
-    takes = [int(g, 16) | ((per_gen + (rest if k == 0 else 0)) << 160) for k, g in enumerate(generators)]
+    takes = [take_word(g, per_gen + (rest if k == 0 else 0)) for k, g in enumerate(generators)]
     tx = ledger.record_charges(day, takes[:1], sender=settler)
     if report is not None:
         report["storage.record_charges.one"] = tx.gas_used
@@ -127,14 +106,14 @@ def measure(system, operator, report, relayer=None) -> None:
     def settle(day, label=None):
         charge, need, taken, cover, member_d = _settle_day(ledger, settler, generators, day, slot_s,
                                                            report if label == "first" else None)
-        mine = _words(day, member_d, slot_s)
-        leaf = _leaf(ledger.address, meter.address, day, mine)
+        mine = pack_day(day, slot_s, member_d)
+        leaf = discharge_leaf(str(ledger.address), str(meter.address), day, mine)
         others = [keccak(f"member-{i}-{day}".encode()) for i in range(MEMBERS - 1)]
         tree = merkle.ReadingTree([leaf, *others])
         proof = tree.proof(leaf)
         assert len(proof) == 10, len(proof)
-        need_w, cover_w = _words(day, need, slot_s), _words(day, cover, slot_s)
-        tx = ledger.settle_day(day, _words(day, charge, slot_s), need_w, _words(day, taken, slot_s), tree.root,
+        need_w, cover_w = pack_day(day, slot_s, need), pack_day(day, slot_s, cover)
+        tx = ledger.settle_day(day, pack_day(day, slot_s, charge), need_w, pack_day(day, slot_s, taken), tree.root,
                                sender=settler)
         if label == "first":
             report["storage.settle_day.day48"] = tx.gas_used
