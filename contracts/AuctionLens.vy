@@ -53,7 +53,8 @@ def __init__(auction_: IAuctionIndex):
 @view
 def levels(slot: uint256, is_buy: bool, n: uint256) -> DynArray[Level, MAX_DEPTH]:
     """
-    @notice Up to `n` (<= 32) price levels of the one-shot orders of `slot`, best first.
+    @notice Up to `n` (<= 32) price levels of the one-shot orders of `slot`, best first; a
+            level whose word slot + SLOT_RING (48) took reads 0 Wh.
     @param slot The 32-byte slot number.
     @param is_buy True for bids, false for asks.
     @param n The 32-byte number of levels wanted.

@@ -100,6 +100,7 @@ exports: (
     auction_clearing.next_to_clear,
     auction_clearing.MAX_LEVELS,
     auction_clearing.MAX_CATCH_UP,
+    auction_clearing.SLOT_RING,
     auction_orders.MAX_ASKS_PER_OWNER,
     auction_orders.MAX_STANDING_SLOTS,
     auction_orders.CLAIM_SLOTS,
@@ -238,7 +239,8 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256) -> uint256:
             ceil(amount x price / 1000) + 1% of quote: first out of your
             balance here (`proceeds_of`: proceeds, refunds, `deposit_quote`),
             the rest from your wallet (approve it first); an ask escrows its
-            WATT (stays yours, keeps paying rent).
+            WATT (stays yours, keeps paying rent). Waits (reverts) until the
+            slot SLOT_RING (48) before the current one is cleared: `clear` first.
     @param is_buy True to buy WATT, false to sell.
     @param price The 32-byte limit price, quote base units per kWh (a multiple of TICK).
     @param amount_wh The 32-byte amount in Wh (>= min_order_wh).
@@ -560,7 +562,7 @@ def index_word(kind: uint256, key: uint256) -> uint256:
         return price_levels._root[key]
     if kind == 1:
         return price_levels._leaf[key]
-    return price_levels._level[key]
+    return auction_clearing._level_word(key)
 
 
 @external

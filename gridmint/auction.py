@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# MAX_CATCH_UP: most slots one `clear(k)` call clears (a day of 30-minute slots), generated from the contract
-from gridmint.generated.contracts import FEE_BPS_CAP, MAX_CATCH_UP
+# MAX_CATCH_UP: most slots one `clear(k)` call clears (a day of 30-minute slots); SLOT_RING: an order for
+# slot k waits until slot k - SLOT_RING is cleared (the ring of level words); both generated from the contract
+from gridmint.generated.contracts import FEE_BPS_CAP, MAX_CATCH_UP, SLOT_RING
 
 LONG_NONE, LONG_BIDS, LONG_ASKS = 0, 1, 2
 BPS = 10_000
@@ -120,6 +121,11 @@ def bid_escrow(amount_wh: int, price: int) -> int:
 def standing_slots(first_slot: int, until_s: int, slot_s: int) -> range:
     """The slots a standing order placed in `first_slot` joins: those ending by `until_s`."""
     return range(first_slot, until_s // slot_s)
+
+
+def may_place(next_to_clear: int, slot: int) -> bool:
+    """Whether a one-shot order may join `slot` now: slot - SLOT_RING, whose level words it reuses, is cleared."""
+    return slot < next_to_clear + SLOT_RING
 
 
 def catch_up_calls(next_to_clear: int, current_slot: int, most_slots: int | None = None) -> list[int]:

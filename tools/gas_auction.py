@@ -20,6 +20,11 @@ Scenario (one system, WattToken real, members with a rent deposit and WATT from 
   `auction.all_in_per_matched_order.standing48` (both placements + the clears + both claims) per
   order-slot that traded;
 - `auction.clear_200_orders_100_levels`: 100 bids over 50 levels and 100 asks over 50 levels;
+  it runs twice: first on price levels no slot has used (`.fresh_levels`: every level's word is
+  created), then SLOT_RING (48) slots later on the same levels, whose words the ring of one-shot
+  level words reuses (the figures without a suffix: a market trading in the same band every day);
+  `auction.place_mean` is the mean placement of that auction (bids and asks, first and later at
+  their level);
   `auction.clear_2000_orders_100_levels`: 1,800 bids and 200 asks over the same 100 levels;
   `auction.clear_ratio_2000_vs_200_x1000` (1,000 = equal);
 - `auction.claim_one` a one-shot bid's claim, `auction.claim_one_ask` an ask's (it moves
@@ -87,43 +92,23 @@ def measure(
     report["auction.deposit_quote"] = tx_gas(a, a.deposit_quote(10**8, sender=buyer))
     puller = new_member("auction-first-bidder", 0)  # places its first order: its escrow is pulled
 
-    # ---- the 200-order auction: 100 bids over 50 levels, 100 asks over 50 levels
+    # ---- the 200-order auction: 100 bids over 50 levels, 100 asks over 50 levels, twice: first on
+    # price levels no slot has used (`.fresh_levels`), then SLOT_RING slots later (the same half-hour a
+    # day on) on the same levels, whose words the ring reuses: the steady state of a market that trades
+    # in the same band every day (the figures without a suffix)
+    fresh = _auction_200(a, buyer, puller, sellers, operator, tx_gas, to_next_slot, pin_time, catch_up)
+    ring = int(a.SLOT_RING())
+    while int(a.current_slot()) < fresh["slot"] + ring:
+        to_next_slot()
     catch_up()
-    pin_time(True)
-    place_gas: list[int] = []
-    ids = []
-    for i in range(100):
-        r = a.place_order(True, BID_PRICES[i % 50], 1_000, sender=puller if i == 98 else buyer)
-        place_gas.append(tx_gas(a, r))
-        ids.append(_id(a, r))
-        if i == 98:
-            report["auction.place.pull"] = place_gas[-1]
-        r = a.place_order(False, ASK_PRICES[i % 50], 1_000, sender=sellers[i // ASKS_PER_SELLER])
-        place_gas.append(tx_gas(a, r))
-        ids.append(_id(a, r))
-    pin_time(False)
-    report["auction.place"] = place_gas[-2]
-    report["auction.place_ask"] = place_gas[-1]
-    slot = a.current_slot()
-    to_next_slot()
-    r = a.clear(slot, sender=operator)
-    clear_200 = tx_gas(a, r)
-    report["auction.clear_200_orders_100_levels"] = clear_200
-    res = a.result(slot)
-    assert res.matched_wh > 0, "the measured auction must trade"
-    # the first 32 orders (16 bids, 16 asks) in one claim, the others one per claim
-    batch = tx_gas(a, a.claim(ids[:32], sender=operator)) // 32
-    report["auction.claim_batch32.per_order"] = batch
-    claim_gas = []
-    for oid in ids[32:]:
-        r = a.claim([oid], sender=operator)
-        claim_gas.append(tx_gas(a, r))
-    report["auction.claim_one"] = claim_gas[-2]
-    report["auction.claim_one_ask"] = claim_gas[-1]
-    matched_orders = len(ids)  # every order of this auction crosses: all fill
-    mean_place = sum(place_gas) // len(place_gas)
-    report["auction.all_in_per_matched_order"] = mean_place + sum(claim_gas) // len(claim_gas) + clear_200 // matched_orders
-    report["auction.all_in_per_matched_order.batched"] = mean_place + batch + clear_200 // matched_orders
+    steady = _auction_200(a, buyer, buyer, sellers, operator, tx_gas, to_next_slot, pin_time, catch_up)
+    for name in ("all_in_per_matched_order", "all_in_per_matched_order.batched", "place_mean", "clear_200_orders_100_levels"):
+        report[f"auction.{name}.fresh_levels"] = fresh[name]
+    report["auction.place.pull"] = fresh["place.pull"]
+    for name in ("place", "place_ask", "place_mean", "clear_200_orders_100_levels", "claim_batch32.per_order", "claim_one",
+                 "claim_one_ask", "all_in_per_matched_order", "all_in_per_matched_order.batched"):
+        report[f"auction.{name}"] = steady[name]
+    clear_200 = steady["clear_200_orders_100_levels"]
 
     # ---- the 2,000-order auction over the same 100 levels (slots the claims spanned cleared first)
     catch_up()
@@ -186,6 +171,45 @@ def measure(
         report["auction.place_standing"] + bid_gas + clear_gas + claim_ask + claim_bid) // (2 * fills)
     return report
 
+
+
+def _auction_200(a, buyer, puller, sellers, operator, tx_gas, to_next_slot, pin_time, catch_up) -> dict[str, int]:
+    """One auction of 100 bids over 50 levels and 100 asks over 50 levels, placed in one slot,
+    cleared, then claimed (the first 32 orders in one claim, the others one per claim); its figures."""
+    out: dict[str, int] = {}
+    catch_up()
+    pin_time(True)
+    place_gas: list[int] = []
+    ids = []
+    out["slot"] = int(a.current_slot())
+    for i in range(100):
+        r = a.place_order(True, BID_PRICES[i % 50], 1_000, sender=puller if i == 98 else buyer)
+        place_gas.append(tx_gas(a, r))
+        ids.append(_id(a, r))
+        if i == 98:
+            out["place.pull"] = place_gas[-1]
+        r = a.place_order(False, ASK_PRICES[i % 50], 1_000, sender=sellers[i // ASKS_PER_SELLER])
+        place_gas.append(tx_gas(a, r))
+        ids.append(_id(a, r))
+    pin_time(False)
+    out["place"] = place_gas[-2]
+    out["place_ask"] = place_gas[-1]
+    slot = a.current_slot()
+    to_next_slot()
+    clear_200 = tx_gas(a, a.clear(slot, sender=operator))
+    out["clear_200_orders_100_levels"] = clear_200
+    assert a.result(slot).matched_wh > 0, "the measured auction must trade"
+    batch = tx_gas(a, a.claim(ids[:32], sender=operator)) // 32
+    out["claim_batch32.per_order"] = batch
+    claim_gas = [tx_gas(a, a.claim([oid], sender=operator)) for oid in ids[32:]]
+    out["claim_one"] = claim_gas[-2]
+    out["claim_one_ask"] = claim_gas[-1]
+    matched_orders = len(ids)  # every order of this auction crosses: all fill
+    mean_place = sum(place_gas) // len(place_gas)
+    out["place_mean"] = mean_place
+    out["all_in_per_matched_order"] = mean_place + sum(claim_gas) // len(claim_gas) + clear_200 // matched_orders
+    out["all_in_per_matched_order.batched"] = mean_place + batch + clear_200 // matched_orders
+    return out
 
 def _id(a: Any, result: Any) -> int:
     """The order id a placement returned (boa: the value; ape: its receipt's OrderPlaced). Ids are not

@@ -391,8 +391,10 @@ def _place(owner: address, is_buy: bool, price: uint256, amount_wh: uint256) -> 
     idx: uint256 = self._check(is_buy, price, amount_wh)
     slot: uint256 = slots._current()
     order_id: uint256 = 0
-    c: Counters = empty(Counters)
-    order_id, c = self._new(self._counters_load(), owner, is_buy, False, idx, amount_wh, slot)
+    c: Counters = self._counters_load()
+    # the slot's level words are those of slot - SLOT_RING (auction_clearing's ring): cleared first
+    assert slot < c.next_to_clear + auction_clearing.SLOT_RING, "auction: clear the ended slots first"
+    order_id, c = self._new(c, owner, is_buy, False, idx, amount_wh, slot)
     auction_clearing._add(slot, 0 if is_buy else 1, idx, amount_wh)
     pull: uint256 = 0
     if is_buy:

@@ -199,6 +199,10 @@ class AuctionMachine(AnchoredMachine):
     @rule(m=st.sampled_from(MEMBERS), is_buy=st.booleans(), price=st.sampled_from(PRICES),
           amount=st.integers(P.min_order_wh, 3_000))
     def place(self, m, is_buy, price, amount):
+        if not ref.may_place(self.a.next_to_clear(), self._slot()):
+            with boa.reverts("auction: clear the ended slots first"):
+                self.a.place_order(is_buy, price, amount, sender=m)
+            return
         if not is_buy and self.arrears[m]:
             with boa.reverts("watt: account in arrears"):
                 self.a.place_order(is_buy, price, amount, sender=m)

@@ -7,7 +7,7 @@ import boa
 
 from gridmint import auction as ref
 from gridmint.system import CONTRACTS_DIR
-from tests.unit.auction.conftest import CASH, P, SLOT_S, next_slot
+from tests.unit.auction.conftest import CASH, P, SLOT_S, catch_up, next_slot
 
 PRICE = 200_000  # 0.20 EUR/kWh in quote base units
 
@@ -107,3 +107,43 @@ def test_a_deposit_never_carries_into_the_watt_field(auction, cash, member, oper
     assert auction.proceeds_of(b) == 2**128 - 1 and auction.watt_of(b) == 0
     with boa.reverts("auction: balance too large"):
         auction.deposit_quote(1, sender=b)
+
+
+def test_a_slot_reuses_the_level_words_of_the_slot_a_ring_before_once_it_is_cleared(auction, member, operator):
+    """One-shot level words live in a ring of SLOT_RING slots (auction_clearing): slot k + 48 writes the words
+    of slot k. An order for k + 48 waits until k is cleared, so a clearing never reads a later slot's Wh, and
+    the later slot starts from nothing: its clearing and the lens see only its own orders."""
+    with boa.env.prank(operator):
+        lens = boa.load(str(CONTRACTS_DIR / "AuctionLens.vy"), auction.address)
+    s, b = member("ring-seller"), member("ring-buyer")
+    ring = auction.SLOT_RING()
+    assert ring == ref.SLOT_RING == 48
+    next_slot(auction)
+    k = auction.current_slot()
+    auction.place_order(False, PRICE, 1_000, sender=s)
+    auction.place_order(True, PRICE, 1_000, sender=b)
+    auction.place_order(True, PRICE + P.tick, 400, sender=b)
+    # nobody clears for a day: slot k + 48 would write slot k's words, so its orders wait (one clear call)
+    boa.env.time_travel(seconds=ring * SLOT_S)
+    assert auction.current_slot() == k + ring and auction.next_to_clear() == k
+    with boa.reverts("auction: clear the ended slots first"):
+        auction.place_order(True, PRICE, 700, sender=b)
+    with boa.reverts("auction: clear the ended slots first"):
+        auction.place_order(False, PRICE, 700, sender=s)
+    catch_up(auction)
+    r = auction.result(k)
+    assert (r.price, r.matched_wh) == (PRICE, 1_000)  # k's own orders, cleared late
+    auction.place_order(True, PRICE, 700, sender=b)
+    auction.place_order(False, PRICE, 300, sender=s)
+    # the word of PRICE holds slot k + 48 now: its levels are its own; slot k's level there reads empty, its
+    # other level (no order of k + 48 took that word) still reads as it was
+    assert [(lv.price, lv.amount_wh) for lv in lens.levels(k + ring, True, 32)] == [(PRICE, 700)]
+    assert [(lv.price, lv.amount_wh) for lv in lens.levels(k, True, 32)] == [(PRICE + P.tick, 400), (PRICE, 0)]
+    next_slot(auction)
+    r = auction.result(k + ring)
+    assert (r.price, r.matched_wh, r.long_side, r.level_wh) == (PRICE, 300, ref.LONG_BIDS, 700)
+    # a level emptied by a cancel keeps its word (tagged), and the next order there starts from 0
+    bid = auction.place_order(True, PRICE, 500, sender=b)
+    auction.cancel_order(bid, sender=b)
+    auction.place_order(True, PRICE, 200, sender=b)
+    assert [(lv.price, lv.amount_wh) for lv in lens.levels(k + ring + 1, True, 32)] == [(PRICE, 200)]
