@@ -52,6 +52,10 @@ exchange: public(address)
 # @dev The EnergyAuction (slot market): the other market that may move escrow; empty until wired.
 auction: public(address)
 
+# @dev Address => true for the two wired markets: the one word every escrow call reads to admit
+#      its caller (two address words would cost the second market a second cold read, 2,100 gas).
+_is_market: HashMap[address, bool]
+
 # ---------------------------------------------------------------- EVENTS
 
 
@@ -192,6 +196,7 @@ def set_exchange(exchange_: address):
     assert self.exchange == empty(address), "watt: exchange already set"
     assert exchange_ != empty(address), "watt: zero exchange"
     self.exchange = exchange_
+    self._is_market[exchange_] = True
     log UpdateExchange(exchange=exchange_)
 
 
@@ -208,14 +213,15 @@ def set_auction(auction_: address):
     assert self.auction == empty(address), "watt: auction already set"
     assert auction_ != empty(address), "watt: zero auction"
     self.auction = auction_
+    self._is_market[auction_] = True
     log UpdateAuction(auction=auction_)
 
 
 @internal
 @view
 def _check_market():
-    # msg.sender is never the zero address, so an unwired market admits no one
-    assert msg.sender == self.exchange or msg.sender == self.auction, "watt: caller is not a market"
+    # set only by `set_exchange`/`set_auction`, each once, never for the zero address
+    assert self._is_market[msg.sender], "watt: caller is not a market"
 
 
 @external
