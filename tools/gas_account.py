@@ -1,0 +1,121 @@
+"""Where a figure's gas goes: the per-slot account of the transactions behind named gas-report figures.
+
+`python -m tools.gas_account SECTION NAME...` runs one section of `make gas` (`exchange`: the book's
+figures on both markets; `auction`: the slot auction's) on a fresh Anvil, finds the transaction whose
+`gas_used` is each named figure, replays it with Anvil's step tracer and prints its account: intrinsic
+gas and calldata, then per contract the cold and warm storage reads and writes (by EIP-2929/2200 price:
+2,100 a cold read, 20,000 a new word, 2,900 a rewrite after a read, 5,000 a cold rewrite), calls, logs
+and the rest of the execution, and the refund. Run it as `make gas` runs Anvil, in its own network
+namespace, with the tracer on:
+
+    unshare -n bash -c 'ip link set lo up; anvil --silent --steps-tracing --port 8545 --accounts 10 \\
+        --block-base-fee-per-gas 0 --gas-price 0 & sleep 2; python -m tools.gas_account auction \\
+        auction.place auction.claim_one; kill %1'
+
+A figure that is not one transaction's gas (a mean, a per-maker share) is not found and says so.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _label(op: str, cost: int) -> str:
+    if op == "SLOAD":
+        return "read, cold" if cost >= 2_100 else "read, warm"
+    if op == "SSTORE":
+        return {20_000: "write, new word", 22_100: "write, new word (cold)", 2_900: "rewrite (read before)",
+                5_000: "rewrite (cold)"}.get(cost, f"write {cost:,}")
+    return op
+
+
+def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
+    """The account of one mined transaction as printable lines. `request(method, params)` is the node's
+    JSON-RPC; `names` maps lower-case addresses to contract names."""
+    trace = request("debug_traceTransaction", [tx_hash, {"enableMemory": False, "disableStorage": True}])
+    steps = trace["structLogs"]
+    if not steps:
+        return ["  (no steps: start Anvil with --steps-tracing)"]
+    tx = request("eth_getTransactionByHash", [tx_hash])
+    receipt = request("eth_getTransactionReceipt", [tx_hash])
+    data = bytes.fromhex(tx["input"][2:])
+    calldata = sum(16 if b else 4 for b in data)
+    frames = [tx["to"].lower()]
+    gas, count = Counter(), Counter()
+    for i, s in enumerate(steps):
+        del frames[s["depth"]:]
+        who = names.get(frames[-1], frames[-1][:10])
+        op, cost = s["op"], s["gasCost"]
+        key = (who, "execution")
+        if op in ("CALL", "STATICCALL", "DELEGATECALL"):
+            target = "0x" + s["stack"][-2][-40:].lower()
+            nxt = steps[i + 1] if i + 1 < len(steps) else None
+            if nxt and nxt["depth"] == s["depth"] + 1:
+                cost -= nxt["gas"]  # the call's own price: its gas cost less the gas it forwarded
+                frames.append(target)
+            key = (who, f"{op} {names.get(target, target[:10])}")
+        elif op in ("SLOAD", "SSTORE") or op.startswith("LOG"):
+            key = (who, _label(op, cost))
+        gas[key] += cost
+        count[key] += 1
+    refund = steps[-1].get("refund", 0)
+    out = [f"  gas used {int(receipt['gasUsed'], 16):,}: intrinsic 21,000, calldata {calldata:,} ({len(data)} bytes), "
+           f"refund -{refund:,}"]
+    for (who, what), g in sorted(gas.items(), key=lambda kv: -kv[1]):
+        out.append(f"  {who:22s} {what:28s} x{count[(who, what)]:<5d} {g:>9,}")
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] not in ("exchange", "auction"):
+        print("usage: python -m tools.gas_account exchange|auction NAME...", file=sys.stderr)
+        return 2
+    section, wanted = argv[0], argv[1:]
+    sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+    from ape import accounts, chain, networks
+
+    from gridmint.cli.options import quiet
+    from gridmint.system import SystemParams, ape_deployer, deploy_system
+    from tools.gas_standalone import BLOCK_INTERVAL_S, GAS_EPOCH
+
+    quiet()
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        chain.provider.make_request("evm_setNextBlockTimestamp", [GAS_EPOCH])
+        chain.provider.make_request("anvil_setBlockTimestampInterval", [BLOCK_INTERVAL_S])
+        operator, relayer = accounts.test_accounts[0], accounts.test_accounts[1]
+        system = deploy_system(ape_deployer(operator), operator, SystemParams(capacity_wh=100_000_000))
+        first = chain.blocks.head.number + 1
+        report: dict[str, int] = {}
+        if section == "auction":
+            from tools import gas_auction
+
+            gas_auction.measure(system, operator, report)
+        else:
+            import gas  # scripts/gas.py
+
+            gas.measure_exchange(system, operator, relayer, report)
+            gas.measure_certificate_exchange(system, operator, relayer, report)
+        names = {getattr(system, n).address.lower(): n for n in vars(system) if hasattr(getattr(system, n), "address")}
+        request = chain.provider.make_request
+        todo = {report[n]: n for n in wanted if n in report}
+        for n in wanted:
+            if n not in report:
+                print(f"{n}: not a figure of the {section} section")
+        for number in range(first, chain.blocks.head.number + 1):
+            for h in request("eth_getBlockByNumber", [hex(number), False])["transactions"]:
+                g = int(request("eth_getTransactionReceipt", [h])["gasUsed"], 16)
+                if g in todo:
+                    name = todo.pop(g)
+                    print(f"\n{name} = {g:,}")
+                    print("\n".join(account(request, h, names)))
+        for g, n in todo.items():
+            print(f"{n} = {g:,}: no single transaction used that gas (a mean or a share)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
