@@ -602,7 +602,7 @@ def _trade(
         for s: uint256 in settle:
             if s & _SETTLE_REFUND != 0:
                 self._credit(s)
-        proceeds._pull(pull)
+        proceeds._pay_in(pull)
         return rested, settle
     # an ask's words are the resting bids that bought. Interactions last: each bidder gets its units
     # now, from the seller, so no bid ever holds units that expire before it could withdraw them

@@ -10,9 +10,11 @@
         (price x amount rounded up, plus the 100 bps fee cap) at placement;
         asks escrow WATT through the WATT token (the seller keeps paying rent).
         Proceeds and refunds go to an internal balance (`proceeds_of`,
-        `withdraw_proceeds`): matching never pushes a token to a maker.
+        `withdraw_proceeds`, `deposit_quote`): matching never pushes a token
+        to a maker, and a bid pays out of that balance first, the rest from
+        the bidder's wallet.
         Non-standard functions: `place_order`, `amend_order`, `cancel_order`,
-        `cancel_expired`, `withdraw_proceeds`, `claim_fees`, `close_asks_of`
+        `cancel_expired`, `deposit_quote`, `withdraw_proceeds`, `claim_fees`, `close_asks_of`
         (WATT only); operator: `announce_price_band`/`apply_price_band`,
         `announce_fees`/`apply_fees`, `announce_min_order_wh`/
         `apply_min_order_wh` (each applies `NOTICE_S` seconds after its
@@ -174,6 +176,13 @@ WATT: public(immutable(IWattEscrow))
 # ---------------------------------------------------------------- EVENTS
 
 
+# @dev `amount` quote base units put into `owner`'s balance here (`proceeds_of`), out of which its bids
+#      pay first.
+event QuoteDeposited:
+    owner: indexed(address)
+    amount: uint256
+
+
 event OrderPlaced:
     order_id: indexed(uint256)
     owner: indexed(address)
@@ -253,8 +262,10 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
     @notice Places a limit order: it first takes from the other side at the
             resting orders' prices (best first, oldest first), then rests the
             remainder unless immediate-or-cancel, still crossing or below
-            `min_order_wh` (then it is refunded). Approve the quote token
-            (bids) or hold free WATT outside arrears (asks) first; an account
+            `min_order_wh` (then it is refunded). A bid pays out of your
+            balance here first (`proceeds_of`: proceeds, refunds,
+            `deposit_quote`), the rest from your wallet: approve the quote
+            token for it. An ask needs free WATT outside arrears; an account
             has at most 64 open asks. Resting orders met outside the band in
             force, below the minimum or (asks) of an account in rent arrears
             are closed and refunded instead of filled.
@@ -284,8 +295,8 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
     rested: uint256 = 0
     rested, dropped, pull, settle = order_book._place(order_id, _BOOK, 0, is_buy, price, amount_wh, expiry, flags, params, idx)
 
-    # ---- interactions: quote in; WATT moves inside the token (no hooks)
-    proceeds._pull(pull)
+    # ---- interactions: quote in (out of the bidder's balance here first); WATT moves inside the token (no hooks)
+    proceeds._pay_in(pull)
     if is_buy:
         # one call: fills delivered from each seller's escrow to the taker (credited once), asks the
         # book closed (expired, own, off-band, below minimum, arrears) back to their owners; the
@@ -300,6 +311,23 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
         if dropped != 0:
             extcall WATT.release_escrow(msg.sender, dropped)
     return rested
+
+
+@external
+@nonreentrant
+def deposit_quote(amount: uint256):
+    """
+    @notice Deposits `amount` quote (approve it first) into your balance here
+            (`proceeds_of`), out of which your bids pay (fills, fees, escrow)
+            before anything is pulled from your wallet: a trader keeps a
+            balance and trades with no token transfer. Withdraw it any time
+            with `withdraw_proceeds` (also while paused).
+    @param amount The 32-byte amount in quote base units.
+    """
+    assert amount != 0, "exchange: zero amount"
+    proceeds._credit(msg.sender, amount)
+    log QuoteDeposited(owner=msg.sender, amount=amount)
+    proceeds._pull(amount)
 
 
 @external
@@ -327,8 +355,8 @@ def amend_order(order_id: uint256, price: uint256, amount_wh: uint256):
             may not cross the other side (an amend never trades). A price
             change or an increase loses time priority (to the tail of the
             level); a decrease at the same price keeps it. A bid's escrow
-            becomes that of a new bid on the new terms (the difference pulled,
-            or credited to `proceeds_of`); an ask escrows more WATT or gets
+            becomes that of a new bid on the new terms (the difference paid,
+            out of `proceeds_of` first, or credited to it); an ask escrows more WATT or gets
             some back (an account in arrears cannot escrow more).
     @param order_id The 32-byte order id.
     @param price The 32-byte new limit price, quote base units per kWh (a multiple of TICK).
@@ -341,7 +369,7 @@ def amend_order(order_id: uint256, price: uint256, amount_wh: uint256):
     quote_in: uint256 = 0
     is_buy, tag, wh_in, wh_out, quote_in = order_book._amend(order_id, price, amount_wh, book_params._load())
     # ---- interactions, after every effect
-    proceeds._pull(quote_in)
+    proceeds._pay_in(quote_in)
     if wh_in != 0:
         extcall WATT.escrow(msg.sender, wh_in)
     if wh_out != 0:

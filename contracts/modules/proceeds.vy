@@ -7,8 +7,9 @@
 @notice What a market owes its traders in the quote token — sale proceeds,
         refunds of bid escrow — is credited here (`_credit`) instead of
         pushed, and each owner withdraws it (`withdraw_proceeds`, which
-        works while the market is paused). The quote a bidder pays comes
-        in through `_pull` (last, after every effect).
+        works while the market is paused). The quote a bidder pays on the
+        books comes out of that balance first and the rest from its wallet
+        (`_pay_in`, last, after every effect; `_pull` for the wallet alone).
         Exported externals (through the deployable): `withdraw_proceeds`,
         the views `proceeds_of`, `QUOTE`.
 @custom:security Matching never pushes a token to a maker: a failing or
@@ -74,6 +75,22 @@ def _pull(amount: uint256):
     """
     if amount != 0:
         assert extcall QUOTE.transferFrom(msg.sender, self, amount, default_return_value=True), "exchange: quote transfer failed"
+
+
+@internal
+def _pay_in(amount: uint256):
+    """
+    @dev Takes `amount` quote base units from the caller, a bidder: out of its balance here
+         (`proceeds_of`: proceeds, refunds, deposits) first, the rest pulled from its wallet
+         (last, after every effect).
+    """
+    if amount == 0:
+        return
+    balance: uint256 = self.proceeds_of[msg.sender]
+    use: uint256 = min(balance, amount)
+    if use != 0:
+        self.proceeds_of[msg.sender] = unsafe_sub(balance, use)
+    self._pull(unsafe_sub(amount, use))
 
 
 @internal

@@ -328,6 +328,7 @@ class Ledger:
             h[(name, "OrderClosed")] = lambda a, m=market: self._order_closed(m, a)
             h[(name, "OrderAmended")] = lambda a, m=market: self._order_amended(m, a)
             h[(name, "ProceedsWithdrawn")] = lambda a, m=market: self._proceeds_withdrawn(m, a)
+            h[(name, "QuoteDeposited")] = lambda a, m=market: self._credit(m, a["owner"], a["amount"])
             h[(name, "FeesClaimed")] = lambda a, m=market: self._fees_claimed(m, a)
             h[(name, "UpdateFees")] = lambda a, m=market, n=name: self._market_update(m, n, "Fees", a)
             h[(name, "UpdatePriceBand")] = lambda a, m=market, n=name: self._market_update(m, n, "PriceBand", a)
@@ -756,7 +757,8 @@ class Ledger:
         maker.remaining -= w
         taker.remaining -= w
         if taker.is_buy:
-            # the taker pays q + its fee from its wallet; the seller earns q - its fee
+            # the taker pays q + its fee, out of its proceeds first; the seller earns q - its fee
+            self._pay_in(m, taker.owner, q + taker_fee)
             m.proceeds[maker.owner] = m.proceeds.get(maker.owner, 0) + q - maker_fee
         else:
             maker.escrow -= q + maker_fee
@@ -803,6 +805,8 @@ class Ledger:
             escrow = bid_escrow(wh, price)
             if escrow < order.escrow:
                 m.proceeds[order.owner] = m.proceeds.get(order.owner, 0) + order.escrow - escrow
+            else:
+                self._pay_in(m, order.owner, escrow - order.escrow)
             order.escrow = escrow
 
     def _rest_new_orders(self, m: Market) -> None:
@@ -813,7 +817,19 @@ class Ledger:
                 self._find("inv4.rests-below-minimum", m.name, f"#{oid}", m.min_order_wh, order.remaining, "Wh")
             if order.is_buy:
                 order.escrow = bid_escrow(order.remaining, order.price)
+                self._pay_in(m, order.owner, order.escrow)
         m.new_orders = []
+
+    @staticmethod
+    def _pay_in(m: Market, owner: str, amount: int) -> None:
+        """A bidder pays `amount` (fills, fees, escrow) out of its proceeds first (proceeds._pay_in); the
+        rest comes from its wallet, which the chain's quote transfers show."""
+        m.proceeds[owner] = m.proceeds.get(owner, 0) - min(m.proceeds.get(owner, 0), amount)
+
+    @staticmethod
+    def _credit(m: Market, owner: str, amount: int) -> None:
+        """`deposit_quote` (energy market): quote put into the owner's balance."""
+        m.proceeds[owner] = m.proceeds.get(owner, 0) + amount
 
     def _proceeds_withdrawn(self, m: Market, a: dict) -> None:
         owner = a["owner"]

@@ -95,7 +95,7 @@ def test_preview__one_order_per_level__is_what_the_book_does(case):
     assert (pv.rest_wh, pv.escrow) == (rest, escrow)
     assert pv.dropped_wh == wh - pv.fill_wh - pv.rest_wh
     if is_buy:
-        assert pv.pay == placed.pulled
+        assert pv.pay == placed.paid
     else:
         assert pv.receive == quote - taker_fee
         assert placed.dropped == pv.dropped_wh
@@ -118,7 +118,7 @@ def test_preview__several_orders_per_level__fills_exact_and_cost_an_upper_bound(
     assert 0 <= pv.quote - quote <= len(trades)
     assert 0 <= pv.taker_fee - taker_fee <= len(trades)
     if taker[0]:
-        assert pv.pay >= placed.pulled
+        assert pv.pay >= placed.paid
     assert pv.own_closed_wh <= self_closed <= pv.own_closed_wh + pv.own_maybe_wh
 
 

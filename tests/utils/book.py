@@ -66,9 +66,10 @@ class Fill:
 @dataclass
 class Placement:
     order_id: int  # 0 unless it rests
-    pulled: int  # quote pulled from a bidder: fills, taker fees, a resting bid's escrow
+    pulled: int  # quote pulled from a bidder's wallet: fills, taker fees, a resting bid's escrow, less what its proceeds paid
     fills: list[Fill]
     dropped: int  # Wh of an ask that neither filled nor rested (never leaves the seller)
+    paid: int = 0  # what a bid costs in all: fills, taker fees, a resting bid's escrow (proceeds first, then `pulled`)
 
 
 @dataclass
@@ -233,7 +234,7 @@ class Book:
             else:
                 self.free.remove(key)
             self.side(book, is_buy).setdefault(price, deque()).append(tid)
-            return Placement(tid, pulled, fills, 0)
+            return Placement(tid, self._pay_in(owner, pulled), fills, 0, pulled)
         if remaining == 0:
             reason = FILLED
         elif flags & IOC:
@@ -243,7 +244,15 @@ class Book:
         else:
             reason = BELOW_MINIMUM
         self.log.append(("OrderClosed", tid, reason, 0))
-        return Placement(0, pulled, fills, 0 if is_buy else remaining)
+        return Placement(0, self._pay_in(owner, pulled), fills, 0 if is_buy else remaining, pulled)
+
+    def _pay_in(self, owner, amount) -> int:
+        """A bidder pays `amount` out of its proceeds first (proceeds._pay_in); returns the rest, pulled
+        from its wallet."""
+        use = min(self.proceeds.get(owner, 0), amount)
+        if use:
+            self.proceeds[owner] -= use
+        return amount - use
 
     def amend_check(self, oid, owner, price, wh, now) -> str | None:
         """The revert reason of `_amend` (after pause), or None."""
@@ -265,7 +274,7 @@ class Book:
     def amend(self, oid, price, wh) -> tuple[int, int]:
         """A checked amend: the order keeps its id; a price change or an increase moves it to the tail
         of its (new) level, a decrease at the same price keeps its place. A bid's escrow becomes
-        `bid_escrow(wh, price)`: returns (quote pulled from the owner, Wh an ask escrows more; negative:
+        `bid_escrow(wh, price)`: returns (quote pulled from the owner's wallet, its proceeds paying first; Wh an ask escrows more; negative:
         given back); a bid's surplus escrow goes to its proceeds."""
         o = self.orders[oid]
         if price != o.price or wh > o.remaining:
@@ -284,7 +293,7 @@ class Book:
         if new < o.escrow:
             self.proceeds[o.owner] = self.proceeds.get(o.owner, 0) + o.escrow - new
         o.escrow = new
-        return pulled, 0
+        return self._pay_in(o.owner, pulled), 0
 
     def cancel(self, oid, reason=CANCELLED):
         return self._close(oid, reason)

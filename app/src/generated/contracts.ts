@@ -102,6 +102,7 @@ export const abis = {
     {"inputs": [], "name": "PARAM_MIN_ORDER", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "PARAM_PRICE_BAND", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "QUOTE", "outputs": [{"name": "", "type": "address"}], "stateMutability": "view", "type": "function"},
+    {"inputs": [], "name": "SLOT_RING", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "SLOT_S", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "TICK", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "WATT", "outputs": [{"name": "", "type": "address"}], "stateMutability": "view", "type": "function"},
@@ -195,6 +196,7 @@ export const abis = {
     {"inputs": [], "name": "ceiling_price", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "claim_fees", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "nonpayable", "type": "function"},
     {"inputs": [{"name": "account", "type": "address"}], "name": "close_asks_of", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "nonpayable", "type": "function"},
+    {"inputs": [{"name": "amount", "type": "uint256"}], "name": "deposit_quote", "outputs": [], "stateMutability": "nonpayable", "type": "function"},
     {"inputs": [{"name": "is_buy", "type": "bool"}, {"name": "levels", "type": "uint256"}], "name": "depth", "outputs": [{"components": [{"name": "price", "type": "uint256"}, {"name": "amount_wh", "type": "uint256"}], "name": "", "type": "tuple[]"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "fees_accrued", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
     {"inputs": [], "name": "floor_price", "outputs": [{"name": "", "type": "uint256"}], "stateMutability": "view", "type": "function"},
@@ -224,6 +226,7 @@ export const abis = {
     {"anonymous": false, "inputs": [{"indexed": true, "name": "previous_owner", "type": "address"}, {"indexed": true, "name": "new_owner", "type": "address"}], "name": "OwnershipTransferred", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": false, "name": "account", "type": "address"}], "name": "Paused", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": true, "name": "owner", "type": "address"}, {"indexed": false, "name": "amount", "type": "uint256"}], "name": "ProceedsWithdrawn", "type": "event"},
+    {"anonymous": false, "inputs": [{"indexed": true, "name": "owner", "type": "address"}, {"indexed": false, "name": "amount", "type": "uint256"}], "name": "QuoteDeposited", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": true, "name": "maker_order_id", "type": "uint256"}, {"indexed": true, "name": "taker_order_id", "type": "uint256"}, {"indexed": false, "name": "maker", "type": "address"}, {"indexed": false, "name": "taker", "type": "address"}, {"indexed": false, "name": "price", "type": "uint256"}, {"indexed": false, "name": "amount_wh", "type": "uint256"}, {"indexed": false, "name": "quote_amount", "type": "uint256"}, {"indexed": false, "name": "fee", "type": "uint256"}], "name": "Trade", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": false, "name": "account", "type": "address"}], "name": "Unpaused", "type": "event"},
     {"anonymous": false, "inputs": [{"indexed": false, "name": "maker_fee_bps", "type": "uint256"}, {"indexed": false, "name": "taker_fee_bps", "type": "uint256"}], "name": "UpdateFees", "type": "event"},
@@ -624,6 +627,7 @@ export const FEE_BPS_CAP = 100n;
 /** the auction's per-call bounds: order ids one `claim` settles, slots one `clear(k)` clears */
 export const MAX_CLAIMS = 32;
 export const MAX_CATCH_UP = 48;
+export const SLOT_RING = 48;
 /** generation methods: 1..METHOD_MAX renewable (a meter's), METHOD_STORAGE a battery discharge (a certificate's) */
 export const METHOD_MAX = 5;
 export const METHOD_STORAGE = 6;

@@ -99,6 +99,16 @@ class EnergyExchangeMachine(ExchangeMachine):
 
     AMENDS = True
 
+    @rule(trader=st.sampled_from(range(3)), amount=st.sampled_from([1, 10**5, 10**6, 10**7]))
+    def deposit_quote(self, trader, amount):
+        """A balance on the book (energy market): the trader's bids pay out of it before its wallet."""
+        t = self.TRADERS[trader]
+        if self.wallet[t] < amount:
+            return
+        self.ex.deposit_quote(amount, sender=t)
+        self.book.proceeds[t] = self.book.proceeds.get(t, 0) + amount
+        self.wallet[t] -= amount
+
     def _send_amend(self, who, oid, price, wh):
         return self.ex.amend_order(oid, price, wh, sender=who)
 

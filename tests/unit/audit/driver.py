@@ -48,7 +48,7 @@ class Driver:
 
     def step(self) -> None:
         action = self.rng.choice([self.reading] * 5 + [self.deposit, self.withdraw_rent, self.ask, self.bid,
-                                  self.bid, self.cancel, self.withdraw, self.issue, self.claim, self.cert_ask,
+                                  self.bid, self.cancel, self.withdraw, self.deposit_quote, self.issue, self.claim, self.cert_ask,
                                   self.cert_bid, self.time, self.release, self.fees, self.transfer])
         try:
             action()
@@ -95,6 +95,10 @@ class Driver:
             ids = getattr(self.s, name).open_orders(o)
             if ids:
                 getattr(self.s, name).cancel_order(self.rng.choice(ids), sender=o)
+
+    def deposit_quote(self):
+        # a trader's balance on the energy market: its bids pay out of it before the wallet
+        self.s.exchange.deposit_quote(self.rng.choice([10**5, 10**6]), sender=self.owner())
 
     def withdraw(self):
         o = self.owner()
