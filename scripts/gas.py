@@ -162,8 +162,11 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
             ex.place_order(False, 250_000 + (i % 500) * 100, 100, 0, 0, sender=sellers[i % 11])
         else:
             ex.place_order(True, 90_000 + (i % 100) * 100, 100, 0, 0, sender=buyer)
-    # steady state: every seller has traded before (holds proceeds), other levels are active, and
-    # orders have closed (filled), so an order that rests reuses a closed order's word (issue 22)
+    # steady state: every seller has traded before (holds proceeds), the buyer keeps a balance on the
+    # book (a budget deposited once: its bids pay out of it, no token moves), other levels are active,
+    # and orders have closed (filled), so an order that rests reuses a closed order's word (issue 22)
+    tx = ex.deposit_quote(10**8, sender=buyer)
+    report[f"exchange.deposit_quote{suffix}"] = tx.gas_used
     for s in sellers:
         ex.place_order(False, 200_000, 100, 0, 0, sender=s)
     ex.place_order(True, 200_000, 100 * len(sellers), 0, 0, sender=buyer)
@@ -178,6 +181,10 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     report[f"exchange.place_resting.new_leaf{suffix}"] = tx.gas_used
     if suffix:
         return
+    # the same resting bid by a member with no balance on the book: its escrow is pulled (transferFrom)
+    puller = _member_with_watt(system, operator, relayer, 0, "puller")
+    tx = ex.place_order(True, 198_000, 1_000, 0, 0, sender=puller)
+    report["exchange.place_resting.pull"] = tx.gas_used
     ex.place_order(False, 210_000, 1_000, 0, 0, sender=sellers[1])
     tx = ex.place_order(True, 210_000, 1_000, 0, 0, sender=buyer)  # fully fills one resting ask
     assert len(tx.decode_logs(ex.Trade)) == 1
@@ -205,6 +212,7 @@ def measure_exchange_deep(system, operator, relayer, report):
     measure_exchange(system, operator, relayer, report, ".deep", resting=1_000)
     seller = _member_with_watt(system, operator, relayer, 10_000, "deep-seller")
     buyer = _member_with_watt(system, operator, relayer, 1_000, "deep-buyer")
+    ex.deposit_quote(10**8, sender=buyer)  # keeps a balance on the book, as the shallow figure's buyer
     ex.place_order(False, 210_000, 100, 0, 0, sender=seller)  # both have traded before
     ex.place_order(True, 210_000, 100, 0, 0, sender=buyer)
     ex.place_order(False, 211_000, 1_000, 0, 0, sender=seller)
@@ -241,16 +249,21 @@ def measure_certificate_exchange(system, operator, relayer, report, suffix="", r
     certificate below is solar of one vintage), with `resting` orders on the book for `.deep`."""
     cx = system.certificate_exchange
     sellers = [_member_with_certificate(system, operator, relayer, 200_000, f"cseller{suffix}{i}") for i in range(11)]
-    buyer, _ = _member_with_certificate(system, operator, relayer, 0, f"cbuyer{suffix}")
+    buyer, own_id = _member_with_certificate(system, operator, relayer, 200_000, f"cbuyer{suffix}")
     method, vintage = cx.class_of(sellers[0][1])
+    assert cx.class_of(own_id) == (method, vintage)
+    flood_bidder, _ = _member_with_certificate(system, operator, relayer, 0, f"cflood{suffix}")
     for i in range(resting):
         s, id = sellers[i % 11]
         if i % 2:
             cx.place_ask(id, 12_000 + (i % 500) * 10, 1_000, 0, 0, sender=s)
         else:
-            cx.place_bid(method, vintage, 2_000 + (i % 100) * 10, 1_000, 0, 0, sender=buyer)
-    # steady state: every seller has traded before (holds proceeds), the buyer holds units of every id,
-    # and orders have closed, so an order that rests reuses a closed order's word
+            cx.place_bid(method, vintage, 2_000 + (i % 100) * 10, 1_000, 0, 0, sender=flood_bidder)
+    # steady state: every member has traded before: the buyer sold units of its own (its proceeds pay
+    # its bids: no token moves), every seller holds proceeds, the buyer holds units of every id, and
+    # orders have closed, so an order that rests reuses a closed order's word
+    cx.place_ask(own_id, 5_000, 100_000, 0, 0, sender=buyer)
+    cx.place_bid(method, vintage, 5_000, 100_000, 0, 0, sender=flood_bidder)
     for s, id in sellers:
         cx.place_ask(id, 5_000, 1_000, 0, 0, sender=s)
     cx.place_bid(method, vintage, 5_000, 1_000 * len(sellers), 0, 0, sender=buyer)

@@ -114,6 +114,9 @@ def main(argv: list[str]) -> int:
                     print("\n".join(account(request, h, names)))
         for g, n in todo.items():
             print(f"{n} = {g:,}: no single transaction used that gas (a mean or a share)")
+        print(f"\nthe {section} section's figures:")
+        for name, g in sorted(report.items()):
+            print(f"  {name:55s} {g:>10,}")
     return 0
 
 

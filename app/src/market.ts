@@ -17,6 +17,12 @@ export const bps = (amount: bigint, feeBps: bigint) => (amount * feeBps) / BPS_D
 
 /** Quote base units a bid of `wh` at `perKwh` escrows when it rests, on either market: price x amount
  *  rounded up, plus the fee cap (FEE_BPS_CAP bps) of that, rounded up. */
+/** What a bid paying `pay` takes from the wallet: the bidder's balance on the book (`proceeds_of`) pays first
+ *  (proceeds._pay_in). */
+export function fromWallet(pay: bigint, balance: bigint): bigint {
+  return pay > balance ? pay - balance : 0n;
+}
+
 export function bidEscrow(wh: bigint, perKwh: bigint): bigint {
   const base = (wh * perKwh + WH_PER_KWH - 1n) / WH_PER_KWH;
   return base + (base * FEE_BPS_CAP + BPS_DENOMINATOR - 1n) / BPS_DENOMINATOR;

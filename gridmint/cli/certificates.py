@@ -494,16 +494,19 @@ class Market(Certs):
             raise Refused(f"post-only order at {self.price(p)} would cross the best {side} {self.price(best[0])}")
 
     def fund_bid(self, s, wh: int, p: int) -> None:
-        """A bid escrows price x amount plus the 1 % fee cap (the unused part is refunded): the sender must
-        hold it, and the exchange gets an allowance for it (simulated, then sent) if it has less."""
+        """A bid escrows price x amount plus the 1 % fee cap (the unused part is refunded), out of the sender's
+        proceeds on the market first: the sender must hold the rest, and the exchange gets an allowance for it
+        (simulated, then sent) if it has less."""
         from gridmint.market import bid_escrow
 
         need = bid_escrow(wh, p)
+        from_wallet = need - min(int(self.cx.proceeds_of(s.address)), need)
         held = int(self.quote.balanceOf(s.address))
-        if held < need:
-            raise Refused(f"buying {kwh(wh)} at up to {self.price(p)} needs {self.money(need)}; you hold {self.money(held)}")
-        if int(self.quote.allowance(s.address, self.cx.address)) < need:
-            s.send(self.quote.approve, self.cx.address, need, what=f"{self.symbol} approve")
+        if held < from_wallet:
+            raise Refused(f"buying {kwh(wh)} at up to {self.price(p)} needs {self.money(need)}; your proceeds here cover "
+                          f"{self.money(need - from_wallet)} and you hold {self.money(held)}")
+        if from_wallet and int(self.quote.allowance(s.address, self.cx.address)) < from_wallet:
+            s.send(self.quote.approve, self.cx.address, from_wallet, what=f"{self.symbol} approve")
 
     def report_trades(self, tx, verb: str) -> None:
         for t in tx.decode_logs(self.cx.Trade):

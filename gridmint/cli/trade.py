@@ -8,6 +8,7 @@
     ape run trade trades [--last 20]
     ape run trade balances (--account ALIAS | --owner ADDR)
     ape run trade withdraw [AMOUNT] --account ALIAS                    (sale proceeds and refunds)
+    ape run trade deposit AMOUNT --account ALIAS                       (a balance your bids pay out of first)
     ape run trade deposit-rent TSL --account ALIAS                     (days of storage before and after)
     ape run trade withdraw-rent TSL --account ALIAS
     ape run trade accept-meter METER --account ALIAS                   (a meter the operator registered for you)
@@ -145,12 +146,14 @@ def place(network, side, price_text, amount, ioc, post_only, expires_in, account
         raise Refused("the exchange is paused: no new orders (cancels and withdrawals still work)")
     s = c.sender
     is_buy = side == "buy"
-    need = 0
+    from_wallet = 0
     if is_buy:
         need = bid_escrow(wh, p)  # price x amount + the fee cap, the unused part refunded
+        from_wallet = _from_wallet(c, s.address, need)
         held = quote.balanceOf(s.address)
-        if held < need:
-            raise Refused(f"a bid of {kwh(wh)} at {c.price(p)} escrows {c.money(need)}; you hold {c.money(held)}")
+        if held < from_wallet:
+            raise Refused(f"a bid of {kwh(wh)} at {c.price(p)} escrows {c.money(need)}; your balance on the book "
+                          f"covers {c.money(need - from_wallet)} and you hold {c.money(held)}")
     else:
         held = watt.balanceOf(s.address)
         if held < wh:
@@ -162,8 +165,8 @@ def place(network, side, price_text, amount, ioc, post_only, expires_in, account
         best = ex.best_ask() if is_buy else ex.best_bid()
         if best[1] and ((is_buy and p >= best[0]) or (not is_buy and p <= best[0])):
             raise Refused(f"post-only order at {c.price(p)} would cross the best {'ask' if is_buy else 'bid'} {c.price(best[0])}")
-    if is_buy and quote.allowance(s.address, ex.address) < need:
-        s.send(quote.approve, ex.address, need, what=f"{c.symbol} approve")
+    if from_wallet and quote.allowance(s.address, ex.address) < from_wallet:
+        s.send(quote.approve, ex.address, from_wallet, what=f"{c.symbol} approve")
     tx = s.send(ex.place_order, is_buy, p, wh, expires_at, flags, what="place_order")
     for t in tx.decode_logs(ex.Trade):
         click.echo(f"traded {kwh(t.amount_wh)} at {c.price(t.price)} = {c.money(t.quote_amount)} (fee {c.money(t.fee)})")
@@ -208,12 +211,14 @@ def amend(network, order_id, price_text, amount, account_spec, verbose):
                           f"{c.price(best[0])}: an amend never trades (place a new order to trade)")
     if view.is_buy:
         more = bid_escrow(wh, p) - int(view.escrow_quote)  # the escrow of a new bid on these terms
-        if more > 0:
+        from_wallet = _from_wallet(c, s.address, more) if more > 0 else 0
+        if from_wallet:
             held = c.quote.balanceOf(s.address)
-            if held < more:
-                raise Refused(f"the new terms escrow {c.money(more)} more; you hold {c.money(held)}")
-            if c.quote.allowance(s.address, ex.address) < more:
-                s.send(c.quote.approve, ex.address, more, what=f"{c.symbol} approve")
+            if held < from_wallet:
+                raise Refused(f"the new terms escrow {c.money(more)} more; your balance on the book covers "
+                              f"{c.money(more - from_wallet)} and you hold {c.money(held)}")
+            if c.quote.allowance(s.address, ex.address) < from_wallet:
+                s.send(c.quote.approve, ex.address, from_wallet, what=f"{c.symbol} approve")
     elif wh > view.remaining_wh:
         held = c.watt.balanceOf(s.address)
         if held < wh - view.remaining_wh:
@@ -339,6 +344,32 @@ def withdraw(network, amount, account_spec, verbose):
         raise Refused(f"you can withdraw {c.money(available)}, not {c.money(units)}")
     s.send(c.ex.withdraw_proceeds, units, what="withdraw_proceeds")
     click.echo(f"withdrew {c.money(units)}")
+
+
+def _from_wallet(c, who: str, amount: int) -> int:
+    """What a bid's `amount` takes from the wallet: its balance on the book (`proceeds_of`) pays first."""
+    return amount - min(int(c.ex.proceeds_of(who)), amount)
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@click.argument("amount")
+@account_option
+@verbose_option
+def deposit(network, amount, account_spec, verbose):
+    """Deposit quote into your balance on the book: your bids pay out of it before anything leaves your wallet
+    (withdraw it any time with `trade withdraw`)."""
+    c = Trade.open(network, verbose, account_spec)
+    s = c.sender
+    units = parse_token(amount, c.decimals, c.symbol)
+    if units == 0:
+        raise Refused("nothing to deposit")
+    held = c.quote.balanceOf(s.address)
+    if held < units:
+        raise Refused(f"you hold {c.money(held)}; cannot deposit {c.money(units)}")
+    if c.quote.allowance(s.address, c.ex.address) < units:
+        s.send(c.quote.approve, c.ex.address, units, what=f"{c.symbol} approve")
+    s.send(c.ex.deposit_quote, units, what="deposit_quote")
+    click.echo(f"deposited {c.money(units)}; your balance on the book is {c.money(int(c.ex.proceeds_of(s.address)))}")
 
 
 def _storage_line(watt, who: str, now: int) -> str:

@@ -54,6 +54,14 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, projec
     assert "withdrew 0.3996 TEUR" in cli("trade", "withdraw", "--account", "test:2")  # 0.40 minus the 10 bps maker fee
     assert "no proceeds to withdraw" in cli("trade", "withdraw", "--account", "test:2", code=2)
     assert watt.balanceOf(buyer) == 2_000 and quote.balanceOf(seller) == 399_600
+    # a balance on the book: the buyer's next bid escrows out of it, nothing leaves its wallet
+    assert "nothing to deposit" in cli("trade", "deposit", "0", "--account", "test:3", code=2)
+    out = cli("trade", "deposit", "1", "--account", "test:3")
+    assert "deposited 1.0000 TEUR; your balance on the book is 1.0000 TEUR" in out, out
+    wallet = quote.balanceOf(buyer)
+    assert "rests: buy 1.000 kWh at 0.1000 TEUR/kWh" in cli("trade", "place", "buy", "0.1", "1", "--account", "test:3")
+    exchange = project.EnergyExchange.at(record.address("EnergyExchange"))
+    assert quote.balanceOf(buyer) == wallet and exchange.proceeds_of(buyer) == 1_000_000 - 101_000
 
     # certificates: a stranger's issue is simulated and refused with the contract's reason, nothing sent
     assert "issue would be refused" in cli("certificates", "issue", meter.address, "--account", "test:5", code=2)

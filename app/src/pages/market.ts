@@ -5,7 +5,7 @@ import type { Page } from "../main";
 import type { Address } from "viem";
 import { app, blockTime, ensureQuoteAllowance, logs, read, send } from "../chain";
 import { fill, field, h, message, onSubmit, select, stat, table, txView } from "../ui";
-import { FLAG_IOC, type Level, preview } from "../market";
+import { FLAG_IOC, fromWallet, type Level, preview } from "../market";
 import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
 import { InputError, dateTime, kwh, parseAmount, parseKwh, price, token } from "../units";
 import { auctionView } from "./auction";
@@ -104,7 +104,8 @@ export function marketPage(): Page {
     if (pv.postOnlyCrosses) throw new InputError("Post-only: this price would trade at once; choose a price that rests.");
     if (!isBuy && arrears > 0n) throw new InputError("You are in storage-rent arrears: deposit TSL on the Rent page before selling.");
     if (!isBuy && wh > free) throw new InputError(`You hold ${kwh(free)} you can sell; the order needs ${kwh(wh)}.`);
-    if (isBuy && pv.pay > quoteBal) throw new InputError(`This bid needs up to ${q(pv.pay)}; you hold ${q(quoteBal)}.`);
+    if (isBuy && fromWallet(pv.pay, proceeds) > quoteBal)
+      throw new InputError(`This bid needs up to ${q(pv.pay)}; your balance here and your wallet hold ${q(proceeds + quoteBal)}.`);
     return { isBuy, p, wh, flags, pv };
   }
 
@@ -125,7 +126,11 @@ export function marketPage(): Page {
       if (pv.ownClosedWh + pv.ownMaybeWh > 0n)
         lines.push(h("p", {}, `Your own ${isBuy ? "asks" : "bids"} at these prices (${pv.ownMaybeWh > 0n ? "up to " : ""}${kwh(pv.ownClosedWh + pv.ownMaybeWh)}) `,
           "are closed, not traded (self-trade prevention)", isBuy ? "; their WATT comes back to you." : "; their escrow goes to your proceeds."));
-      if (isBuy) lines.push(h("p", {}, h("strong", {}, `At most ${q(pv.pay)} leaves your wallet.`)));
+      if (isBuy) {
+        const wallet = fromWallet(pv.pay, proceeds);
+        lines.push(h("p", {}, h("strong", {}, `At most ${q(wallet)} leaves your wallet`),
+          wallet < pv.pay ? ` (your balance here pays up to ${q(pv.pay - wallet)} first).` : "."));
+      }
       fill(prev, lines);
     } catch (e) {
       if (e instanceof InputError) fill(prev, h("p", { class: "msg refused" }, e.message));
@@ -136,7 +141,8 @@ export function marketPage(): Page {
 
   onSubmit(form, submit, msg, parse, async (o) => {
     const view = txView(msg);
-    if (o.isBuy && !(await ensureQuoteAllowance("EnergyExchange", o.pv.pay, q(o.pv.pay), view))) return;
+    const wallet = fromWallet(o.pv.pay, proceeds);
+    if (o.isBuy && wallet > 0n && !(await ensureQuoteAllowance("EnergyExchange", wallet, q(wallet), view))) return;
     const what = `${o.isBuy ? "Buy" : "Sell"} ${kwh(o.wh)} at ${pr(o.p)}`;
     const r = await send(what, { contract: "EnergyExchange", functionName: "place_order", args: [o.isBuy, o.p, o.wh, 0n, BigInt(o.flags)] }, view,
       (logs) => describeFill(fillOf("EnergyExchange", logs, m.takerBps), o.isBuy, q, pr));
