@@ -360,9 +360,7 @@ def deposit(network, amount, account_spec, verbose):
     (withdraw it any time with `trade withdraw`)."""
     c = Trade.open(network, verbose, account_spec)
     s = c.sender
-    units = parse_token(amount, c.decimals, c.symbol)
-    if units == 0:
-        raise Refused("nothing to deposit")
+    units = parse_token(amount, c.decimals, c.symbol)  # refuses 0 and sub-unit amounts
     held = c.quote.balanceOf(s.address)
     if held < units:
         raise Refused(f"you hold {c.money(held)}; cannot deposit {c.money(units)}")

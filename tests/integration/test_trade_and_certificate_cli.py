@@ -55,7 +55,7 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, projec
     assert "no proceeds to withdraw" in cli("trade", "withdraw", "--account", "test:2", code=2)
     assert watt.balanceOf(buyer) == 2_000 and quote.balanceOf(seller) == 399_600
     # a balance on the book: the buyer's next bid escrows out of it, nothing leaves its wallet
-    assert "nothing to deposit" in cli("trade", "deposit", "0", "--account", "test:3", code=2)
+    assert "0 TEUR is not a positive multiple" in cli("trade", "deposit", "0", "--account", "test:3", code=2)
     out = cli("trade", "deposit", "1", "--account", "test:3")
     assert "deposited 1.0000 TEUR; your balance on the book is 1.0000 TEUR" in out, out
     wallet = quote.balanceOf(buyer)
