@@ -24,6 +24,11 @@ LOCAL_NETWORK = ethereum:local:$(or $(PROVIDER_$(CHAIN)),$(error CHAIN must be a
 
 .PHONY: setup test test-fast demo gas bench-oracle bench-scale clean mosquitto chain deploy
 
+# `ape compile` rebuilds a contract when its own source changes, not when only a module it imports does
+# (a changed contracts/modules/*.vy left WattToken's build, and so `make gas`, stale): when any source is
+# newer than the build, rebuild them all
+APE_COMPILE = $(BIN)/ape compile $$(test -n "$$(find contracts -name '*.vy' -newer .build/__local__.json 2>/dev/null)" && echo --force) >/dev/null
+
 setup: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -54,7 +59,7 @@ mosquitto:
 PYTEST_WORKERS ?= 2
 test: setup mosquitto app-build chromium
 	$(BIN)/ruff check oracle gridmint tests scripts tools --select F,E9
-	$(BIN)/ape compile >/dev/null
+	$(APE_COMPILE)
 	# contracts, oracle, auditor and order math in-process on titanoboa: no node, so without ape's pytest
 	# plugin (it would start a node per worker for nothing) and spread over the cores
 	$(BIN)/python -m pytest -p no:ape_test -n $(PYTEST_WORKERS) --durations=15 tests/unit tests/fuzz --ignore=tests/unit/cli
@@ -70,7 +75,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -p no:ape_test -n $(PYTEST_WORKERS) -m "not integration and not slow" tests/unit tests/fuzz --ignore=tests/unit/cli
 
 demo: setup
-	$(BIN)/ape compile >/dev/null
+	$(APE_COMPILE)
 	$(BIN)/ape run demo --network $(LOCAL_NETWORK)
 
 # a persistent local chain on 127.0.0.1:8545 (foreground; `make chain &` keeps the shell)
@@ -79,28 +84,28 @@ chain: setup
 
 # compile and deploy to the running local chain -> deployments/ethereum-local-31337.json
 deploy: setup
-	$(BIN)/ape compile >/dev/null
+	$(APE_COMPILE)
 	$(BIN)/ape run deploy --network ethereum:local:foundry
 
 # ape-foundry starts Anvil with --steps-tracing, which keeps every step of every transaction in memory:
 # make gas's thousands of transactions (1,000-order books, 2,000-order auctions) grew it past 20 GB until
 # the kernel killed it. A plain Anvil (ape connects to it on 127.0.0.1:8545), stopped afterwards, keeps none.
 gas: setup
-	$(BIN)/ape compile >/dev/null
+	$(APE_COMPILE)
 	@anvil --silent --port 8545 --accounts 10 --block-base-fee-per-gas 0 --gas-price 0 & anvil=$$!; \
 	  trap 'kill $$anvil 2>/dev/null' EXIT; \
 	  for i in $$(seq 100); do $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 8545), 1)" 2>/dev/null && break; sleep 0.1; done; \
 	  $(BIN)/ape run gas --network ethereum:local:foundry
 
 bench-oracle: setup
-	$(BIN)/ape compile >/dev/null
+	$(APE_COMPILE)
 	$(BIN)/python -m tools.bench_oracle
 
 # readings at utility scale (docs/rules.md "Readings at scale"): verification, trees, proofs and gas per
 # core, then one real slot of 1M readings end to end on Dask (BENCH_SCALE_ARGS="--scheduler tcp://host:8786"
 # spreads the slot job over a cluster; "--readings 100000" for a shorter run)
 bench-scale: setup
-	$(BIN)/ape compile >/dev/null
+	$(APE_COMPILE)
 	$(BIN)/python -m tools.bench_scale $(BENCH_SCALE_ARGS)
 
 # the member app (app/): npm packages pinned in app/package-lock.json, built by Vite into app/dist
@@ -128,7 +133,7 @@ chromium:
 # a persistent local Anvil, deployed and seeded with the demo community's morning, and the built app
 # on http://127.0.0.1:5173 (tools/app_serve.py; APP_ARGS=--fresh starts the chain over). Ctrl-C stops both.
 app: setup app-build
-	$(BIN)/ape compile >/dev/null
+	$(APE_COMPILE)
 	@# the shell and make ignore Ctrl-C; the server catches it itself, stops Anvil (saving its state) and exits 0,
 	@# so Ctrl-C ends `make app` without "make: *** [app] Interrupt"
 	@trap '' INT; exec $(BIN)/python -m tools.app_serve $(APP_ARGS)
