@@ -37,30 +37,44 @@ def test_revert_text__no_reason():
 def test_command_modules__load_without_ape_managers():
     """`ape run` executes every script in scripts/ to find the one asked for: the command modules must not
     import ape's chain manager (pandas, web3: about 1.3 s) at load time, only inside a command."""
-    code = ("import sys; import gridmint.cli.operator, gridmint.cli.trade, gridmint.cli.certificates, gridmint.cli.deploy; "
-            "heavy = [m for m in ('ape.managers.chain', 'pandas', 'rich.table', 'gridmint.system') if m in sys.modules]; "
-            "print(','.join(heavy))")
+    code = ("import sys; import gridmint.cli.operator, gridmint.cli.trade, gridmint.cli.certificates, gridmint.cli.deploy, "
+            "gridmint.cli.auction, gridmint.cli.storage; "
+            "heavy = [m for m in ('ape.managers.chain', 'pandas', 'rich.table', 'gridmint.system', 'gridmint.storage_day') "
+            "if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"loaded at import: {out}"
 
 
-@pytest.mark.parametrize("group", ["operator", "trade", "certificates"])
-def test_help__every_command_listed__no_node_needed(group):
+@pytest.mark.parametrize("group, commands", [
+    ("operator", ("advance-time", "accounts", "register-csv")),
+    ("trade", ("place", "amend", "cancel", "deposit", "withdraw")),
+    ("certificates", ("issue", "market")),
+    ("auction", ("place", "standing", "cancel", "clear", "claim", "book", "results", "deposit")),
+    ("storage", ("settle", "claim", "status")),
+])
+def test_help__every_command_listed__no_node_needed(group, commands):
     import importlib
 
     cli = importlib.import_module(f"gridmint.cli.{group}").cli
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
-    if group == "operator":
-        assert "advance-time" in result.output and "accounts" in result.output and "register-csv" in result.output
+    for command in commands:
+        assert command in result.output
 
 
-def test_usage_error__one_line_exit_2():
-    from gridmint.cli.trade import cli
+@pytest.mark.parametrize("group, args, word", [
+    ("trade", ["place", "hold", "0.2", "1"], "hold"),
+    ("auction", ["place", "hold", "0.2", "1"], "hold"),
+    ("auction", ["cancel", "first"], "first"),
+    ("storage", ["claim"], ""),
+])
+def test_usage_error__one_line_exit_2(group, args, word):
+    import importlib
 
-    result = CliRunner(mix_stderr=False).invoke(cli, ["place", "hold", "0.2", "1"])
+    cli = importlib.import_module(f"gridmint.cli.{group}").cli
+    result = CliRunner(mix_stderr=False).invoke(cli, args)
     assert result.exit_code == 2
-    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error: ") and "hold" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("Error: ") and word in result.stderr
 
 
 def test_meter_csv__owner_column_takes_test_n_and_aliases(tmp_path, monkeypatch):
