@@ -142,28 +142,56 @@ def cli(tmp_path, chain, local_network, monkeypatch):
 
 
 @pytest.fixture
-def cli_market(cli, tmp_path, accounts, chain, project, local_network):
+def cli_deploy(cli, tmp_path, accounts, chain, project, local_network):
+    """`ape run deploy` in-process, its record in tmp_path: `cli_deploy()` deploys and returns the record's
+    path and the record, every contract it names as an ape contract (registry, watt, tsl, quote, exchange,
+    auction, certificate, cx, ledger), and `fund_rent(*members)`: 10 TSL minted to each and deposited as
+    storage rent (by the operator, test account 0)."""
+    from types import SimpleNamespace
+
+    from gridmint import deployments
+
+    def deploy() -> SimpleNamespace:
+        cli("deploy")
+        path = deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path)
+        record = deployments.read(path)
+
+        def at(kind: str, name: str = ""):
+            return getattr(project, kind).at(record.address(name or kind))
+
+        d = SimpleNamespace(
+            path=path, record=record, registry=at("MeterRegistry"), watt=at("WattToken"), tsl=at("StorageRentToken"),
+            quote=at("MockStablecoin", "QuoteToken"), exchange=at("EnergyExchange"), auction=at("EnergyAuction"),
+            certificate=at("EnvironmentalCertificate"), cx=at("CertificateExchange"), ledger=at("StorageLedger"))
+
+        def fund_rent(*members) -> None:
+            for who in members:
+                d.tsl.mint(who, 10**19, sender=accounts[0])
+                d.tsl.approve(d.watt.address, 10**19, sender=who)
+                d.watt.deposit_rent(10**19, sender=who)
+
+        d.fund_rent = fund_rent
+        return d
+
+    return deploy
+
+
+@pytest.fixture
+def cli_market(cli_deploy, accounts, chain):
     """A market for the command-line tests: `ape run deploy` in-process (the record in tmp_path), then a
     seller (test account 2) whose PV meter has sent one reading into the battery and a buyer (test
     account 3) holding 100 TEUR; both keep a rent deposit of 10 TSL. `cli_market(seed, registers,
     after_s, name)`: the meter's key is `seed` repeated (one hex byte), `registers` its first reading's
-    (generated, consumed, exported, imported) Wh, stamped `after_s` after commissioning. Returns the
-    record, the contracts, operator, seller, buyer and the meter."""
+    (generated, consumed, exported, imported) Wh, stamped `after_s` after commissioning. Returns what
+    `cli_deploy` does, and operator, seller, buyer and the meter."""
     from types import SimpleNamespace
 
-    from gridmint import deployments
     from gridmint.onboarding import commissioning, onboard_meter
     from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
     def make(seed: str, registers: tuple[int, int, int, int], after_s: int, name: str) -> SimpleNamespace:
-        cli("deploy")
-        record = deployments.read(
-            deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-        registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-        watt = project.WattToken.at(record.address("WattToken"))
-        tsl = project.StorageRentToken.at(record.address("StorageRentToken"))
-        quote = project.MockStablecoin.at(record.address("QuoteToken"))
-        auction = project.EnergyAuction.at(record.address("EnergyAuction"))
+        d = cli_deploy()
+        registry, watt, quote = d.registry, d.watt, d.quote
         operator, seller, buyer = accounts[0], accounts[2], accounts[3]
         meter = MeterSigner(bytes.fromhex(seed * 32))
         onboard_meter(registry, operator, seller, meter.address, 1, 50_000, name,
@@ -173,13 +201,9 @@ def cli_market(cli, tmp_path, accounts, chain, project, local_network):
         chain.pending_timestamp = t0 + after_s
         registry.submit_readings([reading.as_call_arg()], [meter.sign(reading, domain_from_contract(registry))],
                                  sender=operator)
-        for who in (seller, buyer):
-            tsl.mint(who, 10**19, sender=operator)
-            tsl.approve(watt.address, 10**19, sender=who)
-            watt.deposit_rent(10**19, sender=who)
+        d.fund_rent(seller, buyer)
         quote.mint(buyer, 100 * 10**6, sender=operator)
         assert watt.balanceOf(seller) == registers[2]  # the export, all of it stored as WATT
-        return SimpleNamespace(record=record, registry=registry, watt=watt, tsl=tsl, quote=quote, auction=auction,
-                               operator=operator, seller=seller, buyer=buyer, meter=meter)
+        return SimpleNamespace(**vars(d), operator=operator, seller=seller, buyer=buyer, meter=meter)
 
     return make

@@ -10,7 +10,6 @@ import sys
 
 import pytest
 
-from gridmint import deployments
 from gridmint.onboarding import commissioning, onboard_meter
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
@@ -22,17 +21,10 @@ def _audit(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_audit_cli__no_differences__second_run_reads_only_new_blocks(cli, tmp_path, accounts, chain, project,
-                                                                     local_network, networks):
-    cli("deploy")
-    path = deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path)
-    record = deployments.read(path)
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-    watt = project.WattToken.at(record.address("WattToken"))
-    tsl = project.StorageRentToken.at(record.address("StorageRentToken"))
-    quote = project.MockStablecoin.at(record.address("QuoteToken"))
-    exchange = project.EnergyExchange.at(record.address("EnergyExchange"))
-    certificate = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
+def test_audit_cli__no_differences__second_run_reads_only_new_blocks(cli_deploy, tmp_path, accounts, chain, networks):
+    d = cli_deploy()
+    path = d.path
+    registry, watt, tsl, quote, exchange, certificate = d.registry, d.watt, d.tsl, d.quote, d.exchange, d.certificate
     operator, seller, buyer = accounts[0], accounts[2], accounts[3]
     url = networks.provider.uri
 

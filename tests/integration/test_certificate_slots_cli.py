@@ -7,7 +7,6 @@ from contextlib import contextmanager
 
 import pytest
 
-from gridmint import deployments
 from gridmint.onboarding import commissioning, onboard_meter
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
@@ -15,11 +14,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 SLOT = 1_800
 
 
-def test_issue_show_claim_by_slot_and_matching(cli, tmp_path, accounts, chain, project, local_network):
-    cli("deploy")
-    record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-    cert = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
+def test_issue_show_claim_by_slot_and_matching(cli, cli_deploy, accounts, chain):
+    d = cli_deploy()
+    registry, cert = d.registry, d.certificate
     operator, school, company = accounts[0], accounts[2], accounts[3]
     pv, load = MeterSigner(bytes.fromhex("51" * 32)), MeterSigner(bytes.fromhex("52" * 32))
     # both commissioned at a slot start a few hours back; readings at the end of each of 6 slots
@@ -62,16 +59,14 @@ def test_issue_show_claim_by_slot_and_matching(cli, tmp_path, accounts, chain, p
     assert "24/7 score: 16.7% of 2.400 kWh consumed matched slot by slot" in text
 
 
-def test_issue__month_by_month_with_a_progress_line(cli, tmp_path, accounts, chain, project, local_network):
+def test_issue__month_by_month_with_a_progress_line(cli, cli_deploy, accounts, chain):
     """`issue --months 1` issues only the oldest month of a period over a month end (a part:
     `issue(meter, profile, until)`), the rest stays pending; `issue` then issues the rest."""
     from gridmint import profile as P
 
     with _isolated(chain):  # the clock moves to the next month; the snapshot restores it
-        cli("deploy")
-        record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-        registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-        cert = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
+        d = cli_deploy()
+        registry, cert = d.registry, d.certificate
         operator, school = accounts[0], accounts[2]
         pv = MeterSigner(bytes.fromhex("53" * 32))
         month_end = P.month_of(chain.pending_timestamp)[2]
@@ -100,18 +95,15 @@ def test_issue__month_by_month_with_a_progress_line(cli, tmp_path, accounts, cha
         assert cert.issued_wh_of(1) + cert.issued_wh_of(2) == g and registry.certifiable(pv.address)[0] == 0
 
 
-def test_issue__a_rotated_meter_issues_both_keys_generation_with_its_profile(cli, tmp_path, accounts, chain, project,
-                                                                           local_network):
+def test_issue__a_rotated_meter_issues_both_keys_generation_with_its_profile(cli, cli_deploy, accounts, chain):
     """The meter's key is rotated mid-period: the registry carries the old key's pending Wh to the new
     key, and `issue` builds the profile from both keys' readings (a profile from the new key's readings
     alone would sum to less than what is pending and the issuance would revert)."""
     from gridmint import profile as P
 
     with _isolated(chain):
-        cli("deploy")
-        record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-        registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-        cert = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
+        d = cli_deploy()
+        registry, cert = d.registry, d.certificate
         operator, school = accounts[0], accounts[2]
         old, new = MeterSigner(bytes.fromhex("54" * 32)), MeterSigner(bytes.fromhex("55" * 32))
         start = (chain.pending_timestamp // 86_400) * 86_400 - 12 * SLOT

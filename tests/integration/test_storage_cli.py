@@ -12,18 +12,12 @@ DAY_S = 86_400
 SOLAR, NONE = 1, 0
 
 
-def test_settle_claim_status__one_day_through_the_battery(cli, tmp_path, accounts, chain, project, local_network):
-    from gridmint import deployments
+def test_settle_claim_status__one_day_through_the_battery(cli, cli_deploy, accounts, chain):
     from gridmint.onboarding import commissioning, onboard_meter
     from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
-    cli("deploy")
-    record = deployments.read(
-        deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-    watt = project.WattToken.at(record.address("WattToken"))
-    tsl = project.StorageRentToken.at(record.address("StorageRentToken"))
-    ledger = project.StorageLedger.at(record.address("StorageLedger"))
+    d = cli_deploy()
+    record, registry, watt, ledger, cert = d.record, d.registry, d.watt, d.ledger, d.certificate
     operator, seller, buyer = accounts[0], accounts[2], accounts[3]
     generator, neighbour = MeterSigner(bytes.fromhex("71" * 32)), MeterSigner(bytes.fromhex("72" * 32))
     day = chain.pending_timestamp // DAY_S + 1
@@ -31,10 +25,7 @@ def test_settle_claim_status__one_day_through_the_battery(cli, tmp_path, account
     chain.mine(1, timestamp=t + 11 * 3600)
     for meter, owner, method, name in ((generator, seller, SOLAR, "Noon roof"), (neighbour, buyer, NONE, "Night flat")):
         onboard_meter(registry, operator, owner, meter.address, method, 50_000, name, commissioning(t + 11 * 3600 - 1))
-    for who in (seller, buyer):
-        tsl.mint(who, 10**19, sender=operator)
-        tsl.approve(watt.address, 10**19, sender=who)
-        watt.deposit_rent(10**19, sender=who)
+    d.fund_rent(seller, buyer)
     domain = domain_from_contract(registry)
     registers = {generator.address: [0, 0, 0, 0], neighbour.address: [0, 0, 0, 0]}
 
@@ -99,7 +90,6 @@ def test_settle_claim_status__one_day_through_the_battery(cli, tmp_path, account
 
     from gridmint.storage_day import StorageChain, stored_profile
 
-    cert = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
     st = StorageChain(ape_chain.provider.web3, {"StorageLedger": ledger, "MeterRegistry": registry, "WattToken": watt,
                                                 "EnvironmentalCertificate": cert}, record.contracts)
     wh, start, end = (int(x) for x in registry.certifiable(generator.address))

@@ -6,17 +6,16 @@ import re
 
 import pytest
 
-from gridmint import deployments
 from gridmint.onboarding import commissioning, onboard_meter
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
 pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 
 
-def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, project, local_network):
+def test_trade_and_certificate_commands(cli, cli_market, accounts, chain):
     # a PV meter of the seller exports 6 kWh into the battery; both deposit rent; the buyer has 100 TEUR
     m = cli_market("42", (8_000, 2_000, 6_000, 0), 1_800, "CLI roof")
-    record, watt, quote = m.record, m.watt, m.quote
+    watt, quote = m.watt, m.quote
     seller, buyer, meter = m.seller, m.buyer, m.meter
 
     assert "band 0.0800 TEUR/kWh (feed-in) .. 0.3500 TEUR/kWh (retail)" in cli("trade", "book")
@@ -60,8 +59,7 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, projec
     assert "deposited 1.0000 TEUR; your balance on the book is 1.0000 TEUR" in out, out
     wallet = quote.balanceOf(buyer)
     assert "rests: buy 1.000 kWh at 0.1000 TEUR/kWh" in cli("trade", "place", "buy", "0.1", "1", "--account", "test:3")
-    exchange = project.EnergyExchange.at(record.address("EnergyExchange"))
-    assert quote.balanceOf(buyer) == wallet and exchange.proceeds_of(buyer) == 1_000_000 - 101_000
+    assert quote.balanceOf(buyer) == wallet and m.exchange.proceeds_of(buyer) == 1_000_000 - 101_000
 
     # certificates: a stranger's issue is simulated and refused with the contract's reason, nothing sent
     assert "issue would be refused" in cli("certificates", "issue", meter.address, "--account", "test:5", code=2)
@@ -76,12 +74,12 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, projec
     assert "beneficiary must be an address" in cli(
         "certificates", "claim", "1", "1", "--beneficiary", "Hofmann Tools", "--purpose", "x", "--account", "test:3", code=2)
     cli("certificates", "claim", "1", "1000 Wh", "--beneficiary", buyer.address, "--purpose", "school year", "--account", "test:3")
-    certificate = project.EnvironmentalCertificate.at(record.address("EnvironmentalCertificate"))
+    certificate = m.certificate
     assert certificate.claimed_balance_of(buyer, 1) == 1_000 and certificate.balanceOf(buyer, 1) == 2_000
     assert "CLI roof" in cli.table("certificates", "list", "--holder", "test:3")
 
     # ------------------------------------------------------------ the certificate market
-    cx = project.CertificateExchange.at(record.address("CertificateExchange"))
+    cx = m.cx
     method, vintage = cx.class_of(1)
     assert method == 1
     month = f"{vintage // 100}-{vintage % 100:02d}"  # the class of certificate #1: solar, the month of its period's end
@@ -168,12 +166,11 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain, projec
     assert not cx.open_orders(seller) and not cx.open_orders(buyer)
 
 
-def _member_with_watt(cli, tmp_path, accounts, chain, project, local_network, label: str):
+def _member_with_watt(cli_deploy, accounts, chain, label: str):
     """A deployment and a member (test:2) whose meter just exported 2 kWh into the battery: WATT and no
-    rent deposit. Returns (record, watt)."""
-    cli("deploy")
-    record = deployments.read(deployments.path_for(deployments.record_key(*local_network.split(":")), chain.chain_id, tmp_path))
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
+    rent deposit. Returns the WATT token."""
+    d = cli_deploy()
+    registry, watt = d.registry, d.watt
     operator, member = accounts[0], accounts[2]
     meter = MeterSigner(bytes.fromhex(label * 32))
     onboard_meter(registry, operator, member, meter.address, 1, 50_000, "Arrears roof", commissioning(chain.pending_timestamp - 1))
@@ -181,25 +178,24 @@ def _member_with_watt(cli, tmp_path, accounts, chain, project, local_network, la
     reading = Reading(meter.address, t, 2_000, 0, 2_000, 0)
     chain.pending_timestamp = t
     registry.submit_readings([reading.as_call_arg()], [meter.sign(reading, domain_from_contract(registry))], sender=operator)
-    watt = project.WattToken.at(record.address("WattToken"))
     assert watt.balanceOf(member) == 2_000 and watt.rent_deposit(member) == 0
-    return record, watt
+    return watt
 
 
-def test_sell_without_rent_deposit__refused_for_the_block_it_lands_in(cli, tmp_path, accounts, chain, project, local_network):
+def test_sell_without_rent_deposit__refused_for_the_block_it_lands_in(cli, cli_deploy, accounts, chain):
     """WATT and no rent deposit: at the latest block the account owes nothing yet, so a simulation there
     passes, but rent accrues by the time the order is mined and the exchange reverts ("account in
     arrears", gas spent). The sale is refused before anything is sent, in one line."""
-    _, watt = _member_with_watt(cli, tmp_path, accounts, chain, project, local_network, "71")
+    watt = _member_with_watt(cli_deploy, accounts, chain, "71")
     line = cli("trade", "place", "sell", "0.2", "1", "--account", "test:2", code=2)
     assert "your rent deposit" in line and "before this order can land" in line and "deposit-rent" in line, line
     assert not watt.escrowed_of(accounts[2])
 
 
-def test_balances__show_the_arrears_accrued_until_now(cli, tmp_path, accounts, chain, project, local_network):
+def test_balances__show_the_arrears_accrued_until_now(cli, cli_deploy, accounts, chain):
     """`balances` shows what the account owes now (rent accrued to the latest block, `rent_due`), not only
     the arrears last recorded on chain (0 until someone settles them)."""
-    _, watt = _member_with_watt(cli, tmp_path, accounts, chain, project, local_network, "72")
+    watt = _member_with_watt(cli_deploy, accounts, chain, "72")
     cli("operator", "advance-time", "1d")
     member = accounts[2]
     assert watt.arrears_of(member)[0] == 0 and watt.rent_due(member) > 0  # accrued, not recorded
@@ -209,7 +205,7 @@ def test_balances__show_the_arrears_accrued_until_now(cli, tmp_path, accounts, c
     assert "in arrears since" in out and "selling is refused" in out
 
 
-def test_order_while_paused__one_line_nothing_sent(cli, tmp_path, accounts, chain, project, local_network):
+def test_order_while_paused__one_line_nothing_sent(cli):
     cli("deploy")
     cli("operator", "faucet", "test:3", "--eth", "0", "--tsl", "0", "--quote", "10")
     cli("operator", "pause", "exchange")
