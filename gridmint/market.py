@@ -36,6 +36,12 @@ def bid_escrow(wh: int, price_per_kwh: int) -> int:
     return base + -(-base * FEE_BPS_CAP // BPS_DENOMINATOR)
 
 
+def from_wallet(pay: int, balance: int) -> int:
+    """What a bid paying `pay` (quote base units) takes from the bidder's wallet: its balance on the market
+    (`proceeds_of`) pays first (contracts/modules/proceeds.vy `_pay_in`)."""
+    return pay - min(balance, pay)
+
+
 def order_flags(ioc: bool, post_only: bool) -> int:
     """The markets' `flags`: `FLAG_IOC` immediate-or-cancel, `FLAG_POST_ONLY` post-only (never both)."""
     if ioc and post_only:

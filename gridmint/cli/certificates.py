@@ -497,10 +497,10 @@ class Market(Certs):
         """A bid escrows price x amount plus the 1 % fee cap (the unused part is refunded), out of the sender's
         proceeds on the market first: the sender must hold the rest, and the exchange gets an allowance for it
         (simulated, then sent) if it has less."""
-        from gridmint.market import bid_escrow
+        from gridmint.market import bid_escrow, from_wallet as wallet_part
 
         need = bid_escrow(wh, p)
-        from_wallet = need - min(int(self.cx.proceeds_of(s.address)), need)
+        from_wallet = wallet_part(need, int(self.cx.proceeds_of(s.address)))
         held = int(self.quote.balanceOf(s.address))
         if held < from_wallet:
             raise Refused(f"buying {kwh(wh)} at up to {self.price(p)} needs {self.money(need)}; your proceeds here cover "

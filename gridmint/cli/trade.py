@@ -25,7 +25,7 @@ from __future__ import annotations
 import click
 from ape.cli import ConnectedProviderCommand
 
-from gridmint.market import bid_escrow
+from gridmint.market import bid_escrow, from_wallet as wallet_part
 from gridmint.units import (
     CLOSE_REASONS, METHOD_NAMES, kwh, parse_duration_s, parse_energy_wh, parse_price, parse_token, price,
     storage_days_left, token, tsl, when,
@@ -149,7 +149,7 @@ def place(network, side, price_text, amount, ioc, post_only, expires_in, account
     from_wallet = 0
     if is_buy:
         need = bid_escrow(wh, p)  # price x amount + the fee cap, the unused part refunded
-        from_wallet = _from_wallet(c, s.address, need)
+        from_wallet = wallet_part(need, int(ex.proceeds_of(s.address)))
         held = quote.balanceOf(s.address)
         if held < from_wallet:
             raise Refused(f"a bid of {kwh(wh)} at {c.price(p)} escrows {c.money(need)}; your balance on the book "
@@ -211,7 +211,7 @@ def amend(network, order_id, price_text, amount, account_spec, verbose):
                           f"{c.price(best[0])}: an amend never trades (place a new order to trade)")
     if view.is_buy:
         more = bid_escrow(wh, p) - int(view.escrow_quote)  # the escrow of a new bid on these terms
-        from_wallet = _from_wallet(c, s.address, more) if more > 0 else 0
+        from_wallet = wallet_part(more, int(ex.proceeds_of(s.address))) if more > 0 else 0
         if from_wallet:
             held = c.quote.balanceOf(s.address)
             if held < from_wallet:
@@ -344,11 +344,6 @@ def withdraw(network, amount, account_spec, verbose):
         raise Refused(f"you can withdraw {c.money(available)}, not {c.money(units)}")
     s.send(c.ex.withdraw_proceeds, units, what="withdraw_proceeds")
     click.echo(f"withdrew {c.money(units)}")
-
-
-def _from_wallet(c, who: str, amount: int) -> int:
-    """What a bid's `amount` takes from the wallet: its balance on the book (`proceeds_of`) pays first."""
-    return amount - min(int(c.ex.proceeds_of(who)), amount)
 
 
 @cli.command(cls=ConnectedProviderCommand)

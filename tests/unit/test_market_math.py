@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridmint.generated.contracts import CLOSE_REASONS, FEE_BPS_CAP, FLAG_IOC, FLAG_POST_ONLY
-from gridmint.market import Level, bid_escrow, order_flags, preview
+from gridmint.market import Level, bid_escrow, from_wallet, order_flags, preview
 from gridmint.units import DAYS_SHOWN_MAX, SECONDS_PER_DAY, UnitError, days_left, storage_days, storage_days_left
 from tests.utils import book as ref
 from tests.utils.app_module import run_app_module
@@ -160,12 +160,14 @@ def test_order_flags__from_the_contract_constants():
 _NODE_RUNNER = """
 const m = await import(process.argv[1]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const wallet = [];
 const out = cases.map((c) => {
   const p = m.preview(c.is_buy, BigInt(c.limit), BigInt(c.wh), c.flags, c.opposite.map(([p, w]) => ({ price: BigInt(p), amount_wh: BigInt(w) })),
     new Map(c.own.map(([p, w]) => [BigInt(p), BigInt(w)])), BigInt(c.taker_bps), BigInt(c.min_wh));
+  wallet.push(m.fromWallet(p.pay, BigInt(c.balance)).toString());
   return Object.fromEntries(Object.entries(p).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
 });
-console.log(JSON.stringify({ out, escrow: cases.map((c) => m.bidEscrow(BigInt(c.wh), BigInt(c.limit)).toString()) }));
+console.log(JSON.stringify({ out, wallet, escrow: cases.map((c) => m.bidEscrow(BigInt(c.wh), BigInt(c.limit)).toString()) }));
 """
 
 
@@ -181,16 +183,17 @@ def _cases(n: int = 400) -> list[dict]:
         cases.append({"is_buy": is_buy, "limit": rnd.randrange(FLOOR // TICK, CEILING // TICK + 1) * TICK,
                       "wh": rnd.randrange(1, 60_000), "flags": rnd.choice((0, FLAG_IOC, FLAG_POST_ONLY)),
                       "opposite": opposite, "own": own, "taker_bps": rnd.randrange(0, FEE_BPS_CAP + 1),
-                      "min_wh": rnd.randrange(1, 2_000)})
+                      "min_wh": rnd.randrange(1, 2_000), "balance": rnd.choice((0, rnd.randrange(1, 2 * 10**7)))})
     return cases
 
 
 def test_market_ts__previews_what_gridmint_market_previews(tmp_path):
     """The member app's module (app/src/market.ts, bundled by the app's own rolldown, run by node)
-    gives the same preview and escrow as gridmint/market.py on 400 books with the member's own orders."""
+    gives the same preview, escrow and part paid from the wallet (the balance on the book paying first) as
+    gridmint/market.py on 400 books with the member's own orders."""
     cases = _cases()
     got = run_app_module(tmp_path, "market", _NODE_RUNNER, cases)
-    for case, ts, escrow in zip(cases, got["out"], got["escrow"], strict=True):
+    for case, ts, escrow, wallet in zip(cases, got["out"], got["escrow"], got["wallet"], strict=True):
         pv = preview(case["is_buy"], case["limit"], case["wh"], case["flags"], [Level(p, w) for p, w in case["opposite"]],
                      dict(case["own"]), case["taker_bps"], case["min_wh"])
         py = {"fillWh": pv.fill_wh, "quote": pv.quote, "takerFee": pv.taker_fee, "restWh": pv.rest_wh,
@@ -199,6 +202,7 @@ def test_market_ts__previews_what_gridmint_market_previews(tmp_path):
               "pay": pv.pay, "receive": pv.receive}
         assert {k: v if isinstance(v, bool) else int(v) for k, v in ts.items()} == py, case
         assert int(escrow) == bid_escrow(case["wh"], case["limit"])
+        assert int(wallet) == from_wallet(pv.pay, case["balance"])
     assert any(c["own"] for c in cases) and any(json.loads(json.dumps(t))["ownClosedWh"] != "0" for t in got["out"])
 
 
