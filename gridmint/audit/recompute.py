@@ -759,12 +759,12 @@ class Ledger:
         if taker.is_buy:
             # the taker pays q + its fee, out of its proceeds first; the seller earns q - its fee
             self._pay_in(m, taker.owner, q + taker_fee)
-            m.proceeds[maker.owner] = m.proceeds.get(maker.owner, 0) + q - maker_fee
+            self._credit(m, maker.owner, q - maker_fee)
         else:
             maker.escrow -= q + maker_fee
             if maker.escrow < 0:
                 self._find("inv4.bid-escrow-short", m.name, who, 0, maker.escrow, "quote base units")
-            m.proceeds[taker.owner] = m.proceeds.get(taker.owner, 0) + q - taker_fee
+            self._credit(m, taker.owner, q - taker_fee)
         m.fees += fee
         m.trades += 1
         m.volume_wh += w
@@ -783,7 +783,7 @@ class Ledger:
         if order.is_buy:
             if refunded != order.escrow:
                 self._find("inv4.bid-refund", m.name, f"#{oid}", order.escrow, refunded, "quote base units")
-            m.proceeds[order.owner] = m.proceeds.get(order.owner, 0) + refunded
+            self._credit(m, order.owner, refunded)
         elif refunded != order.remaining:
             self._find("inv4.ask-refund", m.name, f"#{oid}", order.remaining, refunded, "Wh")
 
@@ -804,7 +804,7 @@ class Ledger:
         if order.is_buy:
             escrow = bid_escrow(wh, price)
             if escrow < order.escrow:
-                m.proceeds[order.owner] = m.proceeds.get(order.owner, 0) + order.escrow - escrow
+                self._credit(m, order.owner, order.escrow - escrow)
             else:
                 self._pay_in(m, order.owner, escrow - order.escrow)
             order.escrow = escrow
@@ -828,7 +828,7 @@ class Ledger:
 
     @staticmethod
     def _credit(m: Market, owner: str, amount: int) -> None:
-        """`deposit_quote` (energy market): quote put into the owner's balance."""
+        """Quote put into the owner's balance on the market: proceeds, refunds, `deposit_quote` (energy market)."""
         m.proceeds[owner] = m.proceeds.get(owner, 0) + amount
 
     def _proceeds_withdrawn(self, m: Market, a: dict) -> None:
