@@ -105,6 +105,11 @@ def watt(system):
 
 
 @pytest.fixture
+def cert(system):
+    return system.certificate
+
+
+@pytest.fixture
 def domain(registry):
     return domain_of(registry)
 

@@ -18,11 +18,6 @@ def args(ev):
 
 
 @pytest.fixture
-def cert(system):
-    return system.certificate
-
-
-@pytest.fixture
 def generate(submit, now):
     """Factory: the meter generates `wh` over the next 15 minutes (a zero-delta first reading if needed)."""
     seen = set()

@@ -25,11 +25,6 @@ def ts(iso):
 
 
 @pytest.fixture
-def cert(system):
-    return system.certificate
-
-
-@pytest.fixture
 def gap(register, submit, meter_owner):
     """Factory: a fresh meter commissioned at `start` reads every `every_s` for `days` days (relayed
     a day at a time, within the credit lag) and is never issued; returns (meter, {slot: Wh})."""

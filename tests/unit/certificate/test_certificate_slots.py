@@ -17,11 +17,6 @@ def ts(iso):
 
 
 @pytest.fixture
-def cert(system):
-    return system.certificate
-
-
-@pytest.fixture
 def day(register, submit, meter_owner):
     """Factory: a fresh meter commissioned at `start` (a slot boundary) reads at the end of every
     slot with `slot_wh[i]` Wh generated in slot i; returns (meter, {slot: Wh})."""

@@ -17,11 +17,6 @@ def cx(certificate_exchange):
 
 
 @pytest.fixture
-def cert(system):
-    return system.certificate
-
-
-@pytest.fixture
 def issue(register, registry, submit, cert, cx, now):
     """Factory: `owner`'s new meter generates `wh` over 15 minutes; returns the certificate id
     issued to `owner`, who has approved the exchange for its units."""

@@ -18,11 +18,6 @@ def ledger(system):
     return system.storage_ledger
 
 
-@pytest.fixture
-def cert(system):
-    return system.certificate
-
-
 @pytest.fixture(scope="session")
 def settler():
     return boa.env.generate_address("storage-settler")
