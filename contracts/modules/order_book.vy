@@ -33,6 +33,12 @@
         moves the base asset and pulls the quote it returns).
         Exported externals: `claim_fees`, the views `next_order_id`,
         `bid_escrow_total`, `fees_accrued`, `open_orders`, `MAX_ASKS_PER_OWNER`.
+        Events say each thing once: `Trade` carries the Wh left on the maker
+        order after the fill (`maker_left`, 0 when the fill closed it), so a
+        fill that closes an order with nothing to give back (every filled
+        ask, a filled bid whose escrow is used up) and a taker filled in full
+        (its `Trade`s add up to its `OrderPlaced` amount) log no
+        `OrderClosed`; every other close does, with what it gives back.
         `OrderClosed` reasons: 1 filled, 2 cancelled, 3 expired, 4 IOC
         remainder, 5 self-trade, 6 uncrossable remainder, 7 seller in rent
         arrears, 8 below the minimum, 9 outside the price band in force,
@@ -199,6 +205,7 @@ event Trade:
     amount_wh: uint256
     quote_amount: uint256
     fee: uint256
+    maker_left: uint256
 
 
 event OrderClosed:
@@ -470,6 +477,7 @@ def _place(
                 amount_wh=w,
                 quote_amount=q,
                 fee=maker_fee + taker_fee,
+                maker_left=maker_left,
             )
             # the order word after the fill
             b = (b & ~(_M56 | (_M96 << 120))) | maker_left | (maker_escrow << 120)
@@ -536,7 +544,9 @@ def _place(
         if is_buy:
             return order_id, 0, spent + rest_escrow, settle
         return order_id, 0, 0, settle
-    log OrderClosed(order_id=order_id, reason=reason, refunded=0)
+    if reason != CLOSE_FILLED:
+        # a taker filled in full: its `Trade`s add up to its `OrderPlaced` amount
+        log OrderClosed(order_id=order_id, reason=reason, refunded=0)
     if is_buy:
         return 0, 0, spent, settle
     return 0, remaining, 0, settle
@@ -587,18 +597,18 @@ def _close_at(key: uint256, a: uint256, b: uint256, reason: uint8, counted: uint
     left: uint256 = b & _M56
     self._unlink(key, a >> 217, side, (a >> 161) & 65535, b, counted)
     self._order_a[key] = _FREE | (free_next << 160)
-    order_id: uint256 = self._id(key, b >> 224)
+    refunded: uint256 = left
     if is_buy:
-        refunded: uint256 = (b >> 120) & _M96
+        refunded = (b >> 120) & _M96
         if refunded != 0:
             self._counters -= refunded << 64
             proceeds.proceeds_of[owner] += refunded
-        log OrderClosed(order_id=order_id, reason=reason, refunded=refunded)
-        return 0
-    if _GATE_KIND == GATE_SELLER_ARREARS:
+    elif _GATE_KIND == GATE_SELLER_ARREARS:
         self._unlink_ask(owner, b)
-    log OrderClosed(order_id=order_id, reason=reason, refunded=left)
-    if left == 0:
+    if reason != CLOSE_FILLED or refunded != 0:
+        # a fill that closed it with nothing to give back: `Trade`'s maker_left 0 said it
+        log OrderClosed(order_id=self._id(key, b >> 224), reason=reason, refunded=refunded)
+    if is_buy or left == 0:
         return 0
     return convert(owner, uint256) | (left << 160) | (((b >> 184) & MAX_TAG) << 216) | SETTLE_REFUND
 

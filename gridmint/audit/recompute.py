@@ -10,6 +10,12 @@ While folding it checks what events alone can show of invariants 1-6 (docs/rules
 an `invariant` finding naming contract, account and block. The rules mirrored here are the
 contracts' own (rounding included) and are cited beside each: if a contract changes, the auditor
 changes in the same commit (DESIGN.md, "The public auditor").
+
+The order books' events say each thing once (order_book.vy): `Trade` carries the Wh left on the
+maker order (`maker_left`, 0 when the fill closed it), so a maker closed by a fill with nothing to
+give back (an ask; a bid whose escrow is used up) and a taker filled in full log no `OrderClosed`;
+the fold closes them on the `Trade` and at the end of the transaction. A filled bid with escrow
+left, and every other close, still logs `OrderClosed` with what it gives back.
 """
 
 from __future__ import annotations
@@ -139,6 +145,9 @@ class Market:
     trades: int = 0
     volume_wh: int = 0
     new_orders: list[int] = field(default_factory=list)  # placed in the current transaction
+    # bid makers a fill left at 0 Wh with escrow to give back: their OrderClosed(1, refunded) is due
+    # in the same transaction
+    refund_due: list[int] = field(default_factory=list)
 
     def escrow_total(self) -> int:
         return sum(o.escrow for o in self.orders.values() if o.is_buy)
@@ -284,6 +293,8 @@ class Ledger:
                            "certificate units burned without a claim")
         self._cert_burned = {}
         for market in self.markets.values():
+            if market.refund_due:
+                self._check_refunds_due(market)
             if market.new_orders:
                 self._rest_new_orders(market)
 
@@ -768,15 +779,41 @@ class Ledger:
         m.fees += fee
         m.trades += 1
         m.volume_wh += w
+        # the Wh left on the maker order after this fill (order_book._place: `maker_left`)
+        maker_left = a.get("maker_left")
+        if maker_left is None:
+            self._find("inv4.trade-maker-left", m.name, who, maker.remaining, None, "Wh",
+                       "the Trade does not say what is left on the maker order")
+            return
+        if maker_left != maker.remaining:
+            self._find("inv4.trade-maker-left", m.name, who, maker.remaining, maker_left, "Wh",
+                       "the Wh the Trade says are left on the maker order differ from the recomputed")
+        if maker_left == 0:
+            # the fill closed the maker (the chain says so: order_book._close_at, CLOSE_FILLED). Nothing to
+            # give back (an ask; a bid whose escrow is used up): no OrderClosed follows, it closes here.
+            # A bid with escrow left gets OrderClosed(1, refunded) next, in this transaction.
+            if maker.is_buy and maker.escrow > 0:
+                m.refund_due.append(a["maker_order_id"])
+            else:
+                self._close(m, a["maker_order_id"])
+
+    @staticmethod
+    def _close(m: Market, oid: int) -> Order | None:
+        """Takes order `oid` off the market's open orders (and off this transaction's new orders)."""
+        order = m.orders.pop(oid, None)
+        if order is not None and not order.resting:
+            m.new_orders.remove(oid)
+        return order
 
     def _order_closed(self, m: Market, a: dict) -> None:
         oid, refunded = a["order_id"], a["refunded"]
-        order = m.orders.pop(oid, None)
+        order = self._close(m, oid)
         if order is None:
             self._find("inv4.close-unknown-order", m.name, f"#{oid}", None, None, "")
             return
+        if oid in m.refund_due:
+            m.refund_due.remove(oid)
         if not order.resting:
-            m.new_orders.remove(oid)
             if refunded:
                 self._find("inv4.refund-of-new-order", m.name, f"#{oid}", 0, refunded, "")
             return
@@ -809,9 +846,24 @@ class Ledger:
                 self._pay_in(m, order.owner, escrow - order.escrow)
             order.escrow = escrow
 
+    def _check_refunds_due(self, m: Market) -> None:
+        """A bid maker filled in full with escrow left is closed with OrderClosed(1, refunded) right after
+        its Trade (order_book._close_at): one still open at the end of the transaction kept its escrow."""
+        for oid in m.refund_due:
+            order = m.orders.get(oid)
+            if order is not None:
+                self._find("inv4.filled-bid-not-closed", m.name, f"#{oid}", order.escrow, None, "quote base units",
+                           "a bid filled in full with escrow left was not closed with its refund")
+        m.refund_due = []
+
     def _rest_new_orders(self, m: Market) -> None:
         for oid in m.new_orders:
             order = m.orders[oid]
+            if order.remaining <= 0:
+                # a taker filled in full: closed without an OrderClosed (its Trades add up to its
+                # OrderPlaced amount; more than that is `inv4.fill-above-order`)
+                del m.orders[oid]
+                continue
             order.resting = True
             if order.remaining < m.min_order_wh:
                 self._find("inv4.rests-below-minimum", m.name, f"#{oid}", m.min_order_wh, order.remaining, "Wh")

@@ -6,11 +6,14 @@ figure and its scaled-down tests.
 Every 30 minutes each meter's reading is credited in a `submit_readings` batch of 64 (one block per
 slot); the WATT flows follow WattToken's rules (rent settled first, mint up to capacity, burn from the
 free balance, GridExport/GridImport for the rest); every hour a few members sell on the energy
-market and others buy (OrderPlaced, Escrowed, Trade, OrderClosed, EscrowDelivered, Transfer,
-RentCharged as the contracts log them); at each month's end every solar meter is certified and a
-share of it claimed. Generation is the pvlib clear-sky energy of each meter's panels times one
-cloudiness per slot shared by the community (with a little per-site noise), so honest meters pass
-the plausibility checks; `ghosts` meters instead report the clear-sky profile through the clouds.
+market and others buy (OrderPlaced, Escrowed, Trade, EscrowDelivered, Transfer, RentCharged as the
+contracts log them). Each ask rests and a bid of the same size then takes it whole: neither logs an
+`OrderClosed`, as the order books say each thing once (the `Trade`'s `maker_left` 0 closes the ask,
+which has nothing to give back; the bid's one `Trade` adds up to its `OrderPlaced` amount). At each
+month's end every solar meter is certified and a share of it claimed. Generation is the pvlib
+clear-sky energy of each meter's panels times one cloudiness per slot shared by the community (with
+a little per-site noise), so honest meters pass the plausibility checks; `ghosts` meters instead
+report the clear-sky profile through the clouds.
 
 Events are produced one day at a time; `run()` times the recompute of each day apart from its
 generation, and the plausibility analysis at the end.
@@ -236,9 +239,9 @@ class SyntheticChain:
         maker_fee, taker_fee = q * FEES[0] // 10_000, q * FEES[1] // 10_000
         self._emit("EnergyExchange", "Trade", {"maker_order_id": ask, "taker_order_id": bid, "maker": seller,
                                                "taker": buyer, "price": price, "amount_wh": amount,
-                                               "quote_amount": q, "fee": maker_fee + taker_fee})
-        self._emit("EnergyExchange", "OrderClosed", {"order_id": ask, "reason": 1, "refunded": 0})
-        self._emit("EnergyExchange", "OrderClosed", {"order_id": bid, "reason": 1, "refunded": 0})
+                                               "quote_amount": q, "fee": maker_fee + taker_fee, "maker_left": 0})
+        # the ask filled has nothing to give back and the bid taker is filled in full: no OrderClosed
+        # (order_book.vy: `Trade`'s maker_left 0 says the first, the Trades adding up to OrderPlaced the second)
         # WATT.settle_escrow(buyer, [seller | amount]): the buyer is settled once, at the end (its stored
         # energy is unchanged until then: seller != buyer)
         s = self._settle(seller)

@@ -40,7 +40,7 @@ def exchange_events(logs):
         name = type(e).__name__
         if name == "Trade":
             out.append(("Trade", e.maker_order_id, e.taker_order_id, str(e.maker), str(e.taker), e.price,
-                        e.amount_wh, e.quote_amount, e.fee))
+                        e.amount_wh, e.quote_amount, e.fee, e.maker_left))
         elif name == "OrderClosed":
             out.append(("OrderClosed", e.order_id, e.reason, e.refunded))
         elif name == "OrderAmended":

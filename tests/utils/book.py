@@ -89,8 +89,9 @@ class Book:
     levels: dict[tuple[int, bool], dict[int, deque]] = field(default_factory=dict)
     proceeds: dict[str, int] = field(default_factory=dict)
     fees: int = 0
-    # what the exchange logs, in order: ("Trade", maker id, taker id, maker, taker, price, Wh, quote, fee)
-    # and ("OrderClosed", id, reason, refunded); the machine compares and clears it after each call
+    # what the exchange logs, in order: ("Trade", maker id, taker id, maker, taker, price, Wh, quote, fee,
+    # maker's Wh left) and ("OrderClosed", id, reason, refunded), the latter not for a fill that closes an
+    # order with nothing to give back, nor for a taker filled in full; the machine compares and clears it
     log: list = field(default_factory=list)
     # asks closed with units left, in settlement order: [(owner, Wh, tag)]; cleared by the market
     refunds: list = field(default_factory=list)
@@ -170,7 +171,9 @@ class Book:
             refunded = o.remaining
             if o.remaining:
                 self.refunds.append((o.owner, o.remaining, o.tag))
-        self.log.append(("OrderClosed", oid, reason, refunded))
+        if reason != FILLED or refunded:
+            # a fill that closed it with nothing to give back: `Trade`'s maker_left 0 says so
+            self.log.append(("OrderClosed", oid, reason, refunded))
         return refunded
 
     def place(self, owner, is_buy, price, wh, expires, flags, now, book=0, tag=0,
@@ -217,9 +220,9 @@ class Book:
                 assert m.escrow >= 0, "a bid's escrow did not cover its fill"
                 self.proceeds[owner] = self.proceeds.get(owner, 0) + q - tf
                 fills.append(Fill(owner, m.owner, w, tag))
-            self.log.append(("Trade", mid, tid, m.owner, owner, best, w, q, mf + tf))
             remaining -= w
             m.remaining -= w
+            self.log.append(("Trade", mid, tid, m.owner, owner, best, w, q, mf + tf, m.remaining))
             if m.remaining == 0:
                 self._close(mid, FILLED)
             elif m.remaining < self.min_wh:
@@ -243,7 +246,9 @@ class Book:
             reason = UNCROSSABLE
         else:
             reason = BELOW_MINIMUM
-        self.log.append(("OrderClosed", tid, reason, 0))
+        if reason != FILLED:
+            # a taker filled in full: its `Trade`s add up to its amount
+            self.log.append(("OrderClosed", tid, reason, 0))
         return Placement(0, self._pay_in(owner, pulled), fills, 0 if is_buy else remaining, pulled)
 
     def _pay_in(self, owner, amount) -> int:

@@ -32,12 +32,12 @@ class Chain:
         return self
 
 
-def deployed() -> Chain:
+def deployed(maker_fee_bps: int = 10) -> Chain:
     c = Chain().tx()
     c.ev("WattToken", "UpdateCapacity", capacity_wh=10_000).ev("WattToken", "UpdateRentRate", rent_rate=RATE)
     c.tx().ev("EnergyExchange", "UpdatePriceBand", floor_price=80_000, ceiling_price=350_000)
-    c.ev("EnergyExchange", "UpdateMinOrder", min_order_wh=100).ev("EnergyExchange", "UpdateFees", maker_fee_bps=10,
-                                                                   taker_fee_bps=20)
+    c.ev("EnergyExchange", "UpdateMinOrder", min_order_wh=100).ev("EnergyExchange", "UpdateFees",
+                                                                   maker_fee_bps=maker_fee_bps, taker_fee_bps=20)
     c.tx().ev("MeterRegistry", "MeterRegistered", meter=METER, owner=OWNER, method=1, rated_power_w=10_000, name="a",
               commissioned_at=T0, generated_wh=100, consumed_wh=0, exported_wh=0, imported_wh=0)
     c.tx().ev("MeterRegistry", "MeterAccepted", meter=METER, owner=OWNER)
@@ -122,9 +122,9 @@ def test_trade__proceeds_fees_and_escrow():
               expires_at=2**40 - 1)
     q = 400 * 100_000 // 1_000
     fee = q * 10 // 10_000 + q * 20 // 10_000
+    # the bid maker keeps 200 Wh; the ask taker is filled in full: no OrderClosed
     c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, taker=OWNER, price=100_000,
-         amount_wh=400, quote_amount=q, fee=fee)
-    c.ev("EnergyExchange", "OrderClosed", order_id=2, reason=1, refunded=0)
+         amount_wh=400, quote_amount=q, fee=fee, maker_left=200)
     c.ev("WattToken", "Escrowed", account=OWNER, wh=400)
     c.ev("WattToken", "EscrowDelivered", seller=OWNER, buyer=BUYER, wh=400)
     c.ev("WattToken", "Transfer", sender=OWNER, receiver=BUYER, value=400)
@@ -135,6 +135,7 @@ def test_trade__proceeds_fees_and_escrow():
     assert m.proceeds[OWNER] == q - q * 20 // 10_000
     assert m.orders[1].escrow == bid_escrow(600, 100_000) - q - q * 10 // 10_000
     assert m.orders[1].remaining == 200 and m.fees == fee
+    assert set(m.orders) == {1} and m.new_orders == []
     assert ledger.accounts[BUYER].balance == 400 and ledger.accounts[OWNER].balance == 600
 
 
@@ -145,7 +146,7 @@ def test_trade__fee_outside_rules_and_band__found():
     c.tx().ev("EnergyExchange", "OrderPlaced", order_id=2, owner=OWNER, is_buy=False, price=400_000, amount_wh=600,
               expires_at=2**40 - 1)
     c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, taker=OWNER, price=400_000,
-         amount_wh=600, quote_amount=240_000, fee=0)
+         amount_wh=600, quote_amount=240_000, fee=0, maker_left=0)
     ledger = Ledger().apply_all(c.events)
     ledger.finish()
     assert {"inv4.trade-fee", "inv4.trade-outside-band"} <= checks(ledger)
@@ -213,3 +214,183 @@ def test_recommission__reading_credited_before_the_owner_accepts_again__found():
     ledger = Ledger().apply_all(c.events)
     ledger.finish()
     assert "inv5.inactive-meter" in checks(ledger)
+
+
+# ---- order books: events say each thing once (order_book.vy). `Trade` carries `maker_left`; a fill that
+# closes an order with nothing to give back, and a taker filled in full, log no OrderClosed.
+
+def place(c: Chain, oid: int, owner: str, is_buy: bool, wh: int, price: int = 100_000) -> Chain:
+    c.ev("EnergyExchange", "OrderPlaced", order_id=oid, owner=owner, is_buy=is_buy, price=price, amount_wh=wh,
+         expires_at=2**40 - 1)
+    if not is_buy:
+        c.ev("WattToken", "Escrowed", account=owner, wh=wh)
+    return c
+
+
+def fill(c: Chain, maker: int, taker: int, maker_owner: str, taker_owner: str, wh: int, maker_left: int,
+         price: int = 100_000, maker_fee_bps: int = 10) -> int:
+    """A Trade as the market logs it (fees 10/20 bps unless told); returns its quote amount."""
+    q = wh * price // 1_000
+    fee = q * maker_fee_bps // 10_000 + q * 20 // 10_000
+    c.ev("EnergyExchange", "Trade", maker_order_id=maker, taker_order_id=taker, maker=maker_owner,
+         taker=taker_owner, price=price, amount_wh=wh, quote_amount=q, fee=fee, maker_left=maker_left)
+    return q
+
+
+def deliver(c: Chain, wh: int, seller: str = OWNER, buyer: str = BUYER) -> Chain:
+    c.ev("WattToken", "EscrowDelivered", seller=seller, buyer=buyer, wh=wh)
+    return c.ev("WattToken", "Transfer", sender=seller, receiver=buyer, value=wh)
+
+
+def ask_filled_whole(maker_left: int = 0) -> Chain:
+    """A resting ask of 400 Wh, then a bid of 400 Wh that takes it whole: no OrderClosed for either."""
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    place(c.tx(), 1, OWNER, False, 400)
+    place(c.tx(), 2, BUYER, True, 400)
+    fill(c, 1, 2, OWNER, BUYER, 400, maker_left)
+    return deliver(c, 400)
+
+
+def folded(c: Chain) -> Ledger:
+    ledger = Ledger().apply_all(c.events)
+    ledger.finish()
+    return ledger
+
+
+def test_ask_filled_to_zero__no_order_closed__closed_on_the_trade_without_finding():
+    ledger = folded(ask_filled_whole())
+    assert checks(ledger) == set()
+    m = ledger.markets["EnergyExchange"]
+    assert m.orders == {} and m.new_orders == [] and m.escrow_total() == 0
+    q = 400 * 100_000 // 1_000
+    assert m.proceeds[OWNER] == q - q * 10 // 10_000 and m.trades == 1
+    assert ledger.accounts[OWNER].escrow == 0 and ledger.accounts[BUYER].balance == 400
+
+
+def test_ask_filled_to_zero__an_order_closed_after_it__found():
+    # the Trade's maker_left 0 closed the ask: an OrderClosed too says it twice
+    c = ask_filled_whole()
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=0)
+    assert "inv4.close-unknown-order" in checks(folded(c))
+
+
+def test_trade__maker_left_disagrees__found():
+    ledger = folded(ask_filled_whole(maker_left=100))
+    found = [f for f in ledger.findings if f.check == "inv4.trade-maker-left"]
+    assert [(f.contract, f.account, f.expected, f.actual) for f in found] == [("EnergyExchange", "#1", 0, 100)]
+    # a partial fill that says the maker closed
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    place(c.tx(), 1, OWNER, False, 600)
+    place(c.tx(), 2, BUYER, True, 400)
+    fill(c, 1, 2, OWNER, BUYER, 400, 0)
+    deliver(c, 400)
+    found = [f for f in folded(c).findings if f.check == "inv4.trade-maker-left"]
+    assert [(f.expected, f.actual) for f in found] == [(200, 0)]
+
+
+def test_trade__maker_left_agrees__no_finding_and_maker_keeps_resting():
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    place(c.tx(), 1, OWNER, False, 600)
+    place(c.tx(), 2, BUYER, True, 400)
+    fill(c, 1, 2, OWNER, BUYER, 400, 200)
+    deliver(c, 400)
+    ledger = folded(c)
+    assert checks(ledger) == set()
+    m = ledger.markets["EnergyExchange"]
+    assert set(m.orders) == {1} and m.orders[1].remaining == 200 and m.orders[1].resting
+    assert ledger.accounts[OWNER].escrow == 200
+
+
+def test_taker_filled_in_full__no_order_closed__not_flagged():
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    place(c.tx(), 1, OWNER, False, 300)
+    place(c.tx(), 2, OWNER, False, 400, price=120_000)
+    # a bid of 500 Wh takes ask 1 whole and 200 Wh of ask 2: its Trades add up to its OrderPlaced amount
+    place(c.tx(), 3, BUYER, True, 500, price=120_000)
+    fill(c, 1, 3, OWNER, BUYER, 300, 0)
+    fill(c, 2, 3, OWNER, BUYER, 200, 200, price=120_000)
+    deliver(c, 500)
+    ledger = folded(c)
+    assert checks(ledger) == set()
+    m = ledger.markets["EnergyExchange"]
+    assert set(m.orders) == {2} and m.orders[2].remaining == 200 and m.new_orders == []
+    assert m.escrow_total() == 0 and ledger.accounts[OWNER].escrow == 200
+    # a taker partly filled that does not rest still logs its OrderClosed (IOC remainder), and needs it
+    c.tx()
+    place(c, 4, BUYER, True, 500, price=120_000)
+    fill(c, 2, 4, OWNER, BUYER, 200, 0, price=120_000)
+    c.ev("EnergyExchange", "OrderClosed", order_id=4, reason=4, refunded=0)
+    deliver(c, 200)
+    ledger = folded(c)
+    assert checks(ledger) == set() and ledger.markets["EnergyExchange"].orders == {}
+
+
+def test_taker_partly_filled_below_minimum__without_order_closed__still_found_resting():
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    place(c.tx(), 1, OWNER, False, 200)
+    place(c.tx(), 2, BUYER, True, 250)
+    fill(c, 1, 2, OWNER, BUYER, 200, 0)
+    deliver(c, 200)  # 50 Wh left on the taker and no OrderClosed(8): it would rest below the minimum
+    ledger = folded(c)
+    assert "inv4.rests-below-minimum" in checks(ledger)
+
+
+def bid_filled_whole(maker_fee_bps: int = 10) -> tuple[Chain, int]:
+    """A resting bid of 400 Wh, then an ask of 400 Wh that sells into it whole; returns the chain (up to the
+    Trade) and the bid's escrow left after the fill."""
+    c = reading(deployed(maker_fee_bps), 1_800, 2_000, 1_000)
+    place(c.tx(), 1, BUYER, True, 400)
+    place(c.tx(), 2, OWNER, False, 400)
+    q = fill(c, 1, 2, BUYER, OWNER, 400, 0, maker_fee_bps=maker_fee_bps)
+    return c, bid_escrow(400, 100_000) - q - q * maker_fee_bps // 10_000
+
+
+def test_bid_maker_filled_with_escrow_left__order_closed_refund__accepted():
+    c, left = bid_filled_whole()
+    assert left > 0
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=left)
+    deliver(c, 400, seller=OWNER, buyer=BUYER)
+    ledger = folded(c)
+    assert checks(ledger) == set()
+    m = ledger.markets["EnergyExchange"]
+    assert m.orders == {} and m.escrow_total() == 0 and m.proceeds[BUYER] == left
+
+
+def test_bid_maker_filled_with_escrow_left__without_its_order_closed__found():
+    c, left = bid_filled_whole()
+    deliver(c, 400)
+    ledger = folded(c)
+    found = [f for f in ledger.findings if f.check == "inv4.filled-bid-not-closed"]
+    assert [(f.account, f.expected) for f in found] == [("#1", left)]
+    assert set(ledger.markets["EnergyExchange"].orders) == {1}
+
+
+def test_bid_maker_filled_with_escrow_left__wrong_refund__found():
+    c, left = bid_filled_whole()
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=left + 1)
+    deliver(c, 400)
+    assert checks(folded(c)) == {"inv4.bid-refund"}
+
+
+def test_bid_maker_filled_with_escrow_used_up__no_order_closed__closed_on_the_trade():
+    # a maker fee at the cap (100 bps) uses up the escrow of a bid whose price x amount is whole
+    c, left = bid_filled_whole(maker_fee_bps=100)
+    assert left == 0
+    deliver(c, 400)
+    ledger = folded(c)
+    assert checks(ledger) == set() and ledger.markets["EnergyExchange"].orders == {}
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=0)
+    assert "inv4.close-unknown-order" in checks(folded(c))
+
+
+def test_maker_left_below_minimum_by_a_fill__trade_then_order_closed_8__accepted():
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    place(c.tx(), 1, OWNER, False, 450)
+    place(c.tx(), 2, BUYER, True, 400)
+    fill(c, 1, 2, OWNER, BUYER, 400, 50)
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=8, refunded=50)
+    c.ev("WattToken", "EscrowReleased", account=OWNER, wh=50)
+    deliver(c, 400)
+    ledger = folded(c)
+    assert checks(ledger) == set() and ledger.markets["EnergyExchange"].orders == {}
+    assert ledger.accounts[OWNER].escrow == 0 and ledger.accounts[OWNER].balance == 600

@@ -30,6 +30,22 @@ def test_ask__rests_and_escrows_watt(exchange, watt, seller):
     assert exchange.order(oid).open
 
 
+def test_events__a_fill_is_said_once__maker_left_in_trade__order_closed_only_for_what_goes_back(exchange, seller, buyer):
+    bid = exchange.place_order(True, 200_000, 3_000, 0, 0, sender=buyer)
+    exchange.place_order(False, 150_000, 1_000, 0, 0, sender=seller)  # a taker filled in full
+    logs = exchange.get_logs()
+    assert [(t.maker_order_id, t.amount_wh, t.maker_left) for t in events(logs, "Trade")] == [(bid, 1_000, 2_000)]
+    assert events(logs, "OrderClosed") == []  # the bid rests; the taker's one Trade is its whole amount
+    exchange.place_order(False, 150_000, 2_000, 0, 0, sender=seller)
+    logs = exchange.get_logs()
+    assert [(t.maker_order_id, t.maker_left) for t in events(logs, "Trade")] == [(bid, 0)]
+    # the filled bid gives back what its escrow (ceil(3,000 Wh x 0.2) + 1%) did not pay (fills + 0.1% fee)
+    escrow = 600_000 + 6_000
+    paid = 200_000 + 200 + 400_000 + 400
+    assert [(e.order_id, e.reason, e.refunded) for e in events(logs, "OrderClosed")] == [(bid, 1, escrow - paid)]
+    assert exchange.proceeds_of(buyer) == escrow - paid
+
+
 def test_take__at_maker_price_with_fees_and_surplus_never_pulled(exchange, quote, watt, seller, buyer):
     ask = exchange.place_order(False, 150_000, 3_000, 0, 0, sender=seller)
     before = quote.balanceOf(buyer)
@@ -39,12 +55,13 @@ def test_take__at_maker_price_with_fees_and_surplus_never_pulled(exchange, quote
     (t,) = events(logs, "Trade")
     q = 3_000 * 150_000 // 1000  # 450_000 = 0.45 EUR at the maker's price
     maker_fee, taker_fee = q * 10 // 10_000, q * 20 // 10_000
-    assert (t.maker_order_id, t.price, t.amount_wh, t.quote_amount, t.fee) == (ask, 150_000, 3_000, q, maker_fee + taker_fee)
+    assert (t.maker_order_id, t.price, t.amount_wh, t.quote_amount, t.fee, t.maker_left) == (ask, 150_000, 3_000, q, maker_fee + taker_fee, 0)
     assert before - quote.balanceOf(buyer) == q + taker_fee  # nothing at the 200_000 limit
     assert exchange.proceeds_of(seller) == q - maker_fee
     assert exchange.fees_accrued() == maker_fee + taker_fee
     assert watt.balanceOf(buyer) == 3_000 and watt.escrowed_of(seller) == 0
-    assert [e.reason for e in events(logs, "OrderClosed")] == [1, 1]  # maker and taker filled
+    # said once: the Trade's maker_left 0 closes the ask; the taker's Trades add up to its amount
+    assert events(logs, "OrderClosed") == []
     assert exchange.best_ask() == (0, 0)
 
 
