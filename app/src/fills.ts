@@ -1,9 +1,11 @@
 // What a mined order did, read from its receipt's logs (Trade, OrderPlaced, OrderClosed of the exchange
 // it was sent to) — the confirmation a member reads: kWh filled, the average price, what it cost or
-// earned after the taker fee, and what rests or was dropped. Either market (the same order book).
+// earned after the taker fee, and what rests or was dropped. Either market (the same order book); an
+// order filled in full logs no OrderClosed (orders.ts).
 import { decodeEventLog } from "viem";
 import { abi, addr } from "./chain";
 import { bps } from "./market";
+import { closedOrderIds } from "./orders";
 import { closeReason, kwh } from "./units";
 import { CLOSE_IOC, CLOSE_SELF_TRADE } from "./generated/contracts";
 
@@ -39,7 +41,10 @@ export function fillOf(market: Market, logs: readonly any[], takerBps: bigint): 
     else if (Number(e.args.reason) === CLOSE_SELF_TRADE) selfClosed++;
   }
   const placedWh = placed ? (placed.args.amount_wh as bigint) : filledWh;
-  const restingWh = closedReason === null && orderId !== null ? placedWh - filledWh : 0n;
+  // rests unless closed: filled in full (no OrderClosed then) or closed with a reason (closedReason)
+  const on = (name: string) => events.filter((e) => e.eventName === name);
+  const rests = placed !== undefined && !closedOrderIds([placed], on("OrderClosed"), on("Trade")).has(orderId!);
+  const restingWh = rests ? placedWh - filledWh : 0n;
   return { filledWh, quote, takerFee, avgPerKwh: filledWh > 0n ? (quote * 1000n) / filledWh : null, orderId, placedWh, restingWh, closedReason, selfClosed };
 }
 

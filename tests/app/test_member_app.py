@@ -406,6 +406,16 @@ def certificate_of(contracts, generator: str) -> int:
     return issued[0]["args"]["id"]
 
 
+def class_counts(cx, cls) -> str:
+    """The class picker's "N asks, M bids" of a certificate class, from the book: its orders (OrderPlaced) still open."""
+    asks = bids = 0
+    for e in cx.events.OrderPlaced().get_logs(from_block=0):
+        a = e["args"]
+        if (a["method"], a["vintage"]) == tuple(cls) and cx.functions.order(a["order_id"]).call()[-1]:  # OrderView.open
+            bids, asks = bids + a["is_buy"], asks + (not a["is_buy"])
+    return f"{asks} ask{'' if asks == 1 else 's'}, {bids} bid{'' if bids == 1 else 's'}"
+
+
 def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page_shows_it(open_app, members, contracts):
     cert, cx, quote = contracts["EnvironmentalCertificate"], contracts["CertificateExchange"], contracts["QuoteToken"]
     sym = quote.functions.symbol().call()
@@ -446,6 +456,9 @@ def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page
     t_sold = time.time()
     assert cert.functions.balanceOf(seller, cert_id).call() == held - 1_500
     expect(s_market.get_by_role("table", name="My open certificate orders")).to_contain_text(f"0.00300 {sym}/kWh")
+    cls = cx.functions.class_of(cert_id).call()
+    class_option = s_market.get_by_label("Class (generation method, vintage month)").locator(f'option[value="{cls[0]}:{cls[1]}"]')
+    expect(class_option).to_have_text(re.compile(f" — {class_counts(cx, cls)}$"))
 
     # the buyer's open page shows it as the best ask without a reload
     expect(b_market.get_by_test_id("cx-best-ask")).to_have_text(f"0.00300 {sym}/kWh · 1.500 kWh", timeout=5_000)
@@ -492,6 +505,8 @@ def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page
 
     # the seller's page: the ask is gone, the trade is listed, the proceeds withdrawn to the wallet
     expect(s_market.get_by_role("table", name="My open certificate orders")).not_to_contain_text(f"0.00300 {sym}/kWh")
+    # the ask filled in full is no longer counted open (its Trade's maker_left 0 says so: no OrderClosed)
+    expect(class_option).to_have_text(re.compile(f" — {class_counts(cx, cls)}$"))
     trades = s_market.get_by_role("table", name=re.compile(r"^Recent trades:"))
     expect(trades.get_by_role("row").filter(has_text=f"0.00300 {sym}/kWh")).to_contain_text("1.500 kWh")
     expect(trades.get_by_role("row").filter(has_text=f"0.00300 {sym}/kWh").get_by_role("cell").last).to_have_text("sold")

@@ -9,6 +9,7 @@ import { abi, addr, app, blockTime, ensureQuoteAllowance, head, logs, read, send
 import { fill, field, h, message, onSubmit, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, type Preview, bidEscrow, preview, quoteFor } from "../market";
 import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
+import { closedOrderIds } from "../orders";
 import {
   InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, isExpired, vintageLabel, vintageOfPeriod,
 } from "../units";
@@ -341,7 +342,7 @@ export function certificateMarket() {
     if (run !== runs) return;
     // classes: every class with orders (OrderPlaced), every class of a certificate still claimable, counts of open orders
     const byId = new Map<bigint, Placed>();
-    const closedIds = new Set(closed.map((l) => l.args.order_id as bigint));
+    const closedIds = closedOrderIds(placed, closed, trades);
     const counts = new Map<string, [number, number]>(); // key -> [asks, bids] open
     for (const l of placed) {
       const p: Placed = { isBuy: l.args.is_buy, method: Number(l.args.method), vintage: Number(l.args.vintage), certificateId: l.args.certificate_id };
