@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from gridmint.market import bid_escrow
 from tests.utils.browser import connect, drawn_at, record
 
 pytestmark = pytest.mark.integration
@@ -706,6 +707,82 @@ def test_buy__a_newcomer_approves_by_permit_signature__then_takes_the_best_ask(o
     assert quote.functions.balanceOf(newcomer).call() == 10 * 10**6 - cost - fee
     calls = page.evaluate("() => window.__walletCalls")
     assert "eth_signTypedData_v4" in calls and calls.count("eth_sendTransaction") == 2  # permit, then the order
+
+
+def test_deposit__quote_into_the_balance_here__a_bid_then_pays_from_it_not_the_wallet(open_app, members, contracts, chain):
+    w3 = chain[0]
+    quote, ex = contracts["QuoteToken"], contracts["EnergyExchange"]
+    sym = quote.functions.symbol().call()
+    me = members[BUYER]["account"]
+    # no allowance left: the deposit must ask for exactly what it moves
+    assert w3.eth.wait_for_transaction_receipt(quote.functions.approve(ex.address, 0).transact({"from": me}))["status"] == 1
+    page = open_app(me, path="#/market")
+    connect(page)
+    drawn_at(page, w3.eth.block_number)
+    wallet0, bal0 = quote.functions.balanceOf(me).call(), ex.functions.proceeds_of(me).call()
+    shown = page.get_by_text(re.compile(r"^Withdrawable: .* in your wallet$"))
+    expect(shown).to_have_text(f"Withdrawable: {units(bal0, 6, 4, sym)} · wallet: {units(wallet0, 6, 4, sym)} in your wallet")
+    form = page.get_by_role("form", name="Deposit to your balance here")
+    expect(form).to_contain_text("Your bids pay from it first")
+    status = form.get_by_role("status")
+    amount_in = form.get_by_label(f"Deposit ({sym})")
+
+    # bad input: refused in one line, nothing signed or sent
+    block = w3.eth.block_number
+    too_much = wallet0 + 10**6
+    for text, refusal in (
+        ("0", f"Not sent: Deposit ({sym}): must be more than zero."),
+        ("ten", f'Not sent: Deposit ({sym}): "ten" is not a number.'),
+        (f"{too_much // 10**6}.{too_much % 10**6:06d}",
+         f"Not sent: You hold {units(wallet0, 6, 4, sym)} in your wallet; the deposit is {units(too_much, 6, 4, sym)}."),
+    ):
+        amount_in.fill(text)
+        form.get_by_role("button", name="Deposit").click()
+        expect(status).to_have_text(refusal)
+    assert w3.eth.block_number == block
+    calls = page.evaluate("() => window.__walletCalls")
+    assert "eth_sendTransaction" not in calls and "eth_signTypedData_v4" not in calls
+    assert (quote.functions.balanceOf(me).call(), ex.functions.proceeds_of(me).call()) == (wallet0, bal0)
+
+    # a deposit of 2.5: a permit for exactly that, then deposit_quote; the page shows the new balance
+    deposit = 2_500_000
+    amount_in.fill("2.5")
+    expect(form.get_by_test_id("quote-deposit-after")).to_have_text(
+        f"Balance here after: {units(bal0 + deposit, 6, 4, sym)} · wallet after: {units(wallet0 - deposit, 6, 4, sym)}")
+    t0 = time.time()
+    form.get_by_role("button", name="Deposit").click()
+    expect(status).to_have_text(f"Deposit {units(deposit, 6, 4, sym)} into your balance here: confirmed", timeout=15_000)
+    expect(page.get_by_test_id("proceeds")).to_have_text(units(bal0 + deposit, 6, 4, sym), timeout=5_000)
+    record("quote_deposit_click_to_balance_shown_s", round(time.time() - t0, 3))
+    expect(shown).to_have_text(
+        f"Withdrawable: {units(bal0 + deposit, 6, 4, sym)} · wallet: {units(wallet0 - deposit, 6, 4, sym)} in your wallet")
+    assert ex.functions.proceeds_of(me).call() == bal0 + deposit
+    assert quote.functions.balanceOf(me).call() == wallet0 - deposit
+    assert quote.functions.allowance(me, ex.address).call() == 0  # the permit covered the deposit, no more
+    calls = page.evaluate("() => window.__walletCalls")
+    assert calls.count("eth_signTypedData_v4") == 1 and calls.count("eth_sendTransaction") == 2  # permit, deposit
+
+    # a post-only bid of 1 kWh at the floor rests; its escrow comes out of the balance, nothing from the wallet
+    floor = ex.functions.floor_price().call()
+    assert ex.functions.min_order_wh().call() <= 1000
+    ask_price, ask_wh = ex.functions.best_ask().call()
+    assert ask_wh == 0 or ask_price > floor, "the bid must rest, not trade"
+    escrow = bid_escrow(1000, floor)
+    assert escrow <= bal0 + deposit
+    order = page.get_by_role("form", name="Place an order")
+    order.get_by_label("Side").select_option("buy")
+    order.get_by_label("Order type").select_option("2")
+    order.get_by_label("Amount (kWh)").fill("1")
+    order.get_by_label(re.compile(r"^Price \(")).fill(f"{floor // 10**6}.{floor % 10**6:06d}")
+    expect(order.get_by_test_id("order-preview")).to_contain_text(
+        f"At most {units(0, 6, 4, sym)} leaves your wallet (your balance here pays up to {units(escrow, 6, 4, sym)} first).")
+    order.get_by_role("button", name="Place order").click()
+    expect(order.get_by_role("status")).to_contain_text("confirmed", ignore_case=True, timeout=15_000)
+    expect(page.get_by_test_id("proceeds")).to_have_text(units(bal0 + deposit - escrow, 6, 4, sym), timeout=5_000)
+    assert quote.functions.balanceOf(me).call() == wallet0 - deposit
+    assert ex.functions.proceeds_of(me).call() == bal0 + deposit - escrow
+    calls = page.evaluate("() => window.__walletCalls")
+    assert calls.count("eth_signTypedData_v4") == 1 and calls.count("eth_sendTransaction") == 3  # no permit for the bid
 
 
 def test_arrears__home_says_what_to_do__selling_is_refused_before_sending(open_app, members, contracts, chain):

@@ -1,6 +1,7 @@
 // Market: the WATT book against the quote token — depth, best prices beside the utility and feed-in
 // prices, recent trades, limit / IOC / post-only orders in kWh and price per kWh with the cost shown
-// before signing, my open orders (cancel), my trades, proceeds withdrawal.
+// before signing, my open orders (cancel), my trades, my balance here (proceeds, refunds, deposits):
+// deposit quote into it, withdraw it.
 import type { Page } from "../main";
 import type { Address } from "viem";
 import { app, blockTime, ensureQuoteAllowance, logs, read, send } from "../chain";
@@ -72,6 +73,32 @@ export function marketPage(): Page {
     await send(`Withdraw ${q(proceeds)}`, { contract: "EnergyExchange", functionName: "withdraw_proceeds", args: [proceeds] }, txView(wmsg));
   });
   const proceedsEl = h("div", {}, h("p", {}, "Withdrawable: ", proceedsAmt, " · wallet: ", walletQuote), wbtn, wmsg);
+
+  // ---- deposit: quote from the wallet into the balance here (deposit_quote), which bids pay from first
+  const [depF, depIn] = field(`Deposit (${m.quoteSymbol})`, { inputmode: "decimal", autocomplete: "off", placeholder: "e.g. 10" });
+  const depAfter = h("p", { class: "preview", "data-testid": "quote-deposit-after", "aria-live": "polite" });
+  const depMsg = message();
+  const depBtn = h("button", { type: "submit" }, "Deposit");
+  const depForm = h("form", { "aria-label": "Deposit to your balance here" }, h("h3", {}, "Deposit"),
+    h("p", { class: "note" }, `Moves ${m.quoteSymbol} from your wallet into your balance here. Your bids pay from it first `,
+      "and only the rest comes from your wallet (one token transfer less per bid); withdraw it any time."),
+    depF, depAfter, depBtn, depMsg);
+  const parseDeposit = (): bigint => {
+    const amount = parseAmount(depIn.value, m.quoteDecimals, `Deposit (${m.quoteSymbol})`);
+    if (amount > quoteBal) throw new InputError(`You hold ${q(quoteBal)} in your wallet; the deposit is ${q(amount)}.`);
+    return amount;
+  };
+  function drawDeposit(): void {
+    if (!depIn.value.trim()) return fill(depAfter);
+    try {
+      const a = parseDeposit();
+      fill(depAfter, `Balance here after: ${q(proceeds + a)} · wallet after: ${q(quoteBal - a)}`);
+    } catch (e) {
+      if (e instanceof InputError) fill(depAfter, h("span", { class: "msg refused" }, e.message));
+      else throw e;
+    }
+  }
+  depIn.addEventListener("input", drawDeposit);
   const myTradesEl = h("div", {});
   const el = h("section", {},
     h("h1", {}, "Market"),
@@ -81,7 +108,7 @@ export function marketPage(): Page {
     h("h2", {}, "Order book"), depthEl,
     h("h2", {}, "Recent trades"), chartEl,
     h("h2", {}, "My open orders"), openEl,
-    h("h2", {}, "Proceeds"), proceedsEl,
+    h("h2", {}, "Your balance here"), proceedsEl, depForm,
     h("h2", {}, "My trades"), myTradesEl);
   const auction = auctionView();
   el.append(auction.el);
@@ -89,6 +116,15 @@ export function marketPage(): Page {
   let asks: readonly Level[] = [], bids: readonly Level[] = [];
   let myAsks = new Map<bigint, bigint>(), myBids = new Map<bigint, bigint>(); // price -> Wh of my open orders
   let free = 0n, quoteBal = 0n, arrears = 0n;
+
+  /** The balance here and the wallet's quote, as shown beside Withdraw and used by the forms. */
+  function drawBalance(proc: bigint, qb: bigint): void {
+    proceeds = proc;
+    quoteBal = qb;
+    fill(proceedsAmt, q(proc));
+    fill(walletQuote, `${q(qb)} in your wallet`);
+    wbtn.disabled = proc === 0n;
+  }
 
   type Parsed = { isBuy: boolean; p: bigint; wh: bigint; flags: number; pv: ReturnType<typeof preview> };
   function parse(): Parsed {
@@ -152,6 +188,25 @@ export function marketPage(): Page {
     }
   });
 
+  onSubmit(depForm, depBtn, depMsg, parseDeposit, async (amount) => {
+    const view = txView(depMsg);
+    const me = app.account!;
+    // the wallet's quote now, not as of the last block drawn
+    const held = await read("QuoteToken", "balanceOf", [me]);
+    if (amount > held) {
+      view.set("refused", `Not sent: You hold ${q(held)} in your wallet; the deposit is ${q(amount)}.`);
+      return;
+    }
+    if (!(await ensureQuoteAllowance("EnergyExchange", amount, q(amount), view))) return;
+    const r = await send(`Deposit ${q(amount)} into your balance here`, { contract: "EnergyExchange", functionName: "deposit_quote", args: [amount] }, view);
+    if (r.ok) {
+      depIn.value = "";
+      fill(depAfter);
+      const [proc, qb] = await Promise.all([read("EnergyExchange", "proceeds_of", [me]), read("QuoteToken", "balanceOf", [me])]);
+      drawBalance(proc, qb);
+    }
+  });
+
   async function cancel(id: bigint, btn: HTMLButtonElement) {
     btn.disabled = true;
     await send(`Cancel order #${id}`, { contract: "EnergyExchange", functionName: "cancel_order", args: [id] }, txView());
@@ -170,7 +225,8 @@ export function marketPage(): Page {
         read("WattToken", "balanceOf", [me]), read("WattToken", "arrears_of", [me]), read("QuoteToken", "balanceOf", [me]),
         allTrades(), tradesOf(me),
       ]);
-      asks = a; bids = b; quoteBal = qb; arrears = arr[0];
+      asks = a; bids = b; arrears = arr[0];
+      drawBalance(proc, qb);
       free = bal; // balanceOf is the free balance; escrow is held apart (escrowed_of)
       fill(bidEl, bb[1] > 0n ? `${pr(bb[0])} · ${kwh(bb[1])}` : "no bids");
       fill(askEl, ba[1] > 0n ? `${pr(ba[0])} · ${kwh(ba[1])}` : "no asks");
@@ -198,15 +254,11 @@ export function marketPage(): Page {
         h("button", { type: "button", "aria-label": `Cancel order ${id}`, onclick: (e: Event) => cancel(id, e.currentTarget as HTMLButtonElement) }, "Cancel"),
       ]), "My open orders"));
 
-      proceeds = proc;
-      fill(proceedsAmt, q(proc));
-      fill(walletQuote, `${q(qb)} in your wallet`);
-      wbtn.disabled = proc === 0n;
-
       fill(myTradesEl, table(["When", "Side", "kWh", "Price", "Value"], [...mine].reverse().slice(0, 30).map((t) => [
         dateTime(t.time), `${t.iBuy ? "bought" : "sold"} (${t.iAmMaker ? "maker" : "taker"})`, kwh(t.args.amount_wh), pr(t.args.price), q(t.args.quote_amount),
       ]), "My trades"));
       if (document.activeElement !== amt && document.activeElement !== priceIn && (amt.value || priceIn.value) && !submit.disabled) drawPreview();
+      if (depIn.value && document.activeElement !== depIn && !depBtn.disabled) drawDeposit();
       await auctionShown;
     },
   };
