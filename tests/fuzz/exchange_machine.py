@@ -12,7 +12,10 @@ below the minimum rests (except one left below a raised minimum and not met sinc
 quote balance equals proceeds + open-bid escrow + unclaimed fees (so it covers them); quote is
 conserved across traders, exchange and treasury; the base asset is conserved (the market's
 invariant). Every trade is checked when it prints: inside the band in force, and allowed by the
-market (`_check_trade`: no seller in arrears, no revoked or expired certificate)."""
+market (`_check_trade`: no seller in arrears, no revoked or expired certificate). At the end of every
+example the public auditor folds the chain's events, the fixture's included, and compares what it
+recomputed with every view: no failing finding (issue 22: the auditor's recompute on a machine-driven
+chain)."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
+from tests.unit.audit.boa_capture import BoaLogCapture, audit_in_process, boa_record_contracts
 from tests.utils import book as ref
 from tests.utils.machine import T0, AnchoredMachine
 
@@ -74,7 +78,9 @@ class ExchangeMachine(AnchoredMachine):
         if fx is None or not boa.env.get_code(fx["ex"].address):
             saved = boa.env.evm.patch.timestamp
             boa.env.evm.patch.timestamp = T0
-            fx = cls._fixture_build()
+            with BoaLogCapture(boa.env) as capture:
+                fx = cls._fixture_build()
+            fx["fixture_logs"] = capture.raw  # the auditor folds them before each example's own
             boa.env.evm.patch.timestamp = saved
             cls._cached = fx
         return fx
@@ -90,6 +96,19 @@ class ExchangeMachine(AnchoredMachine):
         self.treasury_got = 0
         self.grandfathered = set()  # orders left below a raised minimum, not met since
         self._init_market()
+        self.capture = BoaLogCapture(boa.env).__enter__()
+
+    def teardown(self):
+        """The auditor on this example's chain (its events after the fixture's): what it recomputes
+        from the events agrees with every view, before the example is rolled back."""
+        try:
+            self.capture.__exit__(None, None, None)
+            self.capture.raw[:0] = self.fixture_logs
+            events = self.capture.events(boa_record_contracts(self.sys))
+            _, failing = audit_in_process(self.sys, events)
+            assert failing == [], failing[:5]
+        finally:
+            super().teardown()
 
     # ------------------------------------------------------------ the body
 
