@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from gridmint import deployments
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
 
 pytestmark = pytest.mark.integration
@@ -22,12 +21,9 @@ def _meter(label: str) -> MeterSigner:
     return MeterSigner(bytes.fromhex(label * 32))
 
 
-def test_operator_commands(cli, tmp_path, accounts, chain, project):
-    cli("deploy")
-    record = deployments.read(deployments.path_for("ethereum:local", chain.chain_id, tmp_path))
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
-    watt = project.WattToken.at(record.address("WattToken"))
-    tsl = project.StorageRentToken.at(record.address("StorageRentToken"))
+def test_operator_commands(cli, cli_deploy, tmp_path, accounts, chain):
+    d = cli_deploy()
+    registry, watt, tsl = d.registry, d.watt, d.tsl
     owner, other = accounts[4], accounts[5]
     pv, flat, new_key = _meter("51"), _meter("52"), _meter("53")
     t0 = chain.blocks.head.timestamp - 3_600
@@ -158,7 +154,7 @@ def test_operator_commands(cli, tmp_path, accounts, chain, project):
            "not 'payer'" in cli("operator", "faucet", "payer", code=2)
 
 
-def test_keystore_account__signs_a_whole_command_after_one_unlock(cli, tmp_path, accounts, chain, project, local_network):
+def test_keystore_account__signs_a_whole_command_after_one_unlock(cli, cli_deploy, tmp_path, accounts, local_network):
     """An ape keystore account: the passphrase is asked once (here from APE_ACCOUNTS_<alias>_PASSPHRASE),
     then the permit signature and the deposit transaction go through with no per-transaction prompt. A real
     `ape run` (ape reads its data folder and the passphrase variable when it starts)."""
@@ -166,7 +162,7 @@ def test_keystore_account__signs_a_whole_command_after_one_unlock(cli, tmp_path,
 
     from eth_account import Account
 
-    cli("deploy")
+    d = cli_deploy()
     member = accounts[6]
     data = tmp_path / "ape-data"
     (data / "accounts").mkdir(parents=True)
@@ -180,16 +176,13 @@ def test_keystore_account__signs_a_whole_command_after_one_unlock(cli, tmp_path,
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "deposited 2.0000 TSL" in result.stdout
-    record = deployments.read(deployments.path_for("ethereum:local", chain.chain_id, tmp_path))
-    assert project.WattToken.at(record.address("WattToken")).rent_deposit(member) == 2 * 10**18
+    assert d.watt.rent_deposit(member) == 2 * 10**18
 
 
-def test_local_chain__test_accounts_listed__csv_owner_as_test_n__time_moved(cli, tmp_path, accounts, chain, project):
+def test_local_chain__test_accounts_listed__csv_owner_as_test_n__time_moved(cli, cli_deploy, tmp_path, accounts, chain):
     """A newcomer's local-chain tools: the test accounts' addresses (`operator accounts`), `test:N` in the
     CSV's owner column as in `register`'s OWNER, and a day of the chain's time without waiting a day."""
-    cli("deploy")
-    record = deployments.read(deployments.path_for("ethereum:local", chain.chain_id, tmp_path))
-    registry = project.MeterRegistry.at(record.address("MeterRegistry"))
+    registry = cli_deploy().registry
 
     listed = cli.table("operator", "accounts", "--count", "6")
     for i in range(6):
