@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gridmint import auction as ref
-from tests.utils.browser import connect, drawn_at, record
+from tests.utils.browser import connect, drawn_at, record, transact
 
 pytestmark = pytest.mark.integration
 SELLER, BUYER = "Okafor household", "Lindqvist flat"
@@ -35,10 +35,7 @@ def units(value: int, decimals: int, shown: int, symbol: str) -> str:
 
 
 def _send(w3, call, sender, gas=5_000_000):
-    """Sends and waits for the receipt (mined before the next read); the transaction must succeed."""
-    r = w3.eth.wait_for_transaction_receipt(call.transact({"from": sender, "gas": gas}))
-    assert r.status == 1
-    return r
+    return transact(w3, call, sender, gas)
 
 
 def _catch_up(w3, auction) -> int:

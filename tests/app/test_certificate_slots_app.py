@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from gridmint import matching as M
 from gridmint import profile as P
 from oracle.eip712 import Domain, MeterSigner, Reading
-from tests.utils.browser import connect
+from tests.utils.browser import connect, transact
 
 pytestmark = pytest.mark.integration
 COMPANY = "Hofmann Tools GmbH"
@@ -34,13 +34,8 @@ def test_proof_page__time_matched_claim__shows_the_24_7_matching(open_app, membe
     roof = MeterSigner(bytes.fromhex("5a" * 32))
     t0 = slots[0] * slot_s
 
-    def send(fn, sender):
-        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
-        assert receipt["status"] == 1
-        return receipt
-
-    send(registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann roof", (t0, 0, 0, 0, 0)), operator)
-    send(registry.functions.accept_meter(roof.address), company)
+    transact(w3, registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann roof", (t0, 0, 0, 0, 0)), operator)
+    transact(w3, registry.functions.accept_meter(roof.address), company)
     domain = Domain(chain_id=w3.eth.chain_id, verifying_contract=registry.address)
     total, gen, readings = 0, {}, []
     for i, slot in enumerate(range(slots[0], slots[-1] + 1)):
@@ -48,9 +43,9 @@ def test_proof_page__time_matched_claim__shows_the_24_7_matching(open_app, membe
         total += wh
         gen[slot] = wh
         readings.append(Reading(roof.address, (slot + 1) * slot_s, total, 0, 0, 0))
-    send(registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
+    transact(w3, registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
     _, start, end = registry.functions.certifiable(roof.address).call()
-    send(cert.functions.issue(roof.address, P.issue_words(start, end, gen, slot_s)), company)
+    transact(w3, cert.functions.issue(roof.address, P.issue_words(start, end, gen, slot_s)), company)
     cid = cert.functions.next_id().call() - 1
     profile = cert.events.CertificateProfile.get_logs(from_block=0, argument_filters={"id": cid})
     unclaimed = M.unclaimed_from_events([dict(e.args) for e in profile], [])
@@ -60,7 +55,7 @@ def test_proof_page__time_matched_claim__shows_the_24_7_matching(open_app, membe
     base = P.first_word_slot(first)
     lo, hi = (min(take) - base) // 8, (max(take) - base) // 8
     claim = P.pack(base + 8 * lo, base + 8 * hi + 7, take)
-    receipt = send(cert.functions.claim_slots(cid, P.pack(first, last, unclaimed[cid]), lo, claim, company,
+    receipt = transact(w3, cert.functions.claim_slots(cid, P.pack(first, last, unclaimed[cid]), lo, claim, company,
                                               "Hofmann Tools, 24/7"), company)
     expected = M.score(consumed, take)
 
@@ -88,15 +83,10 @@ def test_meters_page__issues_across_a_month_end_with_the_profile(open_app, membe
     w3.provider.make_request("evm_setNextBlockTimestamp", [month_end + 6 * slot_s])
     w3.provider.make_request("evm_mine", [])
 
-    def send(fn, sender):
-        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
-        assert receipt["status"] == 1
-        return receipt
-
     roof = MeterSigner(bytes.fromhex("5b" * 32))
     t0 = month_end - 6 * slot_s
-    send(registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann carport", (t0, 0, 0, 0, 0)), operator)
-    send(registry.functions.accept_meter(roof.address), company)
+    transact(w3, registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann carport", (t0, 0, 0, 0, 0)), operator)
+    transact(w3, registry.functions.accept_meter(roof.address), company)
     domain = Domain(chain_id=w3.eth.chain_id, verifying_contract=registry.address)
     total, gen, readings = 0, {}, []
     for i in range(12):
@@ -104,7 +94,7 @@ def test_meters_page__issues_across_a_month_end_with_the_profile(open_app, membe
         total += wh
         gen[t0 // slot_s + i] = wh
         readings.append(Reading(roof.address, t0 + (i + 1) * slot_s, total, 0, 0, 0))
-    send(registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
+    transact(w3, registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
     first = cert.functions.next_id().call()
 
     page = open_app(company, path="#/meters")
@@ -135,13 +125,9 @@ def test_meters_page__a_70_day_gap__issued_month_by_month(open_app, members, con
     w3.provider.make_request("evm_setNextBlockTimestamp", [t0])
     w3.provider.make_request("evm_mine", [])
 
-    def send(fn, sender):
-        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
-        assert receipt["status"] == 1
-
     roof = MeterSigner(bytes.fromhex("5c" * 32))
-    send(registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann hall roof", (t0, 0, 0, 0, 0)), operator)
-    send(registry.functions.accept_meter(roof.address), company)
+    transact(w3, registry.functions.register_meter(roof.address, company, 1, 100_000, "Hofmann hall roof", (t0, 0, 0, 0, 0)), operator)
+    transact(w3, registry.functions.accept_meter(roof.address), company)
     domain = Domain(chain_id=w3.eth.chain_id, verifying_contract=registry.address)
     total = 0
     for day in range(70):  # two readings a day, relayed at the day's end (within the credit lag)
@@ -150,7 +136,7 @@ def test_meters_page__a_70_day_gap__issued_month_by_month(open_app, members, con
             total += 5_000 + 37 * day + k
             readings.append(Reading(roof.address, t0 + day * 86_400 + k * 43_200, total, 0, 0, 0))
         w3.provider.make_request("evm_setNextBlockTimestamp", [t0 + (day + 1) * 86_400])
-        send(registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
+        transact(w3, registry.functions.submit_readings([r.as_call_arg() for r in readings], [roof.sign(r, domain) for r in readings]), operator)
     _, start, end = registry.functions.certifiable(roof.address).call()
     assert len(P.issue_words(start, end, {}, slot_s)) > P.MAX_PROFILE_WORDS
     first = cert.functions.next_id().call()
@@ -181,25 +167,21 @@ def test_meters_page__a_rotated_meter_issues_with_both_keys_profile(open_app, me
     w3.provider.make_request("evm_setNextBlockTimestamp", [t0 + 10 * slot_s])  # clean_chain's snapshot restores it
     w3.provider.make_request("evm_mine", [])
 
-    def send(fn, sender):
-        receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))
-        assert receipt["status"] == 1
-
     old, new = MeterSigner(bytes.fromhex("5d" * 32)), MeterSigner(bytes.fromhex("5e" * 32))
-    send(registry.functions.register_meter(old.address, company, 1, 100_000, "Hofmann workshop roof", (t0, 0, 0, 0, 0)), operator)
-    send(registry.functions.accept_meter(old.address), company)
+    transact(w3, registry.functions.register_meter(old.address, company, 1, 100_000, "Hofmann workshop roof", (t0, 0, 0, 0, 0)), operator)
+    transact(w3, registry.functions.accept_meter(old.address), company)
     domain = Domain(chain_id=w3.eth.chain_id, verifying_contract=registry.address)
     gen, t = {}, t0
     for key, register0, whs in ((old, 0, [400, 650, 900, 300]), (new, 4_000_000, [250, 150, 50])):
         if key is new:  # new hardware fitted at the old key's last reading
-            send(registry.functions.rotate_meter_key(old.address, new.address, (t, register0, 0, 0, 0)), operator)
-            send(registry.functions.accept_meter(new.address), company)
+            transact(w3, registry.functions.rotate_meter_key(old.address, new.address, (t, register0, 0, 0, 0)), operator)
+            transact(w3, registry.functions.accept_meter(new.address), company)
         total, readings = register0, []
         for wh in whs:
             t, total = t + slot_s, total + wh
             gen[(t - 1) // slot_s] = wh
             readings.append(Reading(key.address, t, total, 0, 0, 0))
-        send(registry.functions.submit_readings([r.as_call_arg() for r in readings], [key.sign(r, domain) for r in readings]), operator)
+        transact(w3, registry.functions.submit_readings([r.as_call_arg() for r in readings], [key.sign(r, domain) for r in readings]), operator)
     assert list(registry.functions.certifiable(new.address).call()) == [sum(gen.values()), t0, t]
     first = cert.functions.next_id().call()
 

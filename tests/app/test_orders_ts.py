@@ -10,6 +10,7 @@ import pytest
 
 from gridmint.generated.contracts import CLOSE_CANCELLED, CLOSE_IOC, FLAG_IOC
 from tests.utils.app_module import run_app_module
+from tests.utils.browser import transact
 
 pytestmark = pytest.mark.integration
 BUYER = "Lindqvist flat"
@@ -51,9 +52,7 @@ def _args(events) -> list[dict]:
 
 def _send(w3, fn, sender: str):
     fn.call({"from": sender})  # a revert says why here
-    receipt = w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender, "gas": 3_000_000}))
-    assert receipt["status"] == 1
-    return receipt
+    return transact(w3, fn, sender, 3_000_000)
 
 
 def test_closed_order_ids__every_order_of_both_books__as_the_books_hold_them(tmp_path, chain, contracts, members):

@@ -120,3 +120,12 @@ def record(name: str, value) -> None:
     data = json.loads(MEASURES.read_text()) if MEASURES.exists() else {}
     data[name] = value
     MEASURES.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def transact(w3, fn, sender: str, gas: int | None = None):
+    """Sends the web3 contract call `fn` from `sender` (a node account) and waits for its receipt, so the
+    next read sees it; the transaction must succeed. `gas` None: the node estimates it."""
+    tx = {"from": sender} if gas is None else {"from": sender, "gas": gas}
+    receipt = w3.eth.wait_for_transaction_receipt(fn.transact(tx))
+    assert receipt["status"] == 1
+    return receipt
