@@ -5,7 +5,6 @@
 import { decodeEventLog } from "viem";
 import { abi, addr } from "./chain";
 import { bps } from "./market";
-import { closedOrderIds } from "./orders";
 import { closeReason, kwh } from "./units";
 import { CLOSE_IOC, CLOSE_SELF_TRADE } from "./generated/contracts";
 
@@ -41,10 +40,8 @@ export function fillOf(market: Market, logs: readonly any[], takerBps: bigint): 
     else if (Number(e.args.reason) === CLOSE_SELF_TRADE) selfClosed++;
   }
   const placedWh = placed ? (placed.args.amount_wh as bigint) : filledWh;
-  // rests unless closed: filled in full (no OrderClosed then) or closed with a reason (closedReason)
-  const on = (name: string) => events.filter((e) => e.eventName === name);
-  const rests = placed !== undefined && !closedOrderIds([placed], on("OrderClosed"), on("Trade")).has(orderId!);
-  const restingWh = rests ? placedWh - filledWh : 0n;
+  // what was not filled rests unless an OrderClosed names the order (one filled in full logs none: 0 rests)
+  const restingWh = closedReason === null && orderId !== null ? placedWh - filledWh : 0n;
   return { filledWh, quote, takerFee, avgPerKwh: filledWh > 0n ? (quote * 1000n) / filledWh : null, orderId, placedWh, restingWh, closedReason, selfClosed };
 }
 

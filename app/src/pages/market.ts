@@ -83,9 +83,13 @@ export function marketPage(): Page {
     h("p", { class: "note" }, `Moves ${m.quoteSymbol} from your wallet into your balance here. Your bids pay from it first `,
       "and only the rest comes from your wallet (one token transfer less per bid); withdraw it any time."),
     depF, depAfter, depBtn, depMsg);
+  /** Why a deposit of `amount` cannot leave a wallet holding `held`, or null. */
+  const walletShort = (held: bigint, amount: bigint): string | null =>
+    amount > held ? `You hold ${q(held)} in your wallet; the deposit is ${q(amount)}.` : null;
   const parseDeposit = (): bigint => {
     const amount = parseAmount(depIn.value, m.quoteDecimals, `Deposit (${m.quoteSymbol})`);
-    if (amount > quoteBal) throw new InputError(`You hold ${q(quoteBal)} in your wallet; the deposit is ${q(amount)}.`);
+    const short = walletShort(quoteBal, amount);
+    if (short) throw new InputError(short);
     return amount;
   };
   function drawDeposit(): void {
@@ -192,9 +196,9 @@ export function marketPage(): Page {
     const view = txView(depMsg);
     const me = app.account!;
     // the wallet's quote now, not as of the last block drawn
-    const held = await read("QuoteToken", "balanceOf", [me]);
-    if (amount > held) {
-      view.set("refused", `Not sent: You hold ${q(held)} in your wallet; the deposit is ${q(amount)}.`);
+    const short = walletShort(await read("QuoteToken", "balanceOf", [me]), amount);
+    if (short) {
+      view.set("refused", `Not sent: ${short}`);
       return;
     }
     if (!(await ensureQuoteAllowance("EnergyExchange", amount, q(amount), view))) return;
