@@ -31,7 +31,10 @@ APE_COMPILE = $(BIN)/ape compile $$(test -n "$$(find contracts -name '*.vy' -new
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# a first install on a full disk stops with one line instead of inside pip or npm: the venv takes
+# 1.1 GB and pip's cache more; node_modules 0.3 GB and npm's cache as much (measured on a fresh clone)
 $(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(BIN)/python || tools/need_disk.sh 1600 "the Python environment (.venv)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==24.3.1"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
@@ -43,6 +46,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	# `npm ci` rejects this lock (npm leaves the other platforms' optional anvil
 	# binaries out of it); the exact pin + lock integrity keep `install` reproducible
+	@test -d node_modules || tools/need_disk.sh 800 "the chain tools (node_modules)"
 	npm install --no-audit --no-fund --loglevel=error
 	anvil --version >/dev/null
 	hardhat --version >/dev/null
