@@ -185,7 +185,9 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     puller = _member_with_watt(system, operator, relayer, 0, "puller")
     tx = ex.place_order(True, 198_000, 1_000, 0, 0, sender=puller)
     report["exchange.place_resting.pull"] = tx.gas_used
-    ex.place_order(False, 210_000, 1_000, 0, 0, sender=sellers[1])
+    # an ask by a member who has sold before and has no open ask: the common case of a seller
+    tx = ex.place_order(False, 210_000, 1_000, 0, 0, sender=sellers[1])
+    report["exchange.place_resting_ask"] = tx.gas_used
     tx = ex.place_order(True, 210_000, 1_000, 0, 0, sender=buyer)  # fully fills one resting ask
     assert len(tx.decode_logs(ex.Trade)) == 1
     report["exchange.take_one"] = tx.gas_used
@@ -205,6 +207,13 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     report["exchange.amend"] = tx.gas_used
     tx = ex.amend_order(oid, 150_000, 800, sender=buyer)
     report["exchange.amend_price"] = tx.gas_used
+    # a seller cancels its one open ask (its WATT back from escrow). On a snapshot, rolled back, as
+    # `joins_level`: later sections' block times stay put
+    snapshot = chain.snapshot()
+    oid = _placed(ex, ex.place_order(False, 260_000, 1_000, 0, 0, sender=sellers[2]))
+    tx = ex.cancel_order(oid, sender=sellers[2])
+    report["exchange.cancel_ask"] = tx.gas_used
+    chain.restore(snapshot)
     # the common case of a liquid book: a bid joining a level where bids already rest (the old tail's word
     # gets the link; no new level word, no bitmap write). On a snapshot, rolled back: one more block would
     # move every later block's time, and with it the calldata of the sections after this one

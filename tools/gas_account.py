@@ -59,7 +59,10 @@ def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
                 frames.append(target)
             key = (who, f"{op} {names.get(target, target[:10])}")
         elif op in ("SLOAD", "SSTORE") or op.startswith("LOG"):
-            key = (who, _label(op, cost))
+            label = _label(op, cost)
+            if op == "SSTORE" and int(s["stack"][-2], 16) == 0:
+                label += ", to 0"  # a cleared word: where the refund comes from (4,800 each)
+            key = (who, label)
         gas[key] += cost
         count[key] += 1
     refund = steps[-1].get("refund", 0)

@@ -77,7 +77,8 @@
         With GATE_SELLER_ARREARS (WATT) each account's asks are also linked
         (at most 64 open), so `_close_asks_of` closes them in one bounded
         call; other markets skip that bookkeeping (~5k gas per ask placed
-        or closed).
+        or closed; the owner's list word is never zero again once written, so
+        a seller's next ask rewrites it instead of creating it).
 """
 
 from ..interfaces import IWattEscrow
@@ -153,6 +154,10 @@ MAX_BOOK: constant(uint256) = 2**32 - 1
 
 _M32: constant(uint256) = 2**32 - 1
 _M40: constant(uint256) = 2**40 - 1
+# an owner's ask-list word once written keeps this bit (above the 32-bit head key, in its 40-bit field):
+# it is never zero again, so the owner's next first ask rewrites the word (5,000 gas) instead of creating
+# it (22,100)
+_ASKS_KEPT: constant(uint256) = 2**39
 _M56: constant(uint256) = 2**56 - 1
 _M64: constant(uint256) = 2**64 - 1
 _M96: constant(uint256) = 2**96 - 1
@@ -189,8 +194,11 @@ _order_a: HashMap[uint256, uint256]
 #      number << 224 (32). Left as it is when the order closes (never read while word A is free).
 _order_b: HashMap[uint256, uint256]
 
-# @dev Owner => key of the newest open ask (40) | number of open asks << 40: the head of the owner's
-#      ask list (kept only with GATE_SELLER_ARREARS: WATT's `release_unpaid` closes an account's asks).
+# @dev Owner => key of the newest open ask (32) | _ASKS_KEPT | number of open asks << 40: the head of
+#      the owner's ask list (kept only with GATE_SELLER_ARREARS: WATT's `release_unpaid` closes an account's
+#      asks). Never written back to zero, as the order words: a seller's next ask after its last one closed
+#      rewrites the word instead of creating it (17,100 gas less), and the close of that last ask forgoes
+#      the 4,800 refund of a cleared word.
 _asks_of: HashMap[address, uint256]
 
 # ---------------------------------------------------------------- EVENTS
@@ -730,7 +738,7 @@ def _close_asks_of(account: address) -> uint256:
          the escrow (the caller, WATT, takes it itself); returns the Wh left.
          Their words go on the free list.
     """
-    key: uint256 = self._asks_of[account] & _M40
+    key: uint256 = self._asks_of[account] & _M32
     if key == 0:
         return 0
     free_top: uint256 = (self._counters >> 32) & _M32
@@ -748,7 +756,7 @@ def _close_asks_of(account: address) -> uint256:
         # each ask < 2**56 Wh, at most 64 of them
         total = unsafe_add(total, left)
         key = (b >> 152) & _M32
-    self._asks_of[account] = 0
+    self._asks_of[account] = _ASKS_KEPT
     self._counters = (self._counters & ~(_M32 << 32)) | (free_top << 32)
     return total
 
@@ -775,10 +783,10 @@ def _insert(
         own: uint256 = self._asks_of[owner]
         count: uint256 = own >> 40
         self._need(count < MAX_ASKS_PER_OWNER, "exchange: too many open asks")
-        old_head: uint256 = own & _M40
+        old_head: uint256 = own & _M32
         if old_head != 0:
             self._order_b[old_head] = self._order_b[old_head] | (key << 120)
-        self._asks_of[owner] = key | ((count + 1) << 40)
+        self._asks_of[owner] = key | ((count + 1) << 40) | _ASKS_KEPT
         payload |= old_head << 32
     self._order_a[key] = convert(owner, uint256) | (buy_bit << 160) | (idx << 161) | (expiry << 177) | (book << 217)
     self._order_b[key] = amount | (prev << 56) | (payload << 120) | (seq << 224)
@@ -816,15 +824,12 @@ def _unlink_ask(owner: address, b: uint256):
     if onext != 0:
         self._order_b[onext] = (self._order_b[onext] & ~(_M32 << 120)) | (oprev << 120)
     own: uint256 = self._asks_of[owner]
-    head: uint256 = own & _M40
+    head: uint256 = own & _M32
     if oprev == 0:
         head = onext
-    # the ask is on the list: its count is >= 1
+    # the ask is on the list: its count is >= 1; without it, an empty list's head is 0 (onext of the last ask)
     count: uint256 = unsafe_sub(own >> 40, 1)
-    if count == 0:
-        self._asks_of[owner] = 0
-    else:
-        self._asks_of[owner] = head | (count << 40)
+    self._asks_of[owner] = head | (count << 40) | _ASKS_KEPT
 
 
 @internal
