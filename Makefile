@@ -94,9 +94,11 @@ deploy: setup
 # ape-foundry starts Anvil with --steps-tracing, which keeps every step of every transaction in memory:
 # make gas's thousands of transactions (1,000-order books, 2,000-order auctions) grew it past 20 GB until
 # the kernel killed it. A plain Anvil (ape connects to it on 127.0.0.1:8545), stopped afterwards, keeps none.
+# --prune-history: no past block's state goes to disk (a full run left 65 GB in ~/.foundry/anvil/tmp and
+# filled the disk); the figures need only receipts
 gas: setup
 	$(APE_COMPILE)
-	@anvil --silent --port 8545 --accounts 10 --block-base-fee-per-gas 0 --gas-price 0 & anvil=$$!; \
+	@anvil --silent --prune-history --port 8545 --accounts 10 --block-base-fee-per-gas 0 --gas-price 0 & anvil=$$!; \
 	  trap 'kill $$anvil 2>/dev/null' EXIT; \
 	  for i in $$(seq 100); do $(BIN)/python -c "import socket; socket.create_connection(('127.0.0.1', 8545), 1)" 2>/dev/null && break; sleep 0.1; done; \
 	  $(BIN)/ape run gas --network ethereum:local:foundry

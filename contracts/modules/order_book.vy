@@ -77,8 +77,9 @@
         With GATE_SELLER_ARREARS (WATT) each account's asks are also linked
         (at most 64 open), so `_close_asks_of` closes them in one bounded
         call; other markets skip that bookkeeping (~5k gas per ask placed
-        or closed; the owner's list word is never zero again once written, so
-        a seller's next ask rewrites it instead of creating it).
+        or closed when the seller has others open; the list's head lives in
+        the seller's `proceeds` word, which a fill writes anyway, and stays
+        non-zero once written, so a seller's next ask rewrites it).
 """
 
 from ..interfaces import IWattEscrow
@@ -154,9 +155,11 @@ MAX_BOOK: constant(uint256) = 2**32 - 1
 
 _M32: constant(uint256) = 2**32 - 1
 _M40: constant(uint256) = 2**40 - 1
-# an owner's ask-list word once written keeps this bit (above the 32-bit head key, in its 40-bit field):
-# it is never zero again, so the owner's next first ask rewrites the word (5,000 gas) instead of creating
-# it (22,100)
+# an owner's ask list (GATE_SELLER_ARREARS): the top 40 bits of its `proceeds` word, from bit 216: the
+# newest open ask's word key (32) | number of open asks << 32 (7) | _ASKS_KEPT. The kept bit keeps the
+# word non-zero once its owner placed an ask, quote or none: a later first ask rewrites it (5,000 gas)
+# instead of creating it (22,100). `_close_asks_of` (a release by WATT, rare) clears the list whole
+_ASKS_SHIFT: constant(uint256) = 216
 _ASKS_KEPT: constant(uint256) = 2**39
 _M56: constant(uint256) = 2**56 - 1
 _M64: constant(uint256) = 2**64 - 1
@@ -194,12 +197,10 @@ _order_a: HashMap[uint256, uint256]
 #      number << 224 (32). Left as it is when the order closes (never read while word A is free).
 _order_b: HashMap[uint256, uint256]
 
-# @dev Owner => key of the newest open ask (32) | _ASKS_KEPT | number of open asks << 40: the head of
-#      the owner's ask list (kept only with GATE_SELLER_ARREARS: WATT's `release_unpaid` closes an account's
-#      asks). Never written back to zero, as the order words: a seller's next ask after its last one closed
-#      rewrites the word instead of creating it (17,100 gas less), and the close of that last ask forgoes
-#      the 4,800 refund of a cleared word.
-_asks_of: HashMap[address, uint256]
+# The owner's ask list (kept only with GATE_SELLER_ARREARS: WATT's `release_unpaid` closes an account's
+# asks) lives in the top bits of its `proceeds._accounts` word (_ASKS_SHIFT): a fill credits the seller
+# in that word anyway, so closing its ask there costs no other word. Never written back to zero, as the
+# order words: a seller's next ask after its last one closed rewrites the word instead of creating it.
 
 # ---------------------------------------------------------------- EVENTS
 
@@ -462,7 +463,7 @@ def _place(
             if is_buy:
                 # taker buys from a resting ask: pays q + its fee; the seller earns q - its fee
                 taker_quote += q + taker_fee
-                proceeds.proceeds_of[maker] += q - maker_fee
+                proceeds._accounts[maker] += q - maker_fee
             else:
                 # taker sells to a resting bid: the bid's escrow pays q + its fee (covered: see _bid_escrow)
                 maker_escrow -= q + maker_fee
@@ -509,7 +510,7 @@ def _place(
             if refund != 0:
                 settle.append(refund)
     if not is_buy and taker_quote != 0:
-        proceeds.proceeds_of[msg.sender] += taker_quote
+        proceeds._accounts[msg.sender] += taker_quote
 
     spent: uint256 = taker_quote
 
@@ -610,7 +611,7 @@ def _close_at(key: uint256, a: uint256, b: uint256, reason: uint8, counted: uint
         refunded = (b >> 120) & _M96
         if refunded != 0:
             self._counters -= refunded << 64
-            proceeds.proceeds_of[owner] += refunded
+            proceeds._accounts[owner] += refunded
     elif _GATE_KIND == GATE_SELLER_ARREARS:
         self._unlink_ask(owner, b)
     if reason != CLOSE_FILLED or refunded != 0:
@@ -720,7 +721,7 @@ def _amend(order_id: uint256, price: uint256, amount_wh: uint256, p: book_params
             self._counters = counters + (quote_in << 64)
         else:
             self._counters = counters - ((old_escrow - new_escrow) << 64)
-            proceeds.proceeds_of[msg.sender] += old_escrow - new_escrow
+            proceeds._accounts[msg.sender] += old_escrow - new_escrow
         b = (b & ~(_M96 << 120)) | (new_escrow << 120)
     self._order_b[key] = b
     log OrderAmended(order_id=order_id, price=price, amount_wh=amount_wh)
@@ -738,7 +739,8 @@ def _close_asks_of(account: address) -> uint256:
          the escrow (the caller, WATT, takes it itself); returns the Wh left.
          Their words go on the free list.
     """
-    key: uint256 = self._asks_of[account] & _M32
+    own: uint256 = proceeds._accounts[account]
+    key: uint256 = (own >> _ASKS_SHIFT) & _M32
     if key == 0:
         return 0
     free_top: uint256 = (self._counters >> 32) & _M32
@@ -756,7 +758,7 @@ def _close_asks_of(account: address) -> uint256:
         # each ask < 2**56 Wh, at most 64 of them
         total = unsafe_add(total, left)
         key = (b >> 152) & _M32
-    self._asks_of[account] = _ASKS_KEPT
+    proceeds._accounts[account] = (own << 40) >> 40
     self._counters = (self._counters & ~(_M32 << 32)) | (free_top << 32)
     return total
 
@@ -780,13 +782,13 @@ def _insert(
     if not is_buy and _GATE_KIND == GATE_SELLER_ARREARS:
         # push on the owner's ask list (kept where WATT's `release_unpaid` needs
         # `_close_asks_of`): the new ask becomes its head
-        own: uint256 = self._asks_of[owner]
-        count: uint256 = own >> 40
+        own: uint256 = proceeds._accounts[owner]
+        count: uint256 = (own >> (_ASKS_SHIFT + 32)) & 127
         self._need(count < MAX_ASKS_PER_OWNER, "exchange: too many open asks")
-        old_head: uint256 = own & _M32
+        old_head: uint256 = (own >> _ASKS_SHIFT) & _M32
         if old_head != 0:
             self._order_b[old_head] = self._order_b[old_head] | (key << 120)
-        self._asks_of[owner] = key | ((count + 1) << 40) | _ASKS_KEPT
+        proceeds._accounts[owner] = ((own << 40) >> 40) | ((key | ((count + 1) << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
         payload |= old_head << 32
     self._order_a[key] = convert(owner, uint256) | (buy_bit << 160) | (idx << 161) | (expiry << 177) | (book << 217)
     self._order_b[key] = amount | (prev << 56) | (payload << 120) | (seq << 224)
@@ -823,13 +825,13 @@ def _unlink_ask(owner: address, b: uint256):
         self._order_b[oprev] = (self._order_b[oprev] & ~(_M32 << 152)) | (onext << 152)
     if onext != 0:
         self._order_b[onext] = (self._order_b[onext] & ~(_M32 << 120)) | (oprev << 120)
-    own: uint256 = self._asks_of[owner]
-    head: uint256 = own & _M32
+    own: uint256 = proceeds._accounts[owner]
+    head: uint256 = (own >> _ASKS_SHIFT) & _M32
     if oprev == 0:
         head = onext
     # the ask is on the list: its count is >= 1; without it, an empty list's head is 0 (onext of the last ask)
-    count: uint256 = unsafe_sub(own >> 40, 1)
-    self._asks_of[owner] = head | (count << 40) | _ASKS_KEPT
+    count: uint256 = unsafe_sub((own >> (_ASKS_SHIFT + 32)) & 127, 1)
+    proceeds._accounts[owner] = ((own << 40) >> 40) | ((head | (count << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
 
 
 @internal

@@ -12,6 +12,10 @@
         (`_pay_in`, last, after every effect; `_pull` for the wallet alone).
         Exported externals (through the deployable): `withdraw_proceeds`,
         the views `proceeds_of`, `QUOTE`.
+        An owner's word holds its quote in the low 216 bits and leaves the
+        top 40 to the market (`_accounts`): the energy book keeps the
+        owner's ask list there, in the word a fill already writes for the
+        seller, so a fill that closes an ask touches no other word for it.
 @custom:security Matching never pushes a token to a maker: a failing or
         hostile quote token can stop only the caller's own withdrawal.
         The market keeps its quote balance >= the sum of `proceeds_of` +
@@ -27,8 +31,11 @@ QUOTE: public(immutable(IERC20))
 
 # ---------------------------------------------------------------- STORAGE
 
-# @dev Owner => quote base units withdrawable (sale proceeds and refunds).
-proceeds_of: public(HashMap[address, uint256])
+# @dev Owner => quote base units withdrawable (sale proceeds, refunds, deposits; low 216 bits) | the
+#      market's own 40 bits << 216 (the energy book's ask list of the owner, see order_book; 0 elsewhere).
+#      Credits add to the whole word: a balance stays below 2**216 (no token's base units come near it),
+#      so it never carries into the market's bits. The quote is `(word << 40) >> 40`.
+_accounts: HashMap[address, uint256]
 
 # ---------------------------------------------------------------- EVENTS
 
@@ -47,15 +54,28 @@ def __init__(quote_: IERC20):
 
 
 @external
+@view
+def proceeds_of(owner: address) -> uint256:
+    """
+    @notice Quote `owner` may withdraw here: sale proceeds, refunds of bid escrow, deposits.
+    @param owner The 20-byte owner.
+    @return uint256 The 32-byte balance in quote base units.
+    """
+    # the quote alone: the low 216 bits (shifts: smaller code than a 27-byte mask)
+    return (self._accounts[owner] << 40) >> 40
+
+
+@external
 @nonreentrant
 def withdraw_proceeds(amount: uint256):
     """
     @notice Withdraws quote from the caller's internal balance (works while paused).
     @param amount The 32-byte amount in quote base units.
     """
-    balance: uint256 = self.proceeds_of[msg.sender]
-    assert amount <= balance, "exchange: amount exceeds proceeds"
-    self.proceeds_of[msg.sender] = unsafe_sub(balance, amount)
+    word: uint256 = self._accounts[msg.sender]
+    assert amount <= (word << 40) >> 40, "exchange: amount exceeds proceeds"
+    # from the low bits only: the market's bits above them stay
+    self._accounts[msg.sender] = unsafe_sub(word, amount)
     log ProceedsWithdrawn(owner=msg.sender, amount=amount)
     assert extcall QUOTE.transfer(msg.sender, amount, default_return_value=True), "exchange: quote transfer failed"
 
@@ -65,7 +85,7 @@ def _credit(owner: address, amount: uint256):
     """
     @dev Credits `amount` quote base units to `owner`'s withdrawable balance.
     """
-    self.proceeds_of[owner] += amount
+    self._accounts[owner] += amount
 
 
 @internal
@@ -86,10 +106,10 @@ def _pay_in(amount: uint256):
     """
     if amount == 0:
         return
-    balance: uint256 = self.proceeds_of[msg.sender]
-    use: uint256 = min(balance, amount)
+    word: uint256 = self._accounts[msg.sender]
+    use: uint256 = min((word << 40) >> 40, amount)
     if use != 0:
-        self.proceeds_of[msg.sender] = unsafe_sub(balance, use)
+        self._accounts[msg.sender] = unsafe_sub(word, use)
     self._pull(unsafe_sub(amount, use))
 
 

@@ -294,3 +294,30 @@ def test_band__during_notice__old_band_still_trades(exchange, operator, seller, 
     exchange.announce_price_band(exchange.floor_price(), 300_000, sender=operator)
     exchange.place_order(False, 300_000, 1_000, 0, 0, sender=seller)
     assert [t.price for t in events(exchange.get_logs(), "Trade")] == [340_000]
+
+
+def test_proceeds__the_sellers_ask_list_shares_its_word__never_counts_as_quote(exchange, watt, quote, trader):
+    """The book keeps a seller's ask list in the top bits of its proceeds word (the word a fill credits
+    anyway): with asks open and quote earned, `proceeds_of` is the quote alone; one base unit more than
+    it cannot be withdrawn; withdrawing all of it leaves the asks on the list (a release still closes
+    them); and the seller's bid pays out of its quote alone, the rest from its wallet."""
+    seller = trader("list-seller", wh=20_000, cash=10**9)
+    buyer = trader("list-buyer", cash=10**12)
+    for i in range(3):
+        exchange.place_order(False, 150_000 + i * 1_000, 1_000, 0, 0, sender=seller)
+    exchange.place_order(True, 150_000, 1_000, 0, 0, sender=buyer)  # fills the first ask
+    earned = 150_000 - 150_000 * exchange.maker_fee_bps() // 10_000  # q less the maker fee
+    assert exchange.proceeds_of(seller) == earned > 0
+    with boa.reverts("exchange: amount exceeds proceeds"):
+        exchange.withdraw_proceeds(earned + 1, sender=seller)
+    wallet = quote.balanceOf(seller)
+    exchange.withdraw_proceeds(earned, sender=seller)
+    assert exchange.proceeds_of(seller) == 0 and quote.balanceOf(seller) == wallet + earned
+    # nothing left to pay from: a bid's whole escrow comes from the wallet, and the list is intact
+    wallet = quote.balanceOf(seller)
+    bid = exchange.place_order(True, 100_000, 1_000, 0, 0, sender=seller)
+    assert quote.balanceOf(seller) == wallet - escrow_of(1_000, 100_000)
+    exchange.cancel_order(bid, sender=seller)
+    assert exchange.proceeds_of(seller) == escrow_of(1_000, 100_000)
+    assert exchange.close_asks_of(seller, sender=str(watt.address)) == 2_000
+    assert exchange.proceeds_of(seller) == escrow_of(1_000, 100_000)
