@@ -33,9 +33,8 @@ QUOTE: public(immutable(IERC20))
 
 # @dev Owner => quote base units withdrawable (sale proceeds, refunds, deposits; low 216 bits) | the
 #      market's own 40 bits << 216 (the energy book's ask list of the owner, see order_book; 0 elsewhere).
-#      Credits add to the whole word: a balance stays below 2**216, so it never carries into the
-#      market's bits (`_credit`, the deposit, checks it; other credits come out of quote the market
-#      already holds). The quote is `(word << 40) >> 40`.
+#      Credits add to the whole word: a balance stays below 2**216 (no token's base units come near it),
+#      so it never carries into the market's bits. The quote is `(word << 40) >> 40`.
 _accounts: HashMap[address, uint256]
 
 # ---------------------------------------------------------------- EVENTS
@@ -84,14 +83,9 @@ def withdraw_proceeds(amount: uint256):
 @internal
 def _credit(owner: address, amount: uint256):
     """
-    @dev Credits `amount` quote base units to `owner`'s withdrawable balance: a deposit, the one
-         credit of an amount the caller chooses, so the one place the balance's bound (below 2**216,
-         clear of the market's bits) is checked; every other credit comes out of quote already held.
+    @dev Credits `amount` quote base units to `owner`'s withdrawable balance.
     """
-    word: uint256 = self._accounts[owner]
-    # 2**216 - quote cannot underflow: the quote is below 2**216
-    assert amount < 2**216 - ((word << 40) >> 40), "exchange: balance too large"
-    self._accounts[owner] = word + amount
+    self._accounts[owner] += amount
 
 
 @internal

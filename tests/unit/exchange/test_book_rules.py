@@ -321,20 +321,3 @@ def test_proceeds__the_sellers_ask_list_shares_its_word__never_counts_as_quote(e
     assert exchange.proceeds_of(seller) == escrow_of(1_000, 100_000)
     assert exchange.close_asks_of(seller, sender=str(watt.address)) == 2_000
     assert exchange.proceeds_of(seller) == escrow_of(1_000, 100_000)
-
-
-def test_deposit_quote__a_balance_reaching_2_216__reverts_and_the_ask_list_stays(exchange, watt, quote, operator, trader):
-    """A quote balance shares its word with the seller's ask list (its top 40 bits): a deposit that
-    would carry into them is refused, whatever the quote token lets a holder mint; one unit less is
-    taken, and the list is intact."""
-    whale = trader("deposit-whale", wh=5_000)
-    quote.mint(whale, 2**217, sender=operator)
-    exchange.place_order(False, 150_000, 1_000, 0, 0, sender=whale)
-    with boa.reverts("exchange: balance too large"):
-        exchange.deposit_quote(2**216, sender=whale)
-    exchange.deposit_quote(2**216 - 1, sender=whale)
-    assert exchange.proceeds_of(whale) == 2**216 - 1
-    with boa.reverts("exchange: balance too large"):
-        exchange.deposit_quote(1, sender=whale)
-    assert exchange.close_asks_of(whale, sender=str(watt.address)) == 1_000
-    assert exchange.proceeds_of(whale) == 2**216 - 1
