@@ -159,7 +159,7 @@ _M40: constant(uint256) = 2**40 - 1
 # newest open ask's word key (32) | number of open asks << 32 (7) | _ASKS_KEPT. The kept bit keeps the
 # word non-zero once its owner placed an ask, quote or none: a later first ask rewrites it (5,000 gas)
 # instead of creating it (22,100). `_close_asks_of` (a release by WATT, rare) clears the list whole
-_ASKS_SHIFT: constant(uint256) = 216
+_ASKS_SHIFT: constant(uint256) = proceeds.QUOTE_BITS
 _ASKS_KEPT: constant(uint256) = 2**39
 _M56: constant(uint256) = 2**56 - 1
 _M64: constant(uint256) = 2**64 - 1
@@ -758,7 +758,7 @@ def _close_asks_of(account: address) -> uint256:
         # each ask < 2**56 Wh, at most 64 of them
         total = unsafe_add(total, left)
         key = (b >> 152) & _M32
-    proceeds._accounts[account] = (own << 40) >> 40
+    proceeds._accounts[account] = (own << proceeds.MARKET_BITS) >> proceeds.MARKET_BITS
     self._counters = (self._counters & ~(_M32 << 32)) | (free_top << 32)
     return total
 
@@ -788,7 +788,7 @@ def _insert(
         old_head: uint256 = (own >> _ASKS_SHIFT) & _M32
         if old_head != 0:
             self._order_b[old_head] = self._order_b[old_head] | (key << 120)
-        proceeds._accounts[owner] = ((own << 40) >> 40) | ((key | ((count + 1) << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
+        proceeds._accounts[owner] = ((own << proceeds.MARKET_BITS) >> proceeds.MARKET_BITS) | ((key | ((count + 1) << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
         payload |= old_head << 32
     self._order_a[key] = convert(owner, uint256) | (buy_bit << 160) | (idx << 161) | (expiry << 177) | (book << 217)
     self._order_b[key] = amount | (prev << 56) | (payload << 120) | (seq << 224)
@@ -831,7 +831,7 @@ def _unlink_ask(owner: address, b: uint256):
         head = onext
     # the ask is on the list: its count is >= 1; without it, an empty list's head is 0 (onext of the last ask)
     count: uint256 = unsafe_sub((own >> (_ASKS_SHIFT + 32)) & 127, 1)
-    proceeds._accounts[owner] = ((own << 40) >> 40) | ((head | (count << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
+    proceeds._accounts[owner] = ((own << proceeds.MARKET_BITS) >> proceeds.MARKET_BITS) | ((head | (count << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
 
 
 @internal

@@ -29,12 +29,19 @@ from ethereum.ercs import IERC20
 # @dev The quote token (a stablecoin).
 QUOTE: public(immutable(IERC20))
 
+# ---------------------------------------------------------------- CONSTANTS
+
+# an owner's word: quote in the low QUOTE_BITS, the market's own MARKET_BITS above them; the quote of a
+# word is `(word << MARKET_BITS) >> MARKET_BITS` (shifts: smaller code than a 27-byte mask)
+QUOTE_BITS: constant(uint256) = 216
+MARKET_BITS: constant(uint256) = 256 - QUOTE_BITS
+
 # ---------------------------------------------------------------- STORAGE
 
 # @dev Owner => quote base units withdrawable (sale proceeds, refunds, deposits; low 216 bits) | the
 #      market's own 40 bits << 216 (the energy book's ask list of the owner, see order_book; 0 elsewhere).
 #      Credits add to the whole word: a balance stays below 2**216 (no token's base units come near it),
-#      so it never carries into the market's bits. The quote is `(word << 40) >> 40`.
+#      so it never carries into the market's bits.
 _accounts: HashMap[address, uint256]
 
 # ---------------------------------------------------------------- EVENTS
@@ -61,8 +68,8 @@ def proceeds_of(owner: address) -> uint256:
     @param owner The 20-byte owner.
     @return uint256 The 32-byte balance in quote base units.
     """
-    # the quote alone: the low 216 bits (shifts: smaller code than a 27-byte mask)
-    return (self._accounts[owner] << 40) >> 40
+    # the quote alone: the low QUOTE_BITS
+    return (self._accounts[owner] << MARKET_BITS) >> MARKET_BITS
 
 
 @external
@@ -73,7 +80,7 @@ def withdraw_proceeds(amount: uint256):
     @param amount The 32-byte amount in quote base units.
     """
     word: uint256 = self._accounts[msg.sender]
-    assert amount <= (word << 40) >> 40, "exchange: amount exceeds proceeds"
+    assert amount <= (word << MARKET_BITS) >> MARKET_BITS, "exchange: amount exceeds proceeds"
     # from the low bits only: the market's bits above them stay
     self._accounts[msg.sender] = unsafe_sub(word, amount)
     log ProceedsWithdrawn(owner=msg.sender, amount=amount)
@@ -107,7 +114,7 @@ def _pay_in(amount: uint256):
     if amount == 0:
         return
     word: uint256 = self._accounts[msg.sender]
-    use: uint256 = min((word << 40) >> 40, amount)
+    use: uint256 = min((word << MARKET_BITS) >> MARKET_BITS, amount)
     if use != 0:
         self._accounts[msg.sender] = unsafe_sub(word, use)
     self._pull(unsafe_sub(amount, use))
