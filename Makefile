@@ -94,8 +94,9 @@ deploy: setup
 # ape-foundry starts Anvil with --steps-tracing, which keeps every step of every transaction in memory:
 # make gas's thousands of transactions (1,000-order books, 2,000-order auctions) grew it past 20 GB until
 # the kernel killed it. A plain Anvil (ape connects to it on 127.0.0.1:8545), stopped afterwards, keeps none.
-# --prune-history: no past block's state goes to disk (a full run left 65 GB in ~/.foundry/anvil/tmp and
-# filled the disk); the figures need only receipts
+# --prune-history: no past block's state goes to disk (without it, one run wrote ~10 GB under
+# ~/.foundry/anvil/tmp, never removed; 65 GB of them from several runs filled the disk); the figures need
+# only receipts
 gas: setup
 	$(APE_COMPILE)
 	@anvil --silent --prune-history --port 8545 --accounts 10 --block-base-fee-per-gas 0 --gas-price 0 & anvil=$$!; \
