@@ -10,7 +10,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+# tools/bin first: its `anvil` runs node_modules' Anvil and removes the past states Anvil leaves on disk
+export PATH := $(CURDIR)/tools/bin:$(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 # hypothesis example budget for stateful machines: CI runs bounded soaks
 HYPOTHESIS_PROFILE ?= ci
 export HYPOTHESIS_PROFILE
