@@ -77,7 +77,7 @@ def cli(network, alias, capacity, skew, settler, verbose):
         click.echo(
             f"no node was listening at {chain.provider.uri}: ape started a throwaway Anvil for this command "
             "and it stops now, taking these contracts with it; no deployment record was written. "
-            "Start a persistent chain first (`make chain &` or `node_modules/.bin/anvil &`), then deploy again.",
+            "Start a persistent chain first (`make chain &` or `tools/bin/anvil &`), then deploy again.",
             err=True,
         )
         return
