@@ -4,8 +4,9 @@
 figures on both markets; `auction`: the slot auction's) on a fresh Anvil, finds the transaction whose
 `gas_used` is each named figure, replays it with Anvil's step tracer and prints its account: intrinsic
 gas and calldata, then per contract the cold and warm storage reads and writes (by EIP-2929/2200 price:
-2,100 a cold read, 20,000 a new word, 2,900 a rewrite after a read, 5,000 a cold rewrite), calls, logs
-and the rest of the execution, and the refund. Run it as `make gas` runs Anvil, in its own network
+2,100 a cold read, 20,000 a new word, 2,900 a rewrite after a read, 5,000 a cold rewrite), calls, logs,
+memory expansion (3 gas a word plus words**2 / 512, per call frame) and the rest of the execution, and
+the refund. Run it as `make gas` runs Anvil, in its own network
 namespace, with the tracer on:
 
     unshare -n bash -c 'ip link set lo up; anvil --silent --steps-tracing --port 8545 --accounts 10 \\
@@ -33,6 +34,33 @@ def _label(op: str, cost: int) -> str:
     return op
 
 
+# memory each opcode touches: a fixed size at the offset on top of the stack, or (offset, size) stack
+# positions from the top (MCOPY: its source and its destination; CALLs: their argument and return buffers)
+_FIXED = {"MLOAD": 32, "MSTORE": 32, "MSTORE8": 1}
+_RANGES = {
+    "KECCAK256": ((1, 2),), "SHA3": ((1, 2),), "CALLDATACOPY": ((1, 3),), "CODECOPY": ((1, 3),),
+    "RETURNDATACOPY": ((1, 3),), "EXTCODECOPY": ((2, 4),), "MCOPY": ((1, 3), (2, 3)), "RETURN": ((1, 2),),
+    "REVERT": ((1, 2),), "CREATE": ((2, 3),), "CREATE2": ((2, 3),), "CALL": ((4, 5), (6, 7)),
+    "CALLCODE": ((4, 5), (6, 7)), "DELEGATECALL": ((3, 4), (5, 6)), "STATICCALL": ((3, 4), (5, 6)),
+    **{f"LOG{n}": ((1, 2),) for n in range(5)},
+}
+
+
+def _memory_words(op: str, stack: list[str], words: int) -> int:
+    """The frame's memory size in 32-byte words after `op`: EVM memory grows to the highest byte touched."""
+    if op in _FIXED:
+        return max(words, (int(stack[-1], 16) + _FIXED[op] + 31) // 32)
+    for at, size in _RANGES.get(op, ()):
+        n = int(stack[-size], 16)
+        if n:
+            words = max(words, (int(stack[-at], 16) + n + 31) // 32)
+    return words
+
+
+def _memory_cost(words: int) -> int:
+    return 3 * words + words * words // 512
+
+
 def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
     """The account of one mined transaction as printable lines. `request(method, params)` is the node's
     JSON-RPC; `names` maps lower-case addresses to contract names."""
@@ -45,11 +73,22 @@ def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
     data = bytes.fromhex(tx["input"][2:])
     calldata = sum(16 if b else 4 for b in data)
     frames = [tx["to"].lower()]
+    memory = [0]  # each open frame's memory size in words
     gas, count = Counter(), Counter()
     for i, s in enumerate(steps):
         del frames[s["depth"]:]
+        del memory[s["depth"]:]
         who = names.get(frames[-1], frames[-1][:10])
         op, cost = s["op"], s["gasCost"]
+        if op in _FIXED or op in _RANGES:
+            # the part of the op's price that grows the frame's memory: a line of its own
+            words = _memory_words(op, s["stack"], memory[-1])
+            if words > memory[-1]:
+                grown = _memory_cost(words) - _memory_cost(memory[-1])
+                cost -= grown
+                gas[(who, "memory expansion")] += grown
+                count[(who, "memory expansion")] += 1
+                memory[-1] = words
         key = (who, "execution")
         if op in ("CALL", "STATICCALL", "DELEGATECALL"):
             target = "0x" + s["stack"][-2][-40:].lower()
@@ -57,6 +96,7 @@ def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
             if nxt and nxt["depth"] == s["depth"] + 1:
                 cost -= nxt["gas"]  # the call's own price: its gas cost less the gas it forwarded
                 frames.append(target)
+                memory.append(0)
             key = (who, f"{op} {names.get(target, target[:10])}")
         elif op in ("SLOAD", "SSTORE") or op.startswith("LOG"):
             label = _label(op, cost)
