@@ -295,8 +295,8 @@ def place_ask(certificate_id: uint256, price: uint256, amount_wh: uint256, expir
     vintage: uint256 = 0
     method, vintage = self._class_of(certificate_id)
     order_id: uint256 = 0
-    settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, settle = self._trade(False, method, vintage, certificate_id, price, amount_wh, expires_at, flags)
+    delivered: uint256 = 0
+    order_id, delivered = self._trade(False, method, vintage, certificate_id, price, amount_wh, expires_at, flags, empty(address), "")
     return order_id
 
 
@@ -318,9 +318,8 @@ def place_bid(method: uint8, vintage: uint256, price: uint256, amount_wh: uint25
     @return uint256 The 32-byte order id if it rests, 0 if it closed at once.
     """
     order_id: uint256 = 0
-    settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, settle = self._trade(True, method, vintage, 0, price, amount_wh, expires_at, flags)
-    self._deliver(settle, empty(address), "")
+    delivered: uint256 = 0
+    order_id, delivered = self._trade(True, method, vintage, 0, price, amount_wh, expires_at, flags, empty(address), "")
     return order_id
 
 
@@ -344,9 +343,9 @@ def buy_and_claim(method: uint8, vintage: uint256, max_price: uint256, amount_wh
     """
     order_book._need(beneficiary != empty(address), "certificate_exchange: zero beneficiary")
     order_id: uint256 = 0
-    settle: DynArray[uint256, order_book.MAX_SETTLE] = []
-    order_id, settle = self._trade(True, method, vintage, 0, max_price, amount_wh, 0, order_book.FLAG_IOC)
-    return self._deliver(settle, beneficiary, purpose)
+    delivered: uint256 = 0
+    order_id, delivered = self._trade(True, method, vintage, 0, max_price, amount_wh, 0, order_book.FLAG_IOC, beneficiary, purpose)
+    return delivered
 
 
 @external
@@ -565,14 +564,27 @@ def vintage_of(timestamp: uint256) -> uint256:
 
 @internal
 def _trade(
-    is_buy: bool, method: uint8, vintage: uint256, certificate_id: uint256, price: uint256, amount_wh: uint256, expires_at: uint64, flags: uint256
-) -> (uint256, DynArray[uint256, order_book.MAX_SETTLE]):
+    is_buy: bool,
+    method: uint8,
+    vintage: uint256,
+    certificate_id: uint256,
+    price: uint256,
+    amount_wh: uint256,
+    expires_at: uint64,
+    flags: uint256,
+    beneficiary: address,
+    purpose: String[128],
+) -> (uint256, uint256):
     """
     @dev An ask's (`certificate_id`) or a bid's (`certificate_id` 0) checks,
-         `OrderPlaced`, book effects, then its one interaction: an ask
-         escrows what filled or rests, a bid pays its quote. Returns the
-         order id (0 unless it rests) and the settlement list (a bid's fills
-         are delivered by the caller).
+         `OrderPlaced`, book effects, then its interactions: an ask escrows
+         what filled or rests and pushes the units its fills sold; a bid
+         pays its quote, then its fills' units go to the caller (claimed for
+         `beneficiary` when set). Returns the order id (0 unless it rests)
+         and the Wh a bid's fills delivered. The settlement list stays in
+         this frame: returned, it was copied into each external's frame,
+         whose memory every order paid for even with nothing to settle
+         (1,576 to 1,597 gas more per order; 187 bytes more on paris).
     """
     book: uint256 = self._book(method, vintage)
     params: book_params.Params = book_params._load()
@@ -603,7 +615,7 @@ def _trade(
             if s & _SETTLE_REFUND != 0:
                 self._credit(s)
         proceeds._pay_in(pull)
-        return rested, settle
+        return rested, self._deliver(settle, beneficiary, purpose)
     # an ask's words are the resting bids that bought. Interactions last: each bidder gets its units
     # now, from the seller, so no bid ever holds units that expire before it could withdraw them
     escrow_wh: uint256 = amount_wh - dropped
@@ -623,7 +635,7 @@ def _trade(
     if escrow_wh != 0:
         # escrow what rests and any refused delivery; only our own hook runs (operator == self)
         extcall CERTIFICATE.safeTransferFrom(msg.sender, self, certificate_id, escrow_wh, b"")
-    return rested, settle
+    return rested, 0
 
 
 @internal
