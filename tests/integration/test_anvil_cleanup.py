@@ -5,16 +5,14 @@ Anvil 1.7.1 keeps the last few hundred blocks' states in memory and writes older
 wrapper gives each Anvil a directory of its own under $TMPDIR and removes it once Anvil is gone,
 however it is stopped: SIGINT (ape's provider) or SIGTERM (`kill %1`, tests/utils/anvil.py)."""
 
-import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from web3 import HTTPProvider, Web3
 
-from tests.utils.anvil import free_port
+from tests.utils.anvil import Anvil
 
 pytestmark = pytest.mark.integration
 
@@ -30,33 +28,34 @@ def test_anvil__the_makefile_starts_the_wrapper():
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
-def test_anvil__past_states_in_a_directory_of_its_own__removed_when_it_stops(tmp_path, stop):
+def test_anvil__past_states_in_a_directory_of_its_own__removed_when_it_stops(tmp_path, monkeypatch, stop):
     tmp, home = tmp_path / "tmp", tmp_path / "home"
     tmp.mkdir()
     home.mkdir()
-    port = free_port()
-    env = dict(os.environ, TMPDIR=str(tmp), HOME=str(home))
-    proc = subprocess.Popen([str(WRAPPER), "--host", "127.0.0.1", "--port", str(port), "--silent"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setenv("HOME", str(home))
+    anvil_tmp = home / ".foundry" / "anvil" / "tmp"  # where Anvil 1.7.1 leaves them on its own
+
+    def left_in_home():
+        return anvil_tmp.exists() and any(anvil_tmp.iterdir())
+
+    # the Anvil the tests start (tests/utils/anvil.py): the first one on the Makefile's PATH
+    anvil = Anvil().start()
     try:
-        w3 = Web3(HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 5}))
-        deadline = time.time() + 20
-        while not w3.is_connected():
-            assert proc.poll() is None and time.time() < deadline, "anvil did not start"
-            time.sleep(0.05)
+        w3 = anvil.w3()
         # enough blocks that Anvil writes the oldest states to disk
         w3.provider.make_request("anvil_mine", [hex(1_200)])
         deadline = time.time() + 10
-        while not [f for f in tmp.rglob("*.json")] and time.time() < deadline:
+        while not any(tmp.rglob("*.json")) and time.time() < deadline:
             time.sleep(0.1)
-        states = [f for f in tmp.rglob("*.json")]
-        assert states, "Anvil wrote no past state to disk: the test no longer shows the cleanup"
+        assert any(tmp.rglob("*.json")), "Anvil wrote no past state to disk: the test no longer shows the cleanup"
         # the states on disk still answer while it runs: an account's balance at block 1
         assert w3.eth.get_balance(w3.eth.accounts[0], block_identifier=1) > 0
-        assert not (home / ".foundry" / "anvil" / "tmp").exists() or not any((home / ".foundry" / "anvil" / "tmp").iterdir())
+        assert not left_in_home()
+        anvil.proc.send_signal(stop)
+        rc = anvil.proc.wait(timeout=20)
     finally:
-        proc.send_signal(stop)
-        rc = proc.wait(timeout=20)
+        anvil.stop()
     assert rc != 0  # stopped by the signal, not exited on its own
     assert list(tmp.iterdir()) == []
-    assert not (home / ".foundry" / "anvil" / "tmp").exists() or not any((home / ".foundry" / "anvil" / "tmp").iterdir())
+    assert not left_in_home()
