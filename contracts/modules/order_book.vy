@@ -420,15 +420,11 @@ def _place(
     min_wh: uint256 = p.min_order_wh
     fees: uint256 = 0
     escrow_paid: uint256 = 0
-    root_key: uint256 = (book << 1) | side
     for _: uint256 in range(MAX_FILLS_CAP):
         if remaining == 0 or budget == 0:
             break
-        root: uint256 = price_levels._root[root_key]
-        if root == 0:
-            break
-        lvl: uint256 = price_levels._best(book, side, root)
-        if (is_buy and lvl > limit_idx) or (not is_buy and lvl < limit_idx):
+        lvl: uint256 = price_levels._crossing(book, side, limit_idx)
+        if lvl == price_levels.NOT_CROSSING:
             break
         budget -= 1
         key: uint256 = (book << 17) | (side << 16) | lvl
@@ -869,11 +865,10 @@ def _unlink(key: uint256, book: uint256, side: uint256, idx: uint256, b: uint256
 @internal
 @view
 def _crosses(book: uint256, is_buy: bool, idx: uint256) -> bool:
+    side: uint256 = BID
     if is_buy:
-        root: uint256 = price_levels._root[(book << 1) | ASK]
-        return root != 0 and price_levels._best(book, ASK, root) <= idx
-    root: uint256 = price_levels._root[(book << 1) | BID]
-    return root != 0 and price_levels._best(book, BID, root) >= idx
+        side = ASK
+    return price_levels._crossing(book, side, idx) != price_levels.NOT_CROSSING
 
 
 @internal

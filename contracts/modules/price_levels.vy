@@ -9,7 +9,10 @@
         (a price is `index * TICK`, kept by the market):
         - a two-level bitmap of active levels (a root word over 256 leaf
           words): the best level costs 2 storage reads, the next one away
-          from it at most 3, and no call walks the book;
+          from it at most 3, and no call walks the book; whether a price
+          crosses the other side (`_crossing`, the one place that decides
+          it) costs 1 read when the root alone shows that side's best leaf
+          beyond the price's leaf;
         - per level one word: the first and last order id of the level's
           FIFO queue and the level's total Wh, the aggregate a call auction
           clears on (`_next_level` walks the levels, never the orders).
@@ -40,6 +43,11 @@ MAX_DEPTH: constant(uint256) = 32
 BID: constant(uint256) = 0
 ASK: constant(uint256) = 1
 
+# the last price index
+MAX_INDEX: constant(uint256) = 2**16 - 1
+# `_crossing`'s answer when no level crosses: above every price index
+NOT_CROSSING: constant(uint256) = MAX_INDEX + 1
+
 
 
 # @dev One price level as the market shows it: price in quote base units per kWh, Wh resting.
@@ -65,18 +73,41 @@ _leaf: HashMap[uint256, uint256]
 
 @internal
 @view
-def _best(book: uint256, side: uint256, root: uint256) -> uint256:
+def _best(book: uint256, side: uint256) -> uint256:
     """
-    @dev Best active price index of a side (lowest ask, highest bid) from
-         its root word `root` (`_root[book << 1 | side]`, already read by
-         the caller, non-zero): one leaf read.
+    @dev Best active price index of a side (lowest ask, highest bid), NOT_CROSSING if it is empty:
+         every level crosses the side's worst index (the last for asks, 0 for bids).
     """
-    base: uint256 = (book << 9) | (side << 8)
-    if side == ASK:
-        leaf: uint256 = self._lsb(root)
-        return (leaf << 8) | self._lsb(self._leaf[base | leaf])
-    leaf: uint256 = self._msb(root)
-    return (leaf << 8) | self._msb(self._leaf[base | leaf])
+    return self._crossing(book, side, side * MAX_INDEX)
+
+
+@internal
+@view
+def _crossing(book: uint256, side: uint256, limit: uint256) -> uint256:
+    """
+    @dev The best active level of a side if it crosses price index `limit`
+         (an ask at or below it, a bid at or above it), else NOT_CROSSING:
+         the one place a book's crossing is decided. The best leaf is read
+         only when the root does not already show it beyond `limit`'s leaf:
+         an order resting more than a leaf (256 ticks) from the other
+         side's best reads one word less.
+    """
+    root: uint256 = self._root[(book << 1) | side]
+    if root != 0:
+        base: uint256 = (book << 9) | (side << 8)
+        if side == ASK:
+            leaf: uint256 = self._lsb(root)
+            if leaf <= limit >> 8:
+                idx: uint256 = (leaf << 8) | self._lsb(self._leaf[base | leaf])
+                if idx <= limit:
+                    return idx
+        else:
+            leaf: uint256 = self._msb(root)
+            if leaf >= limit >> 8:
+                idx: uint256 = (leaf << 8) | self._msb(self._leaf[base | leaf])
+                if idx >= limit:
+                    return idx
+    return NOT_CROSSING
 
 
 @internal
@@ -118,10 +149,9 @@ def _top(book: uint256, side: uint256, tick: uint256) -> (uint256, uint256):
     """
     @dev The best level of one side of `book`: price (index x `tick`) and Wh; zeros if empty.
     """
-    root: uint256 = self._root[(book << 1) | side]
-    if root == 0:
+    idx: uint256 = self._best(book, side)
+    if idx == NOT_CROSSING:
         return 0, 0
-    idx: uint256 = self._best(book, side, root)
     return idx * tick, self._level[(book << 17) | (side << 16) | idx] >> 128
 
 
@@ -132,11 +162,8 @@ def _depth(book: uint256, side: uint256, levels: uint256, tick: uint256) -> DynA
     @dev Up to `levels` (<= MAX_DEPTH) active levels of one side, best first.
     """
     out: DynArray[Level, MAX_DEPTH] = []
-    root: uint256 = self._root[(book << 1) | side]
-    if root == 0:
-        return out
-    idx: uint256 = self._best(book, side, root)
-    found: bool = True
+    idx: uint256 = self._best(book, side)
+    found: bool = idx != NOT_CROSSING
     for _: uint256 in range(MAX_DEPTH):
         if len(out) >= levels or not found:
             break

@@ -41,7 +41,7 @@ CLASSES = [(SOLAR, SEP), (WIND, SEP), (SOLAR, OCT)]
 # per trader: (method, end of its generation period relative to OCT1)
 HOLDINGS = [(SOLAR, -7_200), (SOLAR, -3_600), (WIND, -3_600), (SOLAR, 3_800)]  # no period crosses a month
 PARAMS = SystemParams(capacity_wh=10**9, max_rated_power_w=10**15, claim_window_s=WINDOW, notice_s=NOTICE,
-                      cert_tick=10, cert_floor_price=1_000, cert_ceiling_price=1_200, cert_min_order_wh=10,
+                      cert_tick=10, cert_floor_price=2_530, cert_ceiling_price=2_730, cert_min_order_wh=10,
                       cert_max_fills=4, cert_maker_fee_bps=10, cert_taker_fee_bps=20, cert_max_fee_bps=100)
 UNITS_EACH = 50_000
 CASH_EACH = 10**11
@@ -57,10 +57,11 @@ _DEPLOY = boa_deployer(OPERATOR)
 
 class CertificateExchangeMachine(ExchangeMachine):
     OPERATOR, TRADERS, NOTICE = OPERATOR, TRADERS, NOTICE
-    PRICES = st.sampled_from([1_000 + i * 10 for i in range(6)] * 8 + [990, 1_210, 1_005])
-    BANDS = st.sampled_from([(1_000, 1_200), (1_050, 1_200), (1_000, 1_090), (1_060, 1_100)])
-    STRAND = (1_000, 1_090)
-    PARAMS = (1_000, 1_200, 10, 10, 4, 10, 20)
+    # prices across a leaf of the price index (index 256, 2,560, starts one); a few off-band and off-tick
+    PRICES = st.sampled_from([2_530 + i * 10 for i in range(6)] * 8 + [2_520, 2_740, 2_535])
+    BANDS = st.sampled_from([(2_530, 2_730), (2_580, 2_730), (2_530, 2_620), (2_590, 2_630)])
+    STRAND = (2_530, 2_620)
+    PARAMS = (2_530, 2_730, 10, 10, 4, 10, 20)
     BOOK_KEYS = tuple(book_key(*c) for c in CLASSES)
     START = OCT1 + 7_200
     TIME_STEPS = st.sampled_from([1, 30, 300, 900] * 6 + [4 * 3_600])

@@ -26,7 +26,7 @@ TRADERS = [boa.env.generate_address(f"ex-trader-{i}") for i in range(3)]
 DEBTOR = TRADERS[2]  # its small rent deposit runs dry within hours: then it cannot sell
 NOTICE = 3_600
 GRACE = 3 * 86_400
-PARAMS = SystemParams(capacity_wh=10**9, max_rated_power_w=10**15, tick=100, floor_price=80_000, ceiling_price=100_000,
+PARAMS = SystemParams(capacity_wh=10**9, max_rated_power_w=10**15, tick=100, floor_price=101_700, ceiling_price=121_700,
                       min_order_wh=10, max_fills=4, maker_fee_bps=10, taker_fee_bps=20, max_fee_bps=100,
                       notice_s=NOTICE, rent_grace_period_s=GRACE)
 WATT_EACH = 200_000
@@ -39,11 +39,13 @@ _DEPLOY = boa_deployer(OPERATOR)
 
 class EnergyExchangeMachine(ExchangeMachine):
     OPERATOR, TRADERS, NOTICE = OPERATOR, TRADERS, NOTICE
-    # prices on a narrow band so orders cross often; a few off-band and off-tick ones
-    PRICES = st.sampled_from([i * 100 for i in range(800, 815)] * 8 + [79_900, 100_100, 85_050])
-    BANDS = st.sampled_from([(80_000, 100_000), (80_500, 100_000), (80_000, 80_900), (80_600, 81_000)])
-    STRAND = (80_000, 80_900)
-    PARAMS = (80_000, 100_000, 100, 10, 4, 10, 20)
+    # prices on a narrow band so orders cross often, across a leaf of the price index (index 1,024,
+    # 102,400, starts one: the crossing check decides from the root word when the other side's best leaf
+    # lies beyond an order's); a few off-band and off-tick ones
+    PRICES = st.sampled_from([i * 100 for i in range(1_017, 1_032)] * 8 + [101_600, 121_800, 106_750])
+    BANDS = st.sampled_from([(101_700, 121_700), (102_200, 121_700), (101_700, 102_600), (102_300, 102_700)])
+    STRAND = (101_700, 102_600)
+    PARAMS = (101_700, 121_700, 100, 10, 4, 10, 20)
     BOOK_KEYS = (0,)
     START = T0 + 1  # the fixture's last reading and the rent deposits
 

@@ -134,3 +134,48 @@ def test_release_unpaid__closes_all_asks__the_owners_ask_list_starts_empty_again
     # and the list holds exactly these 64: a second release closes them, no stale order among them
     assert exchange.close_asks_of(debtor, sender=str(watt.address)) == 6_400
     assert sorted(c[0] for c in closes(exchange.get_logs())) == sorted(asks)
+
+
+# A leaf of the price index holds 256 ticks: on the energy market (tick 100) index 1,024, 102,400 quote
+# base units per kWh, is the first of leaf 4, and 102,300 the last of leaf 3. The crossing check decides
+# from the root word alone when the other side's best leaf lies beyond the price's leaf, and reads that
+# leaf otherwise (`price_levels._crossing`): these pin the comparison on both sides of the boundary.
+LAST_OF_LEAF, FIRST_OF_NEXT = 102_300, 102_400
+POST_ONLY, IOC = 2, 1
+
+
+@pytest.mark.parametrize("maker_is_buy", [False, True], ids=["ask-rests-first-of-leaf", "bid-rests-last-of-leaf"])
+def test_crossing__other_side_one_tick_away_across_a_leaf_boundary__rests_and_at_its_price_crosses(
+    exchange, trader, maker_is_buy
+):
+    """Planted bugs: `<` for `<=` between the best ask's leaf and a bid's (an ask in the bid's own leaf
+    seen as beyond it), `>` for `>=` on the bid side, or the other side's leaf skipped when it is the
+    order's own. The maker rests on its side of the boundary; the taker side's order one tick away
+    rests (post-only passes); at the maker's price post-only and an amend are refused as crossing, and
+    an IOC trades at it."""
+    seller = trader(f"leaf-seller-{maker_is_buy}", wh=5_000)
+    buyer = trader(f"leaf-buyer-{maker_is_buy}", cash=10**12)
+    maker, taker = (buyer, seller) if maker_is_buy else (seller, buyer)
+    maker_price, near = (LAST_OF_LEAF, FIRST_OF_NEXT) if maker_is_buy else (FIRST_OF_NEXT, LAST_OF_LEAF)
+    made = exchange.place_order(maker_is_buy, maker_price, 1_000, 0, 0, sender=maker)
+    rested = exchange.place_order(not maker_is_buy, near, 1_000, 0, POST_ONLY, sender=taker)
+    assert rested != 0
+    assert exchange.best_bid() == (LAST_OF_LEAF, 1_000) and exchange.best_ask() == (FIRST_OF_NEXT, 1_000)
+    with boa.reverts("exchange: post-only would cross"):
+        exchange.place_order(not maker_is_buy, maker_price, 1_000, 0, POST_ONLY, sender=taker)
+    with boa.reverts("exchange: amend would cross"):
+        exchange.amend_order(rested, maker_price, 1_000, sender=taker)
+    exchange.place_order(not maker_is_buy, maker_price, 400, 0, IOC, sender=taker)
+    (trade,) = events(exchange.get_logs(), "Trade")
+    assert (trade.maker_order_id, trade.price, trade.amount_wh) == (made, maker_price, 400)
+
+
+def test_crossing__an_order_many_leaves_from_the_other_side__rests_and_the_best_prices_stay(exchange, trader):
+    """An order more than a leaf from the other side's best decides from the root word alone."""
+    seller = trader("leaf-seller3", wh=5_000)
+    buyer = trader("leaf-buyer3", cash=10**12)
+    exchange.place_order(False, 300_000, 1_000, 0, 0, sender=seller)
+    exchange.place_order(True, 90_000, 1_000, 0, POST_ONLY, sender=buyer)
+    exchange.place_order(False, 91_000, 1_000, 0, POST_ONLY, sender=seller)
+    assert exchange.best_bid() == (90_000, 1_000) and exchange.best_ask() == (91_000, 1_000)
+    assert not events(exchange.get_logs(), "Trade")
