@@ -459,7 +459,7 @@ def _place(
             if is_buy:
                 # taker buys from a resting ask: pays q + its fee; the seller earns q - its fee
                 taker_quote += q + taker_fee
-                proceeds._accounts[maker] += q - maker_fee
+                proceeds._credit(maker, q - maker_fee)
             else:
                 # taker sells to a resting bid: the bid's escrow pays q + its fee (covered: see _bid_escrow)
                 maker_escrow -= q + maker_fee
@@ -506,7 +506,7 @@ def _place(
             if refund != 0:
                 settle.append(refund)
     if not is_buy and taker_quote != 0:
-        proceeds._accounts[msg.sender] += taker_quote
+        proceeds._credit(msg.sender, taker_quote)
 
     spent: uint256 = taker_quote
 
@@ -607,7 +607,7 @@ def _close_at(key: uint256, a: uint256, b: uint256, reason: uint8, counted: uint
         refunded = (b >> 120) & _M96
         if refunded != 0:
             self._counters -= refunded << 64
-            proceeds._accounts[owner] += refunded
+            proceeds._credit(owner, refunded)
     elif _GATE_KIND == GATE_SELLER_ARREARS:
         self._unlink_ask(owner, b)
     if reason != CLOSE_FILLED or refunded != 0:
@@ -717,7 +717,7 @@ def _amend(order_id: uint256, price: uint256, amount_wh: uint256, p: book_params
             self._counters = counters + (quote_in << 64)
         else:
             self._counters = counters - ((old_escrow - new_escrow) << 64)
-            proceeds._accounts[msg.sender] += old_escrow - new_escrow
+            proceeds._credit(msg.sender, old_escrow - new_escrow)
         b = (b & ~(_M96 << 120)) | (new_escrow << 120)
     self._order_b[key] = b
     log OrderAmended(order_id=order_id, price=price, amount_wh=amount_wh)
