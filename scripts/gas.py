@@ -221,6 +221,13 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     tx = ex.place_order(True, 150_000, 1_000, 0, 0, sender=buyer)
     report["exchange.place_resting.joins_level"] = tx.gas_used
     chain.restore(snapshot)
+    # `place_resting` again, but within a leaf (256 ticks) of the best ask: its crossing check reads that
+    # ask's leaf word, which a bid further from the asks does not (rolled back, as above)
+    snapshot = chain.snapshot()
+    ex.place_order(False, 204_500, 1_000, 0, 0, sender=sellers[3])
+    tx = ex.place_order(True, 204_000, 1_000, 0, 0, sender=buyer)
+    report["exchange.place_resting.near_ask"] = tx.gas_used
+    chain.restore(snapshot)
 
 
 def measure_exchange_deep(system, operator, relayer, report):
