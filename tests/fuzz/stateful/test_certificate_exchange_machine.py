@@ -332,9 +332,13 @@ class CertificateExchangeMachine(ExchangeMachine):
         for o in self.book.orders.values():
             if not o.is_buy:
                 escrow[o.tag] += o.remaining
-        for owner in self.holders:
-            for id in self.all_ids:  # everywhere, expected zero included
-                assert self.cx.units_of(owner, id) == self.held_for.get((owner, id), 0), (owner, id)
+        # `units_of` everywhere, expected zero included: the whole map as stored (boa lists every non-zero
+        # entry by its owner's alias), one read instead of a view call per owner and id (40% of this
+        # machine's time went to those calls)
+        owner_of = {_alias(t): t for t in self.holders}
+        stored = {(owner_of.get(o, o), id): v for o, per_id in self.cx._storage.units_of.get().items()
+                  for id, v in per_id.items()}
+        assert stored == {k: v for k, v in self.held_for.items() if v}, stored
         for j, id in enumerate(self.all_ids):
             held = [balances[k * n + j] for k in range(len(self.holders))]
             assert held == [self.units[(t, id)] for t in self.holders], id
@@ -344,6 +348,14 @@ class CertificateExchangeMachine(ExchangeMachine):
         for id, c in self.claimed.items():
             if c:
                 assert self.cert.claimed_balance_of(COMPANY, id) == c
+
+
+def _alias(address):
+    """How boa's storage dump names an address: its alias when it has one."""
+    try:
+        return boa.env.lookup_alias(address)
+    except KeyError:
+        return str(address)
 
 
 TestCertificateExchangeMachine = CertificateExchangeMachine.TestCase
