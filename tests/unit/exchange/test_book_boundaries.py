@@ -4,6 +4,8 @@ against the planted bug named in its docstring and passes against the contracts 
 import boa
 import pytest
 
+from gridmint.generated.contracts import FLAG_IOC as IOC
+from gridmint.generated.contracts import FLAG_POST_ONLY as POST_ONLY
 from tests.conftest import events
 
 DAY = 86_400
@@ -141,7 +143,6 @@ def test_release_unpaid__closes_all_asks__the_owners_ask_list_starts_empty_again
 # from the root word alone when the other side's best leaf lies beyond the price's leaf, and reads that
 # leaf otherwise (`price_levels._crossing`): these pin the comparison on both sides of the boundary.
 LAST_OF_LEAF, FIRST_OF_NEXT = 102_300, 102_400
-POST_ONLY, IOC = 2, 1
 
 
 @pytest.mark.parametrize("maker_is_buy", [False, True], ids=["ask-rests-first-of-leaf", "bid-rests-last-of-leaf"])

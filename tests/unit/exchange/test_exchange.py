@@ -3,12 +3,13 @@
 import boa
 import pytest
 
+from gridmint.generated.contracts import FLAG_IOC as IOC
+from gridmint.generated.contracts import FLAG_POST_ONLY as POST_ONLY
 from tests.conftest import events
 from tests.utils.book import bid_escrow as escrow_of
 from tests.utils.machine import announce_and_apply
 
 FLOOR, CEIL, TICK = 80_000, 350_000, 100  # quote base units per kWh (6 decimals: 0.08 .. 0.35)
-IOC, POST_ONLY = 1, 2
 
 
 def test_bid__rests_and_escrows_price_plus_fee_cap(exchange, quote, buyer):
