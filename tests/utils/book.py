@@ -26,14 +26,31 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-IOC, POST_ONLY = 1, 2
+# what the contract says (flags, close reasons, the fee cap), as generated from it: the reference
+# keeps its own rules, not its own copy of the numbers that name them
+from gridmint.generated.contracts import (
+    CLOSE_ARREARS as ARREARS,
+    CLOSE_BELOW_MINIMUM as BELOW_MINIMUM,
+    CLOSE_CANCELLED as CANCELLED,
+    CLOSE_EXPIRED as EXPIRED,
+    CLOSE_FILLED as FILLED,
+    CLOSE_IOC as IOC_REST,
+    CLOSE_OUT_OF_BAND as OUT_OF_BAND,
+    CLOSE_SELF_TRADE as SELF_TRADE,
+    CLOSE_UNCROSSABLE as UNCROSSABLE,
+    FEE_BPS_CAP,
+    FLAG_IOC as IOC,
+    FLAG_POST_ONLY as POST_ONLY,
+)
+
+# "no expiry": the largest expiry an order word holds (40 bits of seconds)
 NO_EXPIRY = 2**40 - 1
-FILLED, CANCELLED, EXPIRED, IOC_REST, SELF_TRADE, UNCROSSABLE, ARREARS, BELOW_MINIMUM, OUT_OF_BAND, UNUSABLE = range(1, 11)
 
 
 def bid_escrow(wh: int, price: int) -> int:
+    """What a bid escrows, quote base units: its cost rounded up, plus the fee cap on it, rounded up."""
     base = -(-wh * price // 1000)
-    return base + -(-base * 100 // 10_000)
+    return base + -(-base * FEE_BPS_CAP // 10_000)
 
 
 @dataclass
@@ -131,7 +148,7 @@ class Book:
         """The revert reason of `_check_order` (after pause), or None."""
         if flags > 3:
             return "exchange: unknown flags"
-        if flags == 3:
+        if flags == IOC | POST_ONLY:
             return "exchange: ioc and post-only"
         if reason := self._terms(price, wh):
             return reason

@@ -22,6 +22,7 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, precondition, rule
 
+from gridmint.generated.contracts import CLOSE_UNIT_UNUSABLE
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from oracle.eip712 import Reading
@@ -139,7 +140,7 @@ class CertificateExchangeMachine(ExchangeMachine):
         return self.cx.place_bid(book >> 24, book & (2**24 - 1), price, wh, expires, flags, sender=trader)
 
     def _gate(self):
-        return lambda ask: ref.UNUSABLE if self._unusable(ask.tag) else 0
+        return lambda ask: CLOSE_UNIT_UNUSABLE if self._unusable(ask.tag) else 0
 
     def _check_trade(self, fill, before):
         id = fill.tag

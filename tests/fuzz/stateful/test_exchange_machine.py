@@ -13,11 +13,11 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
+from gridmint.generated.contracts import CLOSE_ARREARS
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from oracle.eip712 import Reading
 from tests.fuzz.exchange_machine import ExchangeMachine
-from tests.utils.book import ARREARS
 from tests.utils.machine import T0
 from tests.utils.meters import domain_of, meter_signer
 
@@ -127,7 +127,7 @@ class EnergyExchangeMachine(ExchangeMachine):
 
     def _gate(self):
         self._debtors = debtors = frozenset(t for t in TRADERS if self.watt.in_arrears(t))
-        return lambda ask: ARREARS if ask.owner in debtors else 0
+        return lambda ask: CLOSE_ARREARS if ask.owner in debtors else 0
 
     def _check_trade(self, fill, before):
         assert fill.seller not in self._debtors, "an account in arrears sold"
@@ -202,7 +202,7 @@ class EnergyExchangeMachine(ExchangeMachine):
         assert self.watt.release_unpaid(trader, sender=OPERATOR) == wh
         closes = self.book.log
         self._expect(self.watt.get_logs(include_child_logs=True))
-        assert all(e[2] == ARREARS for e in closes)
+        assert all(e[2] == CLOSE_ARREARS for e in closes)
         self.free[trader] += closed_wh - wh
         self.released += wh
         event("released" + (" with asks closed" if closes else ""))

@@ -6,6 +6,7 @@ import itertools
 
 from gridmint.audit.events import Event
 from gridmint.audit.recompute import ZERO, Ledger, bid_escrow, rent_charge
+from gridmint.generated.contracts import CLOSE_BELOW_MINIMUM, CLOSE_FILLED, CLOSE_IOC
 
 OWNER, BUYER, METER = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20
 T0 = 1_781_500_000
@@ -270,7 +271,7 @@ def test_ask_filled_to_zero__no_order_closed__closed_on_the_trade_without_findin
 def test_ask_filled_to_zero__an_order_closed_after_it__found():
     # the Trade's maker_left 0 closed the ask: an OrderClosed too says it twice
     c = ask_filled_whole()
-    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=0)
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=CLOSE_FILLED, refunded=0)
     assert "inv4.close-unknown-order" in checks(folded(c))
 
 
@@ -319,7 +320,7 @@ def test_taker_filled_in_full__no_order_closed__not_flagged():
     c.tx()
     place(c, 4, BUYER, True, 500, price=120_000)
     fill(c, 2, 4, OWNER, BUYER, 200, 0, price=120_000)
-    c.ev("EnergyExchange", "OrderClosed", order_id=4, reason=4, refunded=0)
+    c.ev("EnergyExchange", "OrderClosed", order_id=4, reason=CLOSE_IOC, refunded=0)
     deliver(c, 200)
     ledger = folded(c)
     assert checks(ledger) == set() and ledger.markets["EnergyExchange"].orders == {}
@@ -348,7 +349,7 @@ def bid_filled_whole(maker_fee_bps: int = 10) -> tuple[Chain, int]:
 def test_bid_maker_filled_with_escrow_left__order_closed_refund__accepted():
     c, left = bid_filled_whole()
     assert left > 0
-    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=left)
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=CLOSE_FILLED, refunded=left)
     deliver(c, 400, seller=OWNER, buyer=BUYER)
     ledger = folded(c)
     assert checks(ledger) == set()
@@ -367,7 +368,7 @@ def test_bid_maker_filled_with_escrow_left__without_its_order_closed__found():
 
 def test_bid_maker_filled_with_escrow_left__wrong_refund__found():
     c, left = bid_filled_whole()
-    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=left + 1)
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=CLOSE_FILLED, refunded=left + 1)
     deliver(c, 400)
     assert checks(folded(c)) == {"inv4.bid-refund"}
 
@@ -379,7 +380,7 @@ def test_bid_maker_filled_with_escrow_used_up__no_order_closed__closed_on_the_tr
     deliver(c, 400)
     ledger = folded(c)
     assert checks(ledger) == set() and ledger.markets["EnergyExchange"].orders == {}
-    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=1, refunded=0)
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=CLOSE_FILLED, refunded=0)
     assert "inv4.close-unknown-order" in checks(folded(c))
 
 
@@ -388,7 +389,7 @@ def test_maker_left_below_minimum_by_a_fill__trade_then_order_closed_8__accepted
     place(c.tx(), 1, OWNER, False, 450)
     place(c.tx(), 2, BUYER, True, 400)
     fill(c, 1, 2, OWNER, BUYER, 400, 50)
-    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=8, refunded=50)
+    c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=CLOSE_BELOW_MINIMUM, refunded=50)
     c.ev("WattToken", "EscrowReleased", account=OWNER, wh=50)
     deliver(c, 400)
     ledger = folded(c)

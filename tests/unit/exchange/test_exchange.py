@@ -3,6 +3,7 @@
 import boa
 import pytest
 
+from gridmint.generated.contracts import CLOSE_IOC, CLOSE_UNCROSSABLE
 from gridmint.generated.contracts import FLAG_IOC as IOC
 from gridmint.generated.contracts import FLAG_POST_ONLY as POST_ONLY
 from tests.conftest import events
@@ -121,7 +122,7 @@ def test_ioc__remainder_dropped_and_never_pulled(exchange, quote, watt, seller, 
     before = quote.balanceOf(buyer)
     assert exchange.place_order(True, 150_000, 3_000, 0, IOC, sender=buyer) == 0
     closes = events(exchange.get_logs(), "OrderClosed")
-    assert closes[-1].reason == 4
+    assert closes[-1].reason == CLOSE_IOC
     assert exchange.best_bid() == (0, 0)
     assert before - quote.balanceOf(buyer) == 150_000 + 300  # only the filled 1 kWh + taker fee
     # an IOC ask that finds nothing leaves the WATT free
@@ -202,7 +203,7 @@ def test_max_fills__uncrossable_remainder_is_dropped_not_rested(exchange, operat
     assert exchange.place_order(True, 150_000, 3_000, 0, 0, sender=buyer) == 0
     logs = exchange.get_logs()
     assert len(events(logs, "Trade")) == 2
-    assert events(logs, "OrderClosed")[-1].reason == 6
+    assert events(logs, "OrderClosed")[-1].reason == CLOSE_UNCROSSABLE
     assert exchange.best_bid() == (0, 0) and exchange.best_ask() == (150_000, 1_000)
 
 

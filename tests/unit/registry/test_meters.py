@@ -4,6 +4,7 @@ rotation, operator bounds (rated power, clock skew with notice) and their reject
 import boa
 import pytest
 
+from gridmint.generated.contracts import REJECT_UNKNOWN_METER
 from gridmint.onboarding import Registers
 from oracle.eip712 import Reading
 from tests.conftest import NONE, SOLAR, WIND, events
@@ -202,7 +203,7 @@ def test_rotate__moves_record_new_key_counts_from_its_commissioning_old_key_reti
     assert registry.certifiable(new.address) == (1_500, before_cert[1], t_new)
 
     # the old key's signed readings are dead, and the old key can never come back
-    assert submit([(old, old.reading(now(), exp=1))])[1][0].reason == 1
+    assert submit([(old, old.reading(now(), exp=1))])[1][0].reason == REJECT_UNKNOWN_METER
     with boa.reverts("registry: meter key retired"):
         registry.register_meter(old.address, meter_owner, SOLAR, 1, "x", Registers(now()), sender=operator)
 
