@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ape import accounts, chain
@@ -146,6 +147,17 @@ def _member_with_watt(system, operator, relayer, wh, label):
     return member
 
 
+@contextmanager
+def _rolled_back():
+    """Measures on a snapshot that is then rolled back: one more block would move every later block's
+    time, and with it the calldata (and gas) of the sections after this one."""
+    snapshot = chain.snapshot()
+    try:
+        yield
+    finally:
+        chain.restore(snapshot)
+
+
 def _placed(market, tx):
     """The id of the order `tx` placed (from its `OrderPlaced`: ids are not consecutive once words are reused)."""
     return tx.decode_logs(market.OrderPlaced)[0].order_id
@@ -207,27 +219,22 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     report["exchange.amend"] = tx.gas_used
     tx = ex.amend_order(oid, 150_000, 800, sender=buyer)
     report["exchange.amend_price"] = tx.gas_used
-    # a seller cancels its one open ask (its WATT back from escrow). On a snapshot, rolled back, as
-    # `joins_level`: later sections' block times stay put
-    snapshot = chain.snapshot()
-    oid = _placed(ex, ex.place_order(False, 260_000, 1_000, 0, 0, sender=sellers[2]))
-    tx = ex.cancel_order(oid, sender=sellers[2])
-    report["exchange.cancel_ask"] = tx.gas_used
-    chain.restore(snapshot)
+    # a seller cancels its one open ask (its WATT back from escrow)
+    with _rolled_back():
+        oid = _placed(ex, ex.place_order(False, 260_000, 1_000, 0, 0, sender=sellers[2]))
+        tx = ex.cancel_order(oid, sender=sellers[2])
+        report["exchange.cancel_ask"] = tx.gas_used
     # the common case of a liquid book: a bid joining a level where bids already rest (the old tail's word
-    # gets the link; no new level word, no bitmap write). On a snapshot, rolled back: one more block would
-    # move every later block's time, and with it the calldata of the sections after this one
-    snapshot = chain.snapshot()
-    tx = ex.place_order(True, 150_000, 1_000, 0, 0, sender=buyer)
-    report["exchange.place_resting.joins_level"] = tx.gas_used
-    chain.restore(snapshot)
+    # gets the link; no new level word, no bitmap write)
+    with _rolled_back():
+        tx = ex.place_order(True, 150_000, 1_000, 0, 0, sender=buyer)
+        report["exchange.place_resting.joins_level"] = tx.gas_used
     # `place_resting` again, but within a leaf (256 ticks) of the best ask: its crossing check reads that
-    # ask's leaf word, which a bid further from the asks does not (rolled back, as above)
-    snapshot = chain.snapshot()
-    ex.place_order(False, 204_500, 1_000, 0, 0, sender=sellers[3])
-    tx = ex.place_order(True, 204_000, 1_000, 0, 0, sender=buyer)
-    report["exchange.place_resting.near_ask"] = tx.gas_used
-    chain.restore(snapshot)
+    # ask's leaf word, which a bid further from the asks does not
+    with _rolled_back():
+        ex.place_order(False, 204_500, 1_000, 0, 0, sender=sellers[3])
+        tx = ex.place_order(True, 204_000, 1_000, 0, 0, sender=buyer)
+        report["exchange.place_resting.near_ask"] = tx.gas_used
 
 
 def measure_exchange_deep(system, operator, relayer, report):
