@@ -54,7 +54,7 @@ def exchange_events(logs):
 
 class ExchangeMachine(AnchoredMachine):
     """The market-independent body. A subclass sets the class attributes below and implements the
-    adapter methods (`_fixture_build`, `_ask_target`, `_bid_book`, `_ask_precheck`, `_ask_postcheck`,
+    adapter methods (`_market_build`, `_ask_target`, `_bid_book`, `_ask_precheck`, `_ask_postcheck`,
     `_send_ask`, `_send_bid`, `_gate`, `_settle_ask`, `_settle_bid`, `_take_refunds`, `_check_trade`,
     `_depth`, `_best`, `_order_view`, `_order_want`)."""
 
@@ -66,23 +66,15 @@ class ExchangeMachine(AnchoredMachine):
     TIME_STEPS = st.integers(1, 900)
     PARAMS = None  # (floor, ceiling, tick, min_wh, max_fills, maker_bps, taker_bps)
     START = T0  # chain time when an example starts
-    _cached = None
-
-    # ------------------------------------------------------------ the fixture, built once per process
+    # ------------------------------------------------------------ the fixture, built once per test run
 
     @classmethod
-    def _fixture(cls):
-        """Deploys and funds the market once, outside every example's anchor: each example rolls back
-        to this state. Rebuilt when the test's own anchor rolled it away."""
-        fx = cls.__dict__.get("_cached")
-        if fx is None or not boa.env.get_code(fx["ex"].address):
-            saved = boa.env.evm.patch.timestamp
-            boa.env.evm.patch.timestamp = T0
-            with BoaLogCapture(boa.env) as capture:
-                fx = cls._fixture_build()
-            fx["fixture_logs"] = capture.raw  # the auditor folds them before each example's own
-            boa.env.evm.patch.timestamp = saved
-            cls._cached = fx
+    def _fixture_build(cls):
+        """The market deployed and funded (`_market_build`), with its logs: the auditor folds them
+        before each example's own."""
+        with BoaLogCapture(boa.env) as capture:
+            fx = cls._market_build()
+        fx["fixture_logs"] = capture.raw
         return fx
 
     def __init__(self):

@@ -56,20 +56,27 @@ class MOrder:
 
 
 class AuctionMachine(AnchoredMachine):
-    def __init__(self):
-        super().__init__()
+    @classmethod
+    def _fixture_build(cls):
+        """The auction over a stub WATT, every member holding WATT0 Wh and CASH0 quote (approved)."""
         with boa.env.prank(OPERATOR):
-            self.watt = _WATT.deploy()
-            self.quote = _QUOTE.deploy()
-            self.a = _AUCTION.deploy(
-                self.watt.address, self.quote.address, SLOT_S, P.tick, P.floor_price, P.ceiling_price,
+            watt = _WATT.deploy()
+            quote = _QUOTE.deploy()
+            a = _AUCTION.deploy(
+                watt.address, quote.address, SLOT_S, P.tick, P.floor_price, P.ceiling_price,
                 P.min_order_wh, FEE_BPS, P.max_fee_bps, P.min_floor_price, P.max_ceiling_price,
                 P.max_min_order_wh, P.notice_s,
             )
         for m in MEMBERS:
-            self.watt.mint(m, WATT0)
-            self.quote.mint(m, CASH0, sender=OPERATOR)
-            self.quote.approve(self.a.address, 2**256 - 1, sender=m)
+            watt.mint(m, WATT0)
+            quote.mint(m, CASH0, sender=OPERATOR)
+            quote.approve(a.address, 2**256 - 1, sender=m)
+        return {"a": a, "watt": watt, "quote": quote}
+
+    def __init__(self):
+        super().__init__()
+        fx = self._fixture()
+        self.a, self.watt, self.quote = fx["a"], fx["watt"], fx["quote"]
         self.orders: dict[int, MOrder] = {}
         self.clearings: dict[int, ref.Clearing] = {}
         self.proceeds = {m: 0 for m in MEMBERS}

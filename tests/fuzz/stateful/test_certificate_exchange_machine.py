@@ -52,8 +52,8 @@ def book_key(method, vintage):
     return method << 24 | vintage
 
 
-# one deployer for the process: it keeps each contract compiled (boa's plugin rolls every example's
-# deployment back, so the fixture is rebuilt per example; compiling it again each time cost ~17 s)
+# one deployer for the process: it keeps each contract compiled (the fixture is built again in every
+# test run that needs it; compiling it again each time cost ~17 s)
 _DEPLOY = boa_deployer(OPERATOR)
 
 class CertificateExchangeMachine(ExchangeMachine):
@@ -68,7 +68,7 @@ class CertificateExchangeMachine(ExchangeMachine):
     TIME_STEPS = st.sampled_from([1, 30, 300, 900] * 6 + [4 * 3_600])
 
     @classmethod
-    def _fixture_build(cls):
+    def _market_build(cls):
         sys = deploy_system(_DEPLOY, OPERATOR, PARAMS)
         reg, cert, cx = sys.registry, sys.certificate, sys.certificate_exchange
         domain = domain_of(reg)

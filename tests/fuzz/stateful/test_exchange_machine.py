@@ -33,8 +33,8 @@ WATT_EACH = 200_000
 CASH_EACH = 10**11
 
 
-# one deployer for the process: it keeps each contract compiled (boa's plugin rolls every example's
-# deployment back, so the fixture is rebuilt per example; compiling it again each time cost ~17 s)
+# one deployer for the process: it keeps each contract compiled (the fixture is built again in every
+# test run that needs it; compiling it again each time cost ~17 s)
 _DEPLOY = boa_deployer(OPERATOR)
 
 class EnergyExchangeMachine(ExchangeMachine):
@@ -50,7 +50,7 @@ class EnergyExchangeMachine(ExchangeMachine):
     START = T0 + 1  # the fixture's last reading and the rent deposits
 
     @classmethod
-    def _fixture_build(cls):
+    def _market_build(cls):
         sys = deploy_system(_DEPLOY, OPERATOR, PARAMS)
         reg = sys.registry
         domain = domain_of(reg)

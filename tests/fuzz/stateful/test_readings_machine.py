@@ -18,7 +18,7 @@ from hypothesis.stateful import invariant, precondition, rule
 from oracle.eip712 import Reading, malleate
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
-from tests.utils.machine import AnchoredMachine
+from tests.utils.machine import T0, AnchoredMachine
 from tests.utils.meters import TestMeter, domain_of, meter_signer
 from tests.utils.model import RegistryModel
 
@@ -43,7 +43,6 @@ def _commissioning(i, now):
 
 
 def _system(now):
-    # boa's pytest plugin rolls every example back, so each example deploys afresh
     # rent is off here (its own machine covers it): this one isolates readings and supply
     # notice_s=0 and no lower capacity limit: capacity changes apply at once here (the notice is tested in tests/unit/watt)
     system = deploy_system(_DEPLOY, OPERATOR, SystemParams(CAPACITY_WH, SKEW, rent_rate=0, notice_s=0, min_capacity_wh=0))
@@ -61,9 +60,14 @@ KINDS = st.sampled_from(
 
 
 class ReadingsMachine(AnchoredMachine):
+    @classmethod
+    def _fixture_build(cls):
+        sys = _system(T0)
+        return {"reg": sys.registry, "sys": sys}
+
     def __init__(self):
         super().__init__()
-        self.sys = _system(self.now)
+        self.sys = self._fixture()["sys"]
         self.domain = domain_of(self.sys.registry)
         self.sep = self.domain.separator
         self.meters = [
@@ -319,19 +323,30 @@ class ReadingPathsMachine(AnchoredMachine):
     equals what crediting every reading would have given; no reading credits twice; a root is
     never replaced; no leaf proves for another slot, relay or meter."""
 
+    @staticmethod
+    def _commissioning(i):
+        return Registers(T0 - 3_600, 1_000 * i, 2_000 * i, 3_000 * i, 100 * i)
+
+    @classmethod
+    def _fixture_build(cls):
+        sys = deploy_system(_DEPLOY, OPERATOR, SystemParams(10**9, SKEW, rent_rate=0, notice_s=0, min_capacity_wh=0))
+        sys.reading_log.set_relay(PATH_RELAY, True, sender=OPERATOR)
+        sys.reading_log.set_relay(PATH_OTHER_RELAY, True, sender=OPERATOR)
+        for i, (label, o, method, power) in enumerate(PATH_METERS):
+            onboard_meter(sys.registry, OPERATOR, OWNERS[o], meter_signer(label).address, method, power, label,
+                          cls._commissioning(i))
+        return {"log": sys.reading_log, "sys": sys}
+
     def __init__(self):
         super().__init__()
-        self.sys = deploy_system(_DEPLOY, OPERATOR, SystemParams(10**9, SKEW, rent_rate=0, notice_s=0, min_capacity_wh=0))
+        self.sys = self._fixture()["sys"]
         self.log = self.sys.reading_log
-        self.log.set_relay(PATH_RELAY, True, sender=OPERATOR)
-        self.log.set_relay(PATH_OTHER_RELAY, True, sender=OPERATOR)
         self.domain = domain_of(self.sys.registry)
         self.meters = []
         for i, (label, o, method, power) in enumerate(PATH_METERS):
             m = TestMeter(meter_signer(label), OWNERS[o], method, power, label)
-            c = Registers(self.now - 3_600, 1_000 * i, 2_000 * i, 3_000 * i, 100 * i)
+            c = self._commissioning(i)
             m.generated_wh, m.consumed_wh, m.exported_wh, m.imported_wh = c[1:]
-            onboard_meter(self.sys.registry, OPERATOR, m.owner, m.address, method, power, label, c)
             m.commissioning = c[1:]
             self.meters.append(m)
         self.signed: list[tuple[Reading, bytes]] = []  # every reading signed, in order

@@ -21,7 +21,7 @@ from hypothesis.stateful import invariant, precondition, rule
 from oracle.eip712 import Reading
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
-from tests.utils.machine import AnchoredMachine
+from tests.utils.machine import T0, AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
 
 OPERATOR = boa.env.generate_address("rent-operator")
@@ -45,9 +45,11 @@ class Acct:
 
 
 class RentMachine(AnchoredMachine):
-    def __init__(self):
-        super().__init__()
-        self.sys = deploy_system(
+    @classmethod
+    def _fixture_build(cls):
+        """The system with every member's meter commissioned a second before T0 at zero and read at
+        T0 (a baseline: nothing credited), TSL and quote minted and approved."""
+        sys = deploy_system(
             _DEPLOY,
             OPERATOR,
             SystemParams(
@@ -55,23 +57,29 @@ class RentMachine(AnchoredMachine):
                 notice_s=NOTICE, max_rent_rate=10**17,
             ),
         )
+        domain = domain_of(sys.registry)
+        for i, m in enumerate(MEMBERS):
+            signer = meter_signer(f"rent-meter-{i}")
+            onboard_meter(sys.registry, OPERATOR, m, signer.address, 1, 10**15, "m", Registers(T0 - 1))
+            r = Reading(signer.address, T0, 0, 0, 0, 0)
+            sys.registry.submit_readings([r.as_call_arg()], [signer.sign(r, domain)])
+            sys.tsl.mint(m, 10**24, sender=OPERATOR)
+            sys.tsl.approve(sys.watt.address, 2**256 - 1, sender=m)
+            sys.quote.mint(m, 10**15, sender=OPERATOR)
+            sys.quote.approve(sys.exchange.address, 2**256 - 1, sender=m)
+        assert all(sys.watt.balanceOf(m) == 0 for m in MEMBERS), "a baseline reading credited energy"
+        return {"watt": sys.watt, "sys": sys, "domain": domain}
+
+    def __init__(self):
+        super().__init__()
+        fx = self._fixture()
+        self.sys, self.domain = fx["sys"], fx["domain"]
         self.watt, self.tsl, self.reg = self.sys.watt, self.sys.tsl, self.sys.registry
         self.ex = self.sys.exchange  # escrow moves only through real asks
         self.min_wh = self.ex.min_order_wh()
         self.max_fills = self.ex.max_fills()
-        self.domain = domain_of(self.reg)
-        self.meters = {}
-        self.regs = {}
-        for i, m in enumerate(MEMBERS):
-            signer = meter_signer(f"rent-meter-{i}")
-            onboard_meter(self.reg, OPERATOR, m, signer.address, 1, 10**15, "m", Registers(self.now - 1))
-            self.meters[m] = signer
-            self.regs[m] = [0, 0, 0, 0]
-            self._reading(m)  # baseline
-            self.tsl.mint(m, 10**24, sender=OPERATOR)
-            self.tsl.approve(self.watt.address, 2**256 - 1, sender=m)
-            self.sys.quote.mint(m, 10**15, sender=OPERATOR)
-            self.sys.quote.approve(self.ex.address, 2**256 - 1, sender=m)
+        self.meters = {m: meter_signer(f"rent-meter-{i}") for i, m in enumerate(MEMBERS)}
+        self.regs = {m: [0, 0, 0, 0] for m in MEMBERS}
         # mirror
         self.rate = self.watt.rent_rate()
         self.index = 0

@@ -29,7 +29,7 @@ from gridmint import storage_green as G
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.unit.storage.helpers import settlement
-from tests.utils.machine import AnchoredMachine
+from tests.utils.machine import T0, AnchoredMachine
 from tests.utils.meters import domain_of, meter_signer
 
 OPERATOR = boa.env.generate_address("storage-operator")
@@ -48,20 +48,29 @@ def _name(e):
 
 
 class StorageMachine(AnchoredMachine):
-    def __init__(self):
-        super().__init__()
+    @classmethod
+    def _fixture_build(cls):
+        """The system with every meter commissioned at zero a second before T0."""
         params = SystemParams(10**9, 300, rent_rate=0, claim_window_s=30 * 86_400, wire_auction=False,
                               storage_settler=SETTLER, eta_ppm=ETA)
-        self.sys = deploy_system(_DEPLOY, OPERATOR, params)
+        sys = deploy_system(_DEPLOY, OPERATOR, params)
+        power = sys.registry.MAX_RATED_POWER_W()
+        owners = tuple(boa.env.generate_address(f"storage-owner-{label}") for label, _ in METERS)
+        for (label, method), owner in zip(METERS, owners):
+            onboard_meter(sys.registry, OPERATOR, owner, meter_signer(f"storage-{label}").address, method, power,
+                          label, Registers(T0 - 1))
+        return {"reg": sys.registry, "sys": sys, "owners": owners}
+
+    def __init__(self):
+        super().__init__()
+        fx = self._fixture()
+        self.sys = fx["sys"]
         self.reg, self.cert, self.ledger = self.sys.registry, self.sys.certificate, self.sys.storage_ledger
         self.domain = domain_of(self.reg)
-        power = self.reg.MAX_RATED_POWER_W()
         self.meters = []
         self.commissioning = {}
-        for label, method in METERS:
+        for (label, method), owner in zip(METERS, fx["owners"]):
             signer = meter_signer(f"storage-{label}")
-            owner = boa.env.generate_address(f"storage-owner-{label}")
-            onboard_meter(self.reg, OPERATOR, owner, signer.address, method, power, label, Registers(self.now - 1))
             self.commissioning[signer.address] = G.Reading(signer.address, self.now - 1, 0, 0, 0, 0)
             self.meters.append(dict(signer=signer, owner=owner, method=method, gen=0, exp=0, imp=0,
                                     minted=0, burned=0, last=self.now - 1))
