@@ -146,7 +146,7 @@ class Book:
     # ------------------------------------------------------------ actions
     def check(self, is_buy, price, wh, expires, flags, now, book=0) -> str | None:
         """The revert reason of `_check_order` (after pause), or None."""
-        if flags > 3:
+        if flags > IOC | POST_ONLY:
             return "exchange: unknown flags"
         if flags == IOC | POST_ONLY:
             return "exchange: ioc and post-only"
