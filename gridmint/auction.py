@@ -26,7 +26,10 @@ from dataclasses import dataclass
 
 # MAX_CATCH_UP: most slots one `clear(k)` call clears (a day of 30-minute slots); SLOT_RING: an order for
 # slot k waits until slot k - SLOT_RING is cleared (the ring of level words); both generated from the contract
-from gridmint.generated.contracts import FEE_BPS_CAP, MAX_CATCH_UP, SLOT_RING
+from gridmint.generated.contracts import MAX_CATCH_UP, SLOT_RING
+# a bid escrows per slot what a resting bid escrows on the continuous book: the one rule of both
+# markets (contracts/modules/book_params.vy `_bid_escrow`)
+from gridmint.market import bid_escrow  # noqa: F401
 
 LONG_NONE, LONG_BIDS, LONG_ASKS = 0, 1, 2
 BPS = 10_000
@@ -110,12 +113,6 @@ def fill(c: Clearing, is_buy: bool, idx: int, amount_wh: int, tick: int) -> tupl
 def fee_of(quote: int, fee_bps: int) -> int:
     """The fee each side pays on its own quote (base units, rounded down)."""
     return quote * fee_bps // BPS
-
-
-def bid_escrow(amount_wh: int, price: int) -> int:
-    """Quote a bid escrows per slot: its most expensive fill plus the 100 bps fee cap, rounded up."""
-    q = -(-amount_wh * price // 1000)
-    return q + -(-q * FEE_BPS_CAP // BPS)
 
 
 def standing_slots(first_slot: int, until_s: int, slot_s: int) -> range:

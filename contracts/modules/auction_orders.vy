@@ -283,16 +283,6 @@ def _load(order_id: uint256) -> Order:
 
 
 @internal
-@pure
-def _bid_escrow(amount_wh: uint256, price: uint256) -> uint256:
-    """
-    @dev Quote a bid escrows per slot: its most expensive fill plus the fee cap (both rounded up).
-    """
-    q: uint256 = (amount_wh * price + 999) // 1000
-    return q + (q * book_params.FEE_BPS_CAP + _BPS - 1) // _BPS
-
-
-@internal
 def _check(is_buy: bool, price: uint256, amount_wh: uint256) -> uint256:
     p: book_params.Params = book_params._load()
     book_params._require_live(p)
@@ -398,7 +388,7 @@ def _place(owner: address, is_buy: bool, price: uint256, amount_wh: uint256) -> 
     auction_clearing._add(slot, 0 if is_buy else 1, idx, amount_wh)
     pull: uint256 = 0
     if is_buy:
-        escrow: uint256 = self._bid_escrow(amount_wh, price)
+        escrow: uint256 = book_params._bid_escrow(amount_wh, price)
         c.bid_escrow += escrow
         pull = self._escrow_quote(owner, escrow)
     self._counters_save(c)
@@ -432,7 +422,7 @@ def _place_standing(owner: address, is_buy: bool, price: uint256, amount_wh: uin
     auction_clearing._add(auction_clearing.EXPIRY_BASE | (last + 1), side, idx, amount_wh)
     escrow: uint256 = amount_wh * n
     if is_buy:
-        escrow = self._bid_escrow(amount_wh, price) * n
+        escrow = book_params._bid_escrow(amount_wh, price) * n
         c.bid_escrow += escrow
         escrow = self._escrow_quote(owner, escrow)
     self._counters_save(c)
@@ -491,7 +481,7 @@ def _cancel(order_id: uint256, sender: address) -> Settlement:
         if not o.is_buy:
             self._forget_ask(o.owner, o.pos)
     if o.is_buy:
-        refund: uint256 = self._bid_escrow(o.amount_wh, o.idx * book_params.TICK) * slots_n
+        refund: uint256 = book_params._bid_escrow(o.amount_wh, o.idx * book_params.TICK) * slots_n
         c.bid_escrow -= refund
         self._credit(o.owner, refund, 0)
         s.quote_credit = refund
@@ -588,7 +578,7 @@ def _claim(order_id: uint256, seller_in_arrears: bool) -> Settlement:
     s.done = True
     bought: uint256 = 0
     if o.is_buy:
-        escrow: uint256 = self._bid_escrow(o.amount_wh, o.idx * tick) * n
+        escrow: uint256 = book_params._bid_escrow(o.amount_wh, o.idx * tick) * n
         c.bid_escrow -= escrow
         credit = escrow - paid
         bought = s.filled_wh

@@ -379,6 +379,20 @@ def taker_fee_bps() -> uint256:
 
 
 @internal
+@pure
+def _bid_escrow(wh: uint256, price: uint256) -> uint256:
+    """
+    @dev The one bid-escrow rule of both markets: quote base units a bid of
+         `wh` Wh at `price` (quote base units per kWh) escrows, its most
+         expensive fill rounded up plus FEE_BPS_CAP of that, rounded up;
+         always covers the bid's fills and fees. The continuous book escrows
+         it once, the slot auction once per slot.
+    """
+    base: uint256 = (wh * price + 999) // 1000
+    return base + (base * FEE_BPS_CAP + 9_999) // 10_000
+
+
+@internal
 @view
 def _load() -> Params:
     """

@@ -461,7 +461,7 @@ def _place(
                 taker_quote += q + taker_fee
                 proceeds._credit(maker, q - maker_fee)
             else:
-                # taker sells to a resting bid: the bid's escrow pays q + its fee (covered: see _bid_escrow)
+                # taker sells to a resting bid: the bid's escrow pays q + its fee (covered: see book_params._bid_escrow)
                 maker_escrow -= q + maker_fee
                 escrow_paid += q + maker_fee
                 taker_quote += q - taker_fee
@@ -524,7 +524,7 @@ def _place(
     rest_escrow: uint256 = 0
     if rests:
         if is_buy:
-            rest_escrow = self._bid_escrow(remaining, price)
+            rest_escrow = book_params._bid_escrow(remaining, price)
             self._need(rest_escrow <= _M96, "exchange: order too large")
         # take this order's word off the free list: the next free key is in its word A (a word
         # never used is followed by key + 1); makers freed above it now point past it
@@ -708,7 +708,7 @@ def _amend(order_id: uint256, price: uint256, amount_wh: uint256, p: book_params
     quote_in: uint256 = 0
     if is_buy:
         old_escrow: uint256 = (b >> 120) & _M96
-        new_escrow: uint256 = self._bid_escrow(amount_wh, price)
+        new_escrow: uint256 = book_params._bid_escrow(amount_wh, price)
         counters: uint256 = self._counters
         if new_escrow > old_escrow:
             quote_in = new_escrow - old_escrow
@@ -869,13 +869,6 @@ def _crosses(book: uint256, is_buy: bool, idx: uint256) -> bool:
     if is_buy:
         side = ASK
     return price_levels._crossing(book, side, idx) != price_levels.NOT_CROSSING
-
-
-@internal
-@pure
-def _bid_escrow(wh: uint256, price: uint256) -> uint256:
-    base: uint256 = (wh * price + 999) // 1000
-    return base + (base * book_params.FEE_BPS_CAP + 9_999) // 10_000
 
 
 @internal

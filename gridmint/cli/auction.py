@@ -21,7 +21,8 @@ from __future__ import annotations
 import click
 from ape.cli import ConnectedProviderCommand
 
-from gridmint.auction import bid_escrow, catch_up_calls
+from gridmint.auction import catch_up_calls
+from gridmint.market import bid_escrow
 from gridmint.generated.contracts import MAX_CLAIMS
 from gridmint.units import kwh, parse_duration_s, parse_energy_wh, parse_price, parse_token, when
 
