@@ -188,6 +188,7 @@ def cli_market(cli_deploy, accounts, chain):
 
     from gridmint.onboarding import commissioning, onboard_meter
     from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+    from tests.utils.meters import submit_one
 
     def make(seed: str, registers: tuple[int, int, int, int], after_s: int, name: str) -> SimpleNamespace:
         d = cli_deploy()
@@ -199,8 +200,7 @@ def cli_market(cli_deploy, accounts, chain):
         t0 = chain.pending_timestamp
         reading = Reading(meter.address, t0 + after_s, *registers)
         chain.pending_timestamp = t0 + after_s
-        registry.submit_readings([reading.as_call_arg()], [meter.sign(reading, domain_from_contract(registry))],
-                                 sender=operator)
+        submit_one(registry, meter, reading, domain_from_contract(registry), sender=operator)
         d.fund_rent(seller, buyer)
         quote.mint(buyer, 100 * 10**6, sender=operator)
         assert watt.balanceOf(seller) == registers[2]  # the export, all of it stored as WATT

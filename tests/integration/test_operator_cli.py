@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+from tests.utils.meters import submit_one
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +85,7 @@ def test_operator_commands(cli, cli_deploy, tmp_path, accounts, chain):
     t1 = chain.blocks.head.timestamp
     r = Reading(pv.address, t1, 3_000, 0, 2_250, 0)  # 2 kWh exported since commissioning
     chain.pending_timestamp = t1 + 1
-    registry.submit_readings([r.as_call_arg()], [pv.sign(r, domain)], sender=accounts[0])
+    submit_one(registry, pv, r, domain, sender=accounts[0])
     assert watt.balanceOf(owner) == 2_000
     # a small deposit: 2 kWh at 0.003479 TSL/kWh/day last about 0.14 days on 0.001 TSL
     out = cli("trade", "deposit-rent", "0.002", "--account", "test:4")

@@ -15,6 +15,7 @@ SOLAR, NONE = 1, 0
 def test_settle_claim_status__one_day_through_the_battery(cli, cli_deploy, accounts, chain):
     from gridmint.onboarding import commissioning, onboard_meter
     from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+    from tests.utils.meters import submit_one
 
     d = cli_deploy()
     record, registry, watt, ledger, cert = d.record, d.registry, d.watt, d.ledger, d.certificate
@@ -34,7 +35,7 @@ def test_settle_claim_status__one_day_through_the_battery(cli, cli_deploy, accou
         r[0], r[2], r[3] = r[0] + gen, r[2] + exp, r[3] + imp
         reading = Reading(meter.address, ts, *r)
         chain.pending_timestamp = ts
-        registry.submit_readings([reading.as_call_arg()], [meter.sign(reading, domain)], sender=operator)
+        submit_one(registry, meter, reading, domain, sender=operator)
 
     read(generator, t + 12 * 3600, gen=5_000, exp=4_000)  # noon: 4 kWh of solar into the battery
     watt.transfer(buyer, 2_000, sender=seller)  # the neighbour buys 2 kWh of it

@@ -8,6 +8,7 @@ import pytest
 
 from gridmint.onboarding import commissioning, onboard_meter
 from oracle.eip712 import MeterSigner, Reading, domain_from_contract
+from tests.utils.meters import submit_one
 
 pytestmark = [pytest.mark.integration, pytest.mark.local_chain]
 
@@ -177,7 +178,7 @@ def _member_with_watt(cli_deploy, accounts, chain, label: str):
     t = chain.pending_timestamp + 600
     reading = Reading(meter.address, t, 2_000, 0, 2_000, 0)
     chain.pending_timestamp = t
-    registry.submit_readings([reading.as_call_arg()], [meter.sign(reading, domain_from_contract(registry))], sender=operator)
+    submit_one(registry, meter, reading, domain_from_contract(registry), sender=operator)
     assert watt.balanceOf(member) == 2_000 and watt.rent_deposit(member) == 0
     return watt
 

@@ -49,3 +49,9 @@ def signed(readings: list[Reading], signers: dict[str, MeterSigner], domain: Dom
     """(call args, signatures) for submit_readings."""
     sep = domain.separator
     return [r.as_call_arg() for r in readings], [signers[r.meter].sign(r, domain, sep) for r in readings]
+
+
+def submit_one(registry, signer: MeterSigner, reading: Reading, domain: Domain, **tx):
+    """Submits one reading signed by `signer` (boa or ape: `tx` passes `sender=` through); returns what
+    `submit_readings` returns (boa: the number accepted; ape: the receipt)."""
+    return registry.submit_readings([reading.as_call_arg()], [signer.sign(reading, domain)], **tx)

@@ -28,7 +28,7 @@ from gridmint.system import SystemParams, boa_deployer, deploy_system
 from oracle.eip712 import Reading
 from tests.fuzz.exchange_machine import AMOUNTS, PICKS, ExchangeMachine
 from tests.utils import book as ref
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 OPERATOR = boa.env.generate_address("cx-operator")
 TRADERS = [boa.env.generate_address(f"cx-trader-{i}") for i in range(3)]
@@ -82,7 +82,7 @@ class CertificateExchangeMachine(ExchangeMachine):
                 for ts, gen in ((end - 3_600, 0), (end, UNITS_EACH)):
                     boa.env.evm.patch.timestamp = ts
                     r = Reading(m.address, ts, gen, 0, 0, 0)
-                    reg.submit_readings([r.as_call_arg()], [m.sign(r, domain)])
+                    submit_one(reg, m, r, domain)
                 ids[(t, h)] = cert.issue(m.address, sender=t)
             cert.setApprovalForAll(cx.address, True, sender=t)
             sys.quote.mint(t, CASH_EACH, sender=OPERATOR)

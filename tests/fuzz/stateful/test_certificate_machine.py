@@ -22,7 +22,7 @@ from gridmint import profile as P
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.machine import T0, AnchoredMachine
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 OPERATOR = boa.env.generate_address("cert-operator")
 HOLDERS = [boa.env.generate_address(f"cert-holder-{i}") for i in range(3)]
@@ -44,7 +44,7 @@ class CertificateMachine(AnchoredMachine):
             signer = meter_signer(f"cert-{label}")
             onboard_meter(reg, OPERATOR, HOLDERS[owner], signer.address, method, power, label, Registers(T0 - 1))
             r = Reading(signer.address, T0, 0, 0, 0, 0)
-            reg.submit_readings([r.as_call_arg()], [signer.sign(r, domain)])
+            submit_one(reg, signer, r, domain)
             accepted = [e for e in reg.get_logs() if type(e).__name__ == "ReadingAccepted"]
             assert [e.generated_wh for e in accepted] == [0], "a first reading credited generation"
         return {"reg": reg, "cert": sys.certificate, "sys": sys, "domain": domain}
@@ -74,7 +74,7 @@ class CertificateMachine(AnchoredMachine):
 
     def _submit(self, m):
         r = Reading(m["signer"].address, self.now, m["gen"], 0, 0, 0)
-        self.reg.submit_readings([r.as_call_arg()], [m["signer"].sign(r, self.domain)])
+        submit_one(self.reg, m["signer"], r, self.domain)
         for e in self.reg.get_logs():
             if type(e).__name__ == "ReadingAccepted" and m["method"] != 0:
                 self.credited[str(e.meter)] += e.generated_wh

@@ -19,7 +19,7 @@ from gridmint.system import SystemParams, boa_deployer, deploy_system
 from oracle.eip712 import Reading
 from tests.fuzz.exchange_machine import ExchangeMachine
 from tests.utils.machine import T0
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 OPERATOR = boa.env.generate_address("ex-operator")
 TRADERS = [boa.env.generate_address(f"ex-trader-{i}") for i in range(3)]
@@ -60,7 +60,7 @@ class EnergyExchangeMachine(ExchangeMachine):
             for ts, exp in ((T0, 0), (T0 + 1, WATT_EACH)):
                 boa.env.evm.patch.timestamp = ts
                 r = Reading(m.address, ts, 0, 0, exp, 0)
-                reg.submit_readings([r.as_call_arg()], [m.sign(r, domain)])
+                submit_one(reg, m, r, domain)
             sys.quote.mint(t, CASH_EACH, sender=OPERATOR)
             sys.quote.approve(sys.exchange.address, 2**256 - 1, sender=t)
         for t in TRADERS:  # rent: two traders for good, the debtor for about three and a half hours

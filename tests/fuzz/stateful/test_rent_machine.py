@@ -22,7 +22,7 @@ from oracle.eip712 import Reading
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.utils.machine import T0, AnchoredMachine
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 OPERATOR = boa.env.generate_address("rent-operator")
 MEMBERS = [boa.env.generate_address(f"rent-member-{i}") for i in range(3)]
@@ -62,7 +62,7 @@ class RentMachine(AnchoredMachine):
             signer = meter_signer(f"rent-meter-{i}")
             onboard_meter(sys.registry, OPERATOR, m, signer.address, 1, 10**15, "m", Registers(T0 - 1))
             r = Reading(signer.address, T0, 0, 0, 0, 0)
-            sys.registry.submit_readings([r.as_call_arg()], [signer.sign(r, domain)])
+            submit_one(sys.registry, signer, r, domain)
             sys.tsl.mint(m, 10**24, sender=OPERATOR)
             sys.tsl.approve(sys.watt.address, 2**256 - 1, sender=m)
             sys.quote.mint(m, 10**15, sender=OPERATOR)
@@ -105,7 +105,7 @@ class RentMachine(AnchoredMachine):
     def _reading(self, member):
         signer = self.meters[member]
         r = Reading(signer.address, self.now, *self.regs[member])
-        return self.reg.submit_readings([r.as_call_arg()], [signer.sign(r, self.domain)])
+        return submit_one(self.reg, signer, r, self.domain)
 
     def _advance_exact(self):
         dt = self.now - self.exact_t

@@ -10,7 +10,7 @@ import boa
 from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer
 from oracle.eip712 import Reading
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 OPERATOR = boa.env.generate_address("audit-operator")
 OWNERS = [boa.env.generate_address(f"audit-owner-{i}") for i in range(4)]
@@ -68,7 +68,7 @@ class Driver:
         deltas = [gen, self.rng.randrange(0, 2_000), exp, imp]
         new = [r + d for r, d in zip(regs, deltas)]
         r = Reading(m.address, boa.env.timestamp, *new)
-        accepted = self.s.registry.submit_readings([r.as_call_arg()], [m.sign(r, self.domain)])
+        accepted = submit_one(self.s.registry, m, r, self.domain)
         if accepted:
             self.regs[m.address] = new
 

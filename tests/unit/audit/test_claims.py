@@ -16,7 +16,7 @@ from gridmint.system import deploy_system
 from oracle.eip712 import Reading
 from tests.unit.audit.boa_capture import audit_in_process, boa_record_contracts
 from tests.unit.audit.driver import _DEPLOY, OPERATOR, OWNERS, PARAMS
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 SLOT = 1_800
 
@@ -37,7 +37,7 @@ def _day_across_a_month_end(capture):
         total += wh
         gen[start // SLOT + i] = wh
         r = Reading(m.address, t, total, 0, 0, 0)
-        registry.submit_readings([r.as_call_arg()], [m.sign(r, domain)], sender=OPERATOR)
+        submit_one(registry, m, r, domain, sender=OPERATOR)
     _, p_start, p_end = registry.certifiable(m.address)
     first = cert.issue(m.address, P.issue_words(p_start, p_end, gen, SLOT), sender=owner)
     june, july = first, first + 1

@@ -16,7 +16,7 @@ from gridmint.system import deploy_system
 from oracle.eip712 import Reading
 from tests.unit.audit.boa_capture import audit_in_process, boa_record_contracts
 from tests.unit.audit.driver import _DEPLOY, OPERATOR, OWNERS, PARAMS
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 SLOT = 1_800
 
@@ -39,7 +39,7 @@ def _issued_in_parts(capture, shift_wh=0):
         total += wh
         gen[start // SLOT + i] = wh
         r = Reading(m.address, t, total, 0, 0, 0)
-        registry.submit_readings([r.as_call_arg()], [m.sign(r, domain)], sender=OPERATOR)
+        submit_one(registry, m, r, domain, sender=OPERATOR)
     july = int(datetime(2026, 7, 1, tzinfo=timezone.utc).timestamp())
     june_part = {s: w for s, w in gen.items() if s < july // SLOT}
     june_part[july // SLOT - 1] += shift_wh

@@ -17,7 +17,7 @@ from gridmint.system import deploy_system
 from oracle.eip712 import Reading
 from tests.unit.audit.boa_capture import audit_in_process, boa_record_contracts
 from tests.unit.audit.driver import _DEPLOY, OPERATOR, OWNERS, PARAMS
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 SLOT = 1_800
 
@@ -44,7 +44,7 @@ def _rotated_and_issued(capture):
             total += wh
             gen[P.slot_of_reading(t, SLOT)] = wh
             r = Reading(key.address, t, total, 0, 0, 0)
-            registry.submit_readings([r.as_call_arg()], [key.sign(r, domain)], sender=OPERATOR)
+            submit_one(registry, key, r, domain, sender=OPERATOR)
     events = capture.events(boa_record_contracts(system))
     history = MeterHistory()
     for e in events:

@@ -30,7 +30,7 @@ from gridmint.onboarding import Registers, onboard_meter
 from gridmint.system import SystemParams, boa_deployer, deploy_system
 from tests.unit.storage.helpers import settlement
 from tests.utils.machine import T0, AnchoredMachine
-from tests.utils.meters import domain_of, meter_signer
+from tests.utils.meters import domain_of, meter_signer, submit_one
 
 OPERATOR = boa.env.generate_address("storage-operator")
 SETTLER = boa.env.generate_address("storage-machine-settler")
@@ -134,7 +134,7 @@ class StorageMachine(AnchoredMachine):
         m["exp"] += exp
         m["imp"] += imp
         r = SignedReading(m["signer"].address, t, m["gen"], 0, m["exp"], m["imp"])
-        assert self.reg.submit_readings([r.as_call_arg()], [m["signer"].sign(r, self.domain)]) == 1
+        assert submit_one(self.reg, m["signer"], r, self.domain) == 1
         logs = self.reg.get_logs()
         grid_exp = sum(e.wh for e in logs if _name(e) == "GridExport")
         grid_imp = sum(e.wh for e in logs if _name(e) == "GridImport")
