@@ -19,7 +19,7 @@ depend on either, and the chain must equal it."""
 from __future__ import annotations
 
 import boa
-from hypothesis import event, settings
+from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
@@ -297,8 +297,3 @@ class StorageMachine(AnchoredMachine):
 
 
 TestStorageMachine = StorageMachine.TestCase
-# each example settles days and claims through boa (~1-2 s): 30 examples under the ci and dev profiles, the
-# soak profile's own count otherwise
-TestStorageMachine.settings = settings(
-    max_examples=30 if settings().max_examples <= 60 else settings().max_examples
-)
