@@ -13,7 +13,9 @@ namespace, with the tracer on:
         --block-base-fee-per-gas 0 --gas-price 0 & sleep 2; python -m tools.gas_account auction \\
         auction.place auction.claim_one; kill %1'
 
-A figure that is not one transaction's gas (a mean, a per-maker share) is not found and says so.
+A per-maker share (`*.take_ten.per_extra_maker`) is accounted as the ten-maker transaction less the
+one-maker one, per line, divided by 9; any other figure that is not one transaction's gas (a mean) is
+not found and says so.
 """
 
 from __future__ import annotations
@@ -64,10 +66,40 @@ def _memory_cost(words: int) -> int:
 def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
     """The account of one mined transaction as printable lines. `request(method, params)` is the node's
     JSON-RPC; `names` maps lower-case addresses to contract names."""
+    tally = _tally(request, tx_hash, names)
+    if tally is None:
+        return ["  (no steps: start Anvil with --steps-tracing)"]
+    gas, count, used, calldata, size, refund = tally
+    out = [f"  gas used {used:,}: intrinsic 21,000, calldata {calldata:,} ({size} bytes), refund -{refund:,}"]
+    for (who, what), g in sorted(gas.items(), key=lambda kv: -kv[1]):
+        out.append(f"  {who:22s} {what:28s} x{count[(who, what)]:<5d} {g:>9,}")
+    return out
+
+
+def per_extra(request, many: str, one: str, extra: int, names: dict[str, str]) -> list[str]:
+    """What each of `extra` more makers adds: the account of transaction `many` less that of `one`, per
+    line, divided by `extra` (a line's count too, as a mean)."""
+    a, b = _tally(request, many, names), _tally(request, one, names)
+    if a is None or b is None:
+        return ["  (no steps: start Anvil with --steps-tracing)"]
+    gas, count = Counter(a[0]), Counter(a[1])
+    gas.subtract(b[0])
+    count.subtract(b[1])
+    out = [f"  gas used ({a[2]:,} - {b[2]:,}) / {extra} = {(a[2] - b[2]) / extra:,.0f}: calldata "
+           f"{(a[3] - b[3]) / extra:+,.0f}, refund {-(a[5] - b[5]) / extra:+,.0f}"]
+    for (who, what), g in sorted(gas.items(), key=lambda kv: -kv[1]):
+        if g or count[(who, what)]:
+            out.append(f"  {who:22s} {what:28s} x{count[(who, what)] / extra:<5.1f} {g / extra:>9,.0f}")
+    return out
+
+
+def _tally(request, tx_hash: str, names: dict[str, str]):
+    """(gas per line, count per line, gas used, calldata gas, calldata bytes, refund) of one transaction,
+    a line being (contract, what); None when the node kept no steps."""
     trace = request("debug_traceTransaction", [tx_hash, {"enableMemory": False, "disableStorage": True}])
     steps = trace["structLogs"]
     if not steps:
-        return ["  (no steps: start Anvil with --steps-tracing)"]
+        return None
     tx = request("eth_getTransactionByHash", [tx_hash])
     receipt = request("eth_getTransactionReceipt", [tx_hash])
     data = bytes.fromhex(tx["input"][2:])
@@ -106,11 +138,7 @@ def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
         gas[key] += cost
         count[key] += 1
     refund = steps[-1].get("refund", 0)
-    out = [f"  gas used {int(receipt['gasUsed'], 16):,}: intrinsic 21,000, calldata {calldata:,} ({len(data)} bytes), "
-           f"refund -{refund:,}"]
-    for (who, what), g in sorted(gas.items(), key=lambda kv: -kv[1]):
-        out.append(f"  {who:22s} {what:28s} x{count[(who, what)]:<5d} {g:>9,}")
-    return out
+    return gas, count, int(receipt["gasUsed"], 16), calldata, len(data), refund
 
 
 def main(argv: list[str]) -> int:
@@ -144,17 +172,30 @@ def main(argv: list[str]) -> int:
             gas.measure_certificate_exchange(system, operator, relayer, report)
         names = {getattr(system, n).address.lower(): n for n in vars(system) if hasattr(getattr(system, n), "address")}
         request = chain.provider.make_request
-        todo = {report[n]: n for n in wanted if n in report}
+        # a per-maker share (`M.take_ten.per_extra_maker`, from scripts/gas.py: (ten - one) // 9) is found
+        # as the ten-maker transaction beside the one-maker one, and accounted as their difference
+        shares = {n: n.removesuffix(".take_ten.per_extra_maker") for n in wanted if n.endswith(".per_extra_maker")}
+        todo = {report[n]: n for n in wanted if n in report and n not in shares}
         for n in wanted:
             if n not in report:
                 print(f"{n}: not a figure of the {section} section")
+        mined = {}  # gas used -> transaction hash
         for number in range(first, chain.blocks.head.number + 1):
             for h in request("eth_getBlockByNumber", [hex(number), False])["transactions"]:
                 g = int(request("eth_getTransactionReceipt", [h])["gasUsed"], 16)
+                mined.setdefault(g, h)
                 if g in todo:
                     name = todo.pop(g)
                     print(f"\n{name} = {g:,}")
                     print("\n".join(account(request, h, names)))
+        for name, market in shares.items():
+            one = report[f"{market}.take_one"]
+            ten = [g for g in mined if g // 10 == report[f"{market}.take_ten.per_fill"] and (g - one) // 9 == report[name]]
+            print(f"\n{name} = {report[name]:,}")
+            if one in mined and len(ten) == 1:
+                print("\n".join(per_extra(request, mined[ten[0]], mined[one], 9, names)))
+            else:
+                print("  (the one- and ten-maker transactions are not both found)")
         for g, n in todo.items():
             print(f"{n} = {g:,}: no single transaction used that gas (a mean or a share)")
         print(f"\nthe {section} section's figures:")
