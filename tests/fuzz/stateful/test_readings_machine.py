@@ -324,7 +324,8 @@ class ReadingPathsMachine(AnchoredMachine):
     never replaced; no leaf proves for another slot, relay or meter."""
 
     @staticmethod
-    def _commissioning(i):
+    def _path_commissioning(i):
+        """Path meter i's commissioning values (the readings machine's are `_commissioning(i, now)`)."""
         return Registers(T0 - 3_600, 1_000 * i, 2_000 * i, 3_000 * i, 100 * i)
 
     @classmethod
@@ -334,7 +335,7 @@ class ReadingPathsMachine(AnchoredMachine):
         sys.reading_log.set_relay(PATH_OTHER_RELAY, True, sender=OPERATOR)
         for i, (label, o, method, power) in enumerate(PATH_METERS):
             onboard_meter(sys.registry, OPERATOR, OWNERS[o], meter_signer(label).address, method, power, label,
-                          cls._commissioning(i))
+                          cls._path_commissioning(i))
         return {"log": sys.reading_log, "sys": sys}
 
     def __init__(self):
@@ -345,7 +346,7 @@ class ReadingPathsMachine(AnchoredMachine):
         self.meters = []
         for i, (label, o, method, power) in enumerate(PATH_METERS):
             m = TestMeter(meter_signer(label), OWNERS[o], method, power, label)
-            c = self._commissioning(i)
+            c = self._path_commissioning(i)
             m.generated_wh, m.consumed_wh, m.exported_wh, m.imported_wh = c[1:]
             m.commissioning = c[1:]
             self.meters.append(m)
@@ -368,7 +369,11 @@ class ReadingPathsMachine(AnchoredMachine):
     def meter_signs_a_reading(self, data, dt):
         boa.env.time_travel(seconds=dt)
         m = data.draw(st.sampled_from(self.meters))
-        r = m.reading(self.now, *(data.draw(st.integers(0, 500)) for _ in range(4)))
+        # plausible (the readings machine covers rejections): a register moves at most rated power x dt
+        # since the meter's previous reading, which is at least `dt` ago; such steps add up to a plausible
+        # step over any run of them, so crediting only the newest is plausible too
+        most = min(500, m.rated_power_w * dt // 3_600)
+        r = m.reading(self.now, *(data.draw(st.integers(0, most)) for _ in range(4)))
         self.signed.append((r, m.signer.sign(r, self.domain)))
 
     @rule()
