@@ -54,4 +54,4 @@ def signed(readings: list[Reading], signers: dict[str, MeterSigner], domain: Dom
 def submit_one(registry, signer: MeterSigner, reading: Reading, domain: Domain, **tx):
     """Submits one reading signed by `signer` (boa or ape: `tx` passes `sender=` through); returns what
     `submit_readings` returns (boa: the number accepted; ape: the receipt)."""
-    return registry.submit_readings([reading.as_call_arg()], [signer.sign(reading, domain)], **tx)
+    return registry.submit_readings(*signed([reading], {reading.meter: signer}, domain), **tx)
