@@ -40,14 +40,14 @@ class CertificateMachine(AnchoredMachine):
         sys = deploy_system(_DEPLOY, OPERATOR, SystemParams(10**9, 300, rent_rate=0, claim_window_s=30 * 86_400))
         reg = sys.registry
         domain = domain_of(reg)
-        for label, owner, method, power in METERS:
-            signer = meter_signer(f"cert-{label}")
+        signers = [meter_signer(f"cert-{label}") for label, *_ in METERS]
+        for signer, (label, owner, method, power) in zip(signers, METERS):
             onboard_meter(reg, OPERATOR, HOLDERS[owner], signer.address, method, power, label, Registers(T0 - 1))
             r = Reading(signer.address, T0, 0, 0, 0, 0)
             submit_one(reg, signer, r, domain)
             accepted = [e for e in reg.get_logs() if type(e).__name__ == "ReadingAccepted"]
             assert [e.generated_wh for e in accepted] == [0], "a first reading credited generation"
-        return {"reg": reg, "cert": sys.certificate, "sys": sys, "domain": domain}
+        return {"reg": reg, "cert": sys.certificate, "sys": sys, "domain": domain, "signers": signers}
 
     def __init__(self):
         super().__init__()
@@ -56,14 +56,12 @@ class CertificateMachine(AnchoredMachine):
         self.meters = []
         self.credited = {}  # renewable Wh credited per meter, summed from ReadingAccepted events
         self.long_gaps = 0  # one long gap per run: each issues several months of 186-word profiles (slow in boa)
-        for label, owner, method, power in METERS:
-            signer = meter_signer(f"cert-{label}")
+        for signer, (label, owner, method, power) in zip(fx["signers"], METERS):
             self.meters.append(dict(signer=signer, owner=HOLDERS[owner], method=method, power=power, gen=0, last=0, slots={}))
             self.credited[signer.address] = 0
         self.issued = {m["signer"].address: 0 for m in self.meters}
         self.ids = {}  # id -> meter address
-        self.terms = {}  # id -> its period, slots and vintage, as first read (`_terms`)
-        self.placed = set()  # ids whose period was checked against the meter's other periods
+        self.terms = {}  # id -> its period, slots and vintage, as first read and checked (`_terms_of`)
         self.expected = {}  # id -> (unclaimed words, their commitment) as last hashed
         self.claimed = {}  # (beneficiary, id) -> Wh
         self.revoked = set()
@@ -435,27 +433,28 @@ class CertificateMachine(AnchoredMachine):
         return c.period_start, c.period_end, first, last, self.cert.vintage(id)
 
     def _terms_of(self, id):
-        """`_terms(id)` as first read, kept (`teardown` reads every id's again and compares)."""
+        """`_terms(id)` as first read, kept (`teardown` reads every id's again and compares). On that first
+        read it is checked: its period is not empty, does not overlap its meter's other periods and does
+        not cross a month."""
         if id not in self.terms:
-            self.terms[id] = self._terms(id)
-        return self.terms[id]
-
-    @invariant()
-    def periods_never_overlap_nor_cross_a_month(self):
-        """A meter's periods never overlap, and no period crosses a month. Each certificate's terms are
-        read when it first shows up, checked against its meter's others and kept; `teardown` reads them
-        all again, so a later change to any of them fails the run (reading every id's terms after every
-        step cost a third of this machine's time)."""
-        for id in self.ids.keys() - self.placed:
-            start, end, first, last, vintage = self._terms_of(id)
+            start, end, first, last, vintage = terms = self._terms(id)
             assert start < end
-            for other in self.placed:
-                s, e, *_ = self.terms[other]
+            for other, (s, e, *_) in self.terms.items():
                 if self.ids[other] == self.ids[id]:
                     assert end <= s or e <= start, (id, other)  # half-open (start, end]: touching is not overlapping
             month = P.month_of(first * self.slot_s)[0]
             assert month == P.month_of(last * self.slot_s)[0] == vintage
-            self.placed.add(id)
+            self.terms[id] = terms
+        return self.terms[id]
+
+    @invariant()
+    def periods_never_overlap_nor_cross_a_month(self):
+        """A meter's periods never overlap, and no period crosses a month (`_terms_of`). Each
+        certificate's terms are read when it first shows up and kept; `teardown` reads them all again,
+        so a later change to any of them fails the run (reading every id's terms after every step cost
+        a third of this machine's time)."""
+        for id in self.ids:
+            self._terms_of(id)
 
     def teardown(self):
         try:
