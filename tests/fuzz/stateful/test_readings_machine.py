@@ -63,12 +63,12 @@ class ReadingsMachine(AnchoredMachine):
     @classmethod
     def _fixture_build(cls):
         sys = _system(T0)
-        return {"reg": sys.registry, "sys": sys}
+        return {"reg": sys.registry, "sys": sys, "domain": domain_of(sys.registry)}
 
     def __init__(self):
         super().__init__()
-        self.sys = self._fixture()["sys"]
-        self.domain = domain_of(self.sys.registry)
+        fx = self._fixture()
+        self.sys, self.domain = fx["sys"], fx["domain"]
         self.sep = self.domain.separator
         self.meters = [
             TestMeter(meter_signer(label), OWNERS[o], method, power, label) for label, o, method, power, _ in METERS
@@ -336,13 +336,13 @@ class ReadingPathsMachine(AnchoredMachine):
         for i, (label, o, method, power) in enumerate(PATH_METERS):
             onboard_meter(sys.registry, OPERATOR, OWNERS[o], meter_signer(label).address, method, power, label,
                           cls._path_commissioning(i))
-        return {"log": sys.reading_log, "sys": sys}
+        return {"log": sys.reading_log, "sys": sys, "domain": domain_of(sys.registry)}
 
     def __init__(self):
         super().__init__()
-        self.sys = self._fixture()["sys"]
+        fx = self._fixture()
+        self.sys, self.domain = fx["sys"], fx["domain"]
         self.log = self.sys.reading_log
-        self.domain = domain_of(self.sys.registry)
         self.meters = []
         for i, (label, o, method, power) in enumerate(PATH_METERS):
             m = TestMeter(meter_signer(label), OWNERS[o], method, power, label)

@@ -58,8 +58,8 @@ class RentMachine(AnchoredMachine):
             ),
         )
         domain = domain_of(sys.registry)
-        for i, m in enumerate(MEMBERS):
-            signer = meter_signer(f"rent-meter-{i}")
+        signers = {m: meter_signer(f"rent-meter-{i}") for i, m in enumerate(MEMBERS)}
+        for m, signer in signers.items():
             onboard_meter(sys.registry, OPERATOR, m, signer.address, 1, 10**15, "m", Registers(T0 - 1))
             r = Reading(signer.address, T0, 0, 0, 0, 0)
             submit_one(sys.registry, signer, r, domain)
@@ -68,7 +68,7 @@ class RentMachine(AnchoredMachine):
             sys.quote.mint(m, 10**15, sender=OPERATOR)
             sys.quote.approve(sys.exchange.address, 2**256 - 1, sender=m)
         assert all(sys.watt.balanceOf(m) == 0 for m in MEMBERS), "a baseline reading credited energy"
-        return {"watt": sys.watt, "sys": sys, "domain": domain}
+        return {"watt": sys.watt, "sys": sys, "domain": domain, "signers": signers}
 
     def __init__(self):
         super().__init__()
@@ -78,7 +78,7 @@ class RentMachine(AnchoredMachine):
         self.ex = self.sys.exchange  # escrow moves only through real asks
         self.min_wh = self.ex.min_order_wh()
         self.max_fills = self.ex.max_fills()
-        self.meters = {m: meter_signer(f"rent-meter-{i}") for i, m in enumerate(MEMBERS)}
+        self.meters = fx["signers"]  # member -> its meter's key
         self.regs = {m: [0, 0, 0, 0] for m in MEMBERS}
         # mirror
         self.rate = self.watt.rent_rate()

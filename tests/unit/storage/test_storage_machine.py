@@ -56,21 +56,21 @@ class StorageMachine(AnchoredMachine):
         sys = deploy_system(_DEPLOY, OPERATOR, params)
         power = sys.registry.MAX_RATED_POWER_W()
         owners = tuple(boa.env.generate_address(f"storage-owner-{label}") for label, _ in METERS)
-        for (label, method), owner in zip(METERS, owners):
-            onboard_meter(sys.registry, OPERATOR, owner, meter_signer(f"storage-{label}").address, method, power,
-                          label, Registers(T0 - 1))
-        return {"reg": sys.registry, "sys": sys, "owners": owners}
+        signers = tuple(meter_signer(f"storage-{label}") for label, _ in METERS)
+        for (label, method), owner, signer in zip(METERS, owners, signers):
+            onboard_meter(sys.registry, OPERATOR, owner, signer.address, method, power, label, Registers(T0 - 1))
+        return {"reg": sys.registry, "sys": sys, "owners": owners, "signers": signers,
+                "domain": domain_of(sys.registry)}
 
     def __init__(self):
         super().__init__()
         fx = self._fixture()
         self.sys = fx["sys"]
         self.reg, self.cert, self.ledger = self.sys.registry, self.sys.certificate, self.sys.storage_ledger
-        self.domain = domain_of(self.reg)
+        self.domain = fx["domain"]
         self.meters = []
         self.commissioning = {}
-        for (label, method), owner in zip(METERS, fx["owners"]):
-            signer = meter_signer(f"storage-{label}")
+        for (label, method), owner, signer in zip(METERS, fx["owners"], fx["signers"]):
             self.commissioning[signer.address] = G.Reading(signer.address, self.now - 1, 0, 0, 0, 0)
             self.meters.append(dict(signer=signer, owner=owner, method=method, gen=0, exp=0, imp=0,
                                     minted=0, burned=0, last=self.now - 1))
