@@ -147,6 +147,16 @@ def _member_with_watt(system, operator, relayer, wh, label):
     return member
 
 
+# the makers one `take_ten` taker meets
+TAKE_TEN = 10
+
+
+def take_ten_figures(ten: int, one: int) -> dict[str, int]:
+    """A market's two `take_ten` figures from the gas of its ten-maker take and of its one-maker take
+    (`take_one`): per fill, and what each maker after the first adds."""
+    return {"take_ten.per_fill": ten // TAKE_TEN, "take_ten.per_extra_maker": (ten - one) // (TAKE_TEN - 1)}
+
+
 @contextmanager
 def _rolled_back():
     """Measures on a snapshot that is then rolled back: one more block would move every later block's
@@ -206,9 +216,9 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
     for s in sellers[1:]:
         ex.place_order(False, 220_000, 500, 0, 0, sender=s)
     tx = ex.place_order(True, 220_000, 5_000, 0, 0, sender=buyer)  # fills ten resting asks
-    assert len(tx.decode_logs(ex.Trade)) == 10
-    report["exchange.take_ten.per_fill"] = tx.gas_used // 10
-    report["exchange.take_ten.per_extra_maker"] = (tx.gas_used - report["exchange.take_one"]) // 9
+    assert len(tx.decode_logs(ex.Trade)) == TAKE_TEN
+    for name, gas in take_ten_figures(tx.gas_used, report["exchange.take_one"]).items():
+        report[f"exchange.{name}"] = gas
     oid = _placed(ex, ex.place_order(True, 140_000, 1_000, 0, 0, sender=buyer))
     tx = ex.cancel_order(oid, sender=buyer)
     report["exchange.cancel"] = tx.gas_used
@@ -317,9 +327,9 @@ def measure_certificate_exchange(system, operator, relayer, report, suffix="", r
     for s, id in sellers[1:]:
         cx.place_ask(id, 6_500, 1_000, 0, 0, sender=s)
     tx = cx.place_bid(method, vintage, 6_500, 10_000, 0, 0, sender=buyer)  # fills ten asks of ten ids
-    assert len(tx.decode_logs(cx.Trade)) == 10
-    report["certificate_exchange.take_ten.per_fill"] = tx.gas_used // 10
-    report["certificate_exchange.take_ten.per_extra_maker"] = (tx.gas_used - report["certificate_exchange.take_one"]) // 9
+    assert len(tx.decode_logs(cx.Trade)) == TAKE_TEN
+    for name, gas in take_ten_figures(tx.gas_used, report["certificate_exchange.take_one"]).items():
+        report[f"certificate_exchange.{name}"] = gas
     cx.place_ask(id1, 6_600, 1_000, 0, 0, sender=s1)
     oid = _placed(cx, cx.place_bid(method, vintage, 3_000, 1_000, 0, 0, sender=buyer))
     tx = cx.cancel_order(oid, sender=buyer)

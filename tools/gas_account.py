@@ -14,8 +14,8 @@ namespace, with the tracer on:
         auction.place auction.claim_one; kill %1'
 
 A per-maker share (`*.take_ten.per_extra_maker`) is accounted as the ten-maker transaction less the
-one-maker one, per line, divided by 9; any other figure that is not one transaction's gas (a mean) is
-not found and says so.
+one-maker one, per line, divided by the 9 makers after the first; any other figure that is not one
+transaction's gas (a mean) is not found and says so.
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def _memory_words(op: str, stack: list[str], words: int) -> int:
     return words
 
 
+_NO_STEPS = ["  (no steps: start Anvil with --steps-tracing)"]
+
+
 def _memory_cost(words: int) -> int:
     return 3 * words + words * words // 512
 
@@ -68,7 +71,7 @@ def account(request, tx_hash: str, names: dict[str, str]) -> list[str]:
     JSON-RPC; `names` maps lower-case addresses to contract names."""
     tally = _tally(request, tx_hash, names)
     if tally is None:
-        return ["  (no steps: start Anvil with --steps-tracing)"]
+        return list(_NO_STEPS)
     gas, count, used, calldata, size, refund = tally
     out = [f"  gas used {used:,}: intrinsic 21,000, calldata {calldata:,} ({size} bytes), refund -{refund:,}"]
     for (who, what), g in sorted(gas.items(), key=lambda kv: -kv[1]):
@@ -81,7 +84,7 @@ def per_extra(request, many: str, one: str, extra: int, names: dict[str, str]) -
     line, divided by `extra` (a line's count too, as a mean)."""
     a, b = _tally(request, many, names), _tally(request, one, names)
     if a is None or b is None:
-        return ["  (no steps: start Anvil with --steps-tracing)"]
+        return list(_NO_STEPS)
     gas, count = Counter(a[0]), Counter(a[1])
     gas.subtract(b[0])
     count.subtract(b[1])
@@ -172,9 +175,10 @@ def main(argv: list[str]) -> int:
             gas.measure_certificate_exchange(system, operator, relayer, report)
         names = {getattr(system, n).address.lower(): n for n in vars(system) if hasattr(getattr(system, n), "address")}
         request = chain.provider.make_request
-        # a per-maker share (`M.take_ten.per_extra_maker`, from scripts/gas.py: (ten - one) // 9) is found
-        # as the ten-maker transaction beside the one-maker one, and accounted as their difference
-        shares = {n: n.removesuffix(".take_ten.per_extra_maker") for n in wanted if n.endswith(".per_extra_maker")}
+        # a per-maker share (`M.take_ten.per_extra_maker`, scripts/gas.py `take_ten_figures`) is found as
+        # the ten-maker transaction beside the one-maker one, and accounted as their difference
+        shares = {n: n.removesuffix(".take_ten.per_extra_maker") for n in wanted
+                  if n in report and n.endswith(".take_ten.per_extra_maker")}
         todo = {report[n]: n for n in wanted if n in report and n not in shares}
         for n in wanted:
             if n not in report:
@@ -190,10 +194,11 @@ def main(argv: list[str]) -> int:
                     print("\n".join(account(request, h, names)))
         for name, market in shares.items():
             one = report[f"{market}.take_one"]
-            ten = [g for g in mined if g // 10 == report[f"{market}.take_ten.per_fill"] and (g - one) // 9 == report[name]]
+            ten = [g for g in mined
+                   if all(report[f"{market}.{k}"] == v for k, v in gas.take_ten_figures(g, one).items())]
             print(f"\n{name} = {report[name]:,}")
             if one in mined and len(ten) == 1:
-                print("\n".join(per_extra(request, mined[ten[0]], mined[one], 9, names)))
+                print("\n".join(per_extra(request, mined[ten[0]], mined[one], gas.TAKE_TEN - 1, names)))
             else:
                 print("  (the one- and ten-maker transactions are not both found)")
         for g, n in todo.items():
