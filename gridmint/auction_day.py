@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from gridmint.auction import catch_up_calls
 from gridmint.generated.contracts import MAX_CLAIMS
+from gridmint.market import quote_for
 
 
 
@@ -147,11 +148,12 @@ class AuctionMarket:
         }
 
 
-def book_summary(trades: list, owners: list, gas: dict[str, list[int]]) -> dict:
-    """The continuous book's day in the same terms, from its `Trade` events and the spend record."""
+def book_summary(trades: list, takers: dict[int, str], owners: list, gas: dict[str, list[int]]) -> dict:
+    """The continuous book's day in the same terms, from its `Trade` events, the owners of the taker
+    orders they name (`takers`: order id -> owner) and the spend record."""
     volume = sum(int(t.amount_wh) for t in trades)
-    value = sum(int(t.quote_amount) for t in trades)
-    members = {str(getattr(t, name)).lower() for t in trades for name in ("maker", "taker") if hasattr(t, name)}
+    value = sum(quote_for(int(t.amount_wh), int(t.price)) for t in trades)
+    members = {str(t.maker).lower() for t in trades} | {takers[int(t.taker_order_id)].lower() for t in trades}
     market_gas = sum(sum(v) for k, v in gas.items() if k.startswith("exchange."))
     return {
         "average_price": value * 1000 // volume if volume else None,

@@ -25,6 +25,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from gridmint import community as rules
 from gridmint.community import BERLIN, SLOT_S, Member
+from gridmint.market import quote_for, takers_of
 from gridmint.onboarding import commissioning, onboard_meter
 from gridmint.storage_ledger import less_stored
 
@@ -100,6 +101,7 @@ class Day:
     gen_by_slot: dict[str, dict[int, int]] = field(default_factory=dict)  # meter -> slot -> Wh generated
     use_by_slot: dict[str, dict[int, int]] = field(default_factory=dict)  # meter -> slot -> Wh consumed
     trades: list = field(default_factory=list)  # the book's Trade events
+    takers: dict[int, str] = field(default_factory=dict)  # order id -> owner of the book's taker orders
     open_asks: dict[int, int] = field(default_factory=dict)  # member index -> resting ask id (the book)
     auction: Any = None  # gridmint.auction_day.AuctionMarket on the slot auction
     # per slot: (slot end s, generated Wh, consumed Wh, traded Wh, average price or None, WATT supply Wh)
@@ -157,7 +159,8 @@ def run_day(c: Community, w3, t0: int, slots: int, sim, readings: Readings, mark
                 if auction:
                     auction.place(i, offer=offer, want=want)
                 else:
-                    slot_trades += _book_orders(ex, watt, owner, i, offer, want, day.open_asks, spend)
+                    slot_trades += _book_orders(ex, watt, owner, i, offer, want, day.open_asks, day.takers,
+                                                spend)
         day.trades += slot_trades
         day.trade_count += len(slot_trades)
         gen = sum(counters[m.address][0] - prev[m.address][0] for m in meters)
@@ -167,7 +170,7 @@ def run_day(c: Community, w3, t0: int, slots: int, sim, readings: Readings, mark
             value = sum(v * p // 1000 for _, p, v in cleared)
         else:
             traded = sum(t.amount_wh for t in slot_trades)
-            value = sum(t.quote_amount for t in slot_trades)
+            value = sum(quote_for(t.amount_wh, t.price) for t in slot_trades)
         day.series.append((ts, gen, load, traded, value / traded * 1000 if traded else None, watt.totalSupply()))
         prev = day.last = counters
         if on_slot:
@@ -177,9 +180,11 @@ def run_day(c: Community, w3, t0: int, slots: int, sim, readings: Readings, mark
     return day
 
 
-def _book_orders(ex, watt, owner, i: int, offer, want, open_asks: dict[int, int], spend: Spend) -> list:
+def _book_orders(ex, watt, owner, i: int, offer, want, open_asks: dict[int, int], takers: dict[int, str],
+                 spend: Spend) -> list:
     """Member i on the continuous book: an ask for `offer` (price, Wh) when it has none resting and no rent
-    arrears; an immediate-or-cancel bid for `want` when there is an ask. Returns the Trade events."""
+    arrears; an immediate-or-cancel bid for `want` when there is an ask. Returns the Trade events and
+    adds the taker orders' owners to `takers` (a `Trade` names its taker by order id)."""
     from gridmint.generated.contracts import FLAG_IOC
 
     trades = []
@@ -191,6 +196,7 @@ def _book_orders(ex, watt, owner, i: int, offer, want, open_asks: dict[int, int]
         spend("exchange.place_order", tx)
         trades += tx.decode_logs(ex.Trade)
         placed = tx.decode_logs(ex.OrderPlaced)
+        takers.update(takers_of(placed))
         if placed and ex.order(placed[0].order_id).open:
             open_asks[i] = placed[0].order_id
     # buyers: what they imported last slot, bid above the feed-in price (IOC)
@@ -198,6 +204,7 @@ def _book_orders(ex, watt, owner, i: int, offer, want, open_asks: dict[int, int]
         tx = ex.place_order(True, *want, 0, FLAG_IOC, sender=owner)
         spend("exchange.place_order", tx)
         trades += tx.decode_logs(ex.Trade)
+        takers.update(takers_of(tx.decode_logs(ex.OrderPlaced)))
     return trades
 
 
@@ -223,7 +230,7 @@ def market_figures(c: Community, day: Day, gas: dict[str, list[int]]) -> dict:
     """The day's market in gridmint.auction_day.compare's terms."""
     from gridmint.auction_day import book_summary
 
-    return day.auction.summary(gas) if day.auction else book_summary(day.trades, c.owners, gas)
+    return day.auction.summary(gas) if day.auction else book_summary(day.trades, day.takers, c.owners, gas)
 
 
 # ---------------------------------------------------------------- certificates and claims
@@ -334,7 +341,7 @@ def certificate_market(c: Community, issued: dict[int, int], consumed: dict[int,
         trades += bought
         claimed_market += sum(int(t.amount_wh) for t in bought)
     sold = sum(int(t.amount_wh) for t in trades)
-    value = sum(int(t.quote_amount) for t in trades)
+    value = sum(quote_for(int(t.amount_wh), int(t.price)) for t in trades)
     return {
         "certificate_class": certificate_class(method, vintage) if method is not None else None,
         "certificate_asks": len(asks),
@@ -357,7 +364,7 @@ def chain_figures(registry_events, watt, cert, issued: Sequence[int], trades: li
     grid_import = sum(int(e["args"]["wh"]) for e in registry_events.events.GridImport().get_logs(from_block=0))
     grid_export = sum(int(e["args"]["wh"]) for e in registry_events.events.GridExport().get_logs(from_block=0))
     traded = sum(t.amount_wh for t in trades)
-    value = sum(t.quote_amount for t in trades)
+    value = sum(quote_for(t.amount_wh, t.price) for t in trades)
     return {
         "readings_accepted": len(accepted),
         "generated_kwh": totals["generated_wh"] / 1000,

@@ -20,8 +20,14 @@ BPS_DENOMINATOR = 10_000
 
 
 def quote_for(wh: int, price_per_kwh: int) -> int:
-    """Quote base units a fill of `wh` at `price_per_kwh` moves (rounded down, as a fill's `quote_amount`)."""
+    """Quote base units a fill of `wh` at `price_per_kwh` moves (rounded down, as a fill moves it: `Trade` does not log it)."""
     return wh * price_per_kwh // WH_PER_KWH
+
+
+def takers_of(placed) -> dict[int, str]:
+    """Order id -> owner from `OrderPlaced` events: the taker a `Trade` names by `taker_order_id` (the
+    book's `Trade` does not repeat it: the taker's order was placed earlier in the same transaction)."""
+    return {int(e.order_id): str(e.owner) for e in placed}
 
 
 def bps(amount: int, fee_bps: int) -> int:

@@ -4,11 +4,14 @@
 // order filled in full logs no OrderClosed (orders.ts).
 import { decodeEventLog } from "viem";
 import { abi, addr } from "./chain";
-import { bps } from "./market";
+import { bps, quoteFor } from "./market";
 import { closeReason, kwh } from "./units";
 import { CLOSE_IOC, CLOSE_SELF_TRADE } from "./generated/contracts";
 
 type Market = "EnergyExchange" | "CertificateExchange";
+/** The quote a `Trade` moved: the book's rule, floor(amount_wh x price / 1000) (the event does not repeat it). */
+export const tradeQuote = (args: Record<string, any>): bigint => quoteFor(args.amount_wh as bigint, args.price as bigint);
+
 export type Fill = {
   filledWh: bigint; quote: bigint; takerFee: bigint; avgPerKwh: bigint | null;
   orderId: bigint | null; placedWh: bigint; restingWh: bigint; closedReason: number | null; selfClosed: number;
@@ -30,8 +33,9 @@ export function fillOf(market: Market, logs: readonly any[], takerBps: bigint): 
   for (const e of events) {
     if (e.eventName !== "Trade" || (orderId !== null && e.args.taker_order_id !== orderId)) continue;
     filledWh += e.args.amount_wh as bigint;
-    quote += e.args.quote_amount as bigint;
-    takerFee += bps(e.args.quote_amount as bigint, takerBps); // per fill, as the book charges it
+    const fillQuote = tradeQuote(e.args);
+    quote += fillQuote;
+    takerFee += bps(fillQuote, takerBps); // per fill, as the book charges it
   }
   let closedReason: number | null = null, selfClosed = 0;
   for (const e of events) {

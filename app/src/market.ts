@@ -10,7 +10,7 @@ import { WH_PER_KWH } from "./units";
 export { FLAG_IOC, FLAG_POST_ONLY };
 export const BPS_DENOMINATOR = 10_000n;
 
-/** Quote base units a fill of `wh` at `perKwh` moves (rounded down, as a fill's quote_amount). */
+/** Quote base units a fill of `wh` at `perKwh` moves (rounded down, as a fill moves it: `Trade` does not log it). */
 export const quoteFor = (wh: bigint, perKwh: bigint) => (wh * perKwh) / WH_PER_KWH;
 /** A fee of `feeBps` basis points on `amount` quote base units (rounded down, as the book does). */
 export const bps = (amount: bigint, feeBps: bigint) => (amount * feeBps) / BPS_DENOMINATOR;

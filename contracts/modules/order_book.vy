@@ -39,6 +39,10 @@
         ask, a filled bid whose escrow is used up) and a taker filled in full
         (its `Trade`s add up to its `OrderPlaced` amount) log no
         `OrderClosed`; every other close does, with what it gives back.
+        `Trade` names neither the taker (the owner in its order's
+        `OrderPlaced`, logged earlier in the same transaction) nor the
+        quote a fill moves (floor(amount_wh * price / 1000), the rule
+        below): what can be read there is not said again, per maker.
         `OrderClosed` reasons: 1 filled, 2 cancelled, 3 expired, 4 IOC
         remainder, 5 self-trade, 6 uncrossable remainder, 7 seller in rent
         arrears, 8 below the minimum, 9 outside the price band in force,
@@ -209,10 +213,8 @@ event Trade:
     maker_order_id: indexed(uint256)
     taker_order_id: indexed(uint256)
     maker: address
-    taker: address
     price: uint256
     amount_wh: uint256
-    quote_amount: uint256
     fee: uint256
     maker_left: uint256
 
@@ -477,10 +479,8 @@ def _place(
                 maker_order_id=self._id(maker_key, b >> 224),
                 taker_order_id=order_id,
                 maker=maker,
-                taker=msg.sender,
                 price=px,
                 amount_wh=w,
-                quote_amount=q,
                 fee=maker_fee + taker_fee,
                 maker_left=maker_left,
             )

@@ -31,6 +31,7 @@ import numpy as np
 from .config import AuditConfig
 from .events import Event
 from .plausibility import Plausibility, clear_sky
+from ..market import quote_for
 from .recompute import ZERO, Ledger, rent_charge
 
 RATE = 3_479_000_000_000_000  # TSL base units per kWh per day (the default rent)
@@ -235,11 +236,11 @@ class SyntheticChain:
         self._new_tx()
         self._emit("EnergyExchange", "OrderPlaced", {"order_id": bid, "owner": buyer, "is_buy": True, "price": price,
                                                      "amount_wh": amount, "expires_at": 2**40 - 1})
-        q = amount * price // 1000
+        q = quote_for(amount, price)
         maker_fee, taker_fee = q * FEES[0] // 10_000, q * FEES[1] // 10_000
         self._emit("EnergyExchange", "Trade", {"maker_order_id": ask, "taker_order_id": bid, "maker": seller,
-                                               "taker": buyer, "price": price, "amount_wh": amount,
-                                               "quote_amount": q, "fee": maker_fee + taker_fee, "maker_left": 0})
+                                               "price": price, "amount_wh": amount,
+                                               "fee": maker_fee + taker_fee, "maker_left": 0})
         # the ask filled has nothing to give back and the bid taker is filled in full: no OrderClosed
         # (order_book.vy: `Trade`'s maker_left 0 says the first, the Trades adding up to OrderPlaced the second)
         # WATT.settle_escrow(buyer, [seller | amount]): the buyer is settled once, at the end (its stored

@@ -47,6 +47,7 @@ import click
 from ape.cli import ConnectedProviderCommand
 
 from gridmint.generated.contracts import CLOSE_FILLED
+from gridmint.market import quote_for
 from gridmint.metadata import certificate_metadata, id_hex, is_expired, status
 from gridmint.units import (
     CLOSE_REASONS, certificate_class, kwh, parse_duration_s, parse_energy_wh, parse_price, parse_renewable_method,
@@ -510,7 +511,8 @@ class Market(Certs):
 
     def report_trades(self, tx, verb: str) -> None:
         for t in tx.decode_logs(self.cx.Trade):
-            click.echo(f"{verb} {kwh(t.amount_wh)} at {self.price(t.price)} = {self.money(t.quote_amount)} "
+            q = quote_for(t.amount_wh, t.price)
+            click.echo(f"{verb} {kwh(t.amount_wh)} at {self.price(t.price)} = {self.money(q)} "
                        f"(fees {self.money(t.fee)})")
 
     def report_unfilled(self, tx, wh: int, verb: str) -> None:
@@ -704,7 +706,7 @@ def buy_and_claim(network, method, vintage, price_text, amount, beneficiary, pur
     tx = s.send(m.cx.buy_and_claim, method, vint, p, wh, beneficiary, purpose, what="buy_and_claim")
     trades = tx.decode_logs(m.cx.Trade)
     bought = sum(int(t.amount_wh) for t in trades)
-    paid = sum(int(t.quote_amount) for t in trades)
+    paid = sum(quote_for(int(t.amount_wh), int(t.price)) for t in trades)
     claims = ", ".join(f"#{ev.id} {kwh(ev.amount)}" for ev in tx.decode_logs(m.cert.Claimed))
     short = f" (only {kwh(bought)} of {kwh(wh)} were offered at or below {m.price(p)})" if bought < wh else ""
     click.echo(f"bought and claimed {kwh(bought)} of {certificate_class(method, vint)} for {beneficiary} at "

@@ -25,7 +25,7 @@ from __future__ import annotations
 import click
 from ape.cli import ConnectedProviderCommand
 
-from gridmint.market import bid_escrow, from_wallet as wallet_part
+from gridmint.market import bid_escrow, from_wallet as wallet_part, quote_for, takers_of
 from gridmint.units import (
     CLOSE_REASONS, METHOD_NAMES, kwh, parse_duration_s, parse_energy_wh, parse_price, parse_token, price,
     storage_days_left, token, tsl, when,
@@ -169,7 +169,8 @@ def place(network, side, price_text, amount, ioc, post_only, expires_in, account
         s.send(quote.approve, ex.address, from_wallet, what=f"{c.symbol} approve")
     tx = s.send(ex.place_order, is_buy, p, wh, expires_at, flags, what="place_order")
     for t in tx.decode_logs(ex.Trade):
-        click.echo(f"traded {kwh(t.amount_wh)} at {c.price(t.price)} = {c.money(t.quote_amount)} (fee {c.money(t.fee)})")
+        q = quote_for(t.amount_wh, t.price)
+        click.echo(f"traded {kwh(t.amount_wh)} at {c.price(t.price)} = {c.money(q)} (fee {c.money(t.fee)})")
     placed = tx.decode_logs(ex.OrderPlaced)
     order_id = placed[0].order_id if placed else 0
     if order_id and ex.order(order_id).open:
@@ -272,16 +273,21 @@ def trades(network, last, wide, verbose):
     """The latest trades."""
     c = Trade.open(network, verbose)
     logs = list(c.ex.Trade.range(0, c.head().number + 1))[-last:]
+    # each taker placed its order in its trades' transaction: its OrderPlaced is in the same blocks
+    takers = {}
+    if logs:
+        takers = takers_of(c.ex.OrderPlaced.range(logs[0].block_number, logs[-1].block_number + 1))
     addr = str if wide else tables_short
     cols = ("block", "maker/taker order", "maker/taker", "kWh", f"{c.symbol}/kWh", c.symbol)
     table = tables.table(f"last {len(logs)} trades", *cols, right=("block", "kWh", cols[4], cols[5]))
     for t in logs:
-        table.add_row(str(t.block_number), f"{t.maker_order_id}/{t.taker_order_id}", f"{addr(t.maker)}/{addr(t.taker)}",
-                      f"{t.amount_wh / 1000:,.3f}", c.price(t.price), c.money(t.quote_amount))
+        taker = takers[int(t.taker_order_id)]
+        table.add_row(str(t.block_number), f"{t.maker_order_id}/{t.taker_order_id}", f"{addr(t.maker)}/{addr(taker)}",
+                      f"{t.amount_wh / 1000:,.3f}", c.price(t.price), c.money(quote_for(t.amount_wh, t.price)))
     tables.show(table, wide=wide)
     traded = sum(t.amount_wh for t in logs)
     if traded:
-        avg = sum(t.quote_amount for t in logs) * 1000 // traded
+        avg = sum(quote_for(t.amount_wh, t.price) for t in logs) * 1000 // traded
         tables.show(f"{kwh(traded)} at {c.price(avg)} on average "
                     f"(retail {c.price(c.ex.ceiling_price())}, feed-in {c.price(c.ex.floor_price())})")
 

@@ -126,11 +126,12 @@ def test_home__numbers_equal_the_chains(open_app, members, contracts, chain, dep
     expect(energy.get_by_role("row").filter(has_text="Generated").get_by_role("cell").nth(1)).to_have_text(kwh(generated))
     expect(energy.get_by_role("row").filter(has_text="Imported from the battery").get_by_role("cell").nth(1)).to_have_text(kwh(imported))
     # sold on the market today: Trade events where this member was the seller
-    placed = {e["args"]["order_id"]: e["args"]["is_buy"] for e in ex.events.OrderPlaced().get_logs(from_block=0, to_block=block)}
+    placed = {e["args"]["order_id"]: e["args"] for e in ex.events.OrderPlaced().get_logs(from_block=0, to_block=block)}
     sold = 0
     for e in ex.events.Trade().get_logs(from_block=0, to_block=block):
         a = e["args"]
-        seller = a["taker"] if placed[a["maker_order_id"]] else a["maker"]
+        # a bid maker's seller is the taker: its order's OrderPlaced owner (Trade does not repeat it)
+        seller = placed[a["taker_order_id"]]["owner"] if placed[a["maker_order_id"]]["is_buy"] else a["maker"]
         if seller == me and w3.eth.get_block(e["blockNumber"])["timestamp"] >= day0:
             sold += a["amount_wh"]
     expect(energy.get_by_role("row").filter(has_text="Sold on the market").get_by_role("cell").nth(1)).to_have_text(kwh(sold))

@@ -43,8 +43,8 @@ def exchange_events(logs):
     for e in logs:
         name = type(e).__name__
         if name == "Trade":
-            out.append(("Trade", e.maker_order_id, e.taker_order_id, str(e.maker), str(e.taker), e.price,
-                        e.amount_wh, e.quote_amount, e.fee, e.maker_left))
+            out.append(("Trade", e.maker_order_id, e.taker_order_id, str(e.maker), e.price, e.amount_wh, e.fee,
+                        e.maker_left))
         elif name == "OrderClosed":
             out.append(("OrderClosed", e.order_id, e.reason, e.refunded))
         elif name == "OrderAmended":
@@ -108,7 +108,7 @@ class ExchangeMachine(AnchoredMachine):
         got = exchange_events(logs)
         assert got == self.book.log, (got, self.book.log)
         for e in self.book.trades():
-            assert self.book.floor <= e[5] <= self.book.ceiling, "trade outside the band in force"
+            assert self.book.floor <= e.price <= self.book.ceiling, "trade outside the band in force"
         for e in self.book.log:
             if e[0] == "OrderClosed":
                 self.grandfathered.discard(e[1])

@@ -44,6 +44,8 @@ def test_trade_and_certificate_commands(cli, cli_market, accounts, chain):
     out = cli("trade", "place", "buy", "0.25", "2", "--ioc", "--account", "test:3")
     assert "traded 2.000 kWh at 0.2000 TEUR/kWh = 0.4000 TEUR" in out
     assert "2.000 kWh at 0.2000 TEUR/kWh on average" in cli("trade", "trades")
+    # maker / taker: the taker is found from its order's OrderPlaced (Trade names it by order id only)
+    assert f"{seller.address}/{buyer.address}" in cli("trade", "trades", "--wide")
     orders = cli("trade", "orders", "--account", "test:2")
     assert "3.000" in orders and "sell" in orders
     assert "order 1 cancelled; refunded 3.000 kWh of WATT" in cli("trade", "cancel", "1", "--account", "test:2")

@@ -70,8 +70,8 @@ def _placed(bk: ref.Book, taker, own_ids):
     bk.log.clear()
     placed = bk.place(ME, is_buy, price, wh, 0, flags, now=0)
     trades = bk.trades()
-    quote = sum(t[7] for t in trades)
-    taker_fee = sum(t[7] * bk.taker_bps // 10_000 for t in trades)
+    quote = sum(ref.quote_of(t.amount_wh, t.price) for t in trades)
+    taker_fee = sum(ref.quote_of(t.amount_wh, t.price) * bk.taker_bps // 10_000 for t in trades)
     self_closed = sum(own_ids[e[1]] for e in bk.log if e[0] == "OrderClosed" and e[2] == SELF_TRADE)
     rest = bk.orders[placed.order_id].remaining if placed.order_id else 0
     escrow = bk.orders[placed.order_id].escrow if placed.order_id and is_buy else 0
@@ -90,7 +90,7 @@ def test_preview__one_order_per_level__is_what_the_book_does(case):
         return
     assert not pv.post_only_crosses
     placed, trades, quote, taker_fee, self_closed, rest, escrow = _placed(bk, taker, own_ids)
-    assert pv.fill_wh == sum(t[6] for t in trades)
+    assert pv.fill_wh == sum(t.amount_wh for t in trades)
     assert (pv.quote, pv.taker_fee) == (quote, taker_fee)
     assert (pv.rest_wh, pv.escrow) == (rest, escrow)
     assert pv.dropped_wh == wh - pv.fill_wh - pv.rest_wh
@@ -100,7 +100,7 @@ def test_preview__one_order_per_level__is_what_the_book_does(case):
         assert pv.receive == quote - taker_fee
         assert placed.dropped == pv.dropped_wh
     # own orders met are closed (self-trade), never traded; those at the last level only if queued first
-    assert all(t[3] != ME for t in trades)
+    assert all(t.maker != ME for t in trades)
     assert pv.own_closed_wh <= self_closed <= pv.own_closed_wh + pv.own_maybe_wh
 
 
@@ -112,7 +112,7 @@ def test_preview__several_orders_per_level__fills_exact_and_cost_an_upper_bound(
     if refusal is not None:
         return
     placed, trades, quote, taker_fee, self_closed, rest, _escrow = _placed(bk, taker, own_ids)
-    assert pv.fill_wh == sum(t[6] for t in trades)
+    assert pv.fill_wh == sum(t.amount_wh for t in trades)
     assert pv.rest_wh == rest
     # per-fill rounding: the book rounds each fill down; the preview rounds each level
     assert 0 <= pv.quote - quote <= len(trades)
@@ -132,7 +132,7 @@ def test_preview__own_ask_in_the_way__is_closed_not_bought():
     assert (pv.fill_wh, pv.quote, pv.own_closed_wh, pv.own_maybe_wh) == (3_000, 630_000, 5_000, 0)
     assert pv.taker_fee == 1_260 and pv.rest_wh == 0 and pv.pay == 631_260
     _placed_, trades, quote, _fee, self_closed, _rest, _esc = _placed(bk, taker, own_ids)
-    assert [(t[3], t[5], t[6]) for t in trades] == [("seller", 210_000, 3_000)] and quote == 630_000
+    assert [(t.maker, t.price, t.amount_wh) for t in trades] == [("seller", 210_000, 3_000)] and quote == 630_000
     assert self_closed == 5_000
 
 

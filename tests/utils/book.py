@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 # what the contract says (flags, close reasons, the fee cap), as generated from it: the reference
 # keeps its own rules, not its own copy of the numbers that name them
@@ -45,6 +45,24 @@ from gridmint.generated.contracts import (
 
 # "no expiry": the largest expiry an order word holds (40 bits of seconds)
 NO_EXPIRY = 2**40 - 1
+
+
+def quote_of(wh: int, price: int) -> int:
+    """What a fill of `wh` at `price` moves, quote base units: rounded down."""
+    return wh * price // 1000
+
+
+class TradeLog(NamedTuple):
+    """A `Trade` as the exchange logs it (a tuple: the machine compares it with the chain's)."""
+
+    kind: str
+    maker_order_id: int
+    taker_order_id: int
+    maker: str
+    price: int
+    amount_wh: int
+    fee: int
+    maker_left: int
 
 
 def bid_escrow(wh: int, price: int) -> int:
@@ -106,8 +124,8 @@ class Book:
     levels: dict[tuple[int, bool], dict[int, deque]] = field(default_factory=dict)
     proceeds: dict[str, int] = field(default_factory=dict)
     fees: int = 0
-    # what the exchange logs, in order: ("Trade", maker id, taker id, maker, taker, price, Wh, quote, fee,
-    # maker's Wh left) and ("OrderClosed", id, reason, refunded), the latter not for a fill that closes an
+    # what the exchange logs, in order: ("Trade", maker id, taker id, maker, price, Wh, fee, maker's Wh
+    # left: not the taker nor the quote, which the taker's OrderPlaced and the price say) and ("OrderClosed", id, reason, refunded), the latter not for a fill that closes an
     # order with nothing to give back, nor for a taker filled in full; the machine compares and clears it
     log: list = field(default_factory=list)
     # asks closed with units left, in settlement order: [(owner, Wh, tag)]; cleared by the market
@@ -225,7 +243,7 @@ class Book:
                 self._close(mid, reason)
                 continue
             w = min(remaining, m.remaining)
-            q = w * best // 1000
+            q = quote_of(w, best)
             mf, tf = q * self.maker_bps // 10_000, q * self.taker_bps // 10_000
             self.fees += mf + tf
             if is_buy:
@@ -239,7 +257,7 @@ class Book:
                 fills.append(Fill(owner, m.owner, w, tag))
             remaining -= w
             m.remaining -= w
-            self.log.append(("Trade", mid, tid, m.owner, owner, best, w, q, mf + tf, m.remaining))
+            self.log.append(TradeLog("Trade", mid, tid, m.owner, best, w, mf + tf, m.remaining))
             if m.remaining == 0:
                 self._close(mid, FILLED)
             elif m.remaining < self.min_wh:

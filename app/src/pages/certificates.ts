@@ -172,7 +172,7 @@ export function certificatesPage(): Page {
     title: "Certificates", needsAccount: true, el,
     async refresh() {
       const me = app.account!;
-      const [issued, byMe, forMe, byMarket, cxTrades] = await Promise.all([
+      const [issued, byMe, forMe, byMarket, cxTrades, cxPlaced] = await Promise.all([
         logs("EnvironmentalCertificate", "CertificateIssued"),
         logs("EnvironmentalCertificate", "Claimed", { claimer: me }), logs("EnvironmentalCertificate", "Claimed", { beneficiary: me }),
         cx ? logs("EnvironmentalCertificate", "Claimed", { claimer: addr("CertificateExchange") }) : [],
@@ -201,7 +201,9 @@ export function certificatesPage(): Page {
 
       // buy-and-claim: the market is the claimer; mine when I took the trades of that transaction
       const lower = me.toLowerCase();
-      const myTx = new Set(cxTrades.filter((t) => (t.args.taker as string).toLowerCase() === lower).map((t) => t.transactionHash));
+      // the taker of a Trade is its order's owner (OrderPlaced, same transaction)
+      const myOrders = new Set(cxPlaced.filter((p) => (p.args.owner as string).toLowerCase() === lower).map((p) => p.args.order_id as bigint));
+      const myTx = new Set(cxTrades.filter((t) => myOrders.has(t.args.taker_order_id as bigint)).map((t) => t.transactionHash));
       const seen = new Set<string>();
       const rows = [...byMe, ...forMe, ...byMarket.filter((l) => myTx.has(l.transactionHash))]
         .sort((a, b) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1)).filter((l) => !seen.has(`${l.transactionHash}:${l.logIndex}`) && seen.add(`${l.transactionHash}:${l.logIndex}`));

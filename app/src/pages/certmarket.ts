@@ -8,7 +8,7 @@ import { type Address, type Hash, decodeEventLog, isAddress } from "viem";
 import { abi, addr, app, blockTime, ensureQuoteAllowance, head, logs, read, send } from "../chain";
 import { fill, field, h, message, onSubmit, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, type Level, type Preview, bidEscrow, preview, quoteFor } from "../market";
-import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
+import { describeFill, feeSplit, fillOf, tradeQuote, tradesNow } from "../fills";
 import { closedOrderIds } from "../orders";
 import {
   InputError, dateTime, kwh, method, parseAmount, parseKwh, price, priceDecimals, short, token, isExpired, vintageLabel, vintageOfPeriod,
@@ -20,7 +20,7 @@ const CERT = "EnvironmentalCertificate";
 type Params = { tick: bigint; floor: bigint; ceiling: bigint; minOrderWh: bigint; makerBps: bigint; takerBps: bigint };
 /** A certificate the member holds (from the page's own reads). */
 export type Held = { id: bigint; bal: bigint; method: number; periodEnd: bigint; expiresAt: bigint; revoked: boolean };
-type Placed = { isBuy: boolean; method: number; vintage: number; certificateId: bigint };
+type Placed = { isBuy: boolean; owner: string; method: number; vintage: number; certificateId: bigint };
 
 const classKey = (m: number, v: number) => `${m}:${v}`;
 const classLabel = (m: number, v: number) => `${method(m)}, ${vintageLabel(v)}`;
@@ -345,7 +345,7 @@ export function certificateMarket() {
     const closedIds = closedOrderIds(placed, closed, trades);
     const counts = new Map<string, [number, number]>(); // key -> [asks, bids] open
     for (const l of placed) {
-      const p: Placed = { isBuy: l.args.is_buy, method: Number(l.args.method), vintage: Number(l.args.vintage), certificateId: l.args.certificate_id };
+      const p: Placed = { isBuy: l.args.is_buy, owner: l.args.owner, method: Number(l.args.method), vintage: Number(l.args.vintage), certificateId: l.args.certificate_id };
       byId.set(l.args.order_id as bigint, p);
       const k = classKey(p.method, p.vintage);
       const c = counts.get(k) ?? [0, 0];
@@ -430,9 +430,10 @@ export function certificateMarket() {
     fill(tradesEl, table(["When", "Certificate", "kWh", "Price", "Value", "Me"], inClass.map((t, i) => {
       const maker = byId.get(t.args.maker_order_id as bigint)!;
       const askId = maker.isBuy ? byId.get(t.args.taker_order_id as bigint)?.certificateId : maker.certificateId;
-      const iMaker = (t.args.maker as string).toLowerCase() === lower, iTaker = (t.args.taker as string).toLowerCase() === lower;
+      // the taker is its order's owner (OrderPlaced, same transaction): the Trade does not repeat it
+      const iMaker = (t.args.maker as string).toLowerCase() === lower, iTaker = byId.get(t.args.taker_order_id as bigint)?.owner.toLowerCase() === lower;
       const iBuy = iMaker ? maker.isBuy : !maker.isBuy;
-      return [dateTime(times[i]), askId !== undefined ? `#${askId}` : "", kwh(t.args.amount_wh), pr(t.args.price), q(t.args.quote_amount),
+      return [dateTime(times[i]), askId !== undefined ? `#${askId}` : "", kwh(t.args.amount_wh), pr(t.args.price), q(tradeQuote(t.args)),
         iMaker || iTaker ? (iBuy ? "bought" : "sold") : ""];
     }), `Recent trades: ${classLabel(mt, vt)}`));
 

@@ -98,7 +98,7 @@ export function homePage(): Page {
         }
         for (const t of trades) {
           if (t.time < from) continue;
-          const q = t.args.quote_amount as bigint, wh = t.args.amount_wh as bigint;
+          const q = t.quote, wh = t.args.amount_wh as bigint;
           const myFee = bps(q, t.iAmMaker ? m.makerBps : m.takerBps);
           if (t.iBuy) {
             out.bought += wh;

@@ -7,24 +7,26 @@ import type { Address } from "viem";
 import { app, blockTime, ensureQuoteAllowance, logs, read, send } from "../chain";
 import { fill, field, h, message, onSubmit, select, stat, table, txView } from "../ui";
 import { FLAG_IOC, fromWallet, type Level, preview } from "../market";
-import { describeFill, feeSplit, fillOf, tradesNow } from "../fills";
+import { describeFill, feeSplit, fillOf, tradeQuote, tradesNow } from "../fills";
 import { InputError, dateTime, kwh, parseAmount, parseKwh, price, token } from "../units";
 import { auctionView } from "./auction";
-export type MyTrade = { args: Record<string, any>; time: bigint; iBuy: boolean; iAmMaker: boolean; hash: string };
+export type MyTrade = { args: Record<string, any>; time: bigint; quote: bigint; iBuy: boolean; iAmMaker: boolean; hash: string };
 
-/** Side of each order id, from OrderPlaced (the Trade event names maker and taker, not who bought). */
-async function sides(): Promise<Map<bigint, boolean>> {
+/** Side and owner of each order id, from OrderPlaced: the Trade event names the maker, not who bought,
+ *  and not the taker (its order's owner, placed in the same transaction). */
+async function placedOrders(): Promise<Map<bigint, { isBuy: boolean; owner: string }>> {
   const placed = await logs("EnergyExchange", "OrderPlaced");
-  const m = new Map<bigint, boolean>();
-  for (const p of placed) m.set(p.args.order_id as bigint, p.args.is_buy as boolean);
+  const m = new Map<bigint, { isBuy: boolean; owner: string }>();
+  for (const p of placed) m.set(p.args.order_id as bigint, { isBuy: p.args.is_buy as boolean, owner: p.args.owner as string });
   return m;
 }
 
 export async function allTrades() {
-  const [trades, side] = await Promise.all([logs("EnergyExchange", "Trade"), sides()]);
+  const [trades, placed] = await Promise.all([logs("EnergyExchange", "Trade"), placedOrders()]);
   return Promise.all(trades.map(async (t) => ({
-    args: t.args, hash: t.transactionHash, time: await blockTime(t.blockNumber),
-    makerBuys: side.get(t.args.maker_order_id as bigint) ?? false,
+    args: t.args, hash: t.transactionHash, time: await blockTime(t.blockNumber), quote: tradeQuote(t.args),
+    makerBuys: placed.get(t.args.maker_order_id as bigint)?.isBuy ?? false,
+    taker: placed.get(t.args.taker_order_id as bigint)?.owner ?? "",
   })));
 }
 
@@ -32,9 +34,9 @@ export async function tradesOf(me: Address): Promise<MyTrade[]> {
   const lower = me.toLowerCase();
   const out: MyTrade[] = [];
   for (const t of await allTrades()) {
-    const maker = (t.args.maker as string).toLowerCase() === lower, taker = (t.args.taker as string).toLowerCase() === lower;
+    const maker = (t.args.maker as string).toLowerCase() === lower, taker = t.taker.toLowerCase() === lower;
     if (!maker && !taker) continue;
-    out.push({ args: t.args, time: t.time, hash: t.hash, iAmMaker: maker, iBuy: maker ? t.makerBuys : !t.makerBuys });
+    out.push({ args: t.args, time: t.time, quote: t.quote, hash: t.hash, iAmMaker: maker, iBuy: maker ? t.makerBuys : !t.makerBuys });
   }
   return out;
 }
@@ -259,7 +261,7 @@ export function marketPage(): Page {
       ]), "My open orders"));
 
       fill(myTradesEl, table(["When", "Side", "kWh", "Price", "Value"], [...mine].reverse().slice(0, 30).map((t) => [
-        dateTime(t.time), `${t.iBuy ? "bought" : "sold"} (${t.iAmMaker ? "maker" : "taker"})`, kwh(t.args.amount_wh), pr(t.args.price), q(t.args.quote_amount),
+        dateTime(t.time), `${t.iBuy ? "bought" : "sold"} (${t.iAmMaker ? "maker" : "taker"})`, kwh(t.args.amount_wh), pr(t.args.price), q(t.quote),
       ]), "My trades"));
       if (document.activeElement !== amt && document.activeElement !== priceIn && (amt.value || priceIn.value) && !submit.disabled) drawPreview();
       if (depIn.value && document.activeElement !== depIn && !depBtn.disabled) drawDeposit();

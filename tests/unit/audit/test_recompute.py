@@ -124,8 +124,8 @@ def test_trade__proceeds_fees_and_escrow():
     q = 400 * 100_000 // 1_000
     fee = q * 10 // 10_000 + q * 20 // 10_000
     # the bid maker keeps 200 Wh; the ask taker is filled in full: no OrderClosed
-    c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, taker=OWNER, price=100_000,
-         amount_wh=400, quote_amount=q, fee=fee, maker_left=200)
+    c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, price=100_000,
+         amount_wh=400, fee=fee, maker_left=200)
     c.ev("WattToken", "Escrowed", account=OWNER, wh=400)
     c.ev("WattToken", "EscrowDelivered", seller=OWNER, buyer=BUYER, wh=400)
     c.ev("WattToken", "Transfer", sender=OWNER, receiver=BUYER, value=400)
@@ -146,8 +146,8 @@ def test_trade__fee_outside_rules_and_band__found():
               expires_at=2**40 - 1)
     c.tx().ev("EnergyExchange", "OrderPlaced", order_id=2, owner=OWNER, is_buy=False, price=400_000, amount_wh=600,
               expires_at=2**40 - 1)
-    c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, taker=OWNER, price=400_000,
-         amount_wh=600, quote_amount=240_000, fee=0, maker_left=0)
+    c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, price=400_000,
+         amount_wh=600, fee=0, maker_left=0)
     ledger = Ledger().apply_all(c.events)
     ledger.finish()
     assert {"inv4.trade-fee", "inv4.trade-outside-band"} <= checks(ledger)
@@ -228,13 +228,14 @@ def place(c: Chain, oid: int, owner: str, is_buy: bool, wh: int, price: int = 10
     return c
 
 
-def fill(c: Chain, maker: int, taker: int, maker_owner: str, taker_owner: str, wh: int, maker_left: int,
+def fill(c: Chain, maker: int, taker: int, maker_owner: str, wh: int, maker_left: int,
          price: int = 100_000, maker_fee_bps: int = 10) -> int:
-    """A Trade as the market logs it (fees 10/20 bps unless told); returns its quote amount."""
+    """A Trade as the market logs it (fees 10/20 bps unless told; the taker is its order's OrderPlaced owner,
+    which the Trade does not repeat); returns the quote the fill moves."""
     q = wh * price // 1_000
     fee = q * maker_fee_bps // 10_000 + q * 20 // 10_000
     c.ev("EnergyExchange", "Trade", maker_order_id=maker, taker_order_id=taker, maker=maker_owner,
-         taker=taker_owner, price=price, amount_wh=wh, quote_amount=q, fee=fee, maker_left=maker_left)
+         price=price, amount_wh=wh, fee=fee, maker_left=maker_left)
     return q
 
 
@@ -248,7 +249,7 @@ def ask_filled_whole(maker_left: int = 0) -> Chain:
     c = reading(deployed(), 1_800, 2_000, 1_000)
     place(c.tx(), 1, OWNER, False, 400)
     place(c.tx(), 2, BUYER, True, 400)
-    fill(c, 1, 2, OWNER, BUYER, 400, maker_left)
+    fill(c, 1, 2, OWNER, 400, maker_left)
     return deliver(c, 400)
 
 
@@ -283,7 +284,7 @@ def test_trade__maker_left_disagrees__found():
     c = reading(deployed(), 1_800, 2_000, 1_000)
     place(c.tx(), 1, OWNER, False, 600)
     place(c.tx(), 2, BUYER, True, 400)
-    fill(c, 1, 2, OWNER, BUYER, 400, 0)
+    fill(c, 1, 2, OWNER, 400, 0)
     deliver(c, 400)
     found = [f for f in folded(c).findings if f.check == "inv4.trade-maker-left"]
     assert [(f.expected, f.actual) for f in found] == [(200, 0)]
@@ -293,7 +294,7 @@ def test_trade__maker_left_agrees__no_finding_and_maker_keeps_resting():
     c = reading(deployed(), 1_800, 2_000, 1_000)
     place(c.tx(), 1, OWNER, False, 600)
     place(c.tx(), 2, BUYER, True, 400)
-    fill(c, 1, 2, OWNER, BUYER, 400, 200)
+    fill(c, 1, 2, OWNER, 400, 200)
     deliver(c, 400)
     ledger = folded(c)
     assert checks(ledger) == set()
@@ -308,8 +309,8 @@ def test_taker_filled_in_full__no_order_closed__not_flagged():
     place(c.tx(), 2, OWNER, False, 400, price=120_000)
     # a bid of 500 Wh takes ask 1 whole and 200 Wh of ask 2: its Trades add up to its OrderPlaced amount
     place(c.tx(), 3, BUYER, True, 500, price=120_000)
-    fill(c, 1, 3, OWNER, BUYER, 300, 0)
-    fill(c, 2, 3, OWNER, BUYER, 200, 200, price=120_000)
+    fill(c, 1, 3, OWNER, 300, 0)
+    fill(c, 2, 3, OWNER, 200, 200, price=120_000)
     deliver(c, 500)
     ledger = folded(c)
     assert checks(ledger) == set()
@@ -319,7 +320,7 @@ def test_taker_filled_in_full__no_order_closed__not_flagged():
     # a taker partly filled that does not rest still logs its OrderClosed (IOC remainder), and needs it
     c.tx()
     place(c, 4, BUYER, True, 500, price=120_000)
-    fill(c, 2, 4, OWNER, BUYER, 200, 0, price=120_000)
+    fill(c, 2, 4, OWNER, 200, 0, price=120_000)
     c.ev("EnergyExchange", "OrderClosed", order_id=4, reason=CLOSE_IOC, refunded=0)
     deliver(c, 200)
     ledger = folded(c)
@@ -330,7 +331,7 @@ def test_taker_partly_filled_below_minimum__without_order_closed__still_found_re
     c = reading(deployed(), 1_800, 2_000, 1_000)
     place(c.tx(), 1, OWNER, False, 200)
     place(c.tx(), 2, BUYER, True, 250)
-    fill(c, 1, 2, OWNER, BUYER, 200, 0)
+    fill(c, 1, 2, OWNER, 200, 0)
     deliver(c, 200)  # 50 Wh left on the taker and no OrderClosed(8): it would rest below the minimum
     ledger = folded(c)
     assert "inv4.rests-below-minimum" in checks(ledger)
@@ -342,7 +343,7 @@ def bid_filled_whole(maker_fee_bps: int = 10) -> tuple[Chain, int]:
     c = reading(deployed(maker_fee_bps), 1_800, 2_000, 1_000)
     place(c.tx(), 1, BUYER, True, 400)
     place(c.tx(), 2, OWNER, False, 400)
-    q = fill(c, 1, 2, BUYER, OWNER, 400, 0, maker_fee_bps=maker_fee_bps)
+    q = fill(c, 1, 2, BUYER, 400, 0, maker_fee_bps=maker_fee_bps)
     return c, bid_escrow(400, 100_000) - q - q * maker_fee_bps // 10_000
 
 
@@ -388,7 +389,7 @@ def test_maker_left_below_minimum_by_a_fill__trade_then_order_closed_8__accepted
     c = reading(deployed(), 1_800, 2_000, 1_000)
     place(c.tx(), 1, OWNER, False, 450)
     place(c.tx(), 2, BUYER, True, 400)
-    fill(c, 1, 2, OWNER, BUYER, 400, 50)
+    fill(c, 1, 2, OWNER, 400, 50)
     c.ev("EnergyExchange", "OrderClosed", order_id=1, reason=CLOSE_BELOW_MINIMUM, refunded=50)
     c.ev("WattToken", "EscrowReleased", account=OWNER, wh=50)
     deliver(c, 400)

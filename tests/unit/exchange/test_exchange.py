@@ -6,6 +6,7 @@ import pytest
 from gridmint.generated.contracts import CLOSE_IOC, CLOSE_UNCROSSABLE
 from gridmint.generated.contracts import FLAG_IOC as IOC
 from gridmint.generated.contracts import FLAG_POST_ONLY as POST_ONLY
+from gridmint.market import quote_for
 from tests.conftest import events
 from tests.utils.book import bid_escrow as escrow_of
 from tests.utils.machine import announce_and_apply
@@ -57,7 +58,11 @@ def test_take__at_maker_price_with_fees_and_surplus_never_pulled(exchange, quote
     (t,) = events(logs, "Trade")
     q = 3_000 * 150_000 // 1000  # 450_000 = 0.45 EUR at the maker's price
     maker_fee, taker_fee = q * 10 // 10_000, q * 20 // 10_000
-    assert (t.maker_order_id, t.price, t.amount_wh, t.quote_amount, t.fee, t.maker_left) == (ask, 150_000, 3_000, q, maker_fee + taker_fee, 0)
+    assert (t.maker_order_id, t.price, t.amount_wh, t.fee, t.maker_left) == (ask, 150_000, 3_000, maker_fee + taker_fee, 0)
+    # said once: the taker is its order's OrderPlaced owner, the quote the price's (floor(w x p / 1000))
+    assert not hasattr(t, "taker") and not hasattr(t, "quote_amount")
+    (placed,) = [e for e in events(logs, "OrderPlaced") if e.is_buy]
+    assert placed.owner == buyer and t.taker_order_id == placed.order_id
     assert before - quote.balanceOf(buyer) == q + taker_fee  # nothing at the 200_000 limit
     assert exchange.proceeds_of(seller) == q - maker_fee
     assert exchange.fees_accrued() == maker_fee + taker_fee
@@ -102,8 +107,9 @@ def test_rounding__awkward_prices_and_prime_amounts(exchange, quote, operator, t
     before = quote.balanceOf(b)
     exchange.place_order(True, price, wh, 0, 0, sender=b)
     (t,) = events(exchange.get_logs(), "Trade")
-    assert t.quote_amount == wh * price // 1000  # rounds down, < 1 unit in the buyer's favour
-    assert before - quote.balanceOf(b) == t.quote_amount == exchange.proceeds_of(s)
+    q = quote_for(t.amount_wh, t.price)
+    assert q == wh * price // 1000  # rounds down, < 1 unit in the buyer's favour
+    assert before - quote.balanceOf(b) == q == exchange.proceeds_of(s)
 
 
 def test_rounding__one_wh_at_the_floor(exchange, quote, operator, trader):
@@ -113,7 +119,7 @@ def test_rounding__one_wh_at_the_floor(exchange, quote, operator, trader):
     assert quote.balanceOf(exchange.address) == escrow_of(1, FLOOR) == 81  # 80 + 1 unit of fee cap
     exchange.place_order(False, FLOOR, 1, 0, 0, sender=s)
     (t,) = events(exchange.get_logs(), "Trade")
-    assert (t.quote_amount, t.fee) == (80, 0)  # 80 * 30 bps floors to 0
+    assert (quote_for(t.amount_wh, t.price), t.fee) == (80, 0)  # 80 * 30 bps floors to 0
     assert exchange.proceeds_of(s) == 80 and exchange.proceeds_of(b) == 1  # the unused fee cap back
 
 
