@@ -20,7 +20,9 @@
         `pause`, `unpause`, and the views `floor_price`, `ceiling_price`,
         `min_order_wh`, `max_fills`, `maker_fee_bps`, `taker_fee_bps`,
         `treasury`, `TICK`, the limits and the `PARAM_*` ids of
-        `pending_change`.
+        `pending_change`. `_bid_escrow` is the one rule of what a bid
+        escrows (price x amount and the fee cap on it, each rounded up),
+        which the continuous book and the slot auction both use.
 @custom:security Every setter checks the operator, assigns and logs
         `Update<Thing>`; an announcement logs `Update<Thing>Announced(value,
         effective_at)`. `set_max_fills` and `set_treasury` apply at once:

@@ -70,7 +70,10 @@
         The FIFO links of a level's orders live in the order words; a
         level's head keeps whatever `prev` link it had (never read), so a
         fill that pops the head writes neither its successor's order word
-        nor anything but the level word. The next order number, the free
+        nor anything but the level word, and matching keeps the level word
+        it takes from in memory: one write per level met, however many
+        heads it pops (the next maker is the popped head's `next`; the
+        bitmap is asked again only when a level empties). The next order number, the free
         list's head, the bid escrow total and the accrued fees share one
         word (`_counters`), read and written
         once per call. Worst case per call: `max_fills` (<= 64) maker orders
@@ -82,8 +85,10 @@
         (at most 64 open), so `_close_asks_of` closes them in one bounded
         call; other markets skip that bookkeeping (~5k gas per ask placed
         or closed when the seller has others open; the list's head lives in
-        the seller's `proceeds` word, which a fill writes anyway, and stays
-        non-zero once written, so a seller's next ask rewrites it).
+        the seller's `proceeds` word, which a fill writes anyway: a fill
+        that closes an ask credits its seller and unlinks the ask in one
+        write of that word; it stays non-zero once written, so a seller's
+        next ask rewrites it).
 """
 
 from ..interfaces import IWattEscrow
@@ -422,15 +427,24 @@ def _place(
     min_wh: uint256 = p.min_order_wh
     fees: uint256 = 0
     escrow_paid: uint256 = 0
+    # the level being taken from: its index, key and word as this call has it (head | tail << 64 |
+    # total << 128, written back once, when the loop leaves it or the level empties); the next maker
+    # is its head, and `maker_key` 0 sends the loop to the next crossing level
+    lvl: uint256 = 0
+    key: uint256 = 0
+    level: uint256 = 0
+    maker_key: uint256 = 0
     for _: uint256 in range(MAX_FILLS_CAP):
         if remaining == 0 or budget == 0:
             break
-        lvl: uint256 = price_levels._crossing(book, side, limit_idx)
-        if lvl == price_levels.NOT_CROSSING:
-            break
+        if maker_key == 0:
+            lvl = price_levels._crossing(book, side, limit_idx)
+            if lvl == price_levels.NOT_CROSSING:
+                break
+            key = (book << 17) | (side << 16) | lvl
+            level = price_levels._level[key]
+            maker_key = level & _M64
         budget -= 1
-        key: uint256 = (book << 17) | (side << 16) | lvl
-        maker_key: uint256 = price_levels._level[key] & _M64
         a: uint256 = self._order_a[maker_key]
         maker: address = self._owner(a)
         reason: uint8 = 0
@@ -450,6 +464,9 @@ def _place(
         elif is_buy:
             reason = self._gate(maker, (b >> 184) & MAX_TAG)
         counted: uint256 = maker_left
+        # quote owed to an ask maker for this fill: credited with its ask list when the fill closes
+        # the ask (`_release`: one write of the seller's word), else here
+        credit: uint256 = 0
         if reason == 0:
             w: uint256 = min(remaining, maker_left)
             q: uint256 = w * px // 1000
@@ -461,7 +478,7 @@ def _place(
             if is_buy:
                 # taker buys from a resting ask: pays q + its fee; the seller earns q - its fee
                 taker_quote += q + taker_fee
-                proceeds._credit(maker, q - maker_fee)
+                credit = q - maker_fee
             else:
                 # taker sells to a resting bid: the bid's escrow pays q + its fee (covered: see book_params._bid_escrow)
                 maker_escrow -= q + maker_fee
@@ -493,18 +510,33 @@ def _place(
                 # no order below the minimum rests: the rest is refunded
                 reason = CLOSE_BELOW_MINIMUM
             else:
-                # partly filled and still resting: the level total shrinks by w
-                price_levels._level[key] -= w << 128
+                # partly filled and still resting (the taker is filled: the loop ends here): the level
+                # total shrinks by w
+                level -= w << 128
                 self._order_b[maker_key] = b
+                if is_buy:
+                    proceeds._credit(maker, credit)
         if reason != 0:
-            # closed (met and refused, filled, or left below the minimum): its word goes on the free
-            # list above this order's own
-            refund: uint256 = self._close_at(maker_key, a, b, reason, counted, free_top)
+            # closed (met and refused, filled, or left below the minimum): the head pops, the next
+            # order (its `next` link) is the level's head and the next maker met; its word goes on
+            # the free list above this order's own
+            refund: uint256 = self._release(maker_key, a, b, reason, free_top, credit)
             if first_freed == 0:
                 first_freed = maker_key
             free_top = maker_key
             if refund != 0:
                 settle.append(refund)
+            maker_key = (b >> 88) & _M32
+            if maker_key == 0:
+                # the level is empty: cleared, off the bitmap
+                level = 0
+                price_levels._level[key] = 0
+                price_levels._clear_bit(book, side, lvl)
+            else:
+                level = maker_key | (level & (_M64 << 64)) | (((level >> 128) - counted) << 128)
+    if level != 0:
+        # the loop left a level that still holds orders: one write for every head it popped
+        price_levels._level[key] = level
     if not is_buy and taker_quote != 0:
         proceeds._credit(msg.sender, taker_quote)
 
@@ -583,24 +615,20 @@ def _gate(maker: address, tag: uint256) -> uint8:
 
 
 @internal
-def _close_at(key: uint256, a: uint256, b: uint256, reason: uint8, counted: uint256, free_next: uint256) -> uint256:
+def _release(key: uint256, a: uint256, b: uint256, reason: uint8, free_next: uint256, credit: uint256) -> uint256:
     """
-    @dev Unlinks the order in word `key`, refunds what is left and frees the
-         word (word A := _FREE | `free_next` << 160; the caller makes `key`
-         the free list's head). `a`, `b` are its words as they are now (a
-         fill may have changed `b` in memory only) and `counted` the Wh its
-         level total still holds for it. A bid's quote is credited to
-         `proceeds_of`; an ask's base asset is returned as a settlement word
-         (owner | Wh | tag | SETTLE_REFUND), 0 when nothing is left, for the
-         deployable to give back.
+    @dev Refunds what is left of the order in word `key`, already off its
+         level, and frees the word (word A := _FREE | `free_next` << 160;
+         the caller makes `key` the free list's head). `a`, `b` are its
+         words as they are now (a fill may have changed `b` in memory only)
+         and `credit` the quote the fill that closed an ask owes its seller.
+         A bid's quote is credited to `proceeds_of`; an ask's base asset is
+         returned as a settlement word (owner | Wh | tag | SETTLE_REFUND), 0
+         when nothing is left, for the deployable to give back.
     """
     owner: address = self._owner(a)
     is_buy: bool = (a >> 160) & 1 == 1
-    side: uint256 = ASK
-    if is_buy:
-        side = BID
     left: uint256 = b & _M56
-    self._unlink(key, a >> 217, side, (a >> 161) & 65535, b, counted)
     self._order_a[key] = _FREE | (free_next << 160)
     refunded: uint256 = left
     if is_buy:
@@ -609,7 +637,9 @@ def _close_at(key: uint256, a: uint256, b: uint256, reason: uint8, counted: uint
             self._counters -= refunded << 64
             proceeds._credit(owner, refunded)
     elif _GATE_KIND == GATE_SELLER_ARREARS:
-        self._unlink_ask(owner, b)
+        self._unlink_ask(owner, b, credit)
+    elif credit != 0:
+        proceeds._credit(owner, credit)
     if reason != CLOSE_FILLED or refunded != 0:
         # a fill that closed it with nothing to give back: `Trade`'s maker_left 0 said it
         log OrderClosed(order_id=self._id(key, b >> 224), reason=reason, refunded=refunded)
@@ -651,7 +681,12 @@ def _cancel(order_id: uint256, expired: bool) -> (address, uint256):
         reason = CLOSE_EXPIRED
     else:
         self._need(owner == msg.sender, "exchange: caller is not the order owner")
-    refund: uint256 = self._close_at(key, a, b, reason, b & _M56, (self._counters >> 32) & _M32)
+    side: uint256 = ASK
+    if (a >> 160) & 1 == 1:
+        side = BID
+    # off its level (all it still counts for there), then refunded and freed
+    self._unlink(key, a >> 217, side, (a >> 161) & 65535, b, b & _M56)
+    refund: uint256 = self._release(key, a, b, reason, (self._counters >> 32) & _M32, 0)
     # read again: closing a bid took its escrow off the total
     self._counters = (self._counters & ~(_M32 << 32)) | (key << 32)
     return owner, refund
@@ -811,9 +846,10 @@ def _link(key: uint256, book: uint256, side: uint256, idx: uint256, amount: uint
 
 
 @internal
-def _unlink_ask(owner: address, b: uint256):
+def _unlink_ask(owner: address, b: uint256, credit: uint256):
     """
-    @dev Removes an ask (its order word `b`) from its owner's ask list.
+    @dev Removes an ask (its order word `b`) from its owner's ask list and
+         credits the owner `credit` quote base units in the same write.
     """
     oprev: uint256 = (b >> 120) & _M32
     onext: uint256 = (b >> 152) & _M32
@@ -827,7 +863,9 @@ def _unlink_ask(owner: address, b: uint256):
         head = onext
     # the ask is on the list: its count is >= 1; without it, an empty list's head is 0 (onext of the last ask)
     count: uint256 = unsafe_sub((own >> (_ASKS_SHIFT + 32)) & 127, 1)
-    proceeds._accounts[owner] = ((own << proceeds.MARKET_BITS) >> proceeds.MARKET_BITS) | ((head | (count << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
+    # the quote stays below 2**216 (proceeds._accounts): the credit never reaches the list's bits
+    quote: uint256 = ((own << proceeds.MARKET_BITS) >> proceeds.MARKET_BITS) + credit
+    proceeds._accounts[owner] = quote | ((head | (count << 32) | _ASKS_KEPT) << _ASKS_SHIFT)
 
 
 @internal

@@ -790,7 +790,7 @@ class Ledger:
             self._find("inv4.trade-maker-left", m.name, who, maker.remaining, maker_left, "Wh",
                        "the Wh the Trade says are left on the maker order differ from the recomputed")
         if maker_left == 0:
-            # the fill closed the maker (the chain says so: order_book._close_at, CLOSE_FILLED). Nothing to
+            # the fill closed the maker (the chain says so: order_book._release, CLOSE_FILLED). Nothing to
             # give back (an ask; a bid whose escrow is used up): no OrderClosed follows, it closes here.
             # A bid with escrow left gets OrderClosed(1, refunded) next, in this transaction.
             if maker.is_buy and maker.escrow > 0:
@@ -849,7 +849,7 @@ class Ledger:
 
     def _check_refunds_due(self, m: Market) -> None:
         """A bid maker filled in full with escrow left is closed with OrderClosed(1, refunded) right after
-        its Trade (order_book._close_at): one still open at the end of the transaction kept its escrow."""
+        its Trade (order_book._release): one still open at the end of the transaction kept its escrow."""
         for oid in m.refund_due:
             order = m.orders.get(oid)
             if order is not None:
