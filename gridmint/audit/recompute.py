@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 
 from gridmint.generated.contracts import METHOD_STORAGE  # a discharge certificate of the shared battery
 from gridmint.market import bid_escrow  # noqa: F401  (the one bid-escrow rule; tests import it from here)
-from gridmint.market import quote_for
+from gridmint.market import bps, quote_for
 
 from .events import Event
 from .findings import INVARIANT, Finding
@@ -747,8 +747,7 @@ class Ledger:
         price, w, fee = a["price"], a["amount_wh"], a["fee"]
         # the quote a fill moves is the book's rule, not a field of `Trade` (order_book.vy says it once)
         q = quote_for(w, price)
-        maker_fee = q * m.maker_fee_bps // 10_000
-        taker_fee = q * m.taker_fee_bps // 10_000
+        maker_fee, taker_fee = bps(q, m.maker_fee_bps), bps(q, m.taker_fee_bps)
         who = f"#{a['maker_order_id']}"
         if fee != maker_fee + taker_fee:
             self._find("inv4.trade-fee", m.name, who, maker_fee + taker_fee, fee, "quote base units",

@@ -31,7 +31,7 @@ import numpy as np
 from .config import AuditConfig
 from .events import Event
 from .plausibility import Plausibility, clear_sky
-from ..market import quote_for
+from ..market import bps, quote_for
 from .recompute import ZERO, Ledger, rent_charge
 
 RATE = 3_479_000_000_000_000  # TSL base units per kWh per day (the default rent)
@@ -237,7 +237,7 @@ class SyntheticChain:
         self._emit("EnergyExchange", "OrderPlaced", {"order_id": bid, "owner": buyer, "is_buy": True, "price": price,
                                                      "amount_wh": amount, "expires_at": 2**40 - 1})
         q = quote_for(amount, price)
-        maker_fee, taker_fee = q * FEES[0] // 10_000, q * FEES[1] // 10_000
+        maker_fee, taker_fee = bps(q, FEES[0]), bps(q, FEES[1])
         self._emit("EnergyExchange", "Trade", {"maker_order_id": ask, "taker_order_id": bid, "maker": seller,
                                                "price": price, "amount_wh": amount,
                                                "fee": maker_fee + taker_fee, "maker_left": 0})

@@ -280,14 +280,15 @@ def trades(network, last, wide, verbose):
     addr = str if wide else tables_short
     cols = ("block", "maker/taker order", "maker/taker", "kWh", f"{c.symbol}/kWh", c.symbol)
     table = tables.table(f"last {len(logs)} trades", *cols, right=("block", "kWh", cols[4], cols[5]))
-    for t in logs:
+    quotes = [quote_for(t.amount_wh, t.price) for t in logs]
+    for t, q in zip(logs, quotes):
         taker = takers[int(t.taker_order_id)]
         table.add_row(str(t.block_number), f"{t.maker_order_id}/{t.taker_order_id}", f"{addr(t.maker)}/{addr(taker)}",
-                      f"{t.amount_wh / 1000:,.3f}", c.price(t.price), c.money(quote_for(t.amount_wh, t.price)))
+                      f"{t.amount_wh / 1000:,.3f}", c.price(t.price), c.money(q))
     tables.show(table, wide=wide)
     traded = sum(t.amount_wh for t in logs)
     if traded:
-        avg = sum(quote_for(t.amount_wh, t.price) for t in logs) * 1000 // traded
+        avg = sum(quotes) * 1000 // traded
         tables.show(f"{kwh(traded)} at {c.price(avg)} on average "
                     f"(retail {c.price(c.ex.ceiling_price())}, feed-in {c.price(c.ex.floor_price())})")
 

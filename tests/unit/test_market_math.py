@@ -70,8 +70,9 @@ def _placed(bk: ref.Book, taker, own_ids):
     bk.log.clear()
     placed = bk.place(ME, is_buy, price, wh, 0, flags, now=0)
     trades = bk.trades()
-    quote = sum(ref.quote_of(t.amount_wh, t.price) for t in trades)
-    taker_fee = sum(ref.quote_of(t.amount_wh, t.price) * bk.taker_bps // 10_000 for t in trades)
+    quotes = [ref.quote_of(t.amount_wh, t.price) for t in trades]
+    quote = sum(quotes)
+    taker_fee = sum(q * bk.taker_bps // 10_000 for q in quotes)
     self_closed = sum(own_ids[e[1]] for e in bk.log if e[0] == "OrderClosed" and e[2] == SELF_TRADE)
     rest = bk.orders[placed.order_id].remaining if placed.order_id else 0
     escrow = bk.orders[placed.order_id].escrow if placed.order_id and is_buy else 0

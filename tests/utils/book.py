@@ -124,9 +124,10 @@ class Book:
     levels: dict[tuple[int, bool], dict[int, deque]] = field(default_factory=dict)
     proceeds: dict[str, int] = field(default_factory=dict)
     fees: int = 0
-    # what the exchange logs, in order: ("Trade", maker id, taker id, maker, price, Wh, fee, maker's Wh
-    # left: not the taker nor the quote, which the taker's OrderPlaced and the price say) and ("OrderClosed", id, reason, refunded), the latter not for a fill that closes an
-    # order with nothing to give back, nor for a taker filled in full; the machine compares and clears it
+    # what the exchange logs, in order: `TradeLog`s (not the taker nor the quote, which the taker's
+    # OrderPlaced and the price say) and ("OrderClosed", id, reason, refunded), the latter not for a fill
+    # that closes an order with nothing to give back, nor for a taker filled in full; the machine compares
+    # and clears it
     log: list = field(default_factory=list)
     # asks closed with units left, in settlement order: [(owner, Wh, tag)]; cleared by the market
     refunds: list = field(default_factory=list)
