@@ -234,6 +234,10 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
         oid = _placed(ex, ex.place_order(False, 260_000, 1_000, 0, 0, sender=sellers[2]))
         tx = ex.cancel_order(oid, sender=sellers[2])
         report["exchange.cancel_ask"] = tx.gas_used
+    # the other direction: a taker ask meeting resting bids (its seller's WATT goes to each bidder), and a
+    # bid sweeping one seller's ladder of asks (ten levels, one seller: the seller's escrow settled once)
+    with _rolled_back():
+        measure_sells_and_ladder(system, operator, relayer, report, sellers, buyer)
     # the common case of a liquid book: a bid joining a level where bids already rest (the old tail's word
     # gets the link; no new level word, no bitmap write)
     with _rolled_back():
@@ -245,6 +249,33 @@ def measure_exchange(system, operator, relayer, report, suffix="", resting=0):
         ex.place_order(False, 204_500, 1_000, 0, 0, sender=sellers[3])
         tx = ex.place_order(True, 204_000, 1_000, 0, 0, sender=buyer)
         report["exchange.place_resting.near_ask"] = tx.gas_used
+
+
+def measure_sells_and_ladder(system, operator, relayer, report, sellers, buyer):
+    """`exchange.sell_one` (a taker ask filling one resting bid), `exchange.sell_ten.per_extra_maker` (the
+    same ask filling ten bids of ten bidders, per bid after the first) and `exchange.take_ladder.per_extra_level`
+    (a bid filling one seller's asks at ten prices, per level after the first, against `take_one`). The
+    bidders have bought before (they hold WATT) and keep a balance on the book, as the buyer does; the
+    bids rest above every other bid and below every ask."""
+    ex = system.exchange
+    bidders = [_member_with_watt(system, operator, relayer, 100, f"bidder{i}") for i in range(TAKE_TEN)]
+    for b in bidders:
+        ex.deposit_quote(10**8, sender=b)
+    ex.place_order(True, 205_000, 1_000, 0, 0, sender=bidders[0])
+    tx = ex.place_order(False, 205_000, 1_000, 0, 0, sender=sellers[4])
+    assert len(tx.decode_logs(ex.Trade)) == 1
+    report["exchange.sell_one"] = one = tx.gas_used
+    for b in bidders:
+        ex.place_order(True, 206_000, 100, 0, 0, sender=b)
+    tx = ex.place_order(False, 206_000, 1_000, 0, 0, sender=sellers[4])
+    assert len(tx.decode_logs(ex.Trade)) == TAKE_TEN
+    report["exchange.sell_ten.per_extra_maker"] = take_ten_figures(tx.gas_used, one)["take_ten.per_extra_maker"]
+    for i in range(TAKE_TEN):
+        ex.place_order(False, 230_000 + i * 1_000, 100, 0, 0, sender=sellers[5])
+    tx = ex.place_order(True, 239_000, 1_000, 0, 0, sender=buyer)
+    assert len(tx.decode_logs(ex.Trade)) == TAKE_TEN
+    ladder = take_ten_figures(tx.gas_used, report["exchange.take_one"])["take_ten.per_extra_maker"]
+    report["exchange.take_ladder.per_extra_level"] = ladder
 
 
 def measure_exchange_deep(system, operator, relayer, report):
