@@ -341,7 +341,7 @@ def buy_and_claim(method: uint8, vintage: uint256, max_price: uint256, amount_wh
     @param purpose Up to 128 characters, e.g. "2026 electricity, site Nord".
     @return uint256 The 32-byte Wh bought and claimed.
     """
-    order_book._need(beneficiary != empty(address), "certificate_exchange: zero beneficiary")
+    book_params._need(beneficiary != empty(address), "certificate_exchange: zero beneficiary")
     order_id: uint256 = 0
     delivered: uint256 = 0
     order_id, delivered = self._trade(True, method, vintage, 0, max_price, amount_wh, 0, order_book.FLAG_IOC, beneficiary, purpose)
@@ -398,7 +398,7 @@ def withdraw_units(certificate_id: uint256, amount_wh: uint256):
     @param amount_wh The 32-byte amount in Wh.
     """
     held: uint256 = self.units_of[msg.sender][certificate_id]
-    order_book._need(amount_wh <= held, "certificate_exchange: amount exceeds units")
+    book_params._need(amount_wh <= held, "certificate_exchange: amount exceeds units")
     self.units_of[msg.sender][certificate_id] = unsafe_sub(held, amount_wh)
     log UnitsWithdrawn(owner=msg.sender, certificate_id=certificate_id, amount_wh=amount_wh)
     extcall CERTIFICATE.safeTransferFrom(self, msg.sender, certificate_id, amount_wh, b"")
@@ -712,10 +712,10 @@ def _class_of(certificate_id: uint256) -> (uint8, uint256):
     revoked: bool = False
     expires_at: uint64 = 0
     method, vintage, revoked, expires_at = self._trade_info(certificate_id)
-    order_book._need(not revoked, "certificate_exchange: certificate revoked")
+    book_params._need(not revoked, "certificate_exchange: certificate revoked")
     # the one expiry rule (the certificate's own): live while block.timestamp < expires_at
-    order_book._need(block.timestamp < convert(expires_at, uint256), "certificate_exchange: certificate expired")
-    order_book._need(certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range")
+    book_params._need(block.timestamp < convert(expires_at, uint256), "certificate_exchange: certificate expired")
+    book_params._need(certificate_id <= order_book.MAX_TAG, "certificate_exchange: id out of range")
     return method, vintage
 
 
@@ -731,7 +731,7 @@ def _trade_info(certificate_id: uint256) -> (uint8, uint256, bool, uint64):
     expires_at: uint64 = 0
     # the vintage is the certificate's (the month of its period's last second): one calendar, there
     method, vintage, revoked, expires_at = staticcall CERTIFICATE.trade_info(certificate_id)
-    order_book._need(vintage != 0, "certificate_exchange: unknown certificate")
+    book_params._need(vintage != 0, "certificate_exchange: unknown certificate")
     return method, convert(vintage, uint256), revoked, expires_at
 
 
@@ -741,6 +741,6 @@ def _book(method: uint8, vintage: uint256) -> uint256:
     """
     @dev The book of a class: method << 24 | YYYYMM.
     """
-    order_book._need(method != 0, "certificate_exchange: no method")
-    order_book._need(vintage % 100 >= 1 and vintage % 100 <= 12 and vintage >= 197001 and vintage < 2**24, "certificate_exchange: bad vintage")
+    book_params._need(method != 0, "certificate_exchange: no method")
+    book_params._need(vintage % 100 >= 1 and vintage % 100 <= 12 and vintage >= 197001 and vintage < 2**24, "certificate_exchange: bad vintage")
     return (convert(method, uint256) << 24) | vintage

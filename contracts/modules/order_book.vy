@@ -73,12 +73,12 @@
         nor anything but the level word, and matching keeps the level word
         it takes from in memory: one write per level met, however many
         heads it pops (the next maker is the popped head's `next`; the
-        bitmap is asked again only when a level empties). The next order number, the free
-        list's head, the bid escrow total and the accrued fees share one
-        word (`_counters`), read and written
-        once per call. Worst case per call: `max_fills` (<= 64) maker orders
-        visited. Never crossed: a taker meeting its own resting order
-        cancels it; a remainder still crossing after `max_fills` is dropped.
+        bitmap is asked again only when a level empties). The next order
+        number, the free list's head, the bid escrow total and the accrued
+        fees share one word (`_counters`), read and written once per call.
+        Worst case per call: `max_fills` (<= 64) maker orders visited.
+        Never crossed: a taker meeting its own resting order cancels it; a
+        remainder still crossing after `max_fills` is dropped.
         Matching credits quote internally and returns base deliveries: no
         token is pushed to a maker from inside the loop.
         With GATE_SELLER_ARREARS (WATT) each account's asks are also linked
@@ -377,7 +377,7 @@ def _peek_id() -> uint256:
     """
     counters: uint256 = self._counters
     seq: uint256 = counters & _M32
-    self._need(seq < _M32, "exchange: order ids exhausted")
+    book_params._need(seq < _M32, "exchange: order ids exhausted")
     return self._id((counters >> 32) & _M32, seq)
 
 
@@ -405,8 +405,8 @@ def _place(
          The order rests in the word its id names: the first free one when
          it was placed. Makers closed here go on the free list above it.
     """
-    self._need(book <= MAX_BOOK, "exchange: book out of range")
-    self._need(tag <= MAX_TAG, "exchange: tag out of range")
+    book_params._need(book <= MAX_BOOK, "exchange: book out of range")
+    book_params._need(tag <= MAX_TAG, "exchange: tag out of range")
     limit_idx: uint256 = idx
     taker_tag: uint256 = tag
     # the free list as `_peek_id` saw it: its head is this order's word (`order_key`)
@@ -557,7 +557,7 @@ def _place(
     if rests:
         if is_buy:
             rest_escrow = book_params._bid_escrow(remaining, price)
-            self._need(rest_escrow <= _M96, "exchange: order too large")
+            book_params._need(rest_escrow <= _M96, "exchange: order too large")
         # take this order's word off the free list: the next free key is in its word A (a word
         # never used is followed by key + 1); makers freed above it now point past it
         nxt: uint256 = order_key + 1
@@ -574,7 +574,7 @@ def _place(
     counters: uint256 = self._counters
     escrow_total: uint256 = ((counters >> 64) & _M96) - escrow_paid + rest_escrow
     fees += counters >> 160
-    self._need(escrow_total <= _M96 and fees <= _M96, "exchange: counters overflow")
+    book_params._need(escrow_total <= _M96 and fees <= _M96, "exchange: counters overflow")
     self._counters = ((order_id & _M32) + 1) | (free_top << 32) | (escrow_total << 64) | (fees << 160)
     if rests:
         self._insert(order_key, order_id & _M32, book, tag, msg.sender, is_buy, idx, expiry, remaining, rest_escrow)
@@ -658,7 +658,7 @@ def _open(order_id: uint256) -> (uint256, uint256, uint256):
     key: uint256 = self._key(order_id)
     a: uint256 = self._order_a[key]
     b: uint256 = self._order_b[key]
-    self._need(a & _M160 != 0 and self._id(key, b >> 224) == order_id, "exchange: unknown order")
+    book_params._need(a & _M160 != 0 and self._id(key, b >> 224) == order_id, "exchange: unknown order")
     return key, a, b
 
 
@@ -677,10 +677,10 @@ def _cancel(order_id: uint256, expired: bool) -> (address, uint256):
     owner: address = self._owner(a)
     reason: uint8 = CLOSE_CANCELLED
     if expired:
-        self._need((a >> 177) & _M40 <= block.timestamp, "exchange: order not expired")
+        book_params._need((a >> 177) & _M40 <= block.timestamp, "exchange: order not expired")
         reason = CLOSE_EXPIRED
     else:
-        self._need(owner == msg.sender, "exchange: caller is not the order owner")
+        book_params._need(owner == msg.sender, "exchange: caller is not the order owner")
     side: uint256 = ASK
     if (a >> 160) & 1 == 1:
         side = BID
@@ -815,7 +815,7 @@ def _insert(
         # `_close_asks_of`): the new ask becomes its head
         own: uint256 = proceeds._accounts[owner]
         count: uint256 = (own >> (_ASKS_SHIFT + 32)) & 127
-        self._need(count < MAX_ASKS_PER_OWNER, "exchange: too many open asks")
+        book_params._need(count < MAX_ASKS_PER_OWNER, "exchange: too many open asks")
         old_head: uint256 = (own >> _ASKS_SHIFT) & _M32
         if old_head != 0:
             self._order_b[old_head] = self._order_b[old_head] | (key << 120)
@@ -913,19 +913,6 @@ def _crosses(book: uint256, is_buy: bool, idx: uint256) -> bool:
 @pure
 def _owner(a: uint256) -> address:
     return convert(convert(a & _M160, uint160), address)
-
-
-@internal
-@pure
-def _need(ok: bool, reason: String[48]):
-    """
-    @dev `assert ok, reason` for about 50 gas more but a third of the code:
-         the checks a valid call passes once (not the order checks of
-         `_check_order`) share this one revert, so CertificateExchange fits
-         EIP-170 on paris.
-    """
-    if not ok:
-        raise reason
 
 
 @internal

@@ -157,7 +157,11 @@ EIP170_BYTES = 24_576  # the largest runtime code a contract creation may return
 
 
 def _runtime_size(contract_type: dict) -> int:
-    return len(bytes.fromhex(contract_type["runtimeBytecode"]["bytecode"].removeprefix("0x")))
+    """The code a creation returns: the runtime code and, after it, the immutables' values (their size
+    is in the initcode's CBOR metadata, see `_opcodes`); EIP-170 limits the two together."""
+    init = bytes.fromhex(contract_type["deploymentBytecode"]["bytecode"].removeprefix("0x"))
+    immutables = cbor2.loads(init[-int.from_bytes(init[-2:], "big"):-2])[3]
+    return len(bytes.fromhex(contract_type["runtimeBytecode"]["bytecode"].removeprefix("0x"))) + immutables
 
 
 def test_paris_build_passes_the_reading_spine_on_a_paris_chain(tmp_path):
