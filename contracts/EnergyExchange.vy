@@ -304,12 +304,14 @@ def place_order(is_buy: bool, price: uint256, amount_wh: uint256, expires_at: ui
         if len(settle) != 0:
             extcall WATT.settle_escrow(msg.sender, settle)
     else:
-        # the seller's WATT: escrow all of it, deliver the fills, keep the rest escrowed if it rests
-        extcall WATT.escrow(msg.sender, amount_wh)
-        for s: uint256 in settle:
-            extcall WATT.deliver_escrow(msg.sender, self._account(s), (s >> 160) & _M56)
-        if dropped != 0:
-            extcall WATT.release_escrow(msg.sender, dropped)
+        # one call, whatever the number of bids met: the seller's WATT (all of the ask covered) goes to
+        # each bidder its fills met (settlement words: bidder | Wh << 160), the dropped Wh stay free, the
+        # rest is escrowed for the part that rests
+        if len(settle) == 0 and dropped == 0:
+            # it all rests: escrowed, the whole ask covered
+            extcall WATT.escrow(msg.sender, amount_wh)
+        else:
+            extcall WATT.sell(msg.sender, amount_wh, dropped, settle)
     return rested
 
 

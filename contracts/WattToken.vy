@@ -14,8 +14,9 @@
           `rent_due`, `rent_deposit`, `rent_accrued`, `storage_paid_until`,
           `arrears_of`, `in_arrears`, `stored_of`, `rent_index`.
         - market escrow (the registered exchange or auction only): `escrow`,
-          `release_escrow`, `deliver_escrow`, `settle_escrow` (a taker
-          bid's fills and closed asks in one call); view `escrowed_of`.
+          `release_escrow`, `sell` (a taker ask's fills and escrow in one
+          call), `settle_escrow` (a taker bid's fills and closed asks in one
+          call); view `escrowed_of`.
         - operator: `set_registry`, `set_exchange`, `set_auction` (once
           each, at deploy),
           `set_treasury`; announced changes (`announce_*`, then `apply_*`
@@ -149,7 +150,7 @@ exports: (
     # ---- exchange escrow
     watt_escrow.escrow,
     watt_escrow.release_escrow,
-    watt_escrow.deliver_escrow,
+    watt_escrow.sell,
     watt_escrow.settle_escrow,
     watt_escrow.set_exchange,
     watt_escrow.set_auction,

@@ -16,9 +16,11 @@
         books (`book`, 0 for a single-book market; a certificate class on the
         certificate market), orders carry a `tag` (what an ask escrows: 0 for
         WATT, the certificate id for certificates), and it never moves the
-        base asset itself. `_place` returns a settlement list (fills and
+        base asset itself. `_place` returns a settlement list (fills, a run
+        of one maker's consecutive fills of one tag as one entry, and
         refunds of closed asks) that the deployable carries out after all
-        effects; the deployable escrows the base asset of an ask.
+        effects in one call: a maker met at several levels is settled once.
+        The deployable escrows the base asset of an ask.
         The one question it asks outside before filling a resting ask, "can
         this ask still sell?", goes to `GATE` by `GATE_KIND`: 1 the WATT
         token's `in_arrears(seller)` (closed with reason 7), 2 the
@@ -416,7 +418,8 @@ def _place(
     # ---- matching (inlined: the settlement list is built once, in this frame): takes from the
     # opposite side while it crosses `idx`, visiting at most `max_fills` maker orders; applies every
     # effect on makers and credits quote internally; collects the base-asset settlement list: fills
-    # (maker | Wh | tag) and refunds of closed asks (owner | Wh | tag | SETTLE_REFUND)
+    # (maker | Wh | tag; a maker's run of fills of one tag merged) and refunds of closed asks (owner |
+    # Wh | tag | SETTLE_REFUND)
     side: uint256 = BID
     if is_buy:
         side = ASK
@@ -434,6 +437,8 @@ def _place(
     key: uint256 = 0
     level: uint256 = 0
     maker_key: uint256 = 0
+    # the last settlement entry while it is a fill: its maker | tag << 216 (0 after a refund)
+    last_fill: uint256 = 0
     for _: uint256 in range(MAX_FILLS_CAP):
         if remaining == 0 or budget == 0:
             break
@@ -491,7 +496,15 @@ def _place(
             fill_tag: uint256 = taker_tag
             if is_buy:
                 fill_tag = (b >> 184) & MAX_TAG
-            settle.append(convert(maker, uint256) | (w << 160) | (fill_tag << 216))
+            fill: uint256 = convert(maker, uint256) | (fill_tag << 216)
+            if fill == last_fill:
+                # the maker and tag of the entry before (a maker's orders met one after the other, as a
+                # ladder swept): one move for the run, so its account is settled once; the run's Wh are
+                # the taker's, < 2**56
+                settle[len(settle) - 1] += w << 160
+            else:
+                settle.append(fill | (w << 160))
+                last_fill = fill
             log Trade(
                 maker_order_id=self._id(maker_key, b >> 224),
                 taker_order_id=order_id,
@@ -526,6 +539,7 @@ def _place(
             free_top = maker_key
             if refund != 0:
                 settle.append(refund)
+                last_fill = 0
             maker_key = (b >> 88) & _M32
             if maker_key == 0:
                 # the level is empty: cleared, off the bitmap

@@ -10,13 +10,17 @@
         wired once at deploy, can escrow, release or deliver it. An
         account's escrow is one figure, the sum over both markets.
         Exported externals (through WattToken): `escrow`, `release_escrow`,
-        `deliver_escrow`, `settle_escrow` (a taker bid's fills and closed
-        asks in one call), `set_exchange`, `set_auction`; views
+        `sell` (a taker ask's fills and escrow in one call), `settle_escrow`
+        (a taker bid's fills and closed asks in one call), `set_exchange`,
+        `set_auction`; views
         `escrowed_of`, `exchange`, `auction`.
-@custom:security An account in arrears cannot escrow WATT or have its
-        escrow delivered (`deliver_escrow`, `settle_escrow` refuse such a
-        seller; the exchange closes its asks instead of filling them);
-        releases always work. Every move settles the account's rent first
+@custom:security An account in arrears cannot escrow or sell WATT or have
+        its escrow delivered (`escrow`, `sell` and `settle_escrow` refuse
+        such a seller; the exchange closes its asks instead of filling
+        them); releases always work. One call per taker, whatever the
+        number of makers; the book merges consecutive fills of one maker
+        into one move (`order_book`), so a maker's account is settled once
+        per run of its orders met. Every move settles the account's rent first
         (`storage_rent._settled`) and writes it back through one `_save`.
         The `settle_escrow` move stays a packed word (account | Wh << 160 |
         release flag << 255): a struct array (address, uint256, bool) costs
@@ -121,28 +125,46 @@ def release_escrow(account: address, wh: uint256):
 
 
 @external
-def deliver_escrow(seller: address, buyer: address, wh: uint256):
+def sell(seller: address, ask_wh: uint256, dropped_wh: uint256, moves: DynArray[uint256, 128]):
     """
-    @notice Delivers `wh` from `seller`'s escrow to `buyer`'s free balance
-            (a registered market only, on a trade). Refused while the seller
-            is in arrears: the market checks `in_arrears` first and closes
-            the ask instead.
-    @param seller The 20-byte seller.
-    @param buyer The 20-byte buyer.
-    @param wh The 32-byte amount in Wh.
+    @notice Carries out a taker ask's WATT in one call (a registered market
+            only). The ask's `ask_wh` must be covered by `seller`'s free
+            balance (refused while the seller is in arrears); each move,
+            buyer (160) | Wh << 160 (56), goes from that balance to a bidder
+            the ask filled; `dropped_wh` (neither filled nor resting) stays
+            free; the rest goes into escrow for the part that rests. The
+            seller is settled once; each move is logged as a `Transfer`, the
+            escrow as `Escrowed`.
+    @param seller The 20-byte seller (the taker).
+    @param ask_wh The 32-byte amount of the ask in Wh.
+    @param dropped_wh The 32-byte Wh that neither filled nor rests.
+    @param moves Up to 128 move words, one per fill.
     """
     self._check_market()
-    assert buyer != empty(address), "watt: transfer to the zero address"
     s: storage_rent.Account = storage_rent._settled(seller)
-    assert s.arrears == 0, "watt: seller in arrears"
-    assert s.escrowed >= wh, "watt: delivery exceeds escrow"
-    s.escrowed = unsafe_sub(s.escrowed, wh)
+    assert s.arrears == 0, "watt: account in arrears"
+    assert s.balance >= ask_wh, "watt: escrow exceeds balance"
+    sold: uint256 = dropped_wh
+    for m: uint256 in moves:
+        # at most 128 moves of < 2**56 Wh each
+        sold = unsafe_add(sold, (m >> 160) & _MASK56)
+    assert sold <= ask_wh, "watt: sale exceeds ask"
+    rest: uint256 = unsafe_sub(ask_wh, sold)
+    # balance + escrow <= totalSupply < 2**56: the seller keeps its dropped Wh free
+    s.balance = unsafe_sub(s.balance, unsafe_sub(ask_wh, dropped_wh))
+    s.escrowed = unsafe_add(s.escrowed, rest)
     storage_rent._save(seller, s)
-    b: storage_rent.Account = storage_rent._settled(buyer)
-    b.balance = unsafe_add(b.balance, wh)
-    storage_rent._save(buyer, b)
-    log EscrowDelivered(seller=seller, buyer=buyer, wh=wh)
-    log IERC20.Transfer(sender=seller, receiver=buyer, value=wh)
+    if rest != 0:
+        log Escrowed(account=seller, wh=rest)
+    for m: uint256 in moves:
+        buyer: address = convert(convert(m & _MASK160, uint160), address)
+        wh: uint256 = (m >> 160) & _MASK56
+        assert buyer != empty(address), "watt: transfer to the zero address"
+        b: storage_rent.Account = storage_rent._settled(buyer)
+        # the seller's balance gave it: < 2**56
+        b.balance = unsafe_add(b.balance, wh)
+        storage_rent._save(buyer, b)
+        log IERC20.Transfer(sender=seller, receiver=buyer, value=wh)
 
 
 @external

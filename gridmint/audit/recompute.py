@@ -369,6 +369,11 @@ class Ledger:
                 self._find("inv1.supply-above-capacity", WATT, None, self.capacity_wh, self.supply, "Wh")
             return
         src = self._touch(sender)
+        if receiver != ZERO and src.arrears:
+            # every sale ends in a Transfer from the seller: a taker ask's from its free balance, a resting
+            # ask's after its escrow was delivered (imports and releases burn, to the zero address)
+            self._find("inv2.arrears-sells", WATT, sender, 0, src.arrears, "TSL base units",
+                       "WATT of an account in arrears was sold or sent")
         if src.balance < value:
             self._find("inv1.negative-balance", WATT, sender, value, src.balance, "Wh",
                        "an account sent or burned more free WATT than events gave it")
@@ -454,11 +459,9 @@ class Ledger:
 
     def _escrow_delivered(self, a: dict) -> None:
         # the seller's escrow becomes free for the Transfer(seller -> buyer) that follows it
+        # (a seller in arrears is found at the Transfer that follows)
         seller = self._touch(a["seller"])
         self._touch(a["buyer"])
-        if seller.arrears:
-            self._find("inv2.arrears-sells", WATT, a["seller"], 0, seller.arrears, "TSL base units",
-                       "escrow of an account in arrears was delivered")
         seller.escrow -= a["wh"]
         seller.balance += a["wh"]
         if seller.escrow < 0:

@@ -47,14 +47,6 @@ def release_escrow(account: address, wh: uint256):
 
 
 @external
-def deliver_escrow(seller: address, buyer: address, wh: uint256):
-    assert not self.arrears[seller], "watt: seller in arrears"
-    assert self.escrowed_of[seller] >= wh, "watt: delivery exceeds escrow"
-    self.escrowed_of[seller] -= wh
-    self.balanceOf[buyer] += wh
-
-
-@external
 def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
     # WATT's move words: account (160) | Wh << 160 (56) | release flag (bit 255); deliveries to `buyer`
     for m: uint256 in moves:

@@ -114,6 +114,41 @@ def test_rent__wrong_amount_found():
     assert {"inv2.rent-charge", "inv2.rent-paid"} <= checks(ledger)
 
 
+def _in_arrears() -> tuple[Chain, int]:
+    """OWNER holds 1 kWh with no deposit; a day later its rent is charged, all of it unpaid."""
+    c = reading(deployed(), 1_800, 2_000, 1_000)
+    c.tx().ev("WattToken", "RentDeposited", account=OWNER, amount=1, arrears_paid=0)
+    c.ev("WattToken", "RentWithdrawn", account=OWNER, amount=1)
+    owed = rent_charge(1_000, RATE * 86_400)
+    c.tx(86_400).ev("WattToken", "RentCharged", account=OWNER, paid=0, unpaid=owed)
+    return c, owed
+
+
+def test_arrears__a_sale_or_a_send_by_an_account_in_arrears__found_once():
+    c, _ = _in_arrears()
+    ledger = Ledger().apply_all(c.events)
+    assert checks(ledger) == set()
+    # a taker ask's sale out of the free balance
+    c.ev("WattToken", "Transfer", sender=OWNER, receiver=BUYER, value=100)
+    ledger = Ledger().apply_all(c.events)
+    assert [f.check for f in ledger.findings] == ["inv2.arrears-sells"]
+
+
+def test_arrears__escrow_delivered_from_an_account_in_arrears__found_once():
+    c, _ = _in_arrears()
+    c.ev("WattToken", "EscrowDelivered", seller=OWNER, buyer=BUYER, wh=100)
+    c.ev("WattToken", "Transfer", sender=OWNER, receiver=BUYER, value=100)
+    ledger = Ledger().apply_all(c.events)
+    assert [f.check for f in ledger.findings if f.check.startswith("inv2.arrears")] == ["inv2.arrears-sells"]
+
+
+def test_arrears__an_import_burn_by_an_account_in_arrears__not_a_sale():
+    c, _ = _in_arrears()
+    c.ev("WattToken", "Transfer", sender=OWNER, receiver=ZERO, value=100)
+    ledger = Ledger().apply_all(c.events)
+    assert "inv2.arrears-sells" not in checks(ledger)
+
+
 def test_trade__proceeds_fees_and_escrow():
     c = reading(deployed(), 1_800, 2_000, 1_000)
     # a resting bid, then an ask that sells into it
@@ -126,8 +161,7 @@ def test_trade__proceeds_fees_and_escrow():
     # the bid maker keeps 200 Wh; the ask taker is filled in full: no OrderClosed
     c.ev("EnergyExchange", "Trade", maker_order_id=1, taker_order_id=2, maker=BUYER, price=100_000,
          amount_wh=400, fee=fee, maker_left=200)
-    c.ev("WattToken", "Escrowed", account=OWNER, wh=400)
-    c.ev("WattToken", "EscrowDelivered", seller=OWNER, buyer=BUYER, wh=400)
+    # a taker ask's WATT is one sale (WATT's `sell`): from its free balance to the bidder, no escrow round trip
     c.ev("WattToken", "Transfer", sender=OWNER, receiver=BUYER, value=400)
     ledger = Ledger().apply_all(c.events)
     ledger.finish()

@@ -334,3 +334,19 @@ def test_operator_only__stranger_cannot_change_bounds(cx, stranger):
     for fn, args in [("announce_fees", (1, 1)), ("announce_price_band", (100, 200)), ("pause", ()), ("set_max_fills", (2,))]:
         with boa.reverts("ownable: caller is not the owner"):
             getattr(cx, fn)(*args, sender=stranger)
+
+
+def test_place_ask__one_bidders_bids_met_in_turn__one_push_for_the_run(cx, cert, seller, issue, buyer, cash, class_of):
+    # the book merges a maker's consecutive fills of one tag (issue 22): two bids of one bidder, one
+    # delivery of their units; another bidder between them would get its own
+    id = issue(seller, 5_000)
+    method, vintage = class_of(id)
+    other = cash(boa.env.generate_address("other-bidder"))
+    for who, price in ((buyer, P + 200), (buyer, P + 100), (other, P)):
+        cx.place_bid(method, vintage, price, 1_000, 0, 0, sender=who)
+    cx.place_ask(id, P, 3_000, 0, 0, sender=seller)
+    # TransferSingle(operator, from, to, id, value): boa renames its `_`-prefixed fields, read by position
+    pushes = [(str(tuple(e)[3]), tuple(e)[5]) for e in events(cx.get_logs(), "TransferSingle")]
+    assert pushes == [(buyer, 2_000), (other, 1_000)]
+    assert len(events(cx.get_logs(), "Trade")) == 3
+    assert (cert.balanceOf(buyer, id), cert.balanceOf(other, id), cert.balanceOf(seller, id)) == (2_000, 1_000, 2_000)

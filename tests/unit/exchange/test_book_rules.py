@@ -90,13 +90,16 @@ def test_in_arrears__view_follows_the_deposit(watt, debtor, fund_rent):
     assert not watt.in_arrears(debtor)
 
 
-def test_deliver_escrow__seller_in_arrears__reverts(watt, exchange, debtor, stranger):
+def test_settle_escrow_and_sell__seller_in_arrears__revert(watt, exchange, debtor, stranger):
+    # WATT's own check, called directly as the exchange: not only the book's gate protects a sale
     debtor = debtor()
     as_exchange = str(exchange.address)
     watt.escrow(debtor, 1_000, sender=as_exchange)
     boa.env.time_travel(seconds=60)
     with boa.reverts("watt: seller in arrears"):
-        watt.deliver_escrow(debtor, stranger, 1_000, sender=as_exchange)
+        watt.settle_escrow(stranger, [int(debtor, 16) | (1_000 << 160)], sender=as_exchange)
+    with boa.reverts("watt: account in arrears"):
+        watt.sell(debtor, 1_000, 0, [int(stranger, 16) | (1_000 << 160)], sender=as_exchange)
 
 
 def test_release_unpaid__free_balance_short__closes_all_asks_and_burns_escrow(exchange, watt, debtor, stranger):

@@ -211,7 +211,7 @@ def test_escrow__only_a_market(watt, operator, stranger, meter_owner, fn):
     with boa.reverts("watt: caller is not a market"):
         getattr(watt, fn)(meter_owner, 1, sender=stranger)
     with boa.reverts("watt: caller is not a market"):
-        watt.deliver_escrow(meter_owner, stranger, 1, sender=operator)
+        watt.sell(meter_owner, 1, 0, [], sender=operator)
 
 
 def test_escrow__stays_in_rent_base_and_moves_on_delivery(watt, operator, stranger, give_watt, fund_rent, meter_owner, other_owner, rate):
@@ -229,7 +229,7 @@ def test_escrow__stays_in_rent_base_and_moves_on_delivery(watt, operator, strang
     boa.env.time_travel(seconds=DAY)
     assert watt.rent_accrued(meter_owner) == 10 * rate  # escrow pays rent too
     supply = watt.totalSupply()
-    watt.deliver_escrow(meter_owner, other_owner, 1_500, sender=exchange)
+    watt.settle_escrow(other_owner, [int(meter_owner, 16) | (1_500 << 160)], sender=exchange)
     transfers = events(watt.get_logs(), "Transfer")
     assert [(str(t.sender), str(t.receiver), t.value) for t in transfers] == [(meter_owner, other_owner, 1_500)]
     watt.release_escrow(meter_owner, 2_500, sender=exchange)
@@ -237,7 +237,7 @@ def test_escrow__stays_in_rent_base_and_moves_on_delivery(watt, operator, strang
     assert watt.balanceOf(other_owner) == 1_500 and watt.totalSupply() == supply
     with boa.reverts("watt: release exceeds escrow"):
         watt.release_escrow(meter_owner, 1, sender=exchange)
-    with boa.reverts("watt: delivery exceeds escrow"):
-        watt.deliver_escrow(meter_owner, other_owner, 1, sender=exchange)
+    with boa.reverts("watt: move exceeds escrow"):
+        watt.settle_escrow(other_owner, [int(meter_owner, 16) | (1 << 160)], sender=exchange)
 
 

@@ -87,12 +87,12 @@ def test_unwired_auction__admits_no_caller(watt, stranger, give_watt, fund_rent,
         watt.settle_escrow(stranger, [int(meter_owner, 16) | (1 << 160)], sender=stranger)
 
 
-@pytest.mark.parametrize("fn", ["escrow", "release_escrow", "deliver_escrow", "settle_escrow"])
+@pytest.mark.parametrize("fn", ["escrow", "release_escrow", "sell", "settle_escrow"])
 def test_wired_auction__others_still_refused(watt, auction, stranger, operator, meter_owner, fn):
     args = {
         "escrow": (meter_owner, 1),
         "release_escrow": (meter_owner, 1),
-        "deliver_escrow": (meter_owner, stranger, 1),
+        "sell": (meter_owner, 1, 0, [int(stranger, 16) | (1 << 160)]),
         "settle_escrow": (stranger, [int(meter_owner, 16) | (1 << 160)]),
     }[fn]
     for who in (stranger, operator):
@@ -112,9 +112,9 @@ def test_auction__escrows_releases_delivers_like_the_exchange(
     assert (watt.balanceOf(meter_owner), watt.escrowed_of(meter_owner), watt.stored_of(meter_owner)) == (6_000, 4_000, 10_000)
     watt.release_escrow(meter_owner, 1_000, sender=as_auction)
     assert (watt.balanceOf(meter_owner), watt.escrowed_of(meter_owner)) == (7_000, 3_000)
-    with boa.reverts("watt: delivery exceeds escrow"):
-        watt.deliver_escrow(meter_owner, other_owner, 3_001, sender=as_auction)
-    watt.deliver_escrow(meter_owner, other_owner, 2_500, sender=as_auction)
+    with boa.reverts("watt: move exceeds escrow"):
+        watt.settle_escrow(other_owner, [int(meter_owner, 16) | (3_001 << 160)], sender=as_auction)
+    watt.settle_escrow(other_owner, [int(meter_owner, 16) | (2_500 << 160)], sender=as_auction)
     assert (watt.escrowed_of(meter_owner), watt.balanceOf(other_owner)) == (500, 2_500)
     watt.settle_escrow(other_owner, [int(meter_owner, 16) | (500 << 160)], sender=as_auction)
     assert (watt.escrowed_of(meter_owner), watt.balanceOf(other_owner)) == (0, 3_000)
@@ -126,8 +126,8 @@ def test_auction__seller_in_arrears_is_never_delivered(watt, auction, debtor, st
     boa.env.time_travel(seconds=60)
     assert watt.in_arrears(debtor)
     as_auction = str(auction.address)
-    with boa.reverts("watt: seller in arrears"):
-        watt.deliver_escrow(debtor, stranger, 1_000, sender=as_auction)
+    with boa.reverts("watt: account in arrears"):
+        watt.sell(debtor, 1_000, 0, [int(stranger, 16) | (1_000 << 160)], sender=as_auction)
     with boa.reverts("watt: seller in arrears"):
         watt.settle_escrow(stranger, [int(debtor, 16) | (1_000 << 160)], sender=as_auction)
     with boa.reverts("watt: account in arrears"):
