@@ -350,3 +350,19 @@ def test_place_ask__one_bidders_bids_met_in_turn__one_push_for_the_run(cx, cert,
     assert pushes == [(buyer, 2_000), (other, 1_000)]
     assert len(events(cx.get_logs(), "Trade")) == 3
     assert (cert.balanceOf(buyer, id), cert.balanceOf(other, id), cert.balanceOf(seller, id)) == (2_000, 1_000, 2_000)
+
+
+def test_place_bid__one_sellers_asks_of_two_ids_in_turn__each_id_delivered(cx, cert, trader, issue, buyer, class_of):
+    # the book merges a maker's consecutive fills only when they sell the same id: two certificates
+    # of one seller met one after the other stay two deliveries, each of its own units
+    s = trader("cx-two-ids")
+    a, b = issue(s, 4_000), issue(s, 4_000)
+    method, vintage = class_of(a)
+    assert class_of(b) == (method, vintage)
+    cx.place_ask(a, 5_000, 1_000, 0, 0, sender=s)
+    cx.place_ask(b, 5_100, 1_000, 0, 0, sender=s)
+    cx.place_ask(a, 5_200, 1_000, 0, 0, sender=s)
+    cx.place_bid(method, vintage, 5_200, 3_000, 0, 0, sender=buyer)
+    assert len(events(cx.get_logs(), "Trade")) == 3
+    assert (cert.balanceOf(buyer, a), cert.balanceOf(buyer, b)) == (2_000, 1_000)
+    assert (cert.balanceOf(cx.address, a), cert.balanceOf(cx.address, b)) == (0, 0)
