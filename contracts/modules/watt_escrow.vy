@@ -175,9 +175,10 @@ def settle_escrow(buyer: address, moves: DynArray[uint256, 128]):
             160 (56) | flag << 255. A flagged word returns Wh of the
             account's escrow to its free balance (an ask the book closed),
             as `release_escrow`; any other delivers Wh from the seller's
-            escrow to `buyer`, as `deliver_escrow` (refused while the seller
-            is in arrears), with the same events. The buyer is settled and
-            credited once, with the sum of the deliveries.
+            escrow to `buyer` (refused while the seller is in arrears),
+            logged as `EscrowDelivered` and `Transfer`. The book merges a
+            seller's consecutive fills into one word. The buyer is settled
+            and credited once, with the sum of the deliveries.
     @param buyer The 20-byte buyer (the taker).
     @param moves Up to 128 move words.
     """
