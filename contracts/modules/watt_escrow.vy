@@ -144,13 +144,14 @@ def sell(seller: address, ask_wh: uint256, dropped_wh: uint256, moves: DynArray[
     s: storage_rent.Account = storage_rent._settled(seller)
     assert s.arrears == 0, "watt: account in arrears"
     assert s.balance >= ask_wh, "watt: escrow exceeds balance"
-    sold: uint256 = dropped_wh
+    sold: uint256 = 0
     for m: uint256 in moves:
-        # at most 128 moves of < 2**56 Wh each
+        # at most 128 moves of < 2**56 Wh each: no overflow
         sold = unsafe_add(sold, (m >> 160) & _MASK56)
-    assert sold <= ask_wh, "watt: sale exceeds ask"
-    rest: uint256 = unsafe_sub(ask_wh, sold)
-    # balance + escrow <= totalSupply < 2**56: the seller keeps its dropped Wh free
+    # checked addition: nothing in the ABI bounds a market's `dropped_wh`
+    assert sold + dropped_wh <= ask_wh, "watt: sale exceeds ask"
+    rest: uint256 = unsafe_sub(unsafe_sub(ask_wh, dropped_wh), sold)
+    # dropped_wh <= ask_wh <= balance: the seller keeps its dropped Wh free
     s.balance = unsafe_sub(s.balance, unsafe_sub(ask_wh, dropped_wh))
     s.escrowed = unsafe_add(s.escrowed, rest)
     storage_rent._save(seller, s)

@@ -92,6 +92,16 @@ def test_sell__bad_amounts__revert_and_change_nothing(watt, as_exchange, seller,
     assert _state(watt, seller, *bidders) == before
 
 
+def test_sell__dropped_beyond_any_ask__reverts_and_changes_nothing(watt, as_exchange, seller, bidders):
+    # a market's `dropped_wh` is not bounded by the ABI: a sum that would wrap around reverts
+    before = _state(watt, seller, bidders[0])
+    with boa.reverts():
+        watt.sell(seller, 100, 2**256 - 50, [_move(bidders[0], 100)], sender=as_exchange)
+    with boa.reverts("watt: sale exceeds ask"):
+        watt.sell(seller, 100, 2**255, [_move(bidders[0], 100)], sender=as_exchange)
+    assert _state(watt, seller, bidders[0]) == before
+
+
 def test_sell__to_the_zero_address__reverts(watt, as_exchange, seller):
     with boa.reverts("watt: transfer to the zero address"):
         watt.sell(seller, 100, 0, [_move("0x" + "00" * 20, 100)], sender=as_exchange)
