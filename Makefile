@@ -26,9 +26,13 @@ LOCAL_NETWORK = ethereum:local:$(or $(PROVIDER_$(CHAIN)),$(error CHAIN must be a
 .PHONY: setup test test-fast demo gas bench-oracle bench-scale clean mosquitto chain deploy
 
 # `ape compile` rebuilds a contract when its own source changes, not when only a module it imports does
-# (a changed contracts/modules/*.vy left WattToken's build, and so `make gas`, stale): when any source is
-# newer than the build, rebuild them all
-APE_COMPILE = $(BIN)/ape compile $$(test -n "$$(find contracts -name '*.vy' -newer .build/__local__.json 2>/dev/null)" && echo --force) >/dev/null
+# (a changed contracts/modules/*.vy left WattToken's build, and so `make gas`, stale), and a plain
+# `ape compile` run by hand after such a change refreshes the build's date without rebuilding WattToken:
+# the build is trusted only while a digest of every source (and the pinned compiler and libraries) is the
+# one recorded when it was last rebuilt whole
+SOURCES_DIGEST = cat $$(find contracts -name '*.vy' -o -name '*.vyi' | LC_ALL=C sort) requirements.lock | sha256sum
+APE_COMPILE = d=$$($(SOURCES_DIGEST)); test "$$d" = "$$(cat .build/sources.sha256 2>/dev/null)" || \
+	{ $(BIN)/ape compile --force >/dev/null && echo "$$d" > .build/sources.sha256; }
 
 setup: $(VENV)/.installed node_modules/.installed
 
