@@ -156,6 +156,16 @@ def events(logs, name):
     return [e for e in logs if type(e).__name__ == name]
 
 
+def logs_of(logs, contract):
+    """The events among `logs` (a call's, child calls' included) that `contract` emitted."""
+    return [e for e in logs if str(getattr(e, "address", "")) == str(contract.address)]
+
+
+def move(account, wh, release=False):
+    """A WATT `settle_escrow`/`sell` move word: account | Wh << 160 | release flag << 255."""
+    return int(account, 16) | (wh << 160) | (int(release) << 255)
+
+
 @pytest.fixture
 def give_watt(registry, watt, operator, submit, now):
     """Factory: credits `wh` WATT to `owner` through the only real path, a meter export."""

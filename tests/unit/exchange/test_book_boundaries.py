@@ -6,7 +6,7 @@ import pytest
 
 from gridmint.generated.contracts import FLAG_IOC as IOC
 from gridmint.generated.contracts import FLAG_POST_ONLY as POST_ONLY
-from tests.conftest import events
+from tests.conftest import events, move
 
 DAY = 86_400
 EXPIRED, ARREARS = 3, 7
@@ -22,11 +22,6 @@ def debtor(give_watt):
     who = boa.env.generate_address("boundary-debtor")
     give_watt(who, 5_000)
     return who
-
-
-def move(account, wh, release=False):
-    """A `settle_escrow` move word: account | Wh << 160 | release flag << 255."""
-    return int(account, 16) | (wh << 160) | (int(release) << 255)
 
 
 def test_settle_escrow__called_as_the_exchange_for_a_seller_in_arrears__reverts(

@@ -6,7 +6,7 @@ once), and fees share the counters word with the next id and the bid escrow tota
 import boa
 import pytest
 
-from tests.conftest import events
+from tests.conftest import events, logs_of
 
 EXPIRED = 3
 
@@ -73,7 +73,7 @@ def test_settle_escrow__fills_and_closed_asks_in_one_call(exchange, watt, seller
     closes = [(e.order_id, e.reason, e.refunded) for e in events(logs, "OrderClosed")]
     assert closes[0] == (a, EXPIRED, 1_000)
     assert [(t.maker_order_id, t.amount_wh) for t in events(logs, "Trade")] == [(b, 1_000), (c, 600)]
-    wlogs = [e for e in logs if str(getattr(e, "address", "")) == str(watt.address)]
+    wlogs = logs_of(logs, watt)
     assert [(str(e.account), e.wh) for e in events(wlogs, "EscrowReleased")] == [(sellers[0], 1_000)]
     delivered = [(str(e.seller), str(e.buyer), e.wh) for e in events(wlogs, "EscrowDelivered")]
     assert delivered == [(sellers[1], buyer, 1_000), (sellers[2], buyer, 600)]

@@ -14,11 +14,6 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
-@pytest.fixture
-def rate(watt):
-    return watt.rent_rate()
-
-
 def test_sources_example__617_9_tsl_keeps_2018_23_kwh_for_88_days(watt, operator, give_watt, fund_rent, meter_owner):
     # 617.9 TSL for 2018.23 kWh over 88 days -> 0.003479 TSL per kWh per day
     assert watt.rent_rate() == 3_479_000_000_000_000

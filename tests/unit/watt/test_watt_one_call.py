@@ -7,13 +7,9 @@ exchange itself."""
 import boa
 import pytest
 
-from tests.conftest import events
+from tests.conftest import events, logs_of, move
 
 DAY = 86_400
-
-
-def _move(account, wh, release=False):
-    return int(account, 16) | (wh << 160) | ((1 << 255) if release else 0)
 
 
 @pytest.fixture
@@ -34,16 +30,6 @@ def bidders():
     return [boa.env.generate_address(f"one-call-bidder-{i}") for i in range(3)]
 
 
-@pytest.fixture
-def rate(watt):
-    return watt.rent_rate()
-
-
-def _watt_logs(exchange, watt):
-    """The WATT events of the exchange's last call."""
-    return [e for e in exchange.get_logs() if str(getattr(e, "address", "")) == str(watt.address)]
-
-
 def _state(watt, *accounts):
     return [(watt.balanceOf(a), watt.escrowed_of(a)) for a in accounts]
 
@@ -51,7 +37,7 @@ def _state(watt, *accounts):
 def test_sell__fills_go_to_bidders_dropped_stays_free_rest_is_escrowed(watt, as_exchange, seller, bidders):
     a, b, _ = bidders
     supply = watt.totalSupply()
-    watt.sell(seller, 4_000, 500, [_move(a, 1_000), _move(b, 700)], sender=as_exchange)
+    watt.sell(seller, 4_000, 500, [move(a, 1_000), move(b, 700)], sender=as_exchange)
     logs = watt.get_logs()
     # 4,000 covered: 1,700 sold, 500 dropped (free), 1,800 rests in escrow
     assert _state(watt, seller, a, b) == [(10_000 - 3_500, 1_800), (1_000, 0), (700, 0)]
@@ -63,14 +49,14 @@ def test_sell__fills_go_to_bidders_dropped_stays_free_rest_is_escrowed(watt, as_
 
 def test_sell__all_filled__escrows_nothing_and_logs_no_escrow(watt, as_exchange, seller, bidders):
     a = bidders[0]
-    watt.sell(seller, 1_000, 0, [_move(a, 1_000)], sender=as_exchange)
+    watt.sell(seller, 1_000, 0, [move(a, 1_000)], sender=as_exchange)
     assert not events(watt.get_logs(), "Escrowed")
     assert _state(watt, seller, a) == [(9_000, 0), (1_000, 0)]
 
 
 def test_sell__each_move_credited_to_its_bidder(watt, as_exchange, seller, bidders):
     a, b, _ = bidders
-    watt.sell(seller, 375, 0, [_move(a, 300), _move(b, 50), _move(a, 25)], sender=as_exchange)
+    watt.sell(seller, 375, 0, [move(a, 300), move(b, 50), move(a, 25)], sender=as_exchange)
     transfers = [(e.receiver, e.value) for e in events(watt.get_logs(), "Transfer")]
     assert transfers == [(a, 300), (b, 50), (a, 25)]
     assert _state(watt, a, b) == [(325, 0), (50, 0)]
@@ -88,7 +74,7 @@ def test_sell__each_move_credited_to_its_bidder(watt, as_exchange, seller, bidde
 def test_sell__bad_amounts__revert_and_change_nothing(watt, as_exchange, seller, bidders, ask, dropped, fills, reason):
     before = _state(watt, seller, *bidders)
     with boa.reverts(reason):
-        watt.sell(seller, ask, dropped, [_move(bidders[i], w) for i, w in enumerate(fills)], sender=as_exchange)
+        watt.sell(seller, ask, dropped, [move(bidders[i], w) for i, w in enumerate(fills)], sender=as_exchange)
     assert _state(watt, seller, *bidders) == before
 
 
@@ -96,15 +82,15 @@ def test_sell__dropped_beyond_any_ask__reverts_and_changes_nothing(watt, as_exch
     # a market's `dropped_wh` is not bounded by the ABI: a sum that would wrap around reverts
     before = _state(watt, seller, bidders[0])
     with boa.reverts():
-        watt.sell(seller, 100, 2**256 - 50, [_move(bidders[0], 100)], sender=as_exchange)
+        watt.sell(seller, 100, 2**256 - 50, [move(bidders[0], 100)], sender=as_exchange)
     with boa.reverts("watt: sale exceeds ask"):
-        watt.sell(seller, 100, 2**255, [_move(bidders[0], 100)], sender=as_exchange)
+        watt.sell(seller, 100, 2**255, [move(bidders[0], 100)], sender=as_exchange)
     assert _state(watt, seller, bidders[0]) == before
 
 
 def test_sell__to_the_zero_address__reverts(watt, as_exchange, seller):
     with boa.reverts("watt: transfer to the zero address"):
-        watt.sell(seller, 100, 0, [_move("0x" + "00" * 20, 100)], sender=as_exchange)
+        watt.sell(seller, 100, 0, [move("0x" + "00" * 20, 100)], sender=as_exchange)
 
 
 def test_sell__seller_in_arrears__reverts(watt, as_exchange, give_watt, bidders):
@@ -112,7 +98,7 @@ def test_sell__seller_in_arrears__reverts(watt, as_exchange, give_watt, bidders)
     give_watt(debtor, 5_000)  # no TSL deposit: in arrears from the next second on
     boa.env.time_travel(seconds=60)
     with boa.reverts("watt: account in arrears"):
-        watt.sell(debtor, 1_000, 0, [_move(bidders[0], 1_000)], sender=as_exchange)
+        watt.sell(debtor, 1_000, 0, [move(bidders[0], 1_000)], sender=as_exchange)
     with boa.reverts("watt: account in arrears"):
         watt.sell(debtor, 1_000, 1_000, [], sender=as_exchange)  # nothing sold, still an ask by a debtor
 
@@ -121,7 +107,7 @@ def test_sell__settles_the_sellers_rent_first(watt, as_exchange, seller, bidders
     boa.env.time_travel(seconds=DAY)
     owed = watt.rent_accrued(seller)
     assert owed == 10 * rate
-    watt.sell(seller, 1_000, 0, [_move(bidders[0], 1_000)], sender=as_exchange)
+    watt.sell(seller, 1_000, 0, [move(bidders[0], 1_000)], sender=as_exchange)
     (charged,) = [e for e in events(watt.get_logs(), "RentCharged") if e.account == seller]
     assert charged.paid == owed and watt.rent_accrued(seller) == 0
 
@@ -133,7 +119,7 @@ def test_exchange__taker_ask_meeting_three_bids__one_sale_no_escrow_round_trip(e
     exchange.place_order(True, 199_000, 500, 0, 0, sender=a)
     exchange.place_order(True, 198_000, 400, 0, 0, sender=b)
     exchange.place_order(False, 198_000, 2_500, 0, 0, sender=seller)
-    logs = _watt_logs(exchange, watt)
+    logs = logs_of(exchange.get_logs(), watt)
     # a's two bids are one run: one Transfer; the 600 Wh left rest in escrow
     assert [(e.receiver, e.value) for e in events(logs, "Transfer")] == [(a, 1_500), (b, 400)]
     assert [(e.account, e.wh) for e in events(logs, "Escrowed")] == [(seller, 600)]
@@ -146,7 +132,7 @@ def test_exchange__ioc_ask_remainder__stays_free_without_an_escrow_event(exchang
     a = trader("one-call-ioc-bid", cash=10**12)
     exchange.place_order(True, 200_000, 1_000, 0, 0, sender=a)
     exchange.place_order(False, 200_000, 3_000, 0, 1, sender=seller)  # IOC: 2,000 Wh drop
-    logs = _watt_logs(exchange, watt)
+    logs = logs_of(exchange.get_logs(), watt)
     assert not events(logs, "Escrowed") and not events(logs, "EscrowReleased")
     assert _state(watt, seller, a) == [(4_000, 0), (1_000, 0)]
     with boa.reverts("watt: escrow exceeds balance"):  # the whole ask is covered, even its IOC part
@@ -160,7 +146,7 @@ def test_exchange__bid_sweeping_one_sellers_ladder__one_delivery(exchange, watt,
         exchange.place_order(False, 200_000 + i * 1_000, 300, 0, 0, sender=seller)
     exchange.place_order(True, 202_000, 900, 0, 0, sender=buyer)
     assert len(events(exchange.get_logs(), "Trade")) == 3
-    logs = _watt_logs(exchange, watt)
+    logs = logs_of(exchange.get_logs(), watt)
     assert [(e.seller, e.buyer, e.wh) for e in events(logs, "EscrowDelivered")] == [(seller, buyer, 900)]
     assert [(e.sender, e.receiver, e.value) for e in events(logs, "Transfer")] == [(seller, buyer, 900)]
     assert _state(watt, seller, buyer) == [(4_100, 0), (900, 0)]
@@ -174,7 +160,7 @@ def test_exchange__a_refund_between_one_sellers_fills__breaks_the_run(exchange, 
     exchange.place_order(False, 202_000, 300, 0, 0, sender=seller)
     boa.env.time_travel(seconds=20)  # the middle ask expired: met, closed and refunded between two fills
     exchange.place_order(True, 202_000, 900, 0, 0, sender=buyer)
-    logs = _watt_logs(exchange, watt)
+    logs = logs_of(exchange.get_logs(), watt)
     assert [(e.seller, e.wh) for e in events(logs, "EscrowDelivered")] == [(seller, 300), (seller, 300)]
     assert [(e.account, e.wh) for e in events(logs, "EscrowReleased")] == [(seller, 300)]
     assert _state(watt, seller, buyer) == [(4_400, 0), (600, 0)]
@@ -186,6 +172,6 @@ def test_exchange__makers_met_in_turn__not_merged(exchange, watt, trader):
     for s in (s1, s2, s1):
         exchange.place_order(False, 200_000, 300, 0, 0, sender=s)
     exchange.place_order(True, 200_000, 900, 0, 0, sender=buyer)
-    logs = _watt_logs(exchange, watt)
+    logs = logs_of(exchange.get_logs(), watt)
     assert [(e.seller, e.wh) for e in events(logs, "EscrowDelivered")] == [(s1, 300), (s2, 300), (s1, 300)]
     assert _state(watt, s1, s2, buyer) == [(4_400, 0), (4_700, 0), (900, 0)]
