@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gridmint.market import bid_escrow
-from tests.utils.browser import connect, drawn_at, record
+from tests.utils.browser import connect, drawn_at, record, transact
 
 pytestmark = pytest.mark.integration
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -56,8 +56,7 @@ def leave_days_of_rent(w3, watt, member: str, days: float) -> None:
     keep = rate * stored * int(days * 86_400) // (86_400 * 1_000)
     excess = watt.functions.rent_deposit(member).call() - keep
     if excess > 0:
-        tx = watt.functions.withdraw_rent(excess).transact({"from": member})
-        assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+        transact(w3, watt.functions.withdraw_rent(excess), member)
 
 
 def market_row(page, heading: str):
@@ -418,13 +417,14 @@ def class_counts(cx, cls) -> str:
     return f"{asks} ask{'' if asks == 1 else 's'}, {bids} bid{'' if bids == 1 else 's'}"
 
 
-def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page_shows_it(open_app, members, contracts):
+def test_certificate_market__a_member_sells__another_buys_and_claims__proof_page_shows_it(open_app, members, contracts, chain):
+    w3 = chain[0]
     cert, cx, quote = contracts["EnvironmentalCertificate"], contracts["CertificateExchange"], contracts["QuoteToken"]
     sym = quote.functions.symbol().call()
     seller, buyer, school = members[SELLER]["account"], members[BUYER]["account"], members["Riverside school"]["account"]
     cert_id = certificate_of(contracts, seller)
     # a seller who has not approved the market yet (the seed's asks approved it): the app asks for it
-    cert.functions.setApprovalForAll(cx.address, False).transact({"from": seller})
+    transact(w3, cert.functions.setApprovalForAll(cx.address, False), seller)
     held = cert.functions.balanceOf(seller, cert_id).call()
     assert held >= 1_500
     assert quote.functions.allowance(buyer, cx.address).call() == 0  # the buyer approves by permit
@@ -619,7 +619,7 @@ def test_meters__accept_a_new_meter__rejections_shown_with_their_reason(open_app
     me, operator = members[BUYER]["account"], w3.eth.accounts[0]
     meter = MeterSigner(keccak(b"app-test: balcony PV"))
     now = w3.eth.get_block("latest")["timestamp"]
-    registry.functions.register_meter(meter.address, me, 1, 800, "Balcony PV", (now, 0, 0, 0, 0)).transact({"from": operator})
+    transact(w3, registry.functions.register_meter(meter.address, me, 1, 800, "Balcony PV", (now, 0, 0, 0, 0)), operator)
     page = open_app(me, path="#/meters")
     connect(page)
     drawn_at(page)
@@ -632,7 +632,7 @@ def test_meters__accept_a_new_meter__rejections_shown_with_their_reason(open_app
     # a reading stamped an hour ahead of chain time is refused on chain; the page says why
     reading = Reading(meter.address, now + 3_600, 10, 0, 0, 0)
     sig = meter.sign(reading, Domain(w3.eth.chain_id, registry.address))
-    registry.functions.submit_readings([reading.as_call_arg()], [sig]).transact({"from": w3.eth.accounts[1], "gas": 1_000_000})
+    transact(w3, registry.functions.submit_readings([reading.as_call_arg()], [sig]), w3.eth.accounts[1], gas=1_000_000)
     rejected = page.get_by_role("table", name="Readings the chain refused").get_by_role("row").filter(has_text="from the future")
     expect(rejected).to_have_count(1, timeout=5_000)
 
@@ -642,10 +642,10 @@ def test_changes__an_announced_fee_change_shows_when_it_applies(open_app, member
     ex = contracts["EnergyExchange"]
     if not any(i.get("name") == "announce_fees" for i in ex.abi):
         pytest.skip("this exchange announces no fee changes yet")
-    ex.functions.announce_fees(15, 25).transact({"from": w3.eth.accounts[0]})
+    transact(w3, ex.functions.announce_fees(15, 25), w3.eth.accounts[0])
     cx = contracts["CertificateExchange"]
     cx_floor, cx_ceiling = cx.functions.floor_price().call(), cx.functions.ceiling_price().call()
-    cx.functions.announce_price_band(cx_floor, cx_ceiling - 1_000).transact({"from": w3.eth.accounts[0]})
+    transact(w3, cx.functions.announce_price_band(cx_floor, cx_ceiling - 1_000), w3.eth.accounts[0])
     page = open_app(members[SELLER]["account"], path="#/changes")
     expect(page.get_by_role("heading", name="Parameter changes", level=1)).to_be_visible()
     row = page.get_by_role("table", name="Announced changes").get_by_role("row").filter(has_text="energy market fees")
@@ -687,7 +687,7 @@ def test_buy__a_newcomer_approves_by_permit_signature__then_takes_the_best_ask(o
     quote, watt, ex = contracts["QuoteToken"], contracts["WattToken"], contracts["EnergyExchange"]
     sym = quote.functions.symbol().call()
     newcomer = w3.eth.accounts[-1]  # not a seeded member: no allowance, no WATT
-    quote.functions.mint(newcomer, 10 * 10**6).transact({"from": w3.eth.accounts[0]})
+    transact(w3, quote.functions.mint(newcomer, 10 * 10**6), w3.eth.accounts[0])
     assert quote.functions.allowance(newcomer, ex.address).call() == 0
     ask_price, ask_wh = ex.functions.best_ask().call()
     assert ask_wh >= 300, "the seed leaves asks in the book"
@@ -716,7 +716,7 @@ def test_deposit__quote_into_the_balance_here__a_bid_then_pays_from_it_not_the_w
     sym = quote.functions.symbol().call()
     me = members[BUYER]["account"]
     # no allowance left: the deposit must ask for exactly what it moves
-    assert w3.eth.wait_for_transaction_receipt(quote.functions.approve(ex.address, 0).transact({"from": me}))["status"] == 1
+    transact(w3, quote.functions.approve(ex.address, 0), me)
     page = open_app(me, path="#/market")
     connect(page)
     drawn_at(page, w3.eth.block_number)
@@ -792,10 +792,10 @@ def test_arrears__home_says_what_to_do__selling_is_refused_before_sending(open_a
     watt = contracts["WattToken"]
     me = members[SELLER]["account"]
     # all but ~20 s of rent (the deposit shrinks every second: "all of it" would revert a block later)
-    tx = watt.functions.withdraw_rent(watt.functions.rent_deposit(me).call() - 10**12).transact({"from": me})
-    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    transact(w3, watt.functions.withdraw_rent(watt.functions.rent_deposit(me).call() - 10**12), me)
     w3.provider.make_request("evm_increaseTime", [86_400])
-    watt.functions.settle_rent(me).transact({"from": w3.eth.accounts[0]})
+    # waited for: the node answers a sent transaction before it mines it, and the read below must see it
+    transact(w3, watt.functions.settle_rent(me), w3.eth.accounts[0])
     arrears, since = watt.functions.arrears_of(me).call()
     assert arrears > 0
     page = open_app(me)
@@ -895,7 +895,7 @@ def test_first_page__says_what_gridmint_is__then_network_balances_disconnect(ope
     tsl = contracts["StorageRentToken"]
     held = tsl.functions.balanceOf(me).call()
     if held:
-        tsl.functions.transfer(w3.eth.accounts[0], held).transact({"from": me})
+        transact(w3, tsl.functions.transfer(w3.eth.accounts[0], held), me)
     page.get_by_role("link", name="Rent").click()
     drawn_at(page, w3.eth.block_number)
     expect(page.get_by_test_id("tsl-source")).to_contain_text("You hold no TSL.")
