@@ -135,15 +135,24 @@ def test_energy_web_chain_through_the_custom_network_entry(tmp_path, ewc):
     assert "2.000 kWh" in ape("trade", "trades")
 
 
+def _code(contract_type: dict, which: str) -> bytes:
+    """`which`: "deploymentBytecode" (the initcode) or "runtimeBytecode"."""
+    return bytes.fromhex(contract_type[which]["bytecode"].removeprefix("0x"))
+
+
+def _metadata(contract_type: dict) -> list:
+    """The CBOR metadata ending a Vyper contract's initcode: [integrity hash, runtime size, [data
+    section sizes], immutables size, {"vyper": version}]."""
+    init = _code(contract_type, "deploymentBytecode")
+    return cbor2.loads(init[-int.from_bytes(init[-2:], "big"):-2])
+
+
 def _opcodes(contract_type: dict) -> set[int]:
     """The opcodes of a Vyper contract's runtime code, skipping PUSH data and the data sections
-    (jump tables) at its end, whose sizes Vyper records in the CBOR metadata ending the initcode:
-    [integrity hash, runtime size, [data section sizes], immutables size, {"vyper": version}]."""
-    init = bytes.fromhex(contract_type["deploymentBytecode"]["bytecode"].removeprefix("0x"))
-    _, runtime_size, data_sizes, _, compiler = cbor2.loads(init[-int.from_bytes(init[-2:], "big"):-2])
+    (jump tables) at its end, whose sizes are in the metadata."""
+    _, runtime_size, data_sizes, _, compiler = _metadata(contract_type)
     assert "vyper" in compiler
-    runtime = bytes.fromhex(contract_type["runtimeBytecode"]["bytecode"].removeprefix("0x"))
-    code = runtime[: runtime_size - sum(data_sizes)]
+    code = _code(contract_type, "runtimeBytecode")[: runtime_size - sum(data_sizes)]
     ops, i = set(), 0
     while i < len(code):
         op = code[i]
@@ -158,10 +167,8 @@ EIP170_BYTES = 24_576  # the largest runtime code a contract creation may return
 
 def _runtime_size(contract_type: dict) -> int:
     """The code a creation returns: the runtime code and, after it, the immutables' values (their size
-    is in the initcode's CBOR metadata, see `_opcodes`); EIP-170 limits the two together."""
-    init = bytes.fromhex(contract_type["deploymentBytecode"]["bytecode"].removeprefix("0x"))
-    immutables = cbor2.loads(init[-int.from_bytes(init[-2:], "big"):-2])[3]
-    return len(bytes.fromhex(contract_type["runtimeBytecode"]["bytecode"].removeprefix("0x"))) + immutables
+    is in the metadata); EIP-170 limits the two together."""
+    return len(_code(contract_type, "runtimeBytecode")) + _metadata(contract_type)[3]
 
 
 def test_paris_build_passes_the_reading_spine_on_a_paris_chain(tmp_path):
